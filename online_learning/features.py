@@ -1,0 +1,271 @@
+"""Features of a (requested item, candidate) pair, computed for a whole aisle at once.
+
+Everything that depends on one item only (tokens, brand, size in base units, log price, tags,
+popularity) is computed once per item into an :class:`AisleMatrix`; the pair features for one
+requested item against every candidate of an aisle are then a handful of NumPy operations.
+The learner sees the same numbers as dicts (:func:`pair_features`), so River's model and the
+vectorised scorer agree by construction.
+
+Feature meanings (all roughly in [-3, 3], so SGD needs no scaler):
+
+- ``name_jaccard``: Jaccard overlap of the name tokens.
+- ``brand_match`` / ``brand_differs``: both brands known and equal / both known and different.
+- ``size_log_ratio``: |log(candidate size / requested size)| in base units, 0 when unknown.
+- ``size_unknown``: 1 when the two sizes cannot be compared.
+- ``price_log_ratio``: log(candidate price / requested price), clipped to [-2, 2].
+- ``tag_jaccard``: overlap of tags (1 when neither has any).
+- ``tags_lost``: how many of the requested item's tags the candidate lacks (clipped to 3).
+- ``popularity``: log order count of the candidate in the real Instacart order lines, in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse
+
+from online_learning.events import Product
+from online_learning.product_text import to_base_units, tokenize
+from online_learning.rules import HardRules
+
+__all__ = ["FEATURES", "AisleMatrix", "FeatureStore", "pair_features"]
+
+FEATURES: tuple[str, ...] = (
+    "name_jaccard",
+    "brand_match",
+    "brand_differs",
+    "size_log_ratio",
+    "size_unknown",
+    "price_log_ratio",
+    "tag_jaccard",
+    "tags_lost",
+    "popularity",
+)
+N_FEATURES = len(FEATURES)
+_DIMS = {"g": 0, "ml": 1, "ct": 2}
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+class TagVocabulary:
+    """Assigns each tag a bit; the first 64 distinct tags fit, later ones are ignored by features."""
+
+    def __init__(self, first: Sequence[str] = ()) -> None:
+        self._bits: dict[str, int] = {}
+        for tag in first:
+            self.bit(tag)
+
+    def bit(self, tag: str) -> int:
+        index = self._bits.get(tag)
+        if index is None:
+            index = len(self._bits)
+            self._bits[tag] = index
+        return index
+
+    def mask(self, tags: frozenset[str]) -> int:
+        value = 0
+        for tag in tags:
+            index = self.bit(tag)
+            if index < 64:
+                value |= 1 << index
+        return value
+
+
+@dataclass(slots=True)
+class ItemRow:
+    """One item's precomputed part, for a requested item outside the matrix."""
+
+    tokens: frozenset[str]
+    brand: str | None
+    size: float
+    dim: int
+    log_price: float
+    tags: int
+
+
+def item_row(product: Product, tags: TagVocabulary) -> ItemRow:
+    base = (
+        to_base_units(product.size, product.unit)
+        if product.size and product.unit and product.size > 0
+        else None
+    )
+    return ItemRow(
+        tokens=frozenset(tokenize(product.name)),
+        brand=product.brand,
+        size=base[0] if base else math.nan,
+        dim=_DIMS.get(base[1], -1) if base else -1,
+        log_price=math.log(product.price) if product.price and product.price > 0 else math.nan,
+        tags=tags.mask(product.tags),
+    )
+
+
+class AisleMatrix:
+    """The per-item columns of one candidate pool (an aisle), ready for vectorised pair features."""
+
+    def __init__(
+        self,
+        products: Sequence[Product],
+        popularity: Mapping[str, float],
+        tags: TagVocabulary,
+        rules: HardRules,
+    ) -> None:
+        self.ids: tuple[str, ...] = tuple(p.item_id for p in products)
+        self.index: dict[str, int] = {item_id: i for i, item_id in enumerate(self.ids)}
+        rows = [item_row(p, tags) for p in products]
+        self._vocab: dict[str, int] = {}
+        indptr, indices = [0], []
+        for row in rows:
+            indices.extend(self._vocab.setdefault(t, len(self._vocab)) for t in row.tokens)
+            indptr.append(len(indices))
+        n = len(rows)
+        self._tokens_csc = sparse.csr_matrix(
+            (np.ones(len(indices), dtype=np.float64), indices, indptr),
+            shape=(n, max(1, len(self._vocab))),
+        ).tocsc()
+        self.token_count = np.diff(np.asarray(indptr)).astype(np.float64)
+        brands: dict[str, int] = {}
+        self.brand = np.array(
+            [-1 if r.brand is None else brands.setdefault(r.brand, len(brands)) for r in rows],
+            dtype=np.int64,
+        )
+        self._brands = brands
+        self.size = np.array([r.size for r in rows], dtype=np.float64)
+        self.dim = np.array([r.dim for r in rows], dtype=np.int64)
+        self.log_price = np.array([r.log_price for r in rows], dtype=np.float64)
+        self.tags = np.array([r.tags for r in rows], dtype=np.uint64)
+        self.popularity = np.array([popularity.get(i, 0.0) for i in self.ids], dtype=np.float64)
+        # Hard-rule columns: one boolean per tag the rules look at.
+        self.rule_tags = {
+            tag: np.array([tag in p.tags for p in products], dtype=bool)
+            for tag in rules.preserve_tags | rules.match_tags
+        }
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def pair_matrix(self, req: ItemRow) -> FloatArray:
+        """Pair features of ``req`` against every row, shape (n, len(FEATURES))."""
+        n = len(self.ids)
+        out = np.zeros((n, N_FEATURES), dtype=np.float64)
+        if n == 0:
+            return out
+        cols = [self._vocab[t] for t in req.tokens if t in self._vocab]
+        if cols:
+            inter = np.asarray(self._tokens_csc[:, cols].sum(axis=1)).ravel()
+        else:
+            inter = np.zeros(n)
+        union = self.token_count + len(req.tokens) - inter
+        out[:, 0] = np.divide(inter, union, out=np.zeros(n), where=union > 0)
+        req_brand = self._brands.get(req.brand, -2) if req.brand is not None else -1
+        if req.brand is not None:
+            out[:, 1] = self.brand == req_brand
+            out[:, 2] = (self.brand >= 0) & (self.brand != req_brand)
+        comparable = (self.dim == req.dim) & (req.dim >= 0) & (self.size > 0)
+        if req.dim >= 0 and req.size > 0:
+            ratio = np.abs(np.log(np.where(comparable, self.size, req.size) / req.size))
+            out[:, 3] = np.where(comparable, np.minimum(ratio, 3.0), 0.0)
+        out[:, 4] = ~comparable
+        if not math.isnan(req.log_price):
+            diff = np.clip(self.log_price - req.log_price, -2.0, 2.0)
+            out[:, 5] = np.nan_to_num(diff, nan=0.0)
+        req_tags = np.uint64(req.tags)
+        both = np.bitwise_count(self.tags & req_tags).astype(np.float64)
+        either = np.bitwise_count(self.tags | req_tags).astype(np.float64)
+        out[:, 6] = np.divide(both, either, out=np.ones(n), where=either > 0)
+        lost = np.bitwise_count(req_tags & ~self.tags).astype(np.float64)
+        out[:, 7] = np.minimum(lost, 3.0)
+        out[:, 8] = self.popularity
+        return out
+
+    def rule_mask(self, requested: Product, rules: HardRules) -> BoolArray:
+        """True where a row may replace ``requested`` under the hard rules (see HardRules.violation)."""
+        n = len(self.ids)
+        ok = np.ones(n, dtype=bool)
+        own = self.index.get(requested.item_id)
+        if own is not None:
+            ok[own] = False
+        for tag in rules.preserve_tags & requested.tags:
+            ok &= self.rule_tags[tag]
+        for tag in rules.match_tags:
+            ok &= self.rule_tags[tag] == (tag in requested.tags)
+        base = (
+            to_base_units(requested.size, requested.unit)
+            if requested.size and requested.unit and requested.size > 0
+            else None
+        )
+        if base is not None:
+            dim = _DIMS.get(base[1], -1)
+            same = (self.dim == dim) & (self.size > 0)
+            ratio = np.where(same, self.size, base[0]) / base[0]
+            too_far = (ratio > rules.max_size_ratio) | (ratio * rules.max_size_ratio < 1.0)
+            ok &= ~(same & too_far)
+        if requested.price and requested.price > 0:
+            ratio = np.exp(self.log_price) / requested.price
+            ok &= ~(np.nan_to_num(ratio, nan=0.0) > rules.max_price_ratio)
+        return ok
+
+
+class CatalogLike(Protocol):
+    """What :class:`FeatureStore` needs of a catalog (see online_learning.catalog.Catalog)."""
+
+    def get(self, item_id: str) -> Product | None: ...
+
+    def pool_items(self, key: str, scope: str) -> tuple[str, ...]: ...
+
+    def pool_version(self, key: str, scope: str) -> int: ...
+
+
+class FeatureStore:
+    """Caches one :class:`AisleMatrix` per candidate pool, rebuilt when the catalog changes it."""
+
+    def __init__(
+        self, catalog: CatalogLike, rules: HardRules, popularity: Mapping[str, int] | None = None
+    ) -> None:
+        self.catalog = catalog
+        self.rules = rules
+        counts = popularity or {}
+        top = math.log1p(max(counts.values(), default=0)) or 1.0
+        self.popularity = {k: math.log1p(v) / top for k, v in counts.items()}
+        self.tags = TagVocabulary(sorted(rules.preserve_tags | rules.match_tags))
+        self._matrices: OrderedDict[str, tuple[int, AisleMatrix]] = OrderedDict()
+        self._max_pools = 256
+
+    def pool_key(self, product: Product) -> str:
+        return product.department if self.rules.scope == "department" else product.aisle
+
+    def matrix(self, product: Product) -> AisleMatrix:
+        """The candidate pool of ``product`` (its aisle, or department if the rules say so)."""
+        key = self.pool_key(product)
+        version = self.catalog.pool_version(key, self.rules.scope)
+        cached = self._matrices.get(key)
+        if cached is not None and cached[0] == version:
+            self._matrices.move_to_end(key)
+            return cached[1]
+        members = [
+            p for i in self.catalog.pool_items(key, self.rules.scope) if (p := self.catalog.get(i))
+        ]
+        matrix = AisleMatrix(members, self.popularity, self.tags, self.rules)
+        self._matrices[key] = (version, matrix)
+        while len(self._matrices) > self._max_pools:
+            self._matrices.popitem(last=False)
+        return matrix
+
+    def row(self, product: Product) -> ItemRow:
+        return item_row(product, self.tags)
+
+    def pair_vector(self, requested: Product, candidate: Product) -> FloatArray:
+        """Pair features of one pair, through the same code path as the ranking."""
+        matrix = AisleMatrix([candidate], self.popularity, self.tags, self.rules)
+        return matrix.pair_matrix(self.row(requested))[0]
+
+
+def pair_features(vector: FloatArray) -> dict[str, float]:
+    """A feature row as the dict River's ``learn_one`` takes."""
+    return {name: float(value) for name, value in zip(FEATURES, vector, strict=True)}

@@ -1,0 +1,138 @@
+"""Rank substitutes for one requested item at one store: hard rules, availability, then the model.
+
+The score of a candidate is ``p_accept * p_available``: the probability that the shopper finds
+it on the shelf *and* the customer accepts it, which is exactly the chance that offering it
+fills the line. Candidates that break a hard rule or are believed unavailable
+(``p_available < threshold``) are never offered, whatever their score.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from online_learning.availability import AvailabilityState
+from online_learning.events import Product
+from online_learning.features import AisleMatrix, FeatureStore
+from online_learning.model import AcceptanceModel
+from online_learning.rules import HardRules
+
+__all__ = ["Ranking", "Substitute", "rank_substitutes", "ranking_id"]
+
+
+@dataclass(frozen=True, slots=True)
+class Substitute:
+    item_id: str
+    score: float
+    p_accept: float
+    p_available: float
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """One ranking event (the ``substitutions.rankings`` payload)."""
+
+    ranking_id: str
+    store_id: str
+    item_id: str
+    substitutes: tuple[Substitute, ...]
+    reason: str | None
+    model_version: str
+    trigger: str
+    ts: float
+    source_ts: float
+
+    @property
+    def key(self) -> str:
+        return f"{self.store_id}:{self.item_id}"
+
+    def substitute_ids(self) -> tuple[str, ...]:
+        return tuple(s.item_id for s in self.substitutes)
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "ranking_id": self.ranking_id,
+            "store_id": self.store_id,
+            "item_id": self.item_id,
+            "substitutes": [
+                {
+                    "item_id": s.item_id,
+                    "score": round(s.score, 6),
+                    "p_accept": round(s.p_accept, 6),
+                    "p_available": round(s.p_available, 6),
+                }
+                for s in self.substitutes
+            ],
+            "reason": self.reason,
+            "model_version": self.model_version,
+            "trigger": self.trigger,
+            "ts": self.ts,
+            "source_ts": self.source_ts,
+        }
+
+
+def ranking_id(store_id: str, item_id: str, trigger: str, source_ts: float, version: str) -> str:
+    """Deterministic id, so a replayed input yields the same ranking id.
+
+    >>> ranking_id("s1", "42", "stock_out", 1.5, "v1") == ranking_id("s1", "42", "stock_out", 1.5, "v1")
+    True
+    """
+    raw = f"{store_id}\x1f{item_id}\x1f{trigger}\x1f{source_ts!r}\x1f{version}".encode()
+    return hashlib.blake2b(raw, digest_size=10).hexdigest()
+
+
+def pool_availability(
+    availability: AvailabilityState, store_id: str, matrix: AisleMatrix, now: float
+) -> np.ndarray:
+    """P(available) of every candidate in a pool at one store."""
+    return np.fromiter(
+        availability.p_many(store_id, matrix.ids, now), dtype=np.float64, count=len(matrix)
+    )
+
+
+def rank_substitutes(
+    requested: Product,
+    store_id: str,
+    now: float,
+    *,
+    features: FeatureStore,
+    model: AcceptanceModel,
+    availability: AvailabilityState,
+    rules: HardRules,
+    top_k: int = 10,
+    threshold: float = 0.5,
+) -> tuple[tuple[Substitute, ...], str | None]:
+    """The best ``top_k`` substitutes, best first, or an empty tuple with the reason."""
+    reason = rules.no_substitution_reason(requested)
+    if reason is not None:
+        return (), reason
+    matrix = features.matrix(requested)
+    if len(matrix) == 0:
+        return (), f"no other items in {rules.scope} '{features.pool_key(requested)}'"
+    allowed = matrix.rule_mask(requested, rules)
+    if not allowed.any():
+        return (), "no candidate passes the hard rules"
+    p_available = pool_availability(availability, store_id, matrix, now)
+    allowed &= p_available >= threshold
+    rows = np.flatnonzero(allowed)
+    if rows.size == 0:
+        return (), "every rule-passing candidate is believed unavailable at this store"
+    pair = matrix.pair_matrix(features.row(requested))[rows]
+    p_accept = model.predict_proba_matrix(pair)
+    score = p_accept * p_available[rows]
+    k = min(top_k, rows.size)
+    best = np.argpartition(-score, k - 1)[:k] if k < rows.size else np.arange(rows.size)
+    # Ties broken by item id so the order is deterministic.
+    order = sorted(best.tolist(), key=lambda i: (-score[i], matrix.ids[rows[i]]))
+    return tuple(
+        Substitute(
+            item_id=matrix.ids[rows[i]],
+            score=float(score[i]),
+            p_accept=float(p_accept[i]),
+            p_available=float(p_available[rows[i]]),
+        )
+        for i in order
+    ), None
