@@ -1,0 +1,255 @@
+"""The Faust worker: topics, agents, the catalog reader, timers and web views, wired to the engine.
+
+Agents stay thin: decode a batch, hand each event to :class:`SubstitutionEngine`, publish what
+it returns. Anything refused (bad bytes, schema, unknown references, even a bug in the engine)
+goes to the dead-letter topic with its reason and is counted; an agent never dies on a message.
+
+Every worker needs the whole catalog, whatever partitions it owns, so the catalog is read by a
+plain consumer outside the group (from the beginning, all partitions); the agents wait until it
+has caught up before they process signals and feedback. A group agent on the catalog topic
+still validates each record once, so bad catalog records are dead-lettered exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+import time
+from collections.abc import Sequence
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import faust
+import orjson
+from faust.types import EventT
+
+from online_learning.availability import AvailabilityConfig
+from online_learning.catalog import load_order_popularity
+from online_learning.engine import (
+    EngineConfig,
+    FeedbackResult,
+    SubstitutionEngine,
+    UnknownReference,
+)
+from online_learning.events import (
+    EventError,
+    dead_letter_payload,
+    decode_catalog,
+    decode_feedback,
+    decode_signal,
+)
+from online_learning.ranking import Ranking
+from online_learning.rules import load_rules
+from streams.catalog_reader import CatalogReader
+from streams.metrics import CONTENT_TYPE_LATEST, WorkerMetrics, error_kind
+from streams.settings import Settings
+
+__all__ = ["Worker", "build_worker"]
+
+log = logging.getLogger("fillrate.worker")
+T = TypeVar("T")
+
+
+@dataclass
+class Worker:
+    """A Faust app and the engine and metrics it drives."""
+
+    settings: Settings
+    app: faust.App
+    engine: SubstitutionEngine
+    metrics: WorkerMetrics
+    catalog: CatalogReader
+    ready: bool = False
+    stale_reported: int = 0
+
+
+def build_engine(settings: Settings) -> SubstitutionEngine:
+    return SubstitutionEngine(
+        rules=load_rules(settings.rules),
+        config=EngineConfig(
+            top_k=settings.top_k,
+            threshold=settings.threshold,
+            allowed_stores=settings.store_allowlist(),
+        ),
+        availability=AvailabilityConfig(prior=settings.prior, half_life_s=settings.half_life_s),
+        popularity=load_order_popularity(),
+    )
+
+
+def build_worker(settings: Settings) -> Worker:  # noqa: C901 - the wiring reads best in one place
+    """Create the Faust app with every agent, timer and view; nothing runs until it starts."""
+    if settings.broker is None:
+        raise ValueError("build_worker needs a broker URL (start the embedded one first)")
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker,
+        store="memory://",
+        autodiscover=False,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication,
+        web_enabled=True,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        datadir=settings.data_dir or tempfile.mkdtemp(prefix="fillrate-"),
+        broker_rebalance_timeout=settings.rebalance_timeout_s,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.heartbeat_interval_s,
+        producer_linger_ms=2,
+        consumer_auto_offset_reset="earliest",
+    )
+    engine = build_engine(settings)
+    reader = CatalogReader(settings.bootstrap_servers, settings.catalog_topic, engine)
+    worker = Worker(settings, app, engine, WorkerMetrics(), reader)
+    metrics = worker.metrics
+
+    async def handle(event: EventT, apply: Callable[[], T]) -> T | None:
+        """Run ``apply``; on an unknown item, let the catalog catch up and try once more."""
+        try:
+            try:
+                return apply()
+            except UnknownReference:
+                if not await reader.sync():
+                    raise
+                return apply()
+        except Exception as exc:
+            await dead_letter(event, exc)
+            return None
+
+    def raw_topic(name: str) -> Any:
+        return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw",
+                         value_serializer="raw", partitions=settings.partitions)
+
+    catalog_topic = raw_topic(settings.catalog_topic)
+    signals_topic = raw_topic(settings.signals_topic)
+    feedback_topic = raw_topic(settings.feedback_topic)
+    rankings_topic = raw_topic(settings.rankings_topic)
+    deadletter_topic = raw_topic(settings.deadletter_topic)
+
+    async def dead_letter(event: EventT, exc: Exception) -> None:
+        message = event.message
+        kind = error_kind(exc)
+        if kind == "internal":
+            log.exception("bug while processing %s@%s/%s", message.topic, message.partition,
+                          message.offset, exc_info=exc)
+            error = f"internal error: {exc.__class__.__name__}: {exc}"
+        else:
+            error = str(exc)
+        metrics.dead_letters.labels(message.topic, kind).inc()
+        payload = dead_letter_payload(
+            message.topic, message.partition, message.offset, error, message.value, time.time()
+        )
+        try:
+            await deadletter_topic.send(key=message.key, value=orjson.dumps(payload))
+        except Exception:
+            metrics.produce_errors.inc()
+            log.exception("could not dead-letter %s@%s/%s", message.topic, message.partition,
+                          message.offset)
+
+    async def publish(rankings: Sequence[Ranking], caused_at: float | None) -> None:
+        for ranking in rankings:
+            payload = ranking.to_payload()
+            try:
+                await rankings_topic.send(key=ranking.key.encode(), value=orjson.dumps(payload))
+            except Exception:
+                metrics.produce_errors.inc()
+                log.exception("could not publish ranking %s", ranking.ranking_id)
+                continue
+            metrics.rankings_out.labels(ranking.trigger).inc()
+            if caused_at is not None:
+                metrics.latency.observe(max(0.0, time.time() - caused_at))
+
+    @app.agent(catalog_topic, name="catalog-validate")
+    async def validate_catalog(stream: faust.StreamT) -> None:
+        async for batch in stream.take_events(settings.batch_size, within=0.05):
+            for event in batch:
+                metrics.events_in.labels(settings.catalog_topic).inc()
+                try:
+                    decode_catalog(event.message.key, event.message.value)
+                except EventError as exc:
+                    await dead_letter(event, exc)
+
+    @app.agent(signals_topic, name="signals")
+    async def process_signals(stream: faust.StreamT) -> None:
+        await worker.catalog.ready.wait()
+        async for batch in stream.take_events(settings.batch_size, within=0.005):
+            for event in batch:
+                metrics.events_in.labels(settings.signals_topic).inc()
+                value = event.message.value
+                rankings = await handle(event, lambda v=value: engine.on_signal(decode_signal(v)))
+                if rankings:
+                    await publish(rankings, event.message.timestamp)
+
+    @app.agent(feedback_topic, name="feedback")
+    async def process_feedback(stream: faust.StreamT) -> None:
+        await worker.catalog.ready.wait()
+        async for batch in stream.take_events(settings.batch_size, within=0.005):
+            for event in batch:
+                metrics.events_in.labels(settings.feedback_topic).inc()
+                value = event.message.value
+                result = await handle(event, lambda v=value: engine.on_feedback(decode_feedback(v)))
+                if result is FeedbackResult.LEARNED:
+                    metrics.feedback_learned.inc()
+                elif result is FeedbackResult.DUPLICATE:
+                    metrics.feedback_duplicates.inc()
+
+    @app.timer(settings.refresh_interval_s)
+    async def refresh_rankings() -> None:
+        if worker.catalog.ready.is_set():
+            await publish(engine.refresh(), None)
+
+    @app.timer(1.0)
+    async def update_gauges() -> None:
+        metrics.availability_entries.set(len(engine.availability))
+        metrics.live_rankings.set(engine.live_rankings())
+        metrics.catalog_items.set(len(engine.catalog))
+        if engine.model.n_learned:
+            metrics.model_log_loss.set(engine.log_loss.get())
+            metrics.model_roc_auc.set(engine.roc_auc.get())
+            metrics.acceptance_rate.set(engine.acceptance_rate)
+        stale = engine.stale_signals - worker.stale_reported
+        if stale > 0:
+            metrics.stale_signals.inc(stale)
+            worker.stale_reported = engine.stale_signals
+
+    @app.task
+    async def read_catalog() -> None:
+        await reader.run()
+
+    @app.task
+    async def announce_ready() -> None:
+        await worker.catalog.ready.wait()
+        while not app.consumer.assignment():
+            await asyncio.sleep(0.1)
+        worker.ready = True
+        metrics.ready.set(1)
+        log.warning(
+            "fillrate worker ready: %d catalog items, consuming %s and %s on %s; "
+            "health http://%s:%d/health, metrics http://%s:%d/metrics",
+            len(engine.catalog), settings.signals_topic, settings.feedback_topic,
+            settings.broker, settings.web_host, settings.web_port, settings.web_host,
+            settings.web_port,
+        )
+
+    @app.page("/metrics")
+    async def metrics_view(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        return web.bytes(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
+
+    @app.page("/health")
+    async def health_view(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        body = {
+            "status": "ok" if worker.ready else "starting",
+            "catalog_items": len(engine.catalog),
+            "catalog_loaded": worker.catalog.ready.is_set(),
+            "assigned_partitions": len(app.consumer.assignment()) if worker.ready else 0,
+            "availability_entries": len(engine.availability),
+            "live_rankings": engine.live_rankings(),
+            "feedback_learned": engine.model.n_learned,
+            "model_version": engine.model.version,
+        }
+        return web.json(body, status=200 if worker.ready else 503)
+
+    metrics.broker_connected.set(1)
+    return worker

@@ -1,0 +1,106 @@
+"""Prometheus metrics of a worker, in their own registry (names per CONVENTIONS.md).
+
+No label carries an item or store id: labels are topics, triggers and error kinds only.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from online_learning.engine import UnknownReference
+from online_learning.events import EventError
+
+__all__ = ["CONTENT_TYPE_LATEST", "WorkerMetrics", "error_kind"]
+
+
+def error_kind(exc: Exception) -> str:
+    """A low-cardinality label for why a message was dead-lettered."""
+    if isinstance(exc, UnknownReference):
+        return "unknown_reference"
+    if isinstance(exc, EventError):
+        text = str(exc)
+        if "not valid JSON" in text or "not UTF-8" in text or "must be a JSON object" in text:
+            return "malformed"
+        if "tombstone" in text or "value is null" in text:
+            return "malformed"
+        return "schema"
+    return "internal"
+
+
+class WorkerMetrics:
+    """Every metric the worker exports; one instance per process."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.events_in = Counter(
+            "fillrate_events_in_total", "Input messages consumed, by topic", ["topic"], registry=r
+        )
+        self.dead_letters = Counter(
+            "fillrate_dead_letters_total",
+            "Input messages sent to the dead-letter topic, by source topic and error kind",
+            ["topic", "kind"],
+            registry=r,
+        )
+        self.rankings_out = Counter(
+            "fillrate_rankings_out_total",
+            "Ranking events published, by trigger",
+            ["trigger"],
+            registry=r,
+        )
+        self.feedback_learned = Counter(
+            "fillrate_feedback_learned_total", "Feedback events the model learned from", registry=r
+        )
+        self.feedback_duplicates = Counter(
+            "fillrate_feedback_duplicates_total",
+            "Feedback events ignored because their event_id was already learned",
+            registry=r,
+        )
+        self.stale_signals = Counter(
+            "fillrate_stale_signals_total",
+            "Inventory signals older than the state they would overwrite (ignored)",
+            registry=r,
+        )
+        self.model_log_loss = Gauge(
+            "fillrate_model_log_loss", "Progressive-validation log loss of p_accept", registry=r
+        )
+        self.model_roc_auc = Gauge(
+            "fillrate_model_roc_auc", "Progressive-validation ROC AUC of p_accept", registry=r
+        )
+        self.acceptance_rate = Gauge(
+            "fillrate_acceptance_rate",
+            "Share of offered substitutes accepted, over the last feedback events",
+            registry=r,
+        )
+        self.latency = Histogram(
+            "fillrate_event_to_ranking_latency_seconds",
+            "From the triggering event's Kafka timestamp to its ranking being published",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            registry=r,
+        )
+        self.availability_entries = Gauge(
+            "fillrate_availability_entries",
+            "Tracked (store, item) availability entries",
+            registry=r,
+        )
+        self.live_rankings = Gauge(
+            "fillrate_live_rankings", "Rankings of items still believed unavailable", registry=r
+        )
+        self.catalog_items = Gauge(
+            "fillrate_catalog_items", "Items in this worker's catalog", registry=r
+        )
+        self.ready = Gauge(
+            "fillrate_ready", "1 once the catalog is loaded and agents consume", registry=r
+        )
+        self.broker_connected = Gauge(
+            "fillrate_broker_connected",
+            "1 while the worker's Kafka connection is up",
+            registry=r,
+        )
+        self.produce_errors = Counter(
+            "fillrate_produce_errors_total", "Output messages that failed to publish", registry=r
+        )
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,60 @@
+"""``fillrate worker``: create the contract's topics, then run one Faust worker until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import faust
+
+from streams.app import build_worker
+from streams.embedded_broker import BrokerError, EmbeddedBroker
+from streams.settings import Settings
+from streams.topics import ensure_topics
+
+log = logging.getLogger("fillrate.worker")
+
+
+def run_worker(settings: Settings) -> int:
+    """Run a worker in this process; returns the exit code. Starts Tansu if no broker is set."""
+    broker: EmbeddedBroker | None = None
+    if settings.broker is None:
+        try:
+            broker = EmbeddedBroker().start()
+        except BrokerError as exc:
+            print(f"fillrate: cannot start the embedded broker: {exc}", file=sys.stderr)
+            return 2
+        settings = settings.with_broker(broker.url)
+        print(
+            f"fillrate: no broker given, started the embedded Tansu broker at {broker.url}"
+            " (memory only: topics vanish when this worker stops)",
+            file=sys.stderr,
+            flush=True,
+        )
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        try:
+            created = loop.run_until_complete(ensure_topics(settings))
+        except ConnectionError as exc:
+            print(f"fillrate: {exc}", file=sys.stderr)
+            return 2
+        if created:
+            print(f"fillrate: created topics {', '.join(created)}", file=sys.stderr, flush=True)
+        worker = build_worker(settings)
+        faust_worker = faust.Worker(
+            worker.app,
+            loop=loop,
+            loglevel=settings.log_level.upper(),
+            quiet=True,
+            redirect_stdouts=False,
+        )
+        try:
+            faust_worker.execute_from_commandline()
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        return 0
+    finally:
+        if broker is not None:
+            broker.stop()

@@ -1,0 +1,123 @@
+"""One settings object for every command, from CLI flags over ``FILLRATE_*`` environment variables.
+
+Each field's environment variable is ``FILLRATE_`` + the field name in upper case (for example
+``FILLRATE_BROKER``, ``FILLRATE_WEB_PORT``); a flag given on the command line wins. Defaults run
+on a laptop: no broker means "start the embedded one".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+__all__ = ["ENV_PREFIX", "Settings", "SettingsError"]
+
+ENV_PREFIX = "FILLRATE_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message names the variable or flag."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    broker: str | None = field(
+        default=None,
+        metadata={"help": "Kafka bootstrap URL, kafka://HOST:PORT[;HOST:PORT]; unset: embedded"},
+    )
+    app_id: str = field(default="fillrate", metadata={"help": "Consumer group / Faust app id"})
+    partitions: int = field(default=4, metadata={"help": "Partitions of each topic it creates"})
+    replication: int = field(default=1, metadata={"help": "Replication factor of its topics"})
+    catalog_topic: str = "catalog.items"
+    signals_topic: str = "inventory.signals"
+    feedback_topic: str = "substitutions.feedback"
+    rankings_topic: str = "substitutions.rankings"
+    deadletter_topic: str = "substitutions.deadletter"
+    web_host: str = field(default="127.0.0.1", metadata={"help": "Bind address of /health, /metrics"})
+    web_port: int = field(default=6066, metadata={"help": "Port of /health and /metrics"})
+    rules: str | None = field(default=None, metadata={"help": "Hard rules TOML; unset: defaults"})
+    top_k: int = field(default=10, metadata={"help": "Substitutes per ranking"})
+    threshold: float = field(default=0.5, metadata={"help": "P(available) below which: stock-out"})
+    prior: float = field(default=0.9, metadata={"help": "P(available) of an unseen item"})
+    half_life_s: float = field(default=4 * 3600.0, metadata={"help": "Evidence half-life, s"})
+    refresh_interval_s: float = field(
+        default=2.0, metadata={"help": "Debounce of model_update re-rankings, s"}
+    )
+    stores: str | None = field(
+        default=None, metadata={"help": "Comma-separated known store ids; unset: any"}
+    )
+    batch_size: int = field(default=500, metadata={"help": "Events taken per batch"})
+    rebalance_timeout_s: float = field(
+        default=3.0, metadata={"help": "Consumer-group rebalance timeout, s (Tansu needs it low)"}
+    )
+    session_timeout_s: float = field(default=6.0, metadata={"help": "Consumer session timeout, s"})
+    heartbeat_interval_s: float = field(default=1.0, metadata={"help": "Heartbeat interval, s"})
+    data_dir: str | None = field(default=None, metadata={"help": "Worker data dir; unset: temp"})
+    log_level: str = field(default="info", metadata={"help": "debug, info, warning, error"})
+
+    @classmethod
+    def load(
+        cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Defaults, then ``FILLRATE_*`` variables, then non-None ``overrides`` (CLI flags)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _convert(f, raw, ENV_PREFIX + f.name.upper())
+        for name, value in (overrides or {}).items():
+            if value is not None:
+                values[name] = value
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.broker is not None and not self.broker.startswith("kafka://"):
+            raise SettingsError(f"broker must look like kafka://HOST:PORT, got {self.broker!r}")
+        for name in ("partitions", "replication", "top_k", "batch_size"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.web_port <= 65535:
+            raise SettingsError(f"web_port must be a TCP port, got {self.web_port}")
+        for name in ("threshold", "prior"):
+            if not 0.0 < getattr(self, name) < 1.0:
+                raise SettingsError(f"{name} must be in (0, 1), got {getattr(self, name)}")
+        if self.half_life_s <= 0 or self.refresh_interval_s <= 0:
+            raise SettingsError("half_life_s and refresh_interval_s must be > 0")
+        if self.log_level.lower() not in ("debug", "info", "warning", "error"):
+            raise SettingsError(f"log_level must be debug/info/warning/error, got {self.log_level!r}")
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The broker URL as aiokafka wants it (HOST:PORT[,HOST:PORT])."""
+        if self.broker is None:
+            raise SettingsError("no broker set")
+        return self.broker.removeprefix("kafka://").replace(";", ",")
+
+    def store_allowlist(self) -> frozenset[str] | None:
+        if not self.stores:
+            return None
+        return frozenset(s.strip() for s in self.stores.split(",") if s.strip())
+
+    def with_broker(self, broker: str) -> Settings:
+        return dataclasses.replace(self, broker=broker)
+
+    def input_topics(self) -> tuple[str, str, str]:
+        return (self.catalog_topic, self.signals_topic, self.feedback_topic)
+
+
+def _convert(f: dataclasses.Field[Any], raw: str, where: str) -> Any:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    try:
+        if kind.startswith("int"):
+            return int(raw)
+        if kind.startswith("float"):
+            return float(raw)
+    except ValueError:
+        raise SettingsError(f"{where}={raw!r} is not a {kind.split(' ')[0]}") from None
+    return raw

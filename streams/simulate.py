@@ -1,0 +1,299 @@
+"""``fillrate simulate``: drive the simulator against a live worker through Kafka.
+
+It publishes the real Instacart catalog, then in a loop advances simulated time, produces the
+shoppers' and stores' stock signals, and answers every missing item with the ranking the worker
+published for it: the simulated shopper offers the best in-stock substitute and the customer's
+hidden preferences decide the feedback, which goes back to the worker. A missing item whose
+ranking has not arrived within ``wait_s`` real seconds goes unfilled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from online_learning.events import Feedback, InventorySignal, Product
+from online_learning.simulation import SimConfig, Simulation, SubstitutionRequest
+from streams.settings import Settings
+from streams.topics import ensure_topics
+
+__all__ = ["SimulationDriver", "run_simulate"]
+
+
+def product_payload(p: Product) -> dict[str, Any]:
+    """The catalog record; derived fields are left to the worker, as real feeds would."""
+    payload: dict[str, Any] = {
+        "item_id": p.item_id,
+        "name": p.name,
+        "aisle": p.aisle,
+        "department": p.department,
+    }
+    if p.price is not None:
+        payload["price"] = p.price
+    return payload
+
+
+def signal_payload(s: InventorySignal) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "store_id": s.store_id,
+        "item_id": s.item_id,
+        "signal": s.signal,
+        "ts": s.ts,
+    }
+    if s.source is not None:
+        payload["source"] = s.source
+    if s.quantity is not None:
+        payload["quantity"] = s.quantity
+    return payload
+
+
+def feedback_payload(f: Feedback) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "event_id": f.event_id,
+        "store_id": f.store_id,
+        "item_id": f.item_id,
+        "substitute_id": f.substitute_id,
+        "outcome": f.outcome,
+        "ts": f.ts,
+    }
+    for name in ("order_id", "customer_id", "ranking_id", "position"):
+        value = getattr(f, name)
+        if value is not None:
+            payload[name] = value
+    return payload
+
+
+@dataclass
+class DriverStats:
+    signals: int = 0
+    feedback: int = 0
+    rankings: int = 0
+    accepted: int = 0
+    unfilled: int = 0
+    recent: deque[bool] = field(default_factory=lambda: deque(maxlen=300))
+    windows: list[tuple[float, int, int]] = field(default_factory=list)  # (t, offered, accepted)
+
+    def rolling_acceptance(self) -> float | None:
+        return sum(self.recent) / len(self.recent) if self.recent else None
+
+
+class SimulationDriver:
+    """Runs a :class:`Simulation` against Kafka topics; see the module docstring."""
+
+    def __init__(
+        self, settings: Settings, config: SimConfig, speed: float = 60.0, wait_s: float = 3.0
+    ) -> None:
+        self.settings = settings
+        self.sim = Simulation(config)
+        self.speed = speed
+        self.wait_s = wait_s
+        self.stats = DriverStats()
+        self.rankings: dict[tuple[str, str], tuple[str, list[str]]] = {}
+        self.pending: deque[tuple[float, SubstitutionRequest]] = deque()
+        self._producer: AIOKafkaProducer | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def start(self) -> None:
+        await ensure_topics(self.settings)
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self.settings.bootstrap_servers, linger_ms=5
+        )
+        await self._producer.start()
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        parts = consumer.partitions_for_topic(self.settings.rankings_topic) or set()
+        tps = [TopicPartition(self.settings.rankings_topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        await consumer.seek_to_end(*tps)
+        for tp in tps:  # resolve the positions now, before any signal can cause a ranking
+            await consumer.position(tp)
+        self._consumer = consumer
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def publish_catalog(self) -> int:
+        assert self._producer is not None
+        products = self.sim.catalog_events()
+        for p in products:
+            await self._producer.send(
+                self.settings.catalog_topic,
+                key=p.item_id.encode(),
+                value=orjson.dumps(product_payload(p)),
+            )
+        await self._producer.flush()
+        return len(products)
+
+    async def _read_rankings(self) -> None:
+        assert self._consumer is not None
+        batches = await self._consumer.getmany(timeout_ms=0, max_records=10_000)
+        for records in batches.values():
+            for record in records:
+                try:
+                    r = orjson.loads(record.value)
+                    ids = [s["item_id"] for s in r["substitutes"]]
+                    self.rankings[r["store_id"], r["item_id"]] = (r["ranking_id"], ids)
+                except (orjson.JSONDecodeError, KeyError, TypeError):
+                    continue
+                self.stats.rankings += 1
+
+    async def _send_feedback(self, feedback: Feedback) -> None:
+        assert self._producer is not None
+        await self._producer.send(
+            self.settings.feedback_topic,
+            key=feedback.store_id.encode(),
+            value=orjson.dumps(feedback_payload(feedback)),
+        )
+        self.stats.feedback += 1
+        accepted = feedback.outcome == "accepted"
+        self.stats.recent.append(accepted)
+        self.stats.accepted += accepted
+
+    async def _answer(self, request: SubstitutionRequest) -> bool:
+        """Offer a substitute if a ranking is there; False if the request must wait."""
+        found = self.rankings.get((request.store_id, request.item_id))
+        if found is None:
+            return False
+        ranking_id, ids = found
+        feedback = self.sim.resolve(request, ids, ranking_id)
+        if feedback is None:
+            self.stats.unfilled += 1
+        else:
+            await self._send_feedback(feedback)
+        return True
+
+    async def step(self, real_seconds: float) -> None:
+        """Advance simulated time by ``real_seconds * speed`` and exchange events."""
+        assert self._producer is not None
+        signals, requests = self.sim.advance(real_seconds * self.speed)
+        for s in signals:
+            await self._producer.send(
+                self.settings.signals_topic,
+                key=s.store_id.encode(),
+                value=orjson.dumps(signal_payload(s)),
+            )
+        self.stats.signals += len(signals)
+        now = time.monotonic()
+        self.pending.extend((now, r) for r in requests)
+        await self._read_rankings()
+        still: deque[tuple[float, SubstitutionRequest]] = deque()
+        for since, request in self.pending:
+            if await self._answer(request):
+                continue
+            if now - since > self.wait_s:
+                self.sim.expire(request)
+                self.stats.unfilled += 1
+            else:
+                still.append((since, request))
+        self.pending = still
+
+    async def run(
+        self,
+        duration: float | None,
+        stop: asyncio.Event,
+        out: TextIO = sys.stdout,
+        tick: float = 0.1,
+        report_every: float = 2.0,
+        extra_status: Any = None,
+    ) -> DriverStats:
+        started = last_report = time.monotonic()
+        offered_at_report = accepted_at_report = 0
+        while not stop.is_set():
+            now = time.monotonic()
+            if duration is not None and now - started >= duration:
+                break
+            await self.step(tick)
+            if now - last_report >= report_every:
+                offered = self.stats.feedback - offered_at_report
+                accepted = self.stats.accepted - accepted_at_report
+                self.stats.windows.append((now - started, offered, accepted))
+                offered_at_report, accepted_at_report = self.stats.feedback, self.stats.accepted
+                last_report = now
+                print(self.status_line(now - started, extra_status), file=out, flush=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), tick)
+        assert self._producer is not None
+        await self._producer.flush()
+        return self.stats
+
+    def status_line(self, elapsed: float, extra: Any = None) -> str:
+        st = self.stats
+        rolling = st.rolling_acceptance()
+        sim = self.sim.stats()
+        fill = sim.get("perfect_order_fill_rate")
+        parts = [
+            f"[{elapsed:5.0f}s]",
+            f"signals {st.signals:>7,}",
+            f"feedback {st.feedback:>6,}",
+            f"rankings in {st.rankings:>6,}",
+            f"acceptance(last {len(st.recent)}) "
+            + ("  -  " if rolling is None else f"{rolling:5.1%}"),
+            "perfect orders " + ("  -  " if fill is None else f"{fill:5.1%}"),
+        ]
+        if extra is not None:
+            parts.append(str(extra()))
+        return "  ".join(parts)
+
+
+def sim_config(args: argparse.Namespace) -> SimConfig:
+    return SimConfig(
+        seed=args.seed,
+        n_stores=args.n_stores,
+        n_customers=args.customers,
+        orders_per_minute=args.orders_per_minute,
+        catalog_limit=args.catalog_limit,
+        start_ts=time.time(),
+    )
+
+
+def install_stop(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+def run_simulate(settings: Settings, args: argparse.Namespace) -> int:
+    if settings.broker is None:
+        print(
+            "fillrate simulate: no broker given; pass --broker kafka://HOST:PORT or set "
+            "FILLRATE_BROKER (the worker prints its broker URL when it starts)",
+            file=sys.stderr,
+        )
+        return 2
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        install_stop(stop)
+        driver = SimulationDriver(settings, sim_config(args), speed=args.speed)
+        try:
+            await driver.start()
+        except ConnectionError as exc:
+            print(f"fillrate simulate: {exc}", file=sys.stderr)
+            return 2
+        try:
+            n = await driver.publish_catalog()
+            print(f"published {n:,} catalog items to {settings.catalog_topic}", flush=True)
+            await driver.run(args.duration, stop)
+        finally:
+            await driver.stop()
+        return 0
+
+    return asyncio.run(main())
