@@ -235,7 +235,8 @@ def build_worker(settings: Settings) -> Worker:  # noqa: C901 - the wiring reads
 
     @app.page("/metrics")
     async def metrics_view(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-        return web.bytes(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
+        # aiohttp wants the charset outside content_type; the body is UTF-8 text either way.
+        return web.bytes(metrics.exposition(), content_type=CONTENT_TYPE_LATEST.split(";")[0] + "; version=0.0.4")
 
     @app.page("/health")
     async def health_view(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:

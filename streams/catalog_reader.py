@@ -37,6 +37,7 @@ class CatalogReader:
         self._consumer: AIOKafkaConsumer | None = None
         self._tps: list[TopicPartition] = []
         self._last_sync = 0.0
+        self._target: dict[TopicPartition, int] | None = None
         self._progress = asyncio.Condition()
 
     async def run(self) -> None:
@@ -101,17 +102,20 @@ class CatalogReader:
     async def sync(self, timeout: float = 5.0) -> bool:
         """Wait until everything now in the catalog topic is applied; False on timeout.
 
-        Calls closer together than ``min_sync_s`` return at once, so a flood of bad
-        references cannot turn into a flood of offset requests.
+        Calls closer together than ``min_sync_s`` reuse the previous call's end offsets
+        instead of asking the broker again, so a flood of bad references cannot turn into a
+        flood of offset requests.
         """
         consumer = self._consumer
-        now = time.monotonic()
-        if consumer is None or now - self._last_sync < self.min_sync_s:
+        if consumer is None:
             return False
-        self._last_sync = now
-        end = await consumer.end_offsets(self._tps)
+        now = time.monotonic()
+        if self._target is None or now - self._last_sync >= self.min_sync_s:
+            self._last_sync = now
+            self._target = await consumer.end_offsets(self._tps)
+        target = self._target
         deadline = now + timeout
-        while not await self._reached(end):
+        while not await self._reached(target):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
