@@ -19,7 +19,7 @@ from pathlib import Path
 import orjson
 
 from online_learning.events import Product
-from online_learning.product_text import derive_tags, guess_brand, parse_size
+from online_learning.product_text import brand_vocabulary, derive_tags, guess_brand, parse_size
 
 __all__ = [
     "Catalog",
@@ -42,11 +42,8 @@ def enrich(product: Product, brands_generic: frozenset[str] | None = None) -> Pr
         if parsed is not None:
             changes["size"], changes["unit"] = parsed
     if product.brand is None:
-        brand = (
-            guess_brand(product.name)
-            if brands_generic is None
-            else guess_brand(product.name, brands_generic)
-        )
+        generic = generic_first_words() if brands_generic is None else brands_generic
+        brand = guess_brand(product.name, generic)
         if brand is not None:
             changes["brand"] = brand
     derived = derive_tags(product.name, product.aisle, product.department)
@@ -65,7 +62,9 @@ class Catalog:
     >>> _ = c.upsert(Product("2", "Skim Milk", "milk", "dairy eggs"))
     >>> c.aisle_items("milk")
     ('1', '2')
-    >>> c.remove("1"); c.aisle_items("milk")
+    >>> c.remove("1")
+    True
+    >>> c.aisle_items("milk")
     ('2',)
     """
 
@@ -131,6 +130,19 @@ class Catalog:
 
     def aisles(self) -> list[str]:
         return list(self._pools["aisle"])
+
+
+@lru_cache(maxsize=1)
+def generic_first_words() -> frozenset[str]:
+    """First words that are descriptors, not brands, learned once from the real catalog's names.
+
+    A stream's catalog arrives item by item, so the vocabulary comes from the installed
+    Instacart catalog (the same language as the items fillrate sees), not from the stream.
+    """
+    data = _grocery_data()
+    aisles = {k: v["en"] for k, v in data["aisles"].items()}
+    rows = data["products"]
+    return brand_vocabulary((str(r[4]) for r in rows), (aisles[str(r[1])] for r in rows))
 
 
 @lru_cache(maxsize=1)
