@@ -136,7 +136,7 @@ async def _demo(
         started = time.monotonic()
         while not stop.is_set():
             health = await asyncio.to_thread(fetch_json, health_url)
-            if health and health.get("status") == "ok":
+            if health and health.get("status") == "ok" and health.get("catalog_items", 0) >= n:
                 break
             if worker.poll() is not None:
                 print("fillrate demo: the worker exited while starting; see its log",
@@ -146,8 +146,11 @@ async def _demo(
                 print("fillrate demo: the worker was not ready within 90 s", file=sys.stderr)
                 return 1
             await asyncio.sleep(0.5)
-        print(f"  worker  ready in {time.monotonic() - started:.1f}s; metrics {metrics_url}",
-              flush=True)
+        print(
+            f"  worker  ready, catalog loaded in {time.monotonic() - started:.1f}s;"
+            f" metrics {metrics_url}",
+            flush=True,
+        )
         print(f"running for {args.duration:g}s (Ctrl-C stops) ...", flush=True)
         latest: dict[str, float] = {}
 
