@@ -76,7 +76,9 @@ class AvailabilityState:
             return self.config.prior
         return self._decayed(entry, now)
 
-    def p_many(self, store_id: str, item_ids: list[str] | tuple[str, ...], now: float) -> list[float]:
+    def p_many(
+        self, store_id: str, item_ids: list[str] | tuple[str, ...], now: float
+    ) -> list[float]:
         """P(available) for many items of one store (one dict lookup per item)."""
         items = self._stores.get(store_id)
         prior = self.config.prior
@@ -117,7 +119,9 @@ class AvailabilityState:
         elif signal == "out_of_stock":
             after, held = cfg.out_of_stock, True
         elif signal == "not_found":
-            after, held = round(before * cfg.not_found_factor, 12), False
+            # A miss is more evidence of absence: it must not release an out_of_stock hold.
+            held = entry is not None and entry[2]
+            after = round(before * cfg.not_found_factor, 12)
         else:
             raise ValueError(f"unknown signal {signal!r}")
         items[item_id] = (after, ts, held)

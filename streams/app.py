@@ -16,13 +16,14 @@ import asyncio
 import logging
 import tempfile
 import time
-from collections.abc import Sequence
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any, TypeVar, cast
 
 import faust
 import orjson
+from faust.streams import Stream
 from faust.types import EventT
 
 from online_learning.availability import AvailabilityConfig
@@ -78,7 +79,7 @@ def build_engine(settings: Settings) -> SubstitutionEngine:
     )
 
 
-def build_worker(settings: Settings) -> Worker:  # noqa: C901 - the wiring reads best in one place
+def build_worker(settings: Settings) -> Worker:
     """Create the Faust app with every agent, timer and view; nothing runs until it starts."""
     if settings.broker is None:
         raise ValueError("build_worker needs a broker URL (start the embedded one first)")
@@ -105,6 +106,12 @@ def build_worker(settings: Settings) -> Worker:  # noqa: C901 - the wiring reads
     worker = Worker(settings, app, engine, WorkerMetrics(), reader)
     metrics = worker.metrics
 
+    def on_signal(value: bytes | None) -> list[Ranking]:
+        return engine.on_signal(decode_signal(value))
+
+    def on_feedback(value: bytes | None) -> FeedbackResult:
+        return engine.on_feedback(decode_feedback(value))
+
     async def handle(event: EventT, apply: Callable[[], T]) -> T | None:
         """Run ``apply``; on an unknown item, let the catalog catch up and try once more."""
         try:
@@ -119,8 +126,14 @@ def build_worker(settings: Settings) -> Worker:  # noqa: C901 - the wiring reads
             return None
 
     def raw_topic(name: str) -> Any:
-        return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw",
-                         value_serializer="raw", partitions=settings.partitions)
+        return app.topic(
+            name,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=settings.partitions,
+        )
 
     catalog_topic = raw_topic(settings.catalog_topic)
     signals_topic = raw_topic(settings.signals_topic)
@@ -132,8 +145,13 @@ def build_worker(settings: Settings) -> Worker:  # noqa: C901 - the wiring reads
         message = event.message
         kind = error_kind(exc)
         if kind == "internal":
-            log.exception("bug while processing %s@%s/%s", message.topic, message.partition,
-                          message.offset, exc_info=exc)
+            log.exception(
+                "bug while processing %s@%s/%s",
+                message.topic,
+                message.partition,
+                message.offset,
+                exc_info=exc,
+            )
             error = f"internal error: {exc.__class__.__name__}: {exc}"
         else:
             error = str(exc)
@@ -145,8 +163,9 @@ def build_worker(settings: Settings) -> Worker:  # noqa: C901 - the wiring reads
             await deadletter_topic.send(key=message.key, value=orjson.dumps(payload))
         except Exception:
             metrics.produce_errors.inc()
-            log.exception("could not dead-letter %s@%s/%s", message.topic, message.partition,
-                          message.offset)
+            log.exception(
+                "could not dead-letter %s@%s/%s", message.topic, message.partition, message.offset
+            )
 
     async def publish(rankings: Sequence[Ranking], caused_at: float | None) -> None:
         for ranking in rankings:
@@ -163,7 +182,7 @@ def build_worker(settings: Settings) -> Worker:  # noqa: C901 - the wiring reads
 
     @app.agent(catalog_topic, name="catalog-validate")
     async def validate_catalog(stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(settings.batch_size, within=0.05):
+        async for batch in cast(Stream, stream).take_events(settings.batch_size, within=0.05):
             for event in batch:
                 metrics.events_in.labels(settings.catalog_topic).inc()
                 try:
@@ -174,22 +193,22 @@ def build_worker(settings: Settings) -> Worker:  # noqa: C901 - the wiring reads
     @app.agent(signals_topic, name="signals")
     async def process_signals(stream: faust.StreamT) -> None:
         await worker.catalog.ready.wait()
-        async for batch in stream.take_events(settings.batch_size, within=0.005):
+        async for batch in cast(Stream, stream).take_events(settings.batch_size, within=0.005):
             for event in batch:
                 metrics.events_in.labels(settings.signals_topic).inc()
                 value = event.message.value
-                rankings = await handle(event, lambda v=value: engine.on_signal(decode_signal(v)))
+                rankings = await handle(event, partial(on_signal, value))
                 if rankings:
                     await publish(rankings, event.message.timestamp)
 
     @app.agent(feedback_topic, name="feedback")
     async def process_feedback(stream: faust.StreamT) -> None:
         await worker.catalog.ready.wait()
-        async for batch in stream.take_events(settings.batch_size, within=0.005):
+        async for batch in cast(Stream, stream).take_events(settings.batch_size, within=0.005):
             for event in batch:
                 metrics.events_in.labels(settings.feedback_topic).inc()
                 value = event.message.value
-                result = await handle(event, lambda v=value: engine.on_feedback(decode_feedback(v)))
+                result = await handle(event, partial(on_feedback, value))
                 if result is FeedbackResult.LEARNED:
                     metrics.feedback_learned.inc()
                 elif result is FeedbackResult.DUPLICATE:
@@ -228,15 +247,22 @@ def build_worker(settings: Settings) -> Worker:  # noqa: C901 - the wiring reads
         log.warning(
             "fillrate worker ready: %d catalog items, consuming %s and %s on %s; "
             "health http://%s:%d/health, metrics http://%s:%d/metrics",
-            len(engine.catalog), settings.signals_topic, settings.feedback_topic,
-            settings.broker, settings.web_host, settings.web_port, settings.web_host,
+            len(engine.catalog),
+            settings.signals_topic,
+            settings.feedback_topic,
+            settings.broker,
+            settings.web_host,
+            settings.web_port,
+            settings.web_host,
             settings.web_port,
         )
 
     @app.page("/metrics")
     async def metrics_view(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
         # aiohttp wants the charset outside content_type; the body is UTF-8 text either way.
-        return web.bytes(metrics.exposition(), content_type=CONTENT_TYPE_LATEST.split(";")[0] + "; version=0.0.4")
+        return web.bytes(
+            metrics.exposition(), content_type=CONTENT_TYPE_LATEST.split(";")[0] + "; version=0.0.4"
+        )
 
     @app.page("/health")
     async def health_view(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:

@@ -26,7 +26,11 @@ class CatalogReader:
     """Applies the catalog topic to an engine; ``ready`` once the initial backlog is in."""
 
     def __init__(
-        self, bootstrap_servers: str, topic: str, engine: SubstitutionEngine, min_sync_s: float = 0.5
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        engine: SubstitutionEngine,
+        min_sync_s: float = 0.5,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.topic = topic
@@ -61,7 +65,9 @@ class CatalogReader:
                 if not self.ready.is_set() and await self._reached(end):
                     log.warning(
                         "catalog loaded: %d items from %s in %.1fs",
-                        len(self.engine.catalog), self.topic, time.monotonic() - started,
+                        len(self.engine.catalog),
+                        self.topic,
+                        time.monotonic() - started,
                     )
                     self.ready.set()
         finally:

@@ -43,15 +43,21 @@ def _add_sim_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--n-stores", type=int, default=20, help="stores (default: 20)")
     group.add_argument("--customers", type=int, default=2000, help="customers (default: 2000)")
     group.add_argument(
-        "--orders-per-minute", type=float, default=60.0,
+        "--orders-per-minute",
+        type=float,
+        default=60.0,
         help="orders per simulated minute (default: 60)",
     )
     group.add_argument(
-        "--speed", type=float, default=60.0,
+        "--speed",
+        type=float,
+        default=60.0,
         help="simulated seconds per real second (default: 60)",
     )
     group.add_argument(
-        "--catalog-limit", type=int, default=None,
+        "--catalog-limit",
+        type=int,
+        default=None,
         help="publish only the first N catalog items (default: all 49,688)",
     )
 
@@ -78,17 +84,29 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = sub.add_parser(
         "simulate", help="produce a realistic Instacart-based stream and answer rankings"
     )
-    simulate.add_argument("--duration", type=float, default=None,
-                          help="stop after this many real seconds (default: run until Ctrl-C)")
-    _add_sim_flags(simulate)
-    _add_settings_flags(simulate, only=("broker", "catalog_topic", "signals_topic",
-                                        "feedback_topic", "rankings_topic", "partitions"))
-
-    demo = sub.add_parser(
-        "demo", help="embedded broker + worker + simulator, with live progress"
+    simulate.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        help="stop after this many real seconds (default: run until Ctrl-C)",
     )
-    demo.add_argument("--duration", type=float, default=60.0,
-                      help="stop after this many seconds (default: 60)")
+    _add_sim_flags(simulate)
+    _add_settings_flags(
+        simulate,
+        only=(
+            "broker",
+            "catalog_topic",
+            "signals_topic",
+            "feedback_topic",
+            "rankings_topic",
+            "partitions",
+        ),
+    )
+
+    demo = sub.add_parser("demo", help="embedded broker + worker + simulator, with live progress")
+    demo.add_argument(
+        "--duration", type=float, default=60.0, help="stop after this many seconds (default: 60)"
+    )
     _add_sim_flags(demo)
     _add_settings_flags(demo, only=("web_port", "partitions", "top_k", "log_level"))
 

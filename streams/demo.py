@@ -62,16 +62,27 @@ def fetch_metrics(url: str) -> dict[str, float]:
 
 def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
     command = [
-        sys.executable, "-m", "streams.cli", "worker",
-        "--broker", str(settings.broker),
-        "--web-port", str(settings.web_port),
-        "--partitions", str(settings.partitions),
-        "--top-k", str(settings.top_k),
-        "--log-level", settings.log_level,
+        sys.executable,
+        "-m",
+        "streams.cli",
+        "worker",
+        "--broker",
+        str(settings.broker),
+        "--web-port",
+        str(settings.web_port),
+        "--partitions",
+        str(settings.partitions),
+        "--top-k",
+        str(settings.top_k),
+        "--log-level",
+        settings.log_level,
     ]
     with log_path.open("ab") as log:
         return subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
 
@@ -89,9 +100,11 @@ def stop_worker(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None
 
 def run_demo(settings: Settings, args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="fillrate-demo-"))
-    web_port = settings.web_port if os.environ.get("FILLRATE_WEB_PORT") or (
-        getattr(args, "web_port", None)
-    ) else free_port()
+    web_port = (
+        settings.web_port
+        if os.environ.get("FILLRATE_WEB_PORT") or (getattr(args, "web_port", None))
+        else free_port()
+    )
     print("fillrate demo: starting the embedded Tansu broker ...", flush=True)
     try:
         broker = EmbeddedBroker(log_path=workdir / "tansu.log").start()
@@ -100,8 +113,11 @@ def run_demo(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     settings = Settings.load(
         {
-            "broker": broker.url, "web_port": web_port, "partitions": settings.partitions,
-            "top_k": settings.top_k, "log_level": settings.log_level,
+            "broker": broker.url,
+            "web_port": web_port,
+            "partitions": settings.partitions,
+            "top_k": settings.top_k,
+            "log_level": settings.log_level,
         },
         environ={},
     )
@@ -139,8 +155,9 @@ async def _demo(
             if health and health.get("status") == "ok" and health.get("catalog_items", 0) >= n:
                 break
             if worker.poll() is not None:
-                print("fillrate demo: the worker exited while starting; see its log",
-                      file=sys.stderr)
+                print(
+                    "fillrate demo: the worker exited while starting; see its log", file=sys.stderr
+                )
                 return 1
             if time.monotonic() - started > 90:
                 print("fillrate demo: the worker was not ready within 90 s", file=sys.stderr)
@@ -178,9 +195,7 @@ async def _demo(
         await driver.stop()
 
 
-def summary(
-    windows: list[tuple[float, int, int]], sim: dict[str, float], rankings: int
-) -> str:
+def summary(windows: list[tuple[float, int, int]], sim: dict[str, float], rankings: int) -> str:
     """Acceptance in the first and last third of the run: did learning help?"""
     lines = ["", "summary"]
     offered = sum(w[1] for w in windows)

@@ -36,7 +36,9 @@ class Settings:
     feedback_topic: str = "substitutions.feedback"
     rankings_topic: str = "substitutions.rankings"
     deadletter_topic: str = "substitutions.deadletter"
-    web_host: str = field(default="127.0.0.1", metadata={"help": "Bind address of /health, /metrics"})
+    web_host: str = field(
+        default="127.0.0.1", metadata={"help": "Bind address of /health, /metrics"}
+    )
     web_port: int = field(default=6066, metadata={"help": "Port of /health and /metrics"})
     rules: str | None = field(default=None, metadata={"help": "Hard rules TOML; unset: defaults"})
     top_k: int = field(default=10, metadata={"help": "Substitutes per ranking"})
@@ -90,7 +92,9 @@ class Settings:
         if self.half_life_s <= 0 or self.refresh_interval_s <= 0:
             raise SettingsError("half_life_s and refresh_interval_s must be > 0")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
-            raise SettingsError(f"log_level must be debug/info/warning/error, got {self.log_level!r}")
+            raise SettingsError(
+                f"log_level must be debug/info/warning/error, got {self.log_level!r}"
+            )
 
     @property
     def bootstrap_servers(self) -> str:

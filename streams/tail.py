@@ -45,13 +45,15 @@ def format_ranking(r: dict[str, Any], names: dict[str, str] | None = None) -> st
 
 def run_tail(settings: Settings, args: argparse.Namespace) -> int:
     if settings.broker is None:
-        print("fillrate tail: no broker given; pass --broker or set FILLRATE_BROKER",
-              file=sys.stderr)
+        print(
+            "fillrate tail: no broker given; pass --broker or set FILLRATE_BROKER", file=sys.stderr
+        )
         return 2
 
     async def main() -> int:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.bootstrap_servers, group_id=None,
+            bootstrap_servers=settings.bootstrap_servers,
+            group_id=None,
             enable_auto_commit=False,
         )
         try:
@@ -63,8 +65,10 @@ def run_tail(settings: Settings, args: argparse.Namespace) -> int:
         try:
             parts = consumer.partitions_for_topic(settings.rankings_topic)
             if not parts:
-                print(f"fillrate tail: topic {settings.rankings_topic} does not exist yet",
-                      file=sys.stderr)
+                print(
+                    f"fillrate tail: topic {settings.rankings_topic} does not exist yet",
+                    file=sys.stderr,
+                )
                 return 2
             tps = [TopicPartition(settings.rankings_topic, p) for p in sorted(parts)]
             consumer.assign(tps)

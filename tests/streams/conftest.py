@@ -102,7 +102,10 @@ def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
     with log_path.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker"],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
         )
 
 
@@ -119,9 +122,7 @@ def wait_ready(worker: WorkerProcess, timeout: float = 60.0) -> None:
 
 
 @pytest.fixture
-def worker_factory(
-    broker: EmbeddedBroker, tmp_path: Path
-) -> Iterator[Any]:
+def worker_factory(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Any]:
     started: list[WorkerProcess] = []
 
     def make(**overrides: Any) -> WorkerProcess:
@@ -160,7 +161,8 @@ class KafkaIO:
     async def follow(self, topic: str) -> None:
         """Start reading ``topic`` from its current end (call before causing output)."""
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap_servers, group_id=None,
+            bootstrap_servers=self.settings.bootstrap_servers,
+            group_id=None,
             enable_auto_commit=False,
         )
         await consumer.start()

@@ -64,7 +64,8 @@ def for_item(item_id: str, trigger: str | None = None, store: str | None = None)
 
 def pick(records: list[dict[str, Any]], item_id: str, trigger: str, store: str) -> dict:
     found = [
-        r for r in records
+        r
+        for r in records
         if r["item_id"] == item_id and r["trigger"] == trigger and r["store_id"] == store
     ]
     assert found, f"no {trigger} ranking for {item_id} at {store} in {records}"
@@ -122,7 +123,9 @@ async def test_substitute_going_out_of_stock_is_removed_by_a_reemitted_ranking(
     await io.send(topic, signal("s2", requested.item_id, "out_of_stock"), "s2")
     first = pick(
         await io.read(worker.settings.rankings_topic, for_item(requested.item_id)),
-        requested.item_id, "stock_out", "s2",
+        requested.item_id,
+        "stock_out",
+        "s2",
     )
     top = first["substitutes"][0]["item_id"]
     await io.send(topic, signal("s2", top, "out_of_stock"), "s2")
@@ -144,20 +147,21 @@ async def test_feedback_moves_p_accept_and_a_repeated_event_id_does_not(
     await io.send(s.signals_topic, signal("s3", requested.item_id, "not_found"), "s3")
     first = pick(
         await io.read(s.rankings_topic, for_item(requested.item_id)),
-        requested.item_id, "stock_out", "s3",
+        requested.item_id,
+        "stock_out",
+        "s3",
     )
     top = first["substitutes"][0]
     # The same event 25 times: learned once, 24 duplicates ignored.
     event_id = "dup-" + uuid.uuid4().hex
     for _ in range(25):
         await io.send(
-            s.feedback_topic, feedback("s3", requested.item_id, top["item_id"], "rejected",
-                                       event_id), "s3"
+            s.feedback_topic,
+            feedback("s3", requested.item_id, top["item_id"], "rejected", event_id),
+            "s3",
         )
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and worker.metric(
-        "fillrate_feedback_duplicates_total"
-    ) < 24:
+    while time.monotonic() < deadline and worker.metric("fillrate_feedback_duplicates_total") < 24:
         time.sleep(0.2)
     assert worker.metric("fillrate_feedback_learned_total") == 1
     assert worker.metric("fillrate_feedback_duplicates_total") == 24
@@ -172,7 +176,9 @@ async def test_feedback_moves_p_accept_and_a_repeated_event_id_does_not(
     await io.send(s.signals_topic, signal("s4", requested.item_id, "not_found"), "s4")
     later = pick(
         await io.read(s.rankings_topic, for_item(requested.item_id, "stock_out", "s4")),
-        requested.item_id, "stock_out", "s4",
+        requested.item_id,
+        "stock_out",
+        "s4",
     )
     p_later = {x["item_id"]: x["p_accept"] for x in later["substitutes"]}
     if top["item_id"] in p_later:
@@ -190,7 +196,9 @@ async def test_feedback_moves_p_accept_and_a_repeated_event_id_does_not(
     await io.send(s.signals_topic, signal("s5", requested.item_id, "not_found"), "s5")
     last = pick(
         await io.read(s.rankings_topic, for_item(requested.item_id, "stock_out", "s5")),
-        requested.item_id, "stock_out", "s5",
+        requested.item_id,
+        "stock_out",
+        "s5",
     )
     assert worker.metric("fillrate_feedback_learned_total") == before + 60
     p_last = {x["item_id"]: x["p_accept"] for x in last["substitutes"]}
@@ -206,13 +214,19 @@ async def test_bad_messages_are_dead_lettered_and_the_worker_keeps_going(
     bad = [
         (s.signals_topic, b"{not json", "not valid JSON"),
         (s.signals_topic, b"\xff\xfe\x00garbage", "not UTF-8"),
-        (s.signals_topic, {"store_id": "s6", "item_id": requested.item_id, "signal": "lost",
-                           "ts": 1.0}, "signal"),
+        (
+            s.signals_topic,
+            {"store_id": "s6", "item_id": requested.item_id, "signal": "lost", "ts": 1.0},
+            "signal",
+        ),
         (s.signals_topic, {"store_id": "s6", "item_id": requested.item_id}, "signal"),
         (s.signals_topic, signal("s6", "no-such-item", "not_found"), "unknown item"),
         (s.feedback_topic, {"event_id": "x", "store_id": "s6"}, "item_id"),
-        (s.feedback_topic, feedback("s6", requested.item_id, "no-such-item", "accepted"),
-         "unknown item"),
+        (
+            s.feedback_topic,
+            feedback("s6", requested.item_id, "no-such-item", "accepted"),
+            "unknown item",
+        ),
         (s.catalog_topic, {"item_id": "broken", "name": 5}, "name"),
     ]
     for topic, value, _ in bad:
@@ -229,7 +243,9 @@ async def test_bad_messages_are_dead_lettered_and_the_worker_keeps_going(
     # The good event after the bad ones was processed.
     ranking = pick(
         await io.read(s.rankings_topic, for_item(requested.item_id)),
-        requested.item_id, "stock_out", "s6",
+        requested.item_id,
+        "stock_out",
+        "s6",
     )
     RANKING_SCHEMA.validate(ranking)
     assert worker.metric("fillrate_dead_letters_total") == len(bad)

@@ -1,0 +1,322 @@
+"""Hard substitution rules: the rules file, its errors, each rule, and the vectorised mask."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import online_learning
+from online_learning.events import Product
+from online_learning.features import AisleMatrix, TagVocabulary
+from online_learning.rules import HardRules, RulesError, load_rules, parse_rules
+
+DEFAULT_FILE = Path(online_learning.__file__).parent / "data" / "default_rules.toml"
+
+
+def product(
+    item_id: str,
+    *,
+    price: float | None = 3.0,
+    size: float | None = 1.0,
+    unit: str | None = "l",
+    tags: frozenset[str] | set[str] = frozenset(),
+    aisle: str = "milk",
+    department: str = "dairy eggs",
+) -> Product:
+    return Product(
+        item_id, f"Item {item_id}", aisle, department, price, size, unit, None, frozenset(tags)
+    )
+
+
+# --- the rules file -------------------------------------------------------------------------------
+
+
+def test_the_packaged_default_rules_load() -> None:
+    rules = load_rules()
+    assert rules.preserve_tags == {"gluten_free", "vegan", "kosher", "dairy_free"}
+    assert rules.match_tags == {"alcohol"}
+    assert rules.max_size_ratio == 2.5
+    assert rules.max_price_ratio == 1.6
+    assert rules.never_aisles == {"baby food formula"}
+    assert rules.never_departments == frozenset()
+    assert rules.never_items == frozenset()
+    assert rules.scope == "aisle"
+
+
+def test_the_default_file_says_what_the_code_defaults_say() -> None:
+    # Someone copying the file to edit it starts from the behaviour they already have.
+    from_file = load_rules(DEFAULT_FILE)
+    assert from_file == HardRules(never_aisles=frozenset({"baby food formula"}))
+    assert from_file.source == str(DEFAULT_FILE)
+    assert load_rules() == from_file
+
+
+def test_a_partial_file_keeps_the_defaults_for_what_it_leaves_out() -> None:
+    rules = parse_rules("[price]\nmax_ratio = 1.2\n")
+    assert rules == HardRules(max_price_ratio=1.2)
+    assert parse_rules("") == HardRules()
+    assert parse_rules("[candidates]\nscope = 'department'\n").scope == "department"
+
+
+def test_an_empty_tag_list_switches_a_tag_rule_off() -> None:
+    rules = parse_rules("[preserve_tags]\ntags = []\n[match_tags]\ntags = []\n")
+    beer = product("beer", tags={"alcohol"})
+    gluten_free = product("gf", tags={"gluten_free"})
+    assert rules.violation(gluten_free, beer) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[prices]\nmax_ratio = 1.2", "<string>: unknown table(s) prices"),
+        ("[zzz]\n[aaa]\n", "<string>: unknown table(s) aaa, zzz"),
+        ("[size]\nmax_ratio = 'big'", "<string>: [size] max_ratio must be a number"),
+        ("[price]\nmax_ratio = true", "<string>: [price] max_ratio must be a number"),
+        ("[price]\nmax_ratio = 0.5", "[price] max_ratio must be a finite number >= 1, got 0.5"),
+        ("[size]\nmax_ratio = inf", "[size] max_ratio must be a finite number >= 1, got inf"),
+        ("[size]\nmax_ratio = nan", "[size] max_ratio must be a finite number >= 1, got nan"),
+        (
+            "[candidates]\nscope = 'store'",
+            "<string>: [candidates] scope must be 'aisle' or 'department', got 'store'",
+        ),
+        ("preserve_tags = ['vegan']", "<string>: [preserve_tags] must be a table"),
+        ("[match_tags]\ntags = 'alcohol'", "[match_tags] tags must be a list of strings"),
+        ("[never_substitute]\naisles = [1, 2]", "[never_substitute] aisles must be a list of"),
+    ],
+)
+def test_parse_errors_name_the_source_and_the_problem(text: str, message: str) -> None:
+    with pytest.raises(RulesError) as info:
+        parse_rules(text)
+    assert message in str(info.value)
+    assert str(info.value).startswith("<string>: ")
+
+
+def test_invalid_toml_is_a_rules_error_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text("[price\nmax_ratio = 1.2\n")
+    with pytest.raises(RulesError, match=rf"^{path}: not valid TOML: "):
+        load_rules(path)
+
+
+def test_a_missing_file_is_a_rules_error(tmp_path: Path) -> None:
+    path = tmp_path / "nope.toml"
+    with pytest.raises(RulesError, match=f"cannot read rules file {path}: No such file"):
+        load_rules(path)
+
+
+def test_a_directory_is_a_rules_error(tmp_path: Path) -> None:
+    with pytest.raises(RulesError, match="cannot read rules file"):
+        load_rules(tmp_path)
+
+
+def test_a_file_that_is_not_utf8_is_a_rules_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes("[never_substitute]\naisles = ['pâté']\n".encode("latin-1"))
+    with pytest.raises(RulesError, match=f"cannot read rules file {path}: not UTF-8"):
+        load_rules(str(path))
+
+
+# --- each rule ------------------------------------------------------------------------------------
+
+RULES = HardRules()
+
+
+def test_an_item_never_replaces_itself() -> None:
+    milk = product("milk")
+    assert RULES.violation(milk, milk) == "same item"
+
+
+def test_a_plain_lookalike_passes_every_rule() -> None:
+    assert RULES.violation(product("a"), product("b")) is None
+
+
+@pytest.mark.parametrize("tag", ["gluten_free", "vegan", "kosher", "dairy_free"])
+def test_dietary_promises_are_kept(tag: str) -> None:
+    promised = product("a", tags={tag, "organic"})
+    assert RULES.violation(promised, product("b")) == f"loses {tag}"
+    assert RULES.violation(promised, product("c", tags={tag})) is None  # organic is not kept
+    # the other direction is fine: a gluten-free candidate may replace a regular item
+    assert RULES.violation(product("d"), product("e", tags={tag})) is None
+
+
+def test_every_lost_promise_is_named() -> None:
+    requested = product("a", tags={"vegan", "gluten_free", "kosher"})
+    assert RULES.violation(requested, product("b", tags={"kosher"})) == "loses gluten_free, vegan"
+
+
+def test_alcohol_must_match_both_ways() -> None:
+    beer, other_beer, soda = (
+        product("beer", tags={"alcohol"}),
+        product("ale", tags={"alcohol"}),
+        product("soda"),
+    )
+    assert RULES.violation(soda, beer) == "alcohol mismatch"
+    assert RULES.violation(beer, soda) == "alcohol mismatch"
+    assert RULES.violation(beer, other_beer) is None
+
+
+@pytest.mark.parametrize(
+    ("requested", "candidate", "allowed"),
+    [
+        ((1.0, "l"), (2.5, "l"), True),  # at the limit
+        ((1.0, "l"), (2.6, "l"), False),
+        ((1.0, "l"), (0.4, "l"), True),  # exactly 1/2.5
+        ((1.0, "l"), (0.39, "l"), False),
+        ((1.0, "gal"), (64.0, "fl_oz"), True),  # half a gallon, in other volume units
+        ((1.0, "gal"), (1.0, "pt"), False),  # an eighth
+        ((1.0, "lb"), (16.0, "oz"), True),
+        ((1.0, "lb"), (100.0, "g"), False),
+        ((1.0, "l"), (100.0, "g"), True),  # a mass and a volume cannot be compared
+        ((1.0, "l"), (12.0, "ct"), True),
+        ((1.0, "l"), (None, None), True),  # unknown size
+        ((1.0, "l"), (5.0, None), True),
+        ((1.0, "l"), (5.0, "furlong"), True),  # unknown unit
+    ],
+)
+def test_size_must_be_comparable_to_be_refused(
+    requested: tuple[float | None, str | None],
+    candidate: tuple[float | None, str | None],
+    allowed: bool,
+) -> None:
+    req = product("a", size=requested[0], unit=requested[1])
+    cand = product("b", size=candidate[0], unit=candidate[1])
+    reason = RULES.violation(req, cand)
+    if allowed:
+        assert reason is None
+    else:
+        assert reason is not None and reason.startswith("size ratio ")
+        assert "outside 1/2.5..2.5" in reason
+
+
+@pytest.mark.parametrize(
+    ("requested", "candidate", "allowed"),
+    [
+        (3.0, 4.8, True),  # exactly 1.6
+        (6.25, 10.0, True),  # exactly 1.6 in cents as shoppers see them
+        (3.0, 4.81, False),
+        (3.0, 0.5, True),  # much cheaper is fine: the store eats the difference
+        (None, 100.0, True),
+        (3.0, None, True),
+    ],
+)
+def test_a_candidate_may_cost_at_most_max_ratio_times_more(
+    requested: float | None, candidate: float | None, allowed: bool
+) -> None:
+    reason = RULES.violation(product("a", price=requested), product("b", price=candidate))
+    if allowed:
+        assert reason is None
+    else:
+        assert reason == f"price ratio {candidate / requested:.2f} over 1.6"  # type: ignore[operator]
+
+
+def test_ratios_come_from_the_rules() -> None:
+    strict = parse_rules("[size]\nmax_ratio = 1.0\n[price]\nmax_ratio = 1.0\n")
+    a = product("a", price=3.0, size=1.0, unit="l")
+    assert strict.violation(a, product("b", price=3.0, size=1.0, unit="l")) is None
+    assert strict.violation(a, product("c", price=3.01, size=1.0, unit="l")) is not None
+    assert strict.violation(a, product("d", price=3.0, size=1.01, unit="l")) is not None
+
+
+def test_no_substitution_reason_for_never_substituted_items() -> None:
+    rules = parse_rules(
+        "[never_substitute]\n"
+        "aisles = ['baby food formula']\n"
+        "departments = ['pharmacy']\n"
+        "item_ids = ['insulin-1']\n"
+    )
+    formula = product("f1", aisle="baby food formula", department="babies")
+    pill = product("p1", aisle="pain relief", department="pharmacy")
+    insulin = product("insulin-1", aisle="diabetes", department="health")
+    assert (
+        rules.no_substitution_reason(formula)
+        == "rule: aisle 'baby food formula' is never substituted"
+    )
+    assert rules.no_substitution_reason(pill) == "rule: department 'pharmacy' is never substituted"
+    assert rules.no_substitution_reason(insulin) == "rule: item insulin-1 is never substituted"
+    assert rules.no_substitution_reason(product("milk")) is None
+
+
+# --- the vectorised mask agrees with the one-pair rules -------------------------------------------
+
+TAGS = ["gluten_free", "vegan", "kosher", "dairy_free", "alcohol", "organic"]
+UNITS = ["g", "ml", "oz", "fl_oz", "ct", "lb", "gal"]
+
+# Cent prices and small whole or half sizes make exact-limit ratios common (6.25 -> 10.00 is
+# exactly 1.6, 2 -> 5 is exactly 2.5), so the two code paths are held together at the limits too,
+# not only away from them; free floats cover everything in between.
+prices = st.one_of(
+    st.none(),
+    st.integers(1, 2000).map(lambda cents: cents / 100),
+    st.floats(0.01, 1000.0, allow_nan=False),
+)
+sizes = st.one_of(
+    st.none(),
+    st.integers(1, 40).map(lambda halves: halves / 2),
+    st.floats(0.01, 5000.0, allow_nan=False),
+)
+
+
+@st.composite
+def products(draw: st.DrawFn, item_id: str) -> Product:
+    return Product(
+        item_id=item_id,
+        name=f"Item {item_id}",
+        aisle="aisle",
+        department="department",
+        price=draw(prices),
+        size=draw(sizes),
+        unit=draw(st.one_of(st.none(), st.sampled_from(UNITS))),
+        brand=None,
+        tags=frozenset(draw(st.sets(st.sampled_from(TAGS), max_size=3))),
+    )
+
+
+@st.composite
+def pools(draw: st.DrawFn) -> list[Product]:
+    n = draw(st.integers(1, 8))
+    return [draw(products(f"p{i}")) for i in range(n)]
+
+
+rule_sets = st.builds(
+    HardRules,
+    max_size_ratio=st.sampled_from([1.0, 1.5, 2.0, 2.5]),
+    max_price_ratio=st.sampled_from([1.0, 1.25, 1.6, 2.0]),
+)
+
+
+def assert_mask_matches_violation(
+    pool: list[Product], requested: Product, rules: HardRules
+) -> None:
+    tags = TagVocabulary(sorted(rules.preserve_tags | rules.match_tags))
+    matrix = AisleMatrix(pool, {}, tags, rules)
+    mask = matrix.rule_mask(requested, rules)
+    expected = [rules.violation(requested, candidate) is None for candidate in pool]
+    assert mask.tolist() == expected, [(c.item_id, rules.violation(requested, c)) for c in pool]
+
+
+@settings(max_examples=300, deadline=None)
+@given(pool=pools(), pick=st.integers(0, 7), rules=rule_sets)
+def test_rule_mask_agrees_with_violation_for_a_requested_item_in_the_pool(
+    pool: list[Product], pick: int, rules: HardRules
+) -> None:
+    assert_mask_matches_violation(pool, pool[pick % len(pool)], rules)
+
+
+@settings(max_examples=300, deadline=None)
+@given(pool=pools(), requested=products("outside"), rules=rule_sets)
+def test_rule_mask_agrees_with_violation_for_a_requested_item_outside_the_pool(
+    pool: list[Product], requested: Product, rules: HardRules
+) -> None:
+    assert_mask_matches_violation(pool, requested, rules)
+
+
+def test_rule_mask_allows_a_candidate_at_exactly_the_price_limit() -> None:
+    # 10.00 for 6.25 is exactly 1.6; the mask once went through exp(log(price)), which lands an
+    # ulp above 10.0 and refused what HardRules.violation allowed.
+    requested, candidate = product("a", price=6.25), product("b", price=10.0)
+    assert RULES.violation(requested, candidate) is None
+    matrix = AisleMatrix([requested, candidate], {}, TagVocabulary(), RULES)
+    assert matrix.rule_mask(requested, RULES).tolist() == [False, True]
