@@ -35,7 +35,7 @@ COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 PROMETHEUS = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 
-INSTALL_CHECK_JSONSCHEMA = "pip install check-jsonschema==0.39.0"
+INSTALL_CHECK_JSONSCHEMA = "pip install check-jsonschema==0.36.0"
 INSTALL_PROMTOOL = "apt-get install -y --no-install-recommends prometheus"
 
 SETTINGS_VARIABLES = {ENV_PREFIX + f.name.upper() for f in dataclasses.fields(Settings)}
