@@ -278,5 +278,4 @@ def build_worker(settings: Settings) -> Worker:
         }
         return web.json(body, status=200 if worker.ready else 503)
 
-    metrics.broker_connected.set(1)
     return worker

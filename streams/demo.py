@@ -175,7 +175,7 @@ async def _demo(
             dead = latest.get("fillrate_dead_letters_total", 0.0)
             loss = latest.get("fillrate_model_log_loss")
             return f"dead letters {dead:,.0f}" + (
-                f"  model log loss {loss:.3f}" if loss is not None else ""
+                f"  model log loss {loss:.3f}" if loss is not None and loss == loss else ""
             )
 
         async def poll_metrics() -> None:

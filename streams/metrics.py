@@ -93,14 +93,13 @@ class WorkerMetrics:
         self.ready = Gauge(
             "fillrate_ready", "1 once the catalog is loaded and agents consume", registry=r
         )
-        self.broker_connected = Gauge(
-            "fillrate_broker_connected",
-            "1 while the worker's Kafka connection is up",
-            registry=r,
-        )
         self.produce_errors = Counter(
             "fillrate_produce_errors_total", "Output messages that failed to publish", registry=r
         )
+
+        # Undefined until the first feedback event, and NaN says so (0 would read as a value).
+        for gauge in (self.model_log_loss, self.model_roc_auc, self.acceptance_rate):
+            gauge.set(float("nan"))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
