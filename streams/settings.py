@@ -123,5 +123,6 @@ def _convert(f: dataclasses.Field[Any], raw: str, where: str) -> Any:
         if kind.startswith("float"):
             return float(raw)
     except ValueError:
-        raise SettingsError(f"{where}={raw!r} is not a {kind.split(' ')[0]}") from None
+        what = "an integer" if kind.startswith("int") else "a number"
+        raise SettingsError(f"{where}={raw!r} is not {what}") from None
     return raw

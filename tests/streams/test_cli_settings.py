@@ -1,0 +1,71 @@
+"""The CLI and settings as a user meets them: flags over env over defaults, clear errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from streams.cli import build_parser
+from streams.embedded_broker import free_port
+from streams.settings import Settings, SettingsError
+
+
+def test_flags_override_environment_which_overrides_defaults() -> None:
+    env = {"FILLRATE_TOP_K": "5", "FILLRATE_WEB_PORT": "7000", "FILLRATE_APP_ID": "env-app"}
+    settings = Settings.load({"top_k": 3, "app_id": None}, environ=env)
+    assert settings.top_k == 3  # the flag wins
+    assert settings.web_port == 7000  # from the environment
+    assert settings.app_id == "env-app"  # a flag left unset does not clear it
+    assert Settings.load(environ={}).rankings_topic == "substitutions.rankings"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"FILLRATE_TOP_K": "ten"}, "FILLRATE_TOP_K='ten' is not an integer"),
+        ({"FILLRATE_THRESHOLD": "1.5"}, "threshold must be in (0, 1)"),
+        ({"FILLRATE_BROKER": "localhost:9092"}, "kafka://HOST:PORT"),
+        ({"FILLRATE_PARTITIONS": "0"}, "partitions must be >= 1"),
+        ({"FILLRATE_LOG_LEVEL": "loud"}, "log_level"),
+    ],
+)
+def test_bad_settings_are_refused_with_the_variable_named(env: dict, message: str) -> None:
+    with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Settings.load(environ=env)
+
+
+def test_every_setting_is_a_worker_flag() -> None:
+    parser = build_parser()
+    args = parser.parse_args(["worker", "--top-k", "7", "--refresh-interval-s", "0.5"])
+    assert args.top_k == 7 and args.refresh_interval_s == 0.5
+    worker_help = parser._subparsers._group_actions[0].choices["worker"].format_help()  # type: ignore[union-attr]
+    for name in Settings.__dataclass_fields__:
+        assert "--" + name.replace("_", "-") in worker_help
+
+
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+
+
+def test_worker_with_an_unreachable_broker_says_so_and_exits_2() -> None:
+    port = free_port()  # nothing listens there
+    result = run_cli("worker", "--broker", f"kafka://127.0.0.1:{port}")
+    assert result.returncode == 2
+    assert f"cannot reach Kafka at kafka://127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_flag_values_exit_2_without_a_traceback() -> None:
+    result = run_cli("worker", "--threshold", "2")
+    assert result.returncode == 2
+    assert "threshold must be in (0, 1)" in result.stderr
+    result = run_cli("simulate")
+    assert result.returncode == 2 and "no broker given" in result.stderr
