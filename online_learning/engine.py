@@ -202,14 +202,19 @@ class SubstitutionEngine:
 
     # -- model updates -------------------------------------------------------------------------
     def refresh(self) -> list[Ranking]:
-        """Re-rank live rankings after learning; emit those whose order changed."""
+        """Re-rank live rankings after learning; emit those whose order changed.
+
+        A ranking whose item has drifted back over the threshold (its miss has aged out
+        without a restock signal) is retired here instead: nobody needs it any more.
+        """
         if self.learned_since_refresh == 0:
             return []
         self.learned_since_refresh = 0
         out = []
+        threshold = self.config.threshold
         for (store_id, item_id), previous in list(self._live.items()):
             requested = self.catalog.get(item_id)
-            if requested is None:
+            if requested is None or self.availability.p(store_id, item_id, self.clock) >= threshold:
                 self._retire((store_id, item_id))
                 continue
             ranking = self._rank(requested, store_id, "model_update", self.clock)

@@ -565,3 +565,17 @@ def test_scores_in_rankings_match_the_model_and_the_features(engine: Substitutio
         x = pair_features(engine.features.pair_vector(requested, candidate))
         assert sub.p_accept == pytest.approx(engine.model.predict_proba_one(x), abs=1e-9)
     assert np.isfinite([s.score for s in ranking.substitutes]).all()
+
+
+def test_refresh_retires_a_ranking_whose_miss_has_aged_out(engine: SubstitutionEngine) -> None:
+    engine.on_signal(signal(MILK, ts=T0))  # one miss: P falls to 0.27
+    engine.on_signal(signal("yogurt-greek", "out_of_stock", ts=T0))  # held: stays live
+    assert engine.live_rankings() == 2
+    # Hours later, with no restock signal, the miss no longer says much about the shelf.
+    half_life = engine.availability.config.half_life_s
+    engine.on_feedback(feedback("milk-whole-half", "accepted"))
+    engine.clock = T0 + 3 * half_life
+    assert engine.availability.p("s1", MILK, engine.clock) >= engine.config.threshold
+    out = engine.refresh()
+    assert all(r.item_id != MILK for r in out)
+    assert engine.live_rankings() == 1  # the held out-of-stock ranking is still live
