@@ -188,6 +188,7 @@ class SubstitutionEngine:
         self.log_loss.update(y, p)
         self.roc_auc.update(y, p)
         self.model.learn_one(x, y)
+        self.features.history.update(requested.item_id, substitute.item_id, y)
         self.learned_since_refresh += 1
         if len(self._outcomes) == self._outcomes.maxlen:
             self._accepted_in_window -= self._outcomes[0]

@@ -16,6 +16,12 @@ Feature meanings (all roughly in [-3, 3], so SGD needs no scaler):
 - ``tag_jaccard``: overlap of tags (1 when neither has any).
 - ``tags_lost``: how many of the requested item's tags the candidate lacks (clipped to 3).
 - ``popularity``: log order count of the candidate in the real Instacart order lines, in [0, 1].
+- ``item_history``: smoothed log-odds that the candidate is accepted when offered for anything
+  (0 with no feedback yet): an item's appeal, which no name or price shows.
+- ``pair_history``: the same for this exact (requested, candidate) pair.
+
+The two history features come from feedback (:class:`AcceptanceHistory`), so they are the
+learned part of the features; they are 0 for every pair before any feedback.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from online_learning.events import Product
 from online_learning.product_text import to_base_units, tokenize
 from online_learning.rules import HardRules
 
-__all__ = ["FEATURES", "AisleMatrix", "FeatureStore", "pair_features"]
+__all__ = ["FEATURES", "AcceptanceHistory", "AisleMatrix", "FeatureStore", "pair_features"]
 
 FEATURES: tuple[str, ...] = (
     "name_jaccard",
@@ -46,12 +52,62 @@ FEATURES: tuple[str, ...] = (
     "tag_jaccard",
     "tags_lost",
     "popularity",
+    "item_history",
+    "pair_history",
 )
 N_FEATURES = len(FEATURES)
 _DIMS = {"g": 0, "ml": 1, "ct": 2}
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+
+
+class AcceptanceHistory:
+    """Accepted / offered counts per candidate and per (requested, candidate) pair.
+
+    >>> h = AcceptanceHistory()
+    >>> h.update("milk", "oat", True); h.update("milk", "oat", True)
+    >>> round(h.item_log_odds("oat"), 3), h.item_log_odds("never-offered")
+    (1.099, 0.0)
+    """
+
+    def __init__(self) -> None:
+        self.items: dict[str, list[int]] = {}
+        self.pairs: dict[tuple[str, str], list[int]] = {}
+
+    def update(self, requested_id: str, candidate_id: str, accepted: bool) -> None:
+        for counts in (
+            self.items.setdefault(candidate_id, [0, 0]),
+            self.pairs.setdefault((requested_id, candidate_id), [0, 0]),
+        ):
+            counts[0] += accepted
+            counts[1] += 1
+
+    @staticmethod
+    def _log_odds(counts: list[int] | None) -> float:
+        if counts is None:
+            return 0.0
+        accepted, offered = counts
+        return max(-3.0, min(3.0, math.log((accepted + 1.0) / (offered - accepted + 1.0))))
+
+    def item_log_odds(self, candidate_id: str) -> float:
+        return self._log_odds(self.items.get(candidate_id))
+
+    def pair_log_odds(self, requested_id: str, candidate_id: str) -> float:
+        return self._log_odds(self.pairs.get((requested_id, candidate_id)))
+
+    def fill(self, requested_id: str, ids: Sequence[str], out: FloatArray) -> None:
+        """Write the two history columns of ``out`` (rows in ``ids`` order)."""
+        item_col, pair_col = FEATURES.index("item_history"), FEATURES.index("pair_history")
+        if self.items:
+            get, log_odds = self.items.get, self._log_odds
+            out[:, item_col] = [log_odds(get(i)) for i in ids]
+        if self.pairs:
+            get_pair = self.pairs.get
+            for row, item_id in enumerate(ids):
+                counts = get_pair((requested_id, item_id))
+                if counts is not None:
+                    out[row, pair_col] = self._log_odds(counts)
 
 
 class TagVocabulary:
@@ -82,6 +138,7 @@ class TagVocabulary:
 class ItemRow:
     """One item's precomputed part, for a requested item outside the matrix."""
 
+    item_id: str
     tokens: frozenset[str]
     brand: str | None
     size: float
@@ -97,6 +154,7 @@ def item_row(product: Product, tags: TagVocabulary) -> ItemRow:
         else None
     )
     return ItemRow(
+        item_id=product.item_id,
         tokens=frozenset(tokenize(product.name)),
         brand=product.brand,
         size=base[0] if base else math.nan,
@@ -115,7 +173,9 @@ class AisleMatrix:
         popularity: Mapping[str, float],
         tags: TagVocabulary,
         rules: HardRules,
+        history: AcceptanceHistory | None = None,
     ) -> None:
+        self.history = history
         self.ids: tuple[str, ...] = tuple(p.item_id for p in products)
         self.index: dict[str, int] = {item_id: i for i, item_id in enumerate(self.ids)}
         rows = [item_row(p, tags) for p in products]
@@ -185,6 +245,8 @@ class AisleMatrix:
         lost = np.bitwise_count(req_tags & ~self.tags).astype(np.float64)
         out[:, 7] = np.minimum(lost, 3.0)
         out[:, 8] = self.popularity
+        if self.history is not None:
+            self.history.fill(req.item_id, self.ids, out)
         return out
 
     def rule_mask(self, requested: Product, rules: HardRules) -> BoolArray:
@@ -240,6 +302,7 @@ class FeatureStore:
         top = math.log1p(max(counts.values(), default=0)) or 1.0
         self.popularity = {k: math.log1p(v) / top for k, v in counts.items()}
         self.tags = TagVocabulary(sorted(rules.preserve_tags | rules.match_tags))
+        self.history = AcceptanceHistory()
         self._matrices: OrderedDict[str, tuple[int, AisleMatrix]] = OrderedDict()
         self._max_pools = 256
 
@@ -257,7 +320,7 @@ class FeatureStore:
         members = [
             p for i in self.catalog.pool_items(key, self.rules.scope) if (p := self.catalog.get(i))
         ]
-        matrix = AisleMatrix(members, self.popularity, self.tags, self.rules)
+        matrix = AisleMatrix(members, self.popularity, self.tags, self.rules, self.history)
         self._matrices[key] = (version, matrix)
         while len(self._matrices) > self._max_pools:
             self._matrices.popitem(last=False)
@@ -268,7 +331,7 @@ class FeatureStore:
 
     def pair_vector(self, requested: Product, candidate: Product) -> FloatArray:
         """Pair features of one pair, through the same code path as the ranking."""
-        matrix = AisleMatrix([candidate], self.popularity, self.tags, self.rules)
+        matrix = AisleMatrix([candidate], self.popularity, self.tags, self.rules, self.history)
         return matrix.pair_matrix(self.row(requested))[0]
 
 

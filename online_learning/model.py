@@ -31,6 +31,8 @@ PRIOR_WEIGHTS: dict[str, float] = {
     "tag_jaccard": 0.8,
     "tags_lost": -0.7,
     "popularity": 0.6,
+    "item_history": 0.5,
+    "pair_history": 0.5,
 }
 PRIOR_INTERCEPT = -1.2
 

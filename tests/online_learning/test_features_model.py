@@ -79,6 +79,8 @@ def test_feature_names_and_order_are_the_contract_with_the_model() -> None:
         "tag_jaccard",
         "tags_lost",
         "popularity",
+        "item_history",
+        "pair_history",
     )
     assert set(PRIOR_WEIGHTS) == set(FEATURES)
 
@@ -201,6 +203,8 @@ def random_rows(rng: np.random.Generator, n: int) -> np.ndarray:
             rng.uniform(0, 1, n),  # tag_jaccard
             rng.integers(0, 4, n),  # tags_lost
             rng.uniform(0, 1, n),  # popularity
+            rng.uniform(-3, 3, n),  # item_history
+            rng.uniform(-3, 3, n),  # pair_history
         ]
     ).astype(np.float64)
     assert rows.shape[1] == len(FEATURES)
@@ -295,3 +299,22 @@ def test_the_cold_start_prior_prefers_a_close_lookalike() -> None:
     p_far = model.predict_proba_one(pair_features(fs.pair_vector(REQUESTED, far)))
     assert p_close > 0.5 > p_far
     assert p_close - p_far > 0.4
+
+
+def test_history_features_are_zero_before_feedback_and_follow_it() -> None:
+    fs = store()
+    # As stored (enriched with tags from their names), like the engine passes them.
+    requested, candidate, other = (fs.catalog.get(p.item_id) for p in MILK_AISLE[:3])
+    assert requested is not None and candidate is not None and other is not None
+    before = pair_features(fs.pair_vector(requested, candidate))
+    assert before["item_history"] == 0.0 and before["pair_history"] == 0.0
+    for _ in range(4):
+        fs.history.update(requested.item_id, candidate.item_id, False)
+    fs.history.update(other.item_id, candidate.item_id, True)
+    after = pair_features(fs.pair_vector(requested, candidate))
+    assert after["pair_history"] == pytest.approx(math.log(1 / 5))  # 0 of 4 accepted
+    assert after["item_history"] == pytest.approx(math.log(2 / 5))  # 1 of 5 accepted
+    # The ranking path (the aisle matrix) sees the same numbers as the learning path.
+    matrix = fs.matrix(requested)
+    row = matrix.pair_matrix(fs.row(requested))[matrix.index[candidate.item_id]]
+    np.testing.assert_allclose(row, fs.pair_vector(requested, candidate), atol=1e-12)
