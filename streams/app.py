@@ -16,7 +16,7 @@ import asyncio
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar, cast
@@ -190,29 +190,38 @@ def build_worker(settings: Settings) -> Worker:
                 except EventError as exc:
                     await dead_letter(event, exc)
 
-    @app.agent(signals_topic, name="signals")
-    async def process_signals(stream: faust.StreamT) -> None:
+    async def consume(
+        stream: faust.StreamT,
+        topic: str,
+        apply: Callable[[bytes | None], T],
+        done: Callable[[EventT, T], Awaitable[None]],
+    ) -> None:
+        """The loop of the signal and feedback agents: batch, count, apply, act on the result."""
         await worker.catalog.ready.wait()
         async for batch in cast(Stream, stream).take_events(settings.batch_size, within=0.005):
             for event in batch:
-                metrics.events_in.labels(settings.signals_topic).inc()
-                value = event.message.value
-                rankings = await handle(event, partial(on_signal, value))
-                if rankings:
-                    await publish(rankings, event.message.timestamp)
+                metrics.events_in.labels(topic).inc()
+                result = await handle(event, partial(apply, event.message.value))
+                if result is not None:
+                    await done(event, result)
+
+    async def published(event: EventT, rankings: list[Ranking]) -> None:
+        if rankings:
+            await publish(rankings, event.message.timestamp)
+
+    async def counted(event: EventT, result: FeedbackResult) -> None:
+        if result is FeedbackResult.LEARNED:
+            metrics.feedback_learned.inc()
+        else:
+            metrics.feedback_duplicates.inc()
+
+    @app.agent(signals_topic, name="signals")
+    async def process_signals(stream: faust.StreamT) -> None:
+        await consume(stream, settings.signals_topic, on_signal, published)
 
     @app.agent(feedback_topic, name="feedback")
     async def process_feedback(stream: faust.StreamT) -> None:
-        await worker.catalog.ready.wait()
-        async for batch in cast(Stream, stream).take_events(settings.batch_size, within=0.005):
-            for event in batch:
-                metrics.events_in.labels(settings.feedback_topic).inc()
-                value = event.message.value
-                result = await handle(event, partial(on_feedback, value))
-                if result is FeedbackResult.LEARNED:
-                    metrics.feedback_learned.inc()
-                elif result is FeedbackResult.DUPLICATE:
-                    metrics.feedback_duplicates.inc()
+        await consume(stream, settings.feedback_topic, on_feedback, counted)
 
     @app.timer(settings.refresh_interval_s)
     async def refresh_rankings() -> None:

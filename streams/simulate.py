@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import signal
 import sys
 import time
@@ -43,34 +44,13 @@ def product_payload(p: Product) -> dict[str, Any]:
     return payload
 
 
-def signal_payload(s: InventorySignal) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "store_id": s.store_id,
-        "item_id": s.item_id,
-        "signal": s.signal,
-        "ts": s.ts,
-    }
-    if s.source is not None:
-        payload["source"] = s.source
-    if s.quantity is not None:
-        payload["quantity"] = s.quantity
-    return payload
+def event_payload(event: InventorySignal | Feedback) -> dict[str, Any]:
+    """A signal or feedback event as its contract payload: every field that is set.
 
-
-def feedback_payload(f: Feedback) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "event_id": f.event_id,
-        "store_id": f.store_id,
-        "item_id": f.item_id,
-        "substitute_id": f.substitute_id,
-        "outcome": f.outcome,
-        "ts": f.ts,
-    }
-    for name in ("order_id", "customer_id", "ranking_id", "position"):
-        value = getattr(f, name)
-        if value is not None:
-            payload[name] = value
-    return payload
+    >>> event_payload(InventorySignal("s1", "42", "found", 1.0))
+    {'store_id': 's1', 'item_id': '42', 'signal': 'found', 'ts': 1.0}
+    """
+    return {name: value for name, value in dataclasses.asdict(event).items() if value is not None}
 
 
 @dataclass
@@ -159,7 +139,7 @@ class SimulationDriver:
         await self._producer.send(
             self.settings.feedback_topic,
             key=feedback.store_id.encode(),
-            value=orjson.dumps(feedback_payload(feedback)),
+            value=orjson.dumps(event_payload(feedback)),
         )
         self.stats.feedback += 1
         accepted = feedback.outcome == "accepted"
@@ -187,7 +167,7 @@ class SimulationDriver:
             await self._producer.send(
                 self.settings.signals_topic,
                 key=s.store_id.encode(),
-                value=orjson.dumps(signal_payload(s)),
+                value=orjson.dumps(event_payload(s)),
             )
         self.stats.signals += len(signals)
         now = time.monotonic()
