@@ -19,6 +19,12 @@ Feature meanings (all roughly in [-3, 3], so SGD needs no scaler):
 - ``item_history``: smoothed log-odds that the candidate is accepted when offered for anything
   (0 with no feedback yet): an item's appeal, which no name or price shows.
 - ``pair_history``: the same for this exact (requested, candidate) pair.
+- ``kind_jaccard``: Jaccard overlap of what the products *are*: the name's tokens without the
+  brand, the size and joining words ("Whole Milk" vs "Skim Milk").
+- ``fat_distance`` / ``fat_unknown``: steps between fat levels (whole, reduced, low, free)
+  when the requested item states one; whether the candidate states none.
+- ``price_up``: how much dearer the candidate is (price ratio - 1, 0 when cheaper): customers
+  mind paying more far more than they enjoy paying less.
 
 The two history features come from feedback (:class:`AcceptanceHistory`), so they are the
 learned part of the features; they are 0 for every pair before any feedback.
@@ -37,7 +43,7 @@ import numpy.typing as npt
 from scipy import sparse
 
 from online_learning.events import Product
-from online_learning.product_text import to_base_units, tokenize
+from online_learning.product_text import flavor_tokens, to_base_units, tokenize
 from online_learning.rules import HardRules
 
 __all__ = ["FEATURES", "AcceptanceHistory", "AisleMatrix", "FeatureStore", "pair_features"]
@@ -54,8 +60,15 @@ FEATURES: tuple[str, ...] = (
     "popularity",
     "item_history",
     "pair_history",
+    "kind_jaccard",
+    "fat_distance",
+    "fat_unknown",
+    "price_up",
 )
 N_FEATURES = len(FEATURES)
+_KIND, _FAT_DISTANCE, _FAT_UNKNOWN, _PRICE_UP = (
+    FEATURES.index(name) for name in ("kind_jaccard", "fat_distance", "fat_unknown", "price_up")
+)
 _DIMS = {"g": 0, "ml": 1, "ct": 2}
 
 FloatArray = npt.NDArray[np.float64]
@@ -140,11 +153,24 @@ class ItemRow:
 
     item_id: str
     tokens: frozenset[str]
+    kind: frozenset[str]
     brand: str | None
     size: float
     dim: int
     log_price: float
     tags: int
+    fat: int
+
+
+# Words that join a name's parts without saying what the product is.
+_CONNECTORS = frozenset({"and", "with", "of", "the", "in", "a", "for", "style"})
+_FAT_LEVELS = {"whole": 0, "reduced_fat": 1, "low_fat": 2, "fat_free": 3}
+
+
+def fat_level(tags: frozenset[str]) -> int:
+    """0 whole .. 3 fat free, -1 when the name says nothing (or contradicts itself)."""
+    levels = {_FAT_LEVELS[t] for t in tags if t in _FAT_LEVELS}
+    return levels.pop() if len(levels) == 1 else -1
 
 
 def item_row(product: Product, tags: TagVocabulary) -> ItemRow:
@@ -156,12 +182,38 @@ def item_row(product: Product, tags: TagVocabulary) -> ItemRow:
     return ItemRow(
         item_id=product.item_id,
         tokens=frozenset(tokenize(product.name)),
+        kind=frozenset(flavor_tokens(product.name, product.brand)) - _CONNECTORS,
         brand=product.brand,
         size=base[0] if base else math.nan,
         dim=_DIMS.get(base[1], -1) if base else -1,
         log_price=math.log(product.price) if product.price and product.price > 0 else math.nan,
         tags=tags.mask(product.tags),
+        fat=fat_level(product.tags),
     )
+
+
+class TokenSets:
+    """Token sets of a pool's items as a sparse matrix: Jaccard with one set in one product."""
+
+    def __init__(self, sets: Sequence[frozenset[str]]) -> None:
+        self._vocab: dict[str, int] = {}
+        indptr: list[int] = [0]
+        indices: list[int] = []
+        for tokens in sets:
+            indices.extend(self._vocab.setdefault(t, len(self._vocab)) for t in tokens)
+            indptr.append(len(indices))
+        self._csc = sparse.csr_matrix(
+            (np.ones(len(indices), dtype=np.float64), indices, indptr),
+            shape=(len(sets), max(1, len(self._vocab))),
+        ).tocsc()
+        self._count = np.diff(np.asarray(indptr)).astype(np.float64)
+
+    def jaccard(self, tokens: frozenset[str]) -> FloatArray:
+        n = len(self._count)
+        cols = [self._vocab[t] for t in tokens if t in self._vocab]
+        inter = np.asarray(self._csc[:, cols].sum(axis=1)).ravel() if cols else np.zeros(n)
+        union = self._count + len(tokens) - inter
+        return np.divide(inter, union, out=np.zeros(n), where=union > 0)
 
 
 class AisleMatrix:
@@ -179,18 +231,9 @@ class AisleMatrix:
         self.ids: tuple[str, ...] = tuple(p.item_id for p in products)
         self.index: dict[str, int] = {item_id: i for i, item_id in enumerate(self.ids)}
         rows = [item_row(p, tags) for p in products]
-        self._vocab: dict[str, int] = {}
-        indptr: list[int] = [0]
-        indices: list[int] = []
-        for row in rows:
-            indices.extend(self._vocab.setdefault(t, len(self._vocab)) for t in row.tokens)
-            indptr.append(len(indices))
-        n = len(rows)
-        self._tokens_csc = sparse.csr_matrix(
-            (np.ones(len(indices), dtype=np.float64), indices, indptr),
-            shape=(n, max(1, len(self._vocab))),
-        ).tocsc()
-        self.token_count = np.diff(np.asarray(indptr)).astype(np.float64)
+        self.names = TokenSets([r.tokens for r in rows])
+        self.kinds = TokenSets([r.kind for r in rows])
+        self.fat = np.array([r.fat for r in rows], dtype=np.int64)
         brands: dict[str, int] = {}
         self.brand = np.array(
             [-1 if r.brand is None else brands.setdefault(r.brand, len(brands)) for r in rows],
@@ -222,10 +265,7 @@ class AisleMatrix:
         out = np.zeros((n, N_FEATURES), dtype=np.float64)
         if n == 0:
             return out
-        cols = [self._vocab[t] for t in req.tokens if t in self._vocab]
-        inter = np.asarray(self._tokens_csc[:, cols].sum(axis=1)).ravel() if cols else np.zeros(n)
-        union = self.token_count + len(req.tokens) - inter
-        out[:, 0] = np.divide(inter, union, out=np.zeros(n), where=union > 0)
+        out[:, 0] = self.names.jaccard(req.tokens)
         req_brand = self._brands.get(req.brand, -2) if req.brand is not None else -1
         if req.brand is not None:
             out[:, 1] = self.brand == req_brand
@@ -245,6 +285,14 @@ class AisleMatrix:
         lost = np.bitwise_count(req_tags & ~self.tags).astype(np.float64)
         out[:, 7] = np.minimum(lost, 3.0)
         out[:, 8] = self.popularity
+        out[:, _KIND] = self.kinds.jaccard(req.kind)
+        if req.fat >= 0:
+            known = self.fat >= 0
+            out[:, _FAT_DISTANCE] = np.where(known, np.abs(self.fat - req.fat), 0.0)
+            out[:, _FAT_UNKNOWN] = ~known
+        if not math.isnan(req.log_price):
+            up = np.exp(np.clip(self.log_price - req.log_price, -2.0, 2.0)) - 1.0
+            out[:, _PRICE_UP] = np.nan_to_num(np.maximum(up, 0.0), nan=0.0)
         if self.history is not None:
             self.history.fill(req.item_id, self.ids, out)
         return out

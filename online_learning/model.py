@@ -33,6 +33,10 @@ PRIOR_WEIGHTS: dict[str, float] = {
     "popularity": 0.6,
     "item_history": 0.5,
     "pair_history": 0.5,
+    "kind_jaccard": 1.5,
+    "fat_distance": -0.8,
+    "fat_unknown": -0.3,
+    "price_up": -1.0,
 }
 PRIOR_INTERCEPT = -1.2
 

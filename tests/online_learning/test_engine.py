@@ -193,9 +193,9 @@ def test_ties_at_the_top_k_cut_go_to_the_smallest_item_ids(arrival: str) -> None
 def test_the_cold_start_ranking_is_sensible(engine: SubstitutionEngine) -> None:
     ranking = engine.on_signal(signal(MILK))[0]
     ids = ranking.substitute_ids()
-    # cow's milk of the same brand and size before oat drinks
-    assert set(ids[:2]) == {"milk-2pct-gal", "milk-skim-gal"}
-    assert ids.index("milk-whole-half") < ids.index("oat")
+    # whole milk (the same kind) first, then the other cow's milks by fat level, oat drinks last
+    assert ids[:3] == ("milk-whole-half", "milk-2pct-gal", "milk-skim-gal")
+    assert all(ids.index(cow) < ids.index("oat") for cow in ids[:3])
 
 
 def test_a_gluten_free_item_is_only_replaced_by_a_gluten_free_one(
@@ -464,19 +464,19 @@ def test_refresh_re_emits_only_the_rankings_whose_order_changed(engine: Substitu
     milk_ranking = engine.on_signal(signal(MILK))[0]
     yogurt_ranking = engine.on_signal(signal("yogurt-greek"))[0]  # one candidate: order is fixed
     engine.on_signal(signal("formula-a"))  # empty: nothing to reorder
-    assert milk_ranking.substitute_ids()[0] != "milk-whole-half"
+    assert milk_ranking.substitute_ids()[0] != "milk-skim-gal"
     assert yogurt_ranking.substitute_ids() == ("yogurt-plain",)
 
-    # customers keep taking the other brand's whole milk and refusing skim
+    # these customers stay with the brand and the gallon, skim or not, and refuse the other brand
     for _ in range(10):
-        engine.on_feedback(feedback("milk-whole-half", "accepted"))
-        engine.on_feedback(feedback("milk-skim-gal", "rejected"))
+        engine.on_feedback(feedback("milk-skim-gal", "accepted"))
+        engine.on_feedback(feedback("milk-whole-half", "rejected"))
     out = engine.refresh()
 
     assert [(r.store_id, r.item_id, r.trigger) for r in out] == [("s1", MILK, "model_update")]
     update = out[0]
     check_ranking(engine, update)
-    assert update.substitute_ids()[0] == "milk-whole-half"
+    assert update.substitute_ids()[0] == "milk-skim-gal"
     assert update.substitute_ids() != milk_ranking.substitute_ids()
     assert sorted(update.substitute_ids()) == sorted(milk_ranking.substitute_ids())
     assert update.model_version == "logreg-v1-20"
@@ -489,11 +489,11 @@ def test_refresh_re_emits_only_the_rankings_whose_order_changed(engine: Substitu
 def test_refresh_remembers_the_new_order(engine: SubstitutionEngine) -> None:
     engine.on_signal(signal(MILK))
     for _ in range(10):
-        engine.on_feedback(feedback("milk-whole-half", "accepted"))
-        engine.on_feedback(feedback("milk-skim-gal", "rejected"))
+        engine.on_feedback(feedback("milk-skim-gal", "accepted"))
+        engine.on_feedback(feedback("milk-whole-half", "rejected"))
     assert len(engine.refresh()) == 1
     # one more nudge in the same direction does not change the order again
-    engine.on_feedback(feedback("milk-whole-half", "accepted"))
+    engine.on_feedback(feedback("milk-skim-gal", "accepted"))
     assert engine.refresh() == []
 
 

@@ -81,6 +81,10 @@ def test_feature_names_and_order_are_the_contract_with_the_model() -> None:
         "popularity",
         "item_history",
         "pair_history",
+        "kind_jaccard",
+        "fat_distance",
+        "fat_unknown",
+        "price_up",
     )
     assert set(PRIOR_WEIGHTS) == set(FEATURES)
 
@@ -205,6 +209,10 @@ def random_rows(rng: np.random.Generator, n: int) -> np.ndarray:
             rng.uniform(0, 1, n),  # popularity
             rng.uniform(-3, 3, n),  # item_history
             rng.uniform(-3, 3, n),  # pair_history
+            rng.uniform(0, 1, n),  # kind_jaccard
+            rng.integers(0, 4, n),  # fat_distance
+            rng.integers(0, 2, n),  # fat_unknown
+            rng.uniform(0, 3, n),  # price_up
         ]
     ).astype(np.float64)
     assert rows.shape[1] == len(FEATURES)
