@@ -118,6 +118,7 @@ class SubstitutionEngine:
         self.clock = 0.0  # stream time: the newest event ts seen
         self.learned_since_refresh = 0
         self.log_loss = metrics.LogLoss()
+        self.prior_log_loss = metrics.LogLoss()  # the frozen content prior on the same events
         self.roc_auc = metrics.ROCAUC()
         self._outcomes: deque[bool] = deque(maxlen=self.config.acceptance_window)
         self._accepted_in_window = 0
@@ -186,6 +187,7 @@ class SubstitutionEngine:
         y = feedback.outcome == "accepted"  # a refund is a rejection that came late
         p = self.model.predict_proba_one(x)
         self.log_loss.update(y, p)
+        self.prior_log_loss.update(y, self.model.prior_proba_one(x))
         self.roc_auc.update(y, p)
         self.model.learn_one(x, y)
         self.features.history.update(requested.item_id, substitute.item_id, y)

@@ -39,6 +39,7 @@ PRIOR_WEIGHTS: dict[str, float] = {
     "price_up": -1.0,
 }
 PRIOR_INTERCEPT = -1.2
+HISTORY_FEATURES = frozenset({"item_history", "pair_history"})
 
 
 class AcceptanceModel:
@@ -71,6 +72,8 @@ class AcceptanceModel:
             intercept_lr=learning_rate,
         )
         self.estimator._weights = utils.VectorDict(weights)
+        self.prior_weights = weights
+        self.prior_intercept = prior_intercept
         self.n_learned = 0
 
     @property
@@ -80,6 +83,21 @@ class AcceptanceModel:
 
     def predict_proba_one(self, x: dict[str, float]) -> float:
         return float(self.estimator.predict_proba_one(x)[True])
+
+    def prior_proba_one(self, x: dict[str, float]) -> float:
+        """What the content prior alone says, before any learning: the baseline to beat.
+
+        Learned inputs (the acceptance-history features) are left out: with them the
+        "prior" would already be learning.
+
+        >>> m = AcceptanceModel()
+        >>> m.prior_proba_one({"name_jaccard": 0.5}) == m.predict_proba_one({"name_jaccard": 0.5})
+        True
+        """
+        z = self.prior_intercept + sum(
+            self.prior_weights.get(k, 0.0) * v for k, v in x.items() if k not in HISTORY_FEATURES
+        )
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     def learn_one(self, x: dict[str, float], y: bool) -> None:
         self.estimator.learn_one(x, bool(y))

@@ -235,6 +235,7 @@ def build_worker(settings: Settings) -> Worker:
         metrics.catalog_items.set(len(engine.catalog))
         if engine.model.n_learned:
             metrics.model_log_loss.set(engine.log_loss.get())
+            metrics.prior_log_loss.set(engine.prior_log_loss.get())
             metrics.model_roc_auc.set(engine.roc_auc.get())
             metrics.acceptance_rate.set(engine.acceptance_rate)
         stale = engine.stale_signals - worker.stale_reported

@@ -174,9 +174,10 @@ async def _demo(
         def worker_status() -> str:
             dead = latest.get("fillrate_dead_letters_total", 0.0)
             loss = latest.get("fillrate_model_log_loss")
-            return f"dead letters {dead:,.0f}" + (
-                f"  model log loss {loss:.3f}" if loss is not None and loss == loss else ""
-            )
+            prior = latest.get("fillrate_prior_log_loss")
+            if loss is None or loss != loss or prior is None:  # NaN before the first feedback
+                return f"dead letters {dead:,.0f}"
+            return f"dead letters {dead:,.0f}  log loss {loss:.3f} (prior alone {prior:.3f})"
 
         async def poll_metrics() -> None:
             while True:
@@ -189,14 +190,21 @@ async def _demo(
         finally:
             poller.cancel()
         await asyncio.sleep(1.0)  # let the worker publish what the last feedback caused
-        print(summary(stats.windows, driver.sim.stats(), stats.rankings), flush=True)
+        final = await asyncio.to_thread(fetch_metrics, metrics_url)
+        print(summary(stats.windows, driver.sim.stats(), stats.rankings, final), flush=True)
         return 0 if worker.poll() is None else 1
     finally:
         await driver.stop()
 
 
-def summary(windows: list[tuple[float, int, int]], sim: dict[str, float], rankings: int) -> str:
-    """Acceptance in the first and last third of the run: did learning help?"""
+def summary(
+    windows: list[tuple[float, int, int]],
+    sim: dict[str, float],
+    rankings: int,
+    metrics: dict[str, float] | None = None,
+) -> str:
+    """Acceptance in the first and last third of the run, and the learned model against the
+    content prior on the same feedback: did learning help?"""
     lines = ["", "summary"]
     offered = sum(w[1] for w in windows)
     if offered == 0:
@@ -215,4 +223,11 @@ def summary(windows: list[tuple[float, int, int]], sim: dict[str, float], rankin
     fill = sim.get("perfect_order_fill_rate")
     if fill is not None:
         lines.append(f"  perfect-order fill rate {fill:.1%}")
+    metrics = metrics or {}
+    loss, prior = metrics.get("fillrate_model_log_loss"), metrics.get("fillrate_prior_log_loss")
+    if loss is not None and prior is not None and loss == loss:
+        lines.append(
+            f"  log loss of p_accept    {loss:.3f} learned vs {prior:.3f} for the prior alone"
+            " (progressive: each event scored before it is learned)"
+        )
     return "\n".join(lines)

@@ -65,6 +65,12 @@ class WorkerMetrics:
         self.model_log_loss = Gauge(
             "fillrate_model_log_loss", "Progressive-validation log loss of p_accept", registry=r
         )
+        self.prior_log_loss = Gauge(
+            "fillrate_prior_log_loss",
+            "Log loss the content prior alone would have on the same feedback; learning helps"
+            " while fillrate_model_log_loss is below it",
+            registry=r,
+        )
         self.model_roc_auc = Gauge(
             "fillrate_model_roc_auc", "Progressive-validation ROC AUC of p_accept", registry=r
         )
@@ -98,7 +104,12 @@ class WorkerMetrics:
         )
 
         # Undefined until the first feedback event, and NaN says so (0 would read as a value).
-        for gauge in (self.model_log_loss, self.model_roc_auc, self.acceptance_rate):
+        for gauge in (
+            self.model_log_loss,
+            self.prior_log_loss,
+            self.model_roc_auc,
+            self.acceptance_rate,
+        ):
             gauge.set(float("nan"))
 
     def exposition(self) -> bytes:

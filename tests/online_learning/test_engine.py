@@ -579,3 +579,17 @@ def test_refresh_retires_a_ranking_whose_miss_has_aged_out(engine: SubstitutionE
     out = engine.refresh()
     assert all(r.item_id != MILK for r in out)
     assert engine.live_rankings() == 1  # the held out-of-stock ranking is still live
+
+
+def test_learning_beats_the_frozen_prior_on_feedback_that_contradicts_it(
+    engine: SubstitutionEngine,
+) -> None:
+    # The prior likes the other brand's whole milk; these customers keep refusing it.
+    for _ in range(40):
+        engine.on_feedback(feedback("milk-whole-half", "rejected"))
+        engine.on_feedback(feedback("milk-skim-gal", "accepted"))
+    assert engine.log_loss.get() < engine.prior_log_loss.get()
+    # Before anything was learned, both were scored with the same weights.
+    fresh = make_engine()
+    fresh.on_feedback(feedback("milk-whole-half", "rejected"))
+    assert fresh.log_loss.get() == pytest.approx(fresh.prior_log_loss.get())
