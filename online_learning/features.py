@@ -36,7 +36,7 @@ import math
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -72,6 +72,7 @@ _KIND, _FAT_DISTANCE, _FAT_UNKNOWN, _PRICE_UP = (
 _DIMS = {"g": 0, "ml": 1, "ct": 2}
 
 FloatArray = npt.NDArray[np.float64]
+IndexArray = npt.NDArray[np.intp]
 BoolArray = npt.NDArray[np.bool_]
 
 
@@ -196,6 +197,7 @@ class TokenSets:
     """Token sets of a pool's items as a sparse matrix: Jaccard with one set in one product."""
 
     def __init__(self, sets: Sequence[frozenset[str]]) -> None:
+        self._sets = sets
         self._vocab: dict[str, int] = {}
         indptr: list[int] = [0]
         indices: list[int] = []
@@ -208,11 +210,23 @@ class TokenSets:
         ).tocsc()
         self._count = np.diff(np.asarray(indptr)).astype(np.float64)
 
-    def jaccard(self, tokens: frozenset[str]) -> FloatArray:
-        n = len(self._count)
+    def jaccard(self, tokens: frozenset[str], rows: IndexArray | None = None) -> FloatArray:
+        """Jaccard of ``tokens`` with every set (or the sets at ``rows``)."""
+        if rows is not None and len(rows) <= 16:  # a few rows: plain sets beat a sparse product
+            return np.array(
+                [len(tokens & self._sets[i]) / (len(tokens | self._sets[i]) or 1) for i in rows],
+                dtype=np.float64,
+            )
+        count = self._count if rows is None else self._count[rows]
+        n = len(count)
         cols = [self._vocab[t] for t in tokens if t in self._vocab]
-        inter = np.asarray(self._csc[:, cols].sum(axis=1)).ravel() if cols else np.zeros(n)
-        union = self._count + len(tokens) - inter
+        if cols:
+            inter = np.asarray(self._csc[:, cols].sum(axis=1)).ravel()
+            if rows is not None:
+                inter = inter[rows]
+        else:
+            inter = np.zeros(n)
+        union = count + len(tokens) - inter
         return np.divide(inter, union, out=np.zeros(n), where=union > 0)
 
 
@@ -259,42 +273,52 @@ class AisleMatrix:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def pair_matrix(self, req: ItemRow) -> FloatArray:
-        """Pair features of ``req`` against every row, shape (n, len(FEATURES))."""
-        n = len(self.ids)
+    def pair_matrix(self, req: ItemRow, rows: IndexArray | None = None) -> FloatArray:
+        """Pair features of ``req`` against every row (or only ``rows``, in that order).
+
+        Shape (number of rows, len(FEATURES)); ranking asks only for the rows that passed
+        the rules and availability, learning for one row.
+        """
+
+        def take(column: npt.NDArray[Any]) -> npt.NDArray[Any]:
+            return column if rows is None else column[rows]
+
+        ids = self.ids if rows is None else [self.ids[i] for i in rows]
+        n = len(ids)
         out = np.zeros((n, N_FEATURES), dtype=np.float64)
         if n == 0:
             return out
-        out[:, 0] = self.names.jaccard(req.tokens)
-        req_brand = self._brands.get(req.brand, -2) if req.brand is not None else -1
+        out[:, 0] = self.names.jaccard(req.tokens, rows)
+        brand = take(self.brand)
         if req.brand is not None:
-            out[:, 1] = self.brand == req_brand
-            out[:, 2] = (self.brand >= 0) & (self.brand != req_brand)
-        comparable = (self.dim == req.dim) & (req.dim >= 0) & (self.size > 0)
+            req_brand = self._brands.get(req.brand, -2)
+            out[:, 1] = brand == req_brand
+            out[:, 2] = (brand >= 0) & (brand != req_brand)
+        size, dim = take(self.size), take(self.dim)
+        comparable = (dim == req.dim) & (req.dim >= 0) & (size > 0)
         if req.dim >= 0 and req.size > 0:
-            ratio = np.abs(np.log(np.where(comparable, self.size, req.size) / req.size))
+            ratio = np.abs(np.log(np.where(comparable, size, req.size) / req.size))
             out[:, 3] = np.where(comparable, np.minimum(ratio, 3.0), 0.0)
         out[:, 4] = ~comparable
         if not math.isnan(req.log_price):
-            diff = np.clip(self.log_price - req.log_price, -2.0, 2.0)
+            diff = np.clip(take(self.log_price) - req.log_price, -2.0, 2.0)
             out[:, 5] = np.nan_to_num(diff, nan=0.0)
-        req_tags = np.uint64(req.tags)
-        both = np.bitwise_count(self.tags & req_tags).astype(np.float64)
-        either = np.bitwise_count(self.tags | req_tags).astype(np.float64)
+            out[:, _PRICE_UP] = np.nan_to_num(np.maximum(np.exp(diff) - 1.0, 0.0), nan=0.0)
+        tags, req_tags = take(self.tags), np.uint64(req.tags)
+        both = np.bitwise_count(tags & req_tags).astype(np.float64)
+        either = np.bitwise_count(tags | req_tags).astype(np.float64)
         out[:, 6] = np.divide(both, either, out=np.ones(n), where=either > 0)
-        lost = np.bitwise_count(req_tags & ~self.tags).astype(np.float64)
+        lost = np.bitwise_count(req_tags & ~tags).astype(np.float64)
         out[:, 7] = np.minimum(lost, 3.0)
-        out[:, 8] = self.popularity
-        out[:, _KIND] = self.kinds.jaccard(req.kind)
+        out[:, 8] = take(self.popularity)
+        out[:, _KIND] = self.kinds.jaccard(req.kind, rows)
         if req.fat >= 0:
-            known = self.fat >= 0
-            out[:, _FAT_DISTANCE] = np.where(known, np.abs(self.fat - req.fat), 0.0)
+            fat = take(self.fat)
+            known = fat >= 0
+            out[:, _FAT_DISTANCE] = np.where(known, np.abs(fat - req.fat), 0.0)
             out[:, _FAT_UNKNOWN] = ~known
-        if not math.isnan(req.log_price):
-            up = np.exp(np.clip(self.log_price - req.log_price, -2.0, 2.0)) - 1.0
-            out[:, _PRICE_UP] = np.nan_to_num(np.maximum(up, 0.0), nan=0.0)
         if self.history is not None:
-            self.history.fill(req.item_id, self.ids, out)
+            self.history.fill(req.item_id, ids, out)
         return out
 
     def rule_mask(self, requested: Product, rules: HardRules) -> BoolArray:
@@ -378,9 +402,17 @@ class FeatureStore:
         return item_row(product, self.tags)
 
     def pair_vector(self, requested: Product, candidate: Product) -> FloatArray:
-        """Pair features of one pair, through the same code path as the ranking."""
-        matrix = AisleMatrix([candidate], self.popularity, self.tags, self.rules, self.history)
-        return matrix.pair_matrix(self.row(requested))[0]
+        """Pair features of one pair, through the same code path as the ranking.
+
+        A candidate stored in the requested item's pool uses that pool's cached columns;
+        any other (another aisle, or a product not in the catalog) gets a one-row matrix.
+        """
+        matrix = self.matrix(requested)
+        row = matrix.index.get(candidate.item_id)
+        if row is None or self.catalog.get(candidate.item_id) != candidate:
+            matrix = AisleMatrix([candidate], self.popularity, self.tags, self.rules, self.history)
+            row = 0
+        return matrix.pair_matrix(self.row(requested), np.array([row]))[0]
 
 
 def pair_features(vector: FloatArray) -> dict[str, float]:

@@ -123,7 +123,7 @@ def rank_substitutes(
     rows = np.flatnonzero(allowed)
     if rows.size == 0:
         return (), "every rule-passing candidate is believed unavailable at this store"
-    pair = matrix.pair_matrix(features.row(requested))[rows]
+    pair = matrix.pair_matrix(features.row(requested), rows)
     p_accept = model.predict_proba_matrix(pair)
     score = p_accept * p_available[rows]
     k = min(top_k, rows.size)

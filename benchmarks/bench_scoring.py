@@ -1,0 +1,103 @@
+"""Scoring cost per candidate when ranking, and learning cost per feedback event.
+
+Prints medians over repeated runs (these machines are shared and noisy) and, as a baseline
+measured in the same run, River's own ``predict_proba_one`` looped over the candidates.
+
+    .venv/bin/python benchmarks/bench_scoring.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import time
+from collections.abc import Callable
+
+from online_learning.availability import AvailabilityState
+from online_learning.catalog import load_instacart_products, load_order_popularity
+from online_learning.engine import SubstitutionEngine
+from online_learning.events import Feedback
+from online_learning.features import pair_features
+from online_learning.ranking import rank_substitutes
+
+
+def median_seconds(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (CI smoke run)")
+    args = parser.parse_args()
+    repeat = 3 if args.quick else 25
+    products = load_instacart_products()
+    by_aisle: dict[str, list] = {}
+    for p in products:
+        by_aisle.setdefault(p.aisle, []).append(p)
+    print(f"{'pool':>6} {'rank us':>9} {'us/cand':>8} {'River loop us/cand':>19} {'ratio':>6}")
+    for size in (50, 500, 2000):
+        # Real items, largest aisles first, shelved together so the pool has exactly `size`.
+        ranked = sorted(by_aisle.values(), key=len, reverse=True)
+        pool = [dataclasses.replace(p, aisle="bench") for ps in ranked for p in ps][:size]
+        engine = SubstitutionEngine(products=pool, popularity=load_order_popularity())
+        requested = engine.catalog.get(pool[0].item_id)
+        assert requested is not None
+        availability = AvailabilityState()
+        engine.features.matrix(requested)  # build the pool's matrix once, as a warm worker has
+
+        def rank() -> object:
+            return rank_substitutes(
+                requested,
+                "s1",
+                0.0,
+                features=engine.features,
+                model=engine.model,
+                availability=availability,
+                rules=engine.rules,
+            )
+
+        t_rank = median_seconds(rank, repeat)
+        rows = [
+            pair_features(r)
+            for r in engine.features.matrix(requested).pair_matrix(engine.features.row(requested))
+        ]
+
+        def river_loop() -> object:
+            return [engine.model.predict_proba_one(x) for x in rows]
+
+        t_river = median_seconds(river_loop, max(3, repeat // 5))
+        print(
+            f"{size:>6} {t_rank * 1e6:>9.0f} {t_rank * 1e6 / size:>8.2f}"
+            f" {t_river * 1e6 / size:>19.2f} {t_river / t_rank:>6.1f}x"
+        )
+    # Feedback as it comes: a substitute from the requested item's aisle, over the full catalog.
+    engine = SubstitutionEngine(products=products, popularity=load_order_popularity())
+    n = 300 if args.quick else 3000
+    aisles = [ps for ps in by_aisle.values() if len(ps) > 1]
+    events = []
+    for i in range(n):
+        pool = aisles[(i * 31) % len(aisles)]
+        requested, substitute = pool[i % len(pool)], pool[(i * 7 + 1) % len(pool)]
+        outcome = "accepted" if i % 3 else "rejected"
+        events.append(
+            Feedback(f"e{i}", "s1", requested.item_id, substitute.item_id, outcome, float(i))
+        )
+    for pool in aisles:  # a warm worker has built every aisle's columns already
+        engine.features.matrix(engine.catalog.get(pool[0].item_id))  # type: ignore[arg-type]
+    start = time.perf_counter()
+    for event in events:
+        engine.on_feedback(event)
+    per_event = (time.perf_counter() - start) / n
+    print(
+        f"learning: {per_event * 1e6:.0f} us per feedback event (features + progressive eval + SGD)"
+    )
+
+
+if __name__ == "__main__":
+    main()
