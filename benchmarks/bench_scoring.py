@@ -13,12 +13,14 @@ import dataclasses
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 
 from online_learning.availability import AvailabilityState
 from online_learning.catalog import load_instacart_products, load_order_popularity
 from online_learning.engine import SubstitutionEngine
 from online_learning.events import Feedback
 from online_learning.features import pair_features
+from online_learning.model import AcceptanceModel
 from online_learning.ranking import rank_substitutes
 
 
@@ -29,6 +31,11 @@ def median_seconds(fn: Callable[[], object], repeat: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def predict_each(model: AcceptanceModel, rows: list[dict[str, float]]) -> list[float]:
+    """The baseline: River's own per-row prediction, looped in Python."""
+    return [model.predict_proba_one(x) for x in rows]
 
 
 def main() -> None:
@@ -51,26 +58,23 @@ def main() -> None:
         availability = AvailabilityState()
         engine.features.matrix(requested)  # build the pool's matrix once, as a warm worker has
 
-        def rank() -> object:
-            return rank_substitutes(
-                requested,
-                "s1",
-                0.0,
-                features=engine.features,
-                model=engine.model,
-                availability=availability,
-                rules=engine.rules,
-            )
-
+        rank = partial(
+            rank_substitutes,
+            requested,
+            "s1",
+            0.0,
+            features=engine.features,
+            model=engine.model,
+            availability=availability,
+            rules=engine.rules,
+        )
         t_rank = median_seconds(rank, repeat)
         rows = [
             pair_features(r)
             for r in engine.features.matrix(requested).pair_matrix(engine.features.row(requested))
         ]
 
-        def river_loop() -> object:
-            return [engine.model.predict_proba_one(x) for x in rows]
-
+        river_loop = partial(predict_each, engine.model, rows)
         t_river = median_seconds(river_loop, max(3, repeat // 5))
         print(
             f"{size:>6} {t_rank * 1e6:>9.0f} {t_rank * 1e6 / size:>8.2f}"
