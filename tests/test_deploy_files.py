@@ -2,7 +2,9 @@
 
 ``docker-compose.yml`` is checked against the Compose Specification's JSON Schema, and its
 ``FILLRATE_*`` variables, ports and topics against ``streams.settings`` and ``streams.topics``;
-``deploy/prometheus/prometheus.yml`` by ``promtool`` and against the compose workers.
+``deploy/prometheus/prometheus.yml`` by ``promtool`` and against the compose workers and mounts;
+Grafana's provisioning against the Prometheus service and the dashboard files it must load.
+(The alert rules and the dashboard's queries are checked in test_observability.py.)
 
 Two tools come from outside the usual dev dependencies. Without them these tests fail, never
 skip: a skipped check is one nobody notices has stopped running.
@@ -15,50 +17,40 @@ skip: a skipped check is one nobody notices has stopped running.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import itertools
+import posixpath
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from streams.settings import ENV_PREFIX, Settings
 from streams.topics import contract_topics
-
-ROOT = Path(__file__).resolve().parent.parent
-COMPOSE = ROOT / "docker-compose.yml"
-DOCKERFILE = ROOT / "Dockerfile"
-PROMETHEUS = ROOT / "deploy" / "prometheus" / "prometheus.yml"
-
-INSTALL_CHECK_JSONSCHEMA = "pip install check-jsonschema==0.36.0"
-INSTALL_PROMTOOL = "apt-get install -y --no-install-recommends prometheus"
+from tests.deploy_support import (
+    ALERTS,
+    COMPOSE,
+    DASHBOARD,
+    DOCKERFILE,
+    GRAFANA,
+    GRAFANA_DASHBOARDS,
+    GRAFANA_DATASOURCES,
+    PROMETHEUS,
+    ROOT,
+    load_yaml,
+    prometheus_tool,
+    require_check_jsonschema,
+)
 
 SETTINGS_VARIABLES = {ENV_PREFIX + f.name.upper() for f in dataclasses.fields(Settings)}
 
 
-def _require_check_jsonschema() -> None:
-    if importlib.util.find_spec("check_jsonschema") is None:
-        pytest.fail(
-            "check-jsonschema is not installed; it carries the Compose Specification schema "
-            f"and the YAML parser these tests use: {INSTALL_CHECK_JSONSCHEMA}",
-            pytrace=False,
-        )
-
-
-def _load_yaml(path: Path) -> Any:
-    _require_check_jsonschema()
-    from ruamel.yaml import YAML
-
-    return YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
-
-
 def _validate_compose(path: Path) -> subprocess.CompletedProcess[str]:
-    _require_check_jsonschema()
+    require_check_jsonschema()
     return subprocess.run(
         [
             sys.executable,
@@ -76,9 +68,13 @@ def _validate_compose(path: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def services() -> dict[str, dict[str, Any]]:
-    compose = _load_yaml(COMPOSE)
-    return compose["services"]
+def compose() -> dict[str, Any]:
+    return load_yaml(COMPOSE)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return compose["services"]  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +107,47 @@ def _host_ports(service: dict[str, Any]) -> list[str]:
         str(entry["published"]) if isinstance(entry, dict) else str(entry).rsplit(":", 1)[0]
         for entry in service.get("ports", [])
     ]
+
+
+def _bind_mounts(service: dict[str, Any]) -> dict[str, Path]:
+    """Container path -> host path of a service's bind mounts (named volumes left out)."""
+    mounts: dict[str, Path] = {}
+    for entry in service.get("volumes", []):
+        if isinstance(entry, dict):
+            if entry.get("type") != "bind":
+                continue
+            source, target = str(entry["source"]), str(entry["target"])
+        else:
+            source, target = str(entry).split(":")[:2]
+            if not source.startswith((".", "/")):
+                continue
+        mounts[posixpath.normpath(target)] = (COMPOSE.parent / source).resolve()
+    return mounts
+
+
+def _host_path(service: dict[str, Any], container_path: str) -> Path | None:
+    """What a path inside the container is on the host, through the service's bind mounts."""
+    path = posixpath.normpath(container_path)
+    for target, source in sorted(_bind_mounts(service).items(), key=lambda m: -len(m[0])):
+        if path == target:
+            return source
+        if path.startswith(target + "/"):
+            return source / path.removeprefix(target + "/")
+    return None
+
+
+def _named_volumes(service: dict[str, Any]) -> dict[str, str]:
+    """Container path -> volume name of a service's named volumes."""
+    found = {}
+    for entry in service.get("volumes", []):
+        if isinstance(entry, dict):
+            if entry.get("type") == "volume":
+                found[str(entry["target"])] = str(entry["source"])
+        else:
+            source, target = str(entry).split(":")[:2]
+            if not source.startswith((".", "/")):
+                found[target] = source
+    return found
 
 
 # --- Compose is valid Compose ------------------------------------------------------------------
@@ -214,17 +251,16 @@ def test_kafka_init_creates_the_contract_topics(services: dict[str, dict[str, An
 
 # --- Prometheus ---------------------------------------------------------------------------------
 
+PROMETHEUS_CONFIG_IN_CONTAINER = "/etc/prometheus/prometheus.yml"
+
 
 def test_prometheus_scrapes_every_worker(
     services: dict[str, dict[str, Any]], workers: dict[str, dict[str, Any]]
 ) -> None:
-    mounts = [str(v).split(":") for v in services["prometheus"].get("volumes", [])]
-    sources = {
-        (ROOT / m[0]).resolve() for m in mounts if m[1:2] == ["/etc/prometheus/prometheus.yml"]
-    }
-    assert sources == {PROMETHEUS}, f"prometheus does not mount {PROMETHEUS.relative_to(ROOT)}"
+    mounted = _host_path(services["prometheus"], PROMETHEUS_CONFIG_IN_CONTAINER)
+    assert mounted == PROMETHEUS, f"prometheus does not mount {PROMETHEUS.relative_to(ROOT)}"
 
-    config = _load_yaml(PROMETHEUS)
+    config = load_yaml(PROMETHEUS)
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert "fillrate" in jobs
     job = jobs["fillrate"]
@@ -237,17 +273,78 @@ def test_prometheus_scrapes_every_worker(
     assert targets == expected
 
 
-def test_promtool_accepts_the_prometheus_config() -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.fail(
-            "promtool is not on PATH; install it (Debian): " + INSTALL_PROMTOOL, pytrace=False
-        )
+def test_prometheus_loads_the_alert_rules_in_the_container_too(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    # Prometheus resolves rule_files against its config file's directory: in the repository
+    # (where promtool checks them) and in the container they must name the same file.
+    rule_files = load_yaml(PROMETHEUS).get("rule_files", [])
+    here = {(PROMETHEUS.parent / name).resolve() for name in rule_files}
+    assert here == {ALERTS}, f"prometheus.yml loads {sorted(map(str, here))}"
+    config_dir = posixpath.dirname(PROMETHEUS_CONFIG_IN_CONTAINER)
+    in_container = {
+        _host_path(services["prometheus"], posixpath.join(config_dir, name)) for name in rule_files
+    }
+    assert in_container == {ALERTS}, "docker-compose.yml does not mount the rule files"
+
+
+def test_prometheus_keeps_its_history_in_a_volume(compose: dict[str, Any]) -> None:
+    volumes = _named_volumes(compose["services"]["prometheus"])
+    # /prometheus is the storage path the prom/prometheus image starts with.
+    assert "/prometheus" in volumes
+    assert volumes["/prometheus"] in (compose.get("volumes") or {})
+
+
+def test_promtool_accepts_the_prometheus_config_and_its_rules() -> None:
     result = subprocess.run(
-        [promtool, "check", "config", str(PROMETHEUS)],
+        [prometheus_tool("promtool"), "check", "config", str(PROMETHEUS)],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert f"Checking {PROMETHEUS.parent / 'alerts.yml'}" in output, output
+    assert re.search(r"SUCCESS: [1-9]\d* rules found", output), output
+
+
+# --- Grafana ------------------------------------------------------------------------------------
+
+GRAFANA_PROVISIONING_IN_CONTAINER = "/etc/grafana/provisioning"
+
+
+def test_grafana_reads_the_provisioning_files(services: dict[str, dict[str, Any]]) -> None:
+    grafana = services["grafana"]
+    provisioning = _host_path(grafana, GRAFANA_PROVISIONING_IN_CONTAINER)
+    assert provisioning == GRAFANA / "provisioning"
+    assert GRAFANA_DATASOURCES.parent.name == "datasources"
+    assert GRAFANA_DASHBOARDS.parent.name == "dashboards"
+    assert 3000 in _container_ports(grafana)
+
+
+def test_grafana_datasource_is_the_compose_prometheus(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    datasources = load_yaml(GRAFANA_DATASOURCES)["datasources"]
+    prometheus = [d for d in datasources if d["type"] == "prometheus"]
+    assert [d["uid"] for d in prometheus] == ["fillrate-prometheus"]
+    url = urlsplit(prometheus[0]["url"])
+    assert url.hostname in services, f"{url.hostname} is not a compose service"
+    assert str(services[url.hostname]["image"]).startswith("prom/prometheus:")
+    # 9090 is where the prom/prometheus image listens; it must be the port compose exposes.
+    assert url.port == 9090
+    assert 9090 in _container_ports(services[url.hostname])
+    # Grafana's $__rate_interval is four of these: it must be the real scrape interval.
+    scrape_interval = load_yaml(PROMETHEUS)["global"]["scrape_interval"]
+    assert prometheus[0]["jsonData"]["timeInterval"] == scrape_interval
+
+
+def test_grafana_loads_the_fillrate_dashboard(services: dict[str, dict[str, Any]]) -> None:
+    grafana = services["grafana"]
+    providers = load_yaml(GRAFANA_DASHBOARDS)["providers"]
+    folders = {_host_path(grafana, p["options"]["path"]) for p in providers if p["type"] == "file"}
+    assert folders == {DASHBOARD.parent}, f"providers load {folders}, not {DASHBOARD.parent}"
+    home = _environment(grafana).get("GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH")
+    if home is not None:
+        assert _host_path(grafana, home) == DASHBOARD
