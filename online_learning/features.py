@@ -40,7 +40,6 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-from scipy import sparse
 
 from online_learning.events import Product
 from online_learning.product_text import flavor_tokens, to_base_units, tokenize
@@ -194,40 +193,42 @@ def item_row(product: Product, tags: TagVocabulary) -> ItemRow:
 
 
 class TokenSets:
-    """Token sets of a pool's items as a sparse matrix: Jaccard with one set in one product."""
+    """Token sets of a pool's items with an inverted index: Jaccard against one set, vectorised.
+
+    Each token maps to the rows that hold it, so the overlap with a requested item's handful
+    of tokens is a few indexed increments, whatever the pool size.
+
+    >>> sets = TokenSets([frozenset({"whole", "milk"}), frozenset({"oat", "milk"}), frozenset()])
+    >>> sets.jaccard(frozenset({"whole", "milk"})).round(3).tolist()
+    [1.0, 0.333, 0.0]
+    """
 
     def __init__(self, sets: Sequence[frozenset[str]]) -> None:
         self._sets = sets
-        self._vocab: dict[str, int] = {}
-        indptr: list[int] = [0]
-        indices: list[int] = []
-        for tokens in sets:
-            indices.extend(self._vocab.setdefault(t, len(self._vocab)) for t in tokens)
-            indptr.append(len(indices))
-        self._csc = sparse.csr_matrix(
-            (np.ones(len(indices), dtype=np.float64), indices, indptr),
-            shape=(len(sets), max(1, len(self._vocab))),
-        ).tocsc()
-        self._count = np.diff(np.asarray(indptr)).astype(np.float64)
+        postings: dict[str, list[int]] = {}
+        for row, tokens in enumerate(sets):
+            for token in tokens:
+                postings.setdefault(token, []).append(row)
+        self._postings = {t: np.array(rows, dtype=np.intp) for t, rows in postings.items()}
+        self._count = np.array([len(tokens) for tokens in sets], dtype=np.float64)
 
     def jaccard(self, tokens: frozenset[str], rows: IndexArray | None = None) -> FloatArray:
         """Jaccard of ``tokens`` with every set (or the sets at ``rows``)."""
-        if rows is not None and len(rows) <= 16:  # a few rows: plain sets beat a sparse product
+        if rows is not None and len(rows) <= 16:  # a few rows: plain sets are quicker
             return np.array(
                 [len(tokens & self._sets[i]) / (len(tokens | self._sets[i]) or 1) for i in rows],
                 dtype=np.float64,
             )
-        count = self._count if rows is None else self._count[rows]
-        n = len(count)
-        cols = [self._vocab[t] for t in tokens if t in self._vocab]
-        if cols:
-            inter = np.asarray(self._csc[:, cols].sum(axis=1)).ravel()
-            if rows is not None:
-                inter = inter[rows]
-        else:
-            inter = np.zeros(n)
+        inter = np.zeros(len(self._count))
+        for token in tokens:
+            posting = self._postings.get(token)
+            if posting is not None:
+                inter[posting] += 1.0  # a token occurs once per set: no repeated rows
+        count = self._count
+        if rows is not None:
+            inter, count = inter[rows], count[rows]
         union = count + len(tokens) - inter
-        return np.divide(inter, union, out=np.zeros(n), where=union > 0)
+        return np.divide(inter, union, out=np.zeros(len(count)), where=union > 0)
 
 
 class AisleMatrix:
