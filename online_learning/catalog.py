@@ -125,6 +125,10 @@ class Catalog:
         """Bumped on every change to the pool, so caches know when to rebuild."""
         return self._versions[scope, key]
 
+    def pool_keys(self, scope: str = "aisle") -> list[str]:
+        """Names of the non-empty aisles (or departments)."""
+        return list(self._pools[scope])
+
     def aisle_items(self, aisle: str) -> tuple[str, ...]:
         return self.pool_items(aisle, "aisle")
 

@@ -128,6 +128,7 @@ class SubstitutionEngine:
     def apply_catalog(self, record: Product | CatalogTombstone) -> None:
         if isinstance(record, CatalogTombstone):
             self.catalog.remove(record.item_id)
+            self.features.forget(record.item_id)
         else:
             self.catalog.upsert(record)
 

@@ -241,11 +241,13 @@ class AisleMatrix:
         tags: TagVocabulary,
         rules: HardRules,
         history: AcceptanceHistory | None = None,
+        rows: Sequence[ItemRow] | None = None,
     ) -> None:
         self.history = history
         self.ids: tuple[str, ...] = tuple(p.item_id for p in products)
         self.index: dict[str, int] = {item_id: i for i, item_id in enumerate(self.ids)}
-        rows = [item_row(p, tags) for p in products]
+        if rows is None:
+            rows = [item_row(p, tags) for p in products]
         self.names = TokenSets([r.tokens for r in rows])
         self.kinds = TokenSets([r.kind for r in rows])
         self.fat = np.array([r.fat for r in rows], dtype=np.int64)
@@ -362,6 +364,8 @@ class CatalogLike(Protocol):
 
     def pool_version(self, key: str, scope: str) -> int: ...
 
+    def pool_keys(self, scope: str) -> list[str]: ...
+
 
 class FeatureStore:
     """Caches one :class:`AisleMatrix` per candidate pool, rebuilt when the catalog changes it."""
@@ -378,6 +382,9 @@ class FeatureStore:
         self.history = AcceptanceHistory()
         self._matrices: OrderedDict[str, tuple[int, AisleMatrix]] = OrderedDict()
         self._max_pools = 256
+        # item id -> (the product it was computed from, its row); parsing names is the costly
+        # part of a pool, and an aisle is rebuilt whenever one of its items changes
+        self._rows: dict[str, tuple[Product, ItemRow]] = {}
 
     def pool_key(self, product: Product) -> str:
         return product.department if self.rules.scope == "department" else product.aisle
@@ -393,14 +400,43 @@ class FeatureStore:
         members = [
             p for i in self.catalog.pool_items(key, self.rules.scope) if (p := self.catalog.get(i))
         ]
-        matrix = AisleMatrix(members, self.popularity, self.tags, self.rules, self.history)
+        matrix = AisleMatrix(
+            members,
+            self.popularity,
+            self.tags,
+            self.rules,
+            self.history,
+            rows=[self.row(p) for p in members],
+        )
         self._matrices[key] = (version, matrix)
         while len(self._matrices) > self._max_pools:
             self._matrices.popitem(last=False)
         return matrix
 
     def row(self, product: Product) -> ItemRow:
-        return item_row(product, self.tags)
+        """The item's precomputed part, cached while the catalog holds the same product."""
+        cached = self._rows.get(product.item_id)
+        if cached is not None and cached[0] is product:
+            return cached[1]
+        row = item_row(product, self.tags)
+        if self.catalog.get(product.item_id) is product:
+            self._rows[product.item_id] = (product, row)
+        return row
+
+    def forget(self, item_id: str) -> None:
+        """Drop a removed item's cached row."""
+        self._rows.pop(item_id, None)
+
+    def warm(self) -> int:
+        """Build every pool now (a worker does this before it says it is ready)."""
+        pools = 0
+        for key in self.catalog.pool_keys(self.rules.scope):
+            items = self.catalog.pool_items(key, self.rules.scope)
+            first = self.catalog.get(items[0]) if items else None
+            if first is not None:
+                self.matrix(first)
+                pools += 1
+        return pools
 
     def pair_vector(self, requested: Product, candidate: Product) -> FloatArray:
         """Pair features of one pair, through the same code path as the ranking.

@@ -63,9 +63,13 @@ class CatalogReader:
             while True:
                 await self._caught_up_or_read(consumer, end)
                 if not self.ready.is_set() and await self._reached(end):
+                    # Parse every name and build every aisle's columns now, before the agents
+                    # start, rather than on the first stock-outs.
+                    pools = self.engine.features.warm()
                     log.warning(
-                        "catalog loaded: %d items from %s in %.1fs",
+                        "catalog loaded: %d items in %d pools from %s in %.1fs",
                         len(self.engine.catalog),
+                        pools,
                         self.topic,
                         time.monotonic() - started,
                     )
