@@ -87,12 +87,14 @@ class AcceptanceHistory:
     def __init__(self) -> None:
         self.items: dict[str, list[int]] = {}
         self.pairs: dict[tuple[str, str], list[int]] = {}
+        self._by_requested: dict[str, dict[str, list[int]]] = {}  # the same counts, by request
 
     def update(self, requested_id: str, candidate_id: str, accepted: bool) -> None:
-        for counts in (
-            self.items.setdefault(candidate_id, [0, 0]),
-            self.pairs.setdefault((requested_id, candidate_id), [0, 0]),
-        ):
+        pair = self.pairs.get((requested_id, candidate_id))
+        if pair is None:
+            pair = self.pairs[requested_id, candidate_id] = [0, 0]
+            self._by_requested.setdefault(requested_id, {})[candidate_id] = pair
+        for counts in (self.items.setdefault(candidate_id, [0, 0]), pair):
             counts[0] += accepted
             counts[1] += 1
 
@@ -109,18 +111,29 @@ class AcceptanceHistory:
     def pair_log_odds(self, requested_id: str, candidate_id: str) -> float:
         return self._log_odds(self.pairs.get((requested_id, candidate_id)))
 
-    def fill(self, requested_id: str, ids: Sequence[str], out: FloatArray) -> None:
-        """Write the two history columns of ``out`` (rows in ``ids`` order)."""
+    def fill(self, requested_id: str, positions: Mapping[str, int], out: FloatArray) -> None:
+        """Write the two history columns of ``out``; ``positions`` maps item id -> row.
+
+        Walks whichever is smaller, the items with history or the rows, so a large pool with
+        little feedback (or the reverse) stays cheap. Rows without history keep their zeros.
+        """
         item_col, pair_col = FEATURES.index("item_history"), FEATURES.index("pair_history")
-        if self.items:
-            get, log_odds = self.items.get, self._log_odds
-            out[:, item_col] = [log_odds(get(i)) for i in ids]
-        if self.pairs:
-            get_pair = self.pairs.get
-            for row, item_id in enumerate(ids):
-                counts = get_pair((requested_id, item_id))
-                if counts is not None:
-                    out[row, pair_col] = self._log_odds(counts)
+        log_odds = self._log_odds
+        if len(self.items) < len(positions):
+            for item_id, counts in self.items.items():
+                row = positions.get(item_id)
+                if row is not None:
+                    out[row, item_col] = log_odds(counts)
+        else:
+            get = self.items.get
+            for item_id, row in positions.items():
+                found = get(item_id)
+                if found is not None:
+                    out[row, item_col] = log_odds(found)
+        for item_id, counts in self._by_requested.get(requested_id, {}).items():
+            row = positions.get(item_id)
+            if row is not None:
+                out[row, pair_col] = log_odds(counts)
 
 
 class TagVocabulary:
@@ -276,7 +289,9 @@ class AisleMatrix:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def pair_matrix(self, req: ItemRow, rows: IndexArray | None = None) -> FloatArray:
+    def pair_matrix(
+        self, req: ItemRow, rows: IndexArray | None = None, with_history: bool = True
+    ) -> FloatArray:
         """Pair features of ``req`` against every row (or only ``rows``, in that order).
 
         Shape (number of rows, len(FEATURES)); ranking asks only for the rows that passed
@@ -320,8 +335,9 @@ class AisleMatrix:
             known = fat >= 0
             out[:, _FAT_DISTANCE] = np.where(known, np.abs(fat - req.fat), 0.0)
             out[:, _FAT_UNKNOWN] = ~known
-        if self.history is not None:
-            self.history.fill(req.item_id, ids, out)
+        if self.history is not None and with_history:
+            positions = self.index if rows is None else {item: j for j, item in enumerate(ids)}
+            self.history.fill(req.item_id, positions, out)
         return out
 
     def rule_mask(self, requested: Product, rules: HardRules) -> BoolArray:
@@ -355,6 +371,25 @@ class AisleMatrix:
         return ok
 
 
+@dataclass(slots=True)
+class CandidateBlock:
+    """A requested item's rule-passing candidates and their content pair features.
+
+    Everything here depends on the catalog only, so it is computed once per requested item
+    and reused by every ranking of it (other stores, candidate stock-outs, model updates);
+    availability and the history columns change and are applied per ranking.
+    """
+
+    ids: tuple[str, ...]
+    positions: dict[str, int]
+    content: FloatArray  # history columns are zero here
+
+    def with_history(self, requested_id: str, history: AcceptanceHistory) -> FloatArray:
+        pair = self.content.copy()
+        history.fill(requested_id, self.positions, pair)
+        return pair
+
+
 class CatalogLike(Protocol):
     """What :class:`FeatureStore` needs of a catalog (see online_learning.catalog.Catalog)."""
 
@@ -385,6 +420,9 @@ class FeatureStore:
         # item id -> (the product it was computed from, its row); parsing names is the costly
         # part of a pool, and an aisle is rebuilt whenever one of its items changes
         self._rows: dict[str, tuple[Product, ItemRow]] = {}
+        # requested item id -> (pool version, requested product, its candidates)
+        self._blocks: OrderedDict[str, tuple[int, Product, CandidateBlock]] = OrderedDict()
+        self._max_blocks = 2048
 
     def pool_key(self, product: Product) -> str:
         return product.department if self.rules.scope == "department" else product.aisle
@@ -422,6 +460,27 @@ class FeatureStore:
         if self.catalog.get(product.item_id) is product:
             self._rows[product.item_id] = (product, row)
         return row
+
+    def candidates(self, requested: Product) -> CandidateBlock:
+        """The rule-passing candidates of ``requested`` with their content features (cached)."""
+        key = self.pool_key(requested)
+        version = self.catalog.pool_version(key, self.rules.scope)
+        cached = self._blocks.get(requested.item_id)
+        if cached is not None and cached[0] == version and cached[1] is requested:
+            self._blocks.move_to_end(requested.item_id)
+            return cached[2]
+        matrix = self.matrix(requested)
+        rows = np.flatnonzero(matrix.rule_mask(requested, self.rules))
+        ids = tuple(matrix.ids[i] for i in rows)
+        block = CandidateBlock(
+            ids=ids,
+            positions={item_id: j for j, item_id in enumerate(ids)},
+            content=matrix.pair_matrix(self.row(requested), rows, with_history=False),
+        )
+        self._blocks[requested.item_id] = (version, requested, block)
+        while len(self._blocks) > self._max_blocks:
+            self._blocks.popitem(last=False)
+        return block
 
     def forget(self, item_id: str) -> None:
         """Drop a removed item's cached row."""

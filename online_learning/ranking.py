@@ -16,7 +16,7 @@ import numpy as np
 
 from online_learning.availability import AvailabilityState
 from online_learning.events import Product
-from online_learning.features import AisleMatrix, FeatureStore
+from online_learning.features import FeatureStore
 from online_learning.model import AcceptanceModel
 from online_learning.rules import HardRules
 
@@ -87,15 +87,6 @@ def ranking_id(store_id: str, item_id: str, trigger: str, source_ts: float, vers
     return hashlib.blake2b(raw, digest_size=10).hexdigest()
 
 
-def pool_availability(
-    availability: AvailabilityState, store_id: str, matrix: AisleMatrix, now: float
-) -> np.ndarray:
-    """P(available) of every candidate in a pool at one store."""
-    return np.fromiter(
-        availability.p_many(store_id, matrix.ids, now), dtype=np.float64, count=len(matrix)
-    )
-
-
 def rank_substitutes(
     requested: Product,
     store_id: str,
@@ -112,20 +103,21 @@ def rank_substitutes(
     reason = rules.no_substitution_reason(requested)
     if reason is not None:
         return (), reason
-    matrix = features.matrix(requested)
-    if len(matrix) == 0:
+    if len(features.matrix(requested)) == 0:
         return (), f"no other items in {rules.scope} '{features.pool_key(requested)}'"
-    allowed = matrix.rule_mask(requested, rules)
-    if not allowed.any():
+    block = features.candidates(requested)
+    if not block.ids:
         return (), "no candidate passes the hard rules"
-    p_available = pool_availability(availability, store_id, matrix, now)
-    allowed &= p_available >= threshold
-    rows = np.flatnonzero(allowed)
+    p_all = np.fromiter(
+        availability.p_many(store_id, block.ids, now), dtype=np.float64, count=len(block.ids)
+    )
+    rows = np.flatnonzero(p_all >= threshold)
     if rows.size == 0:
         return (), "every rule-passing candidate is believed unavailable at this store"
-    pair = matrix.pair_matrix(features.row(requested), rows)
+    pair = block.with_history(requested.item_id, features.history)[rows]
+    p_available = p_all[rows]
     p_accept = model.predict_proba_matrix(pair)
-    score = p_accept * p_available[rows]
+    score = p_accept * p_available
     k = min(top_k, rows.size)
     if k < rows.size:
         # Keep every candidate tied with the k-th best, so a tie at the cut is also settled by
@@ -135,13 +127,14 @@ def rank_substitutes(
     else:
         best = np.arange(rows.size)
     # Ties broken by item id so the order is deterministic.
-    order = sorted(best.tolist(), key=lambda i: (-score[i], matrix.ids[rows[i]]))[:k]
+    ids = block.ids
+    order = sorted(best.tolist(), key=lambda i: (-score[i], ids[rows[i]]))[:k]
     return tuple(
         Substitute(
-            item_id=matrix.ids[rows[i]],
+            item_id=ids[rows[i]],
             score=float(score[i]),
             p_accept=float(p_accept[i]),
-            p_available=float(p_available[rows[i]]),
+            p_available=float(p_available[i]),
         )
         for i in order
     ), None

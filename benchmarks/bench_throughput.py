@@ -1,0 +1,291 @@
+"""Ingest throughput of one fillrate worker against a plain Faust agent and a plain aiokafka loop.
+
+All three read the same pre-filled topics on the embedded broker, in the same run: a realistic
+mix from the simulator (about 90% inventory signals, 10% feedback, stock-outs that trigger
+rankings) over the real Instacart catalog. Throughput is counted from the first to the last
+event consumed; each consumer uses a fresh consumer group, so each reads everything.
+
+    .venv/bin/python benchmarks/bench_throughput.py            # 100,000 events, 3 rounds
+    .venv/bin/python benchmarks/bench_throughput.py --quick    # CI smoke: 3,000 events, 1 round
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from online_learning.events import Feedback
+from online_learning.simulation import SimConfig, Simulation
+from streams.embedded_broker import EmbeddedBroker, free_port
+from streams.settings import Settings
+from streams.simulate import event_payload, product_payload
+from streams.topics import ensure_topics
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def prefill(settings: Settings, n_events: int, seed: int) -> tuple[int, int, int]:
+    """Publish the catalog, then ~90% signals and ~10% feedback; returns the three counts."""
+    await ensure_topics(settings)
+    sim = Simulation(SimConfig(seed=seed, orders_per_minute=600.0))
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers, linger_ms=20, max_batch_size=256 * 1024
+    )
+    await producer.start()
+    try:
+        catalog = sim.catalog_events()
+        for p in catalog:
+            await producer.send(
+                settings.catalog_topic,
+                key=p.item_id.encode(),
+                value=orjson.dumps(product_payload(p)),
+            )
+        n_signals_wanted = int(n_events * 0.9)
+        signals, feedback = 0, 0
+        by_aisle: dict[str, list[str]] = {}
+        for p in catalog:
+            by_aisle.setdefault(p.aisle, []).append(p.item_id)
+        while signals < n_signals_wanted:
+            batch, requests = sim.advance(60.0)
+            for s in batch[: n_signals_wanted - signals]:
+                await producer.send(
+                    settings.signals_topic,
+                    key=s.store_id.encode(),
+                    value=orjson.dumps(event_payload(s)),
+                )
+                signals += 1
+            # One feedback event per nine signals, answering real requests with a same-aisle pick.
+            for r in requests:
+                if feedback * 9 >= signals:
+                    break
+                pool = by_aisle[sim.products[r.item_id].aisle]
+                substitute = pool[(feedback * 7919) % len(pool)]
+                if substitute == r.item_id:
+                    continue
+                fb = Feedback(
+                    uuid.uuid4().hex,
+                    r.store_id,
+                    r.item_id,
+                    substitute,
+                    "accepted" if feedback % 2 else "rejected",
+                    r.ts,
+                )
+                await producer.send(
+                    settings.feedback_topic,
+                    key=r.store_id.encode(),
+                    value=orjson.dumps(event_payload(fb)),
+                )
+                feedback += 1
+        await producer.flush()
+        return signals, feedback, len(catalog)
+    finally:
+        await producer.stop()
+
+
+def run_fillrate(settings: Settings, expect: int, timeout: float) -> tuple[float, float]:
+    """A real `fillrate worker` process; first/last from polling its events-in counter."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FILLRATE_")}
+    env.update(
+        {
+            "FILLRATE_BROKER": str(settings.broker),
+            "FILLRATE_APP_ID": f"bench-{uuid.uuid4().hex[:8]}",
+            "FILLRATE_WEB_PORT": str(port),
+            "FILLRATE_PARTITIONS": str(settings.partitions),
+            "FILLRATE_LOG_LEVEL": "warning",
+        }
+    )
+    for name in (
+        "catalog_topic",
+        "signals_topic",
+        "feedback_topic",
+        "rankings_topic",
+        "deadletter_topic",
+    ):
+        env[f"FILLRATE_{name.upper()}"] = getattr(settings, name)
+    log = Path(tempfile.mkdtemp(prefix="bench-worker-")) / "worker.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "worker"],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+    url = f"http://127.0.0.1:{port}/metrics"
+    topics = (settings.signals_topic, settings.feedback_topic)
+    try:
+        deadline = time.monotonic() + timeout
+        first = 0.0
+        while time.monotonic() < deadline:
+            now = time.time()
+            count = _events_in(url, topics)
+            if count > 0 and not first:
+                first = now
+            if count >= expect:
+                return first, now
+            if proc.poll() is not None:
+                raise RuntimeError(f"worker exited; see {log}")
+            time.sleep(0.02)
+        raise TimeoutError(f"worker saw fewer than {expect} events in {timeout}s; see {log}")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _events_in(url: str, topics: tuple[str, ...]) -> float:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            text = response.read().decode()
+    except OSError:
+        return 0.0
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("fillrate_events_in_total{") and any(f'"{t}"' in line for t in topics):
+            total += float(line.rpartition(" ")[2])
+    return total
+
+
+def run_faust(settings: Settings, expect: int, timeout: float) -> tuple[float, float]:
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "faust_consume_baseline.py"),
+            "--broker",
+            str(settings.broker),
+            "--topics",
+            f"{settings.signals_topic},{settings.feedback_topic}",
+            "--expect",
+            str(expect),
+            "--app-id",
+            f"faust-{uuid.uuid4().hex[:8]}",
+            "--web-port",
+            str(free_port()),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert child.stdout is not None
+        for line in child.stdout:  # Faust prints its own lines and terminal codes too
+            start = line.find('{"first"')
+            if start >= 0:
+                result = json.loads(line[start:])
+                break
+        else:
+            raise RuntimeError("the Faust baseline exited without a result")
+        return float(result["first"]), float(result["last"])
+    finally:
+        child.terminate()
+        try:
+            child.wait(15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+async def run_aiokafka(settings: Settings, expect: int) -> tuple[float, float]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        tps = [
+            TopicPartition(topic, p)
+            for topic in (settings.signals_topic, settings.feedback_topic)
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        n, first = 0, 0.0
+        while n < expect:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            for records in batches.values():
+                if records and not first:
+                    first = time.time()
+                for record in records:
+                    orjson.loads(record.value)  # decode, as any real consumer would
+                n += len(records)
+        return first, time.time()
+    finally:
+        await consumer.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="3,000 events, one round")
+    args = parser.parse_args()
+    if args.quick:
+        args.events, args.rounds = 3000, 1
+    with EmbeddedBroker() as broker:
+        tag = uuid.uuid4().hex[:6]
+        settings = Settings.load(
+            {
+                "broker": broker.url,
+                "partitions": 4,
+                "catalog_topic": f"b{tag}-catalog",
+                "signals_topic": f"b{tag}-signals",
+                "feedback_topic": f"b{tag}-feedback",
+                "rankings_topic": f"b{tag}-rankings",
+                "deadletter_topic": f"b{tag}-deadletter",
+            },
+            environ={},
+        )
+        print(f"pre-filling {args.events:,} events on {broker.url} ...", flush=True)
+        signals, feedback, items = asyncio.run(prefill(settings, args.events, seed=7))
+        expect = signals + feedback
+        print(
+            f"  {signals:,} signals + {feedback:,} feedback over {items:,} catalog items",
+            flush=True,
+        )
+        rates: dict[str, list[float]] = {
+            "fillrate worker": [],
+            "plain Faust agent": [],
+            "plain aiokafka loop": [],
+        }
+        timeout = 30 + expect / 500
+        for round_ in range(1, args.rounds + 1):
+            for name, run in (
+                ("plain aiokafka loop", lambda: asyncio.run(run_aiokafka(settings, expect))),
+                ("plain Faust agent", lambda: run_faust(settings, expect, timeout)),
+                ("fillrate worker", lambda: run_fillrate(settings, expect, timeout)),
+            ):
+                first, last = run()
+                rate = expect / max(last - first, 1e-6)
+                rates[name].append(rate)
+                print(f"  round {round_}: {name:<20} {rate:>10,.0f} events/s", flush=True)
+        med = {name: statistics.median(values) for name, values in rates.items()}
+        print()
+        print(f"{'consumer':<22}{'median events/s':>16}{'vs Faust':>10}{'vs aiokafka':>13}")
+        for name, rate in med.items():
+            print(
+                f"{name:<22}{rate:>16,.0f}{rate / med['plain Faust agent']:>10.2f}"
+                f"{rate / med['plain aiokafka loop']:>13.3f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
