@@ -247,11 +247,18 @@ def build_worker(settings: Settings) -> Worker:
     async def read_catalog() -> None:
         await reader.run()
 
+    joined = asyncio.Event()
+
+    @app.on_rebalance_complete.connect
+    async def on_joined(sender: faust.App, **kwargs: Any) -> None:
+        # Set on every completed rebalance, also when this worker was given no partitions:
+        # an idle member of the group (more workers than partitions) is healthy, on standby.
+        joined.set()
+
     @app.task
     async def announce_ready() -> None:
         await worker.catalog.ready.wait()
-        while not app.consumer.assignment():
-            await asyncio.sleep(0.1)
+        await joined.wait()
         worker.ready = True
         metrics.ready.set(1)
         log.warning(
@@ -280,7 +287,12 @@ def build_worker(settings: Settings) -> Worker:
             "status": "ok" if worker.ready else "starting",
             "catalog_items": len(engine.catalog),
             "catalog_loaded": worker.catalog.ready.is_set(),
-            "assigned_partitions": len(app.consumer.assignment()) if worker.ready else 0,
+            "assigned_partitions": sum(
+                tp.topic in (settings.signals_topic, settings.feedback_topic)
+                for tp in app.consumer.assignment()
+            )
+            if worker.ready
+            else 0,
             "availability_entries": len(engine.availability),
             "live_rankings": engine.live_rankings(),
             "feedback_learned": engine.model.n_learned,

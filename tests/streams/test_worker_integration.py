@@ -250,3 +250,33 @@ async def test_bad_messages_are_dead_lettered_and_the_worker_keeps_going(
     RANKING_SCHEMA.validate(ranking)
     assert worker.metric("fillrate_dead_letters_total") == len(bad)
     assert worker.process.poll() is None
+
+
+async def test_a_worker_without_partitions_is_ready_on_standby(worker_factory: Any) -> None:
+    # One partition, two workers in one group: the second gets nothing to do, and is healthy.
+    first = worker_factory(partitions=1)
+    second = worker_factory(
+        partitions=1,
+        app_id=first.settings.app_id,
+        **{
+            name: getattr(first.settings, name)
+            for name in (
+                "catalog_topic",
+                "signals_topic",
+                "feedback_topic",
+                "rankings_topic",
+                "deadletter_topic",
+            )
+        },
+    )
+    deadline = time.monotonic() + 20
+    healths: list[Any] = []
+    while time.monotonic() < deadline:
+        healths = [first.health(), second.health()]
+        if all(h and h["status"] == "ok" for h in healths) and sorted(
+            h["assigned_partitions"] for h in healths
+        ) == [0, 2]:
+            break
+        time.sleep(0.5)
+    assert sorted(h["assigned_partitions"] for h in healths) == [0, 2], healths
+    assert all(h["status"] == "ok" for h in healths)
