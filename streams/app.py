@@ -250,7 +250,7 @@ def build_worker(settings: Settings) -> Worker:
     joined = asyncio.Event()
 
     @app.on_rebalance_complete.connect
-    async def on_joined(sender: faust.App, **kwargs: Any) -> None:
+    def on_joined(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         # Set on every completed rebalance, also when this worker was given no partitions:
         # an idle member of the group (more workers than partitions) is healthy, on standby.
         joined.set()
