@@ -44,11 +44,14 @@ class EngineConfig:
     threshold: float = 0.5  # below this P(available) an item is treated as out of stock
     dedup_capacity: int = 1_000_000  # feedback event ids remembered for de-duplication
     acceptance_window: int = 1000  # feedback events in the rolling acceptance rate
+    refresh_budget: int = 500  # live rankings re-ranked per refresh call
     allowed_stores: frozenset[str] | None = None  # None: any well-formed store id
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {self.top_k}")
+        if self.refresh_budget < 1:
+            raise ValueError(f"refresh_budget must be >= 1, got {self.refresh_budget}")
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
 
@@ -117,6 +120,7 @@ class SubstitutionEngine:
         self._offered_in: dict[tuple[str, str], set[str]] = {}
         self.clock = 0.0  # stream time: the newest event ts seen
         self.learned_since_refresh = 0
+        self._refresh_pending: deque[tuple[str, str]] = deque()  # the pass under way
         self.log_loss = metrics.LogLoss()
         self.prior_log_loss = metrics.LogLoss()  # the frozen content prior on the same events
         self.roc_auc = metrics.ROCAUC()
@@ -208,15 +212,25 @@ class SubstitutionEngine:
     def refresh(self) -> list[Ranking]:
         """Re-rank live rankings after learning; emit those whose order changed.
 
+        One call re-ranks at most ``refresh_budget`` rankings, so a worker with many live
+        rankings spreads a pass over several calls instead of stalling its stream; a new pass
+        starts only once the previous one is done and something was learned since it began.
         A ranking whose item has drifted back over the threshold (its miss has aged out
         without a restock signal) is retired here instead: nobody needs it any more.
         """
-        if self.learned_since_refresh == 0:
-            return []
-        self.learned_since_refresh = 0
+        if not self._refresh_pending:
+            if self.learned_since_refresh == 0:
+                return []
+            self.learned_since_refresh = 0
+            self._refresh_pending = deque(self._live)
         out = []
         threshold = self.config.threshold
-        for (store_id, item_id), previous in list(self._live.items()):
+        pending = self._refresh_pending
+        for _ in range(min(self.config.refresh_budget, len(pending))):
+            store_id, item_id = key = pending.popleft()
+            previous = self._live.get(key)
+            if previous is None:  # retired since the pass began
+                continue
             requested = self.catalog.get(item_id)
             if requested is None or self.availability.p(store_id, item_id, self.clock) >= threshold:
                 self._retire((store_id, item_id))

@@ -73,6 +73,7 @@ def build_engine(settings: Settings) -> SubstitutionEngine:
             top_k=settings.top_k,
             threshold=settings.threshold,
             allowed_stores=settings.store_allowlist(),
+            refresh_budget=settings.refresh_budget,
         ),
         availability=AvailabilityConfig(prior=settings.prior, half_life_s=settings.half_life_s),
         popularity=load_order_popularity(),

@@ -48,6 +48,9 @@ class Settings:
     refresh_interval_s: float = field(
         default=2.0, metadata={"help": "Debounce of model_update re-rankings, s"}
     )
+    refresh_budget: int = field(
+        default=500, metadata={"help": "Live rankings re-ranked per refresh tick"}
+    )
     stores: str | None = field(
         default=None, metadata={"help": "Comma-separated known store ids; unset: any"}
     )
@@ -81,7 +84,7 @@ class Settings:
     def validate(self) -> None:
         if self.broker is not None and not self.broker.startswith("kafka://"):
             raise SettingsError(f"broker must look like kafka://HOST:PORT, got {self.broker!r}")
-        for name in ("partitions", "replication", "top_k", "batch_size"):
+        for name in ("partitions", "replication", "top_k", "batch_size", "refresh_budget"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.web_port <= 65535:

@@ -593,3 +593,25 @@ def test_learning_beats_the_frozen_prior_on_feedback_that_contradicts_it(
     fresh = make_engine()
     fresh.on_feedback(feedback("milk-whole-half", "rejected"))
     assert fresh.log_loss.get() == pytest.approx(fresh.prior_log_loss.get())
+
+
+def test_a_refresh_pass_is_spread_over_calls_by_its_budget() -> None:
+    engine = make_engine(refresh_budget=1)
+    engine.on_signal(signal(MILK, store="s1"))
+    engine.on_signal(signal(MILK, store="s2"))
+    for _ in range(10):
+        engine.on_feedback(feedback("milk-skim-gal", "accepted"))
+        engine.on_feedback(feedback("milk-whole-half", "rejected"))
+    first, second = engine.refresh(), engine.refresh()
+    # one ranking per call, each store's in turn, both reordered the same way
+    assert [(r.store_id, r.trigger) for r in first + second] == [
+        ("s1", "model_update"),
+        ("s2", "model_update"),
+    ]
+    assert first[0].substitute_ids() == second[0].substitute_ids()
+    assert engine.refresh() == []  # the pass is over and nothing was learned since
+
+
+def test_the_refresh_budget_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="refresh_budget"):
+        EngineConfig(refresh_budget=0)
