@@ -229,8 +229,31 @@ def build_worker(settings: Settings) -> Worker:
         if worker.catalog.ready.is_set():
             await publish(engine.refresh(), None)
 
+    async def consumer_lag() -> dict[str, int]:
+        """Per input topic: high watermark minus the next offset to process, over our partitions.
+
+        Faust keeps the last offset each stream processed in ``_read_offset`` (no public API);
+        a partition with nothing processed yet counts from its fetch position.
+        """
+        consumer = app.consumer
+        lag = dict.fromkeys((settings.signals_topic, settings.feedback_topic), 0)
+        for tp in consumer.assignment():
+            if tp.topic not in lag:
+                continue
+            high = consumer.highwater(tp)
+            if high is None:
+                continue
+            read = consumer._read_offset.get(tp)  # type: ignore[attr-defined]
+            next_offset = read + 1 if read is not None else await consumer.position(tp)
+            if next_offset is not None:
+                lag[tp.topic] += max(0, high - next_offset)
+        return lag
+
     @app.timer(1.0)
     async def update_gauges() -> None:
+        if worker.ready:
+            for topic, lag in (await consumer_lag()).items():
+                metrics.consumer_lag.labels(topic).set(lag)
         metrics.availability_entries.set(len(engine.availability))
         metrics.live_rankings.set(engine.live_rankings())
         metrics.catalog_items.set(len(engine.catalog))

@@ -99,6 +99,12 @@ class WorkerMetrics:
         self.ready = Gauge(
             "fillrate_ready", "1 once the catalog is loaded and agents consume", registry=r
         )
+        self.consumer_lag = Gauge(
+            "fillrate_consumer_lag",
+            "Messages in this worker's input partitions not processed yet, by topic",
+            ["topic"],
+            registry=r,
+        )
         self.produce_errors = Counter(
             "fillrate_produce_errors_total", "Output messages that failed to publish", registry=r
         )

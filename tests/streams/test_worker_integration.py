@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import jsonschema
+import orjson
 import pytest
 
 from online_learning.catalog import load_instacart_products
@@ -280,3 +281,32 @@ async def test_a_worker_without_partitions_is_ready_on_standby(worker_factory: A
         time.sleep(0.5)
     assert sorted(h["assigned_partitions"] for h in healths) == [0, 2], healths
     assert all(h["status"] == "ok" for h in healths)
+
+
+async def test_consumer_lag_grows_with_a_backlog_and_drains_to_zero(
+    worker_factory: Any, kafka_io: Any, catalog: list[Product]
+) -> None:
+    worker, io = await started(worker_factory, kafka_io, catalog)
+    s = worker.settings
+    items = [p.item_id for p in catalog if p.aisle == "milk"]
+    n = 20_000
+    for i in range(n):  # a burst, faster than one worker drains it
+        store = f"lag-{i % 7}"
+        await io.producer.send(
+            s.signals_topic,
+            key=store.encode(),
+            value=orjson.dumps(signal(store, items[i % len(items)], "found", ts=1.0 + i)),
+        )
+    await io.producer.flush()
+    lag_seen = 0.0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        lag_seen = max(lag_seen, worker.metric("fillrate_consumer_lag", topic=s.signals_topic))
+        if worker.metric("fillrate_events_in_total", topic=s.signals_topic) >= n:
+            break
+        time.sleep(0.2)
+    assert worker.metric("fillrate_events_in_total", topic=s.signals_topic) == n
+    assert lag_seen > 0, "the backlog never showed as lag"
+    time.sleep(1.5)  # the gauges are refreshed every second
+    assert worker.metric("fillrate_consumer_lag", topic=s.signals_topic) == 0
+    assert worker.metric("fillrate_consumer_lag", topic=s.feedback_topic) == 0
