@@ -139,7 +139,6 @@ def build_worker(settings: Settings) -> Worker:
     catalog_topic = raw_topic(settings.catalog_topic)
     signals_topic = raw_topic(settings.signals_topic)
     feedback_topic = raw_topic(settings.feedback_topic)
-    rankings_topic = raw_topic(settings.rankings_topic)
     deadletter_topic = raw_topic(settings.deadletter_topic)
 
     async def dead_letter(event: EventT, exc: Exception) -> None:
@@ -168,15 +167,32 @@ def build_worker(settings: Settings) -> Worker:
                 "could not dead-letter %s@%s/%s", message.topic, message.partition, message.offset
             )
 
+    def delivered(ranking_id: str, future: asyncio.Future[Any]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            metrics.produce_errors.inc()
+            log.error(
+                "ranking %s was not delivered: %r",
+                ranking_id,
+                None if future.cancelled() else future.exception(),
+            )
+
     async def publish(rankings: Sequence[Ranking], caused_at: float | None) -> None:
+        # Straight to the producer (batched by linger_ms), not through Faust's Topic.send and
+        # its per-message FutureMessage bookkeeping; delivery failures are counted on arrival.
         for ranking in rankings:
-            payload = ranking.to_payload()
+            value = orjson.dumps(ranking.to_payload())
             try:
-                await rankings_topic.send(key=ranking.key.encode(), value=orjson.dumps(payload))
+                future = cast(
+                    "asyncio.Future[Any]",
+                    await app.producer.send(
+                        settings.rankings_topic, ranking.key.encode(), value, None, None, None
+                    ),
+                )
             except Exception:
                 metrics.produce_errors.inc()
                 log.exception("could not publish ranking %s", ranking.ranking_id)
                 continue
+            future.add_done_callback(partial(delivered, ranking.ranking_id))
             metrics.rankings_out.labels(ranking.trigger).inc()
             if caused_at is not None:
                 metrics.latency.observe(max(0.0, time.time() - caused_at))
@@ -199,9 +215,10 @@ def build_worker(settings: Settings) -> Worker:
     ) -> None:
         """The loop of the signal and feedback agents: batch, count, apply, act on the result."""
         await worker.catalog.ready.wait()
+        events_in = metrics.events_in.labels(topic)
         async for batch in cast(Stream, stream).take_events(settings.batch_size, within=0.005):
+            events_in.inc(len(batch))
             for event in batch:
-                metrics.events_in.labels(topic).inc()
                 result = await handle(event, partial(apply, event.message.value))
                 if result is not None:
                     await done(event, result)
