@@ -141,6 +141,20 @@ def test_every_panel_queries_the_provisioned_prometheus() -> None:
             assert target.get("datasource", {"uid": uid})["uid"] == uid, title
 
 
+def test_dashboard_panels_fit_the_grid_without_overlapping() -> None:
+    # Grafana pushes an overlapping panel down instead of failing: the layout would silently
+    # differ from the file.
+    cells: dict[tuple[int, int], str] = {}
+    for panel in dashboard_panels():
+        pos = panel["gridPos"]
+        assert pos["x"] >= 0 and pos["w"] > 0 and pos["h"] > 0, panel["title"]
+        assert pos["x"] + pos["w"] <= 24, f"{panel['title']} is wider than the 24-column grid"
+        for x in range(pos["x"], pos["x"] + pos["w"]):
+            for y in range(pos["y"], pos["y"] + pos["h"]):
+                other = cells.setdefault((x, y), panel["title"])
+                assert other == panel["title"], f"{panel['title']} overlaps {other}"
+
+
 def test_dashboard_uses_only_metrics_the_worker_exports() -> None:
     for title, expr in dashboard_queries():
         assert metric_names_in(expr), f"{title}: {expr} selects no metric"
@@ -179,6 +193,7 @@ def test_promtool_parses_every_dashboard_query(tmp_path: Path) -> None:
     "title",
     [
         "Events in, by topic",
+        "Consumer lag, by topic",
         "Rankings out, by trigger",
         "Dead letters, by topic and kind",
         "Event-to-ranking latency",
@@ -189,6 +204,7 @@ def test_promtool_parses_every_dashboard_query(tmp_path: Path) -> None:
         "Live rankings",
         "Catalog items",
         "Workers up",
+        "Workers ready",
     ],
 )
 def test_dashboard_has_the_panels_operators_look_for(title: str) -> None:

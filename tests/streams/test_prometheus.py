@@ -182,6 +182,17 @@ async def test_prometheus_scrapes_the_worker_and_evaluates_the_alerts(
             raise AssertionError(f"Prometheus has {events_in()}, expected {expected_in}") from None
         seen_at = time.time()
 
+        # Every message sent is processed: Prometheus sees both input topics' lag, at 0.
+        def lag() -> dict[str, float]:
+            by_labels = prometheus.query("fillrate_consumer_lag")
+            return {dict(labels)["topic"]: value for labels, value in by_labels.items()}
+
+        expected_lag = {s.signals_topic: 0.0, s.feedback_topic: 0.0}
+        try:
+            wait_for(lambda: lag() == expected_lag, "lag 0 on both input topics, scraped")
+        except AssertionError:
+            raise AssertionError(f"Prometheus has lag {lag()}, expected {expected_lag}") from None
+
         dead = prometheus.query("fillrate_dead_letters_total")
         assert {
             (dict(labels)["topic"], dict(labels)["kind"]): value for labels, value in dead.items()
