@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 __all__ = [
+    "DEAD_LETTER_MAX_PAYLOAD",
     "OUTCOMES",
     "SIGNALS",
     "CatalogTombstone",
@@ -260,14 +261,26 @@ def load_schema(name: str) -> dict[str, Any]:
     return result
 
 
+DEAD_LETTER_MAX_PAYLOAD = 256 * 1024
+
+
 def dead_letter_payload(
-    topic: str, partition: int, offset: int, error: str, raw: bytes | None, ts: float
+    topic: str,
+    partition: int,
+    offset: int,
+    error: str,
+    raw: bytes | None,
+    ts: float,
+    max_payload: int = DEAD_LETTER_MAX_PAYLOAD,
 ) -> dict[str, Any]:
     """Build a ``substitutions.deadletter`` record for a refused input message.
 
     ``raw`` is kept as text when it is valid UTF-8 and as base64 otherwise, so the record is
     always valid JSON and the original bytes can be recovered exactly; a tombstone (``None``)
-    becomes ``""``.
+    becomes ``""``. A value longer than ``max_payload`` bytes keeps only its first
+    ``max_payload`` bytes (``payload_truncated`` true, ``payload_size`` the original size):
+    base64 grows a value by a third, and a record over the broker's message size limit could
+    not be dead-lettered at all. The original stays at topic/partition/offset for a replay.
 
     Examples
     --------
@@ -276,15 +289,17 @@ def dead_letter_payload(
     '/wA='
     >>> dead_letter_payload("inventory.signals", 0, 43, "...", b'{"a": 1}', 1.0)["payload"]
     '{"a": 1}'
+    >>> big = dead_letter_payload("inventory.signals", 0, 44, "...", b"x" * 10, 1.0, max_payload=4)
+    >>> big["payload"], big["payload_truncated"], big["payload_size"]
+    ('xxxx', True, 10)
     """
-    if raw is None:
-        payload, encoding = "", "utf-8"
-    else:
-        try:
-            payload, encoding = raw.decode("utf-8"), "utf-8"
-        except UnicodeDecodeError:
-            payload, encoding = base64.b64encode(raw).decode("ascii"), "base64"
-    return {
+    size = 0 if raw is None else len(raw)
+    kept = b"" if raw is None else bytes(raw[:max_payload])
+    try:
+        payload, encoding = kept.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        payload, encoding = base64.b64encode(kept).decode("ascii"), "base64"
+    record: dict[str, Any] = {
         "topic": topic,
         "partition": partition,
         "offset": offset,
@@ -293,6 +308,10 @@ def dead_letter_payload(
         "payload_encoding": encoding,
         "ts": ts,
     }
+    if size > max_payload:
+        record["payload_truncated"] = True
+        record["payload_size"] = size
+    return record
 
 
 # --- field checks -----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from online_learning.events import (
+    DEAD_LETTER_MAX_PAYLOAD,
     OUTCOMES,
     SCHEMA_DIR,
     SIGNALS,
@@ -544,6 +545,19 @@ def test_dead_letter_for_a_tombstone_has_an_empty_payload() -> None:
     record = dead_letter_payload("inventory.signals", 2, 9, "unexpected tombstone", None, 3.0)
     VALIDATORS["substitutions.deadletter"].validate(record)
     assert (record["payload"], record["payload_encoding"]) == ("", "utf-8")
+
+
+def test_a_huge_value_is_dead_lettered_with_its_head_and_its_size() -> None:
+    raw = b"\xff" * (DEAD_LETTER_MAX_PAYLOAD * 4)  # 1 MiB of non-UTF-8: 1.4 MB in base64
+    record = dead_letter_payload(
+        "inventory.signals", 0, 5, "inventory.signals: not UTF-8", raw, 4.0
+    )
+    VALIDATORS["substitutions.deadletter"].validate(record)
+    assert record["payload_truncated"] is True and record["payload_size"] == len(raw)
+    assert base64.b64decode(record["payload"]) == raw[:DEAD_LETTER_MAX_PAYLOAD]
+    assert len(orjson.dumps(record)) < 512 * 1024  # fits a default 1 MB Kafka message
+    small = dead_letter_payload("t", 0, 1, "bad", b"x" * DEAD_LETTER_MAX_PAYLOAD, 4.0)
+    assert "payload_truncated" not in small and len(small["payload"]) == DEAD_LETTER_MAX_PAYLOAD
 
 
 # --- rankings (output) ------------------------------------------------------------------------
