@@ -310,3 +310,23 @@ async def test_consumer_lag_grows_with_a_backlog_and_drains_to_zero(
     time.sleep(1.5)  # the gauges are refreshed every second
     assert worker.metric("fillrate_consumer_lag", topic=s.signals_topic) == 0
     assert worker.metric("fillrate_consumer_lag", topic=s.feedback_topic) == 0
+
+
+async def test_reordered_signals_are_applied_by_event_time_not_arrival(
+    worker_factory: Any, kafka_io: Any, catalog: list[Product]
+) -> None:
+    worker, io = await started(worker_factory, kafka_io, catalog)
+    s = worker.settings
+    item = next(p for p in catalog if p.aisle == "yogurt").item_id
+    t0 = time.time()
+    await io.send(s.signals_topic, signal("s7", item, "in_stock", ts=t0 + 100), "s7")
+    # arrives later but happened earlier: older than the restock, it must not cause a stock-out
+    await io.send(s.signals_topic, signal("s7", item, "not_found", ts=t0), "s7")
+    await io.send(s.signals_topic, signal("s7", item, "not_found", ts=t0 + 200), "s7")
+    records = await io.read(s.rankings_topic, for_item(item, "stock_out", "s7"))
+    stock_outs = [r for r in records if r["item_id"] == item and r["store_id"] == "s7"]
+    assert [r["source_ts"] for r in stock_outs] == [t0 + 200]
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and worker.metric("fillrate_stale_signals_total") < 1:
+        time.sleep(0.2)
+    assert worker.metric("fillrate_stale_signals_total") == 1
