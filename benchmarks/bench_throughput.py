@@ -26,9 +26,9 @@ from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from workload import make_events
 
-from online_learning.events import Feedback
-from online_learning.simulation import SimConfig, Simulation
+from online_learning.events import InventorySignal
 from streams.embedded_broker import EmbeddedBroker, free_port
 from streams.settings import Settings
 from streams.simulate import event_payload, product_payload
@@ -38,9 +38,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 async def prefill(settings: Settings, n_events: int, seed: int) -> tuple[int, int, int]:
-    """Publish the catalog, then ~90% signals and ~10% feedback; returns the three counts."""
+    """Publish the catalog, then the workload's signals and feedback; returns the three counts."""
     await ensure_topics(settings)
-    sim = Simulation(SimConfig(seed=seed, orders_per_minute=600.0))
+    sim, events = make_events(n_events, seed)
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.bootstrap_servers, linger_ms=20, max_batch_size=256 * 1024
     )
@@ -53,44 +53,17 @@ async def prefill(settings: Settings, n_events: int, seed: int) -> tuple[int, in
                 key=p.item_id.encode(),
                 value=orjson.dumps(product_payload(p)),
             )
-        n_signals_wanted = int(n_events * 0.9)
-        signals, feedback = 0, 0
-        by_aisle: dict[str, list[str]] = {}
-        for p in catalog:
-            by_aisle.setdefault(p.aisle, []).append(p.item_id)
-        while signals < n_signals_wanted:
-            batch, requests = sim.advance(60.0)
-            for s in batch[: n_signals_wanted - signals]:
-                await producer.send(
-                    settings.signals_topic,
-                    key=s.store_id.encode(),
-                    value=orjson.dumps(event_payload(s)),
-                )
-                signals += 1
-            # One feedback event per nine signals, answering real requests with a same-aisle pick.
-            for r in requests:
-                if feedback * 9 >= signals:
-                    break
-                pool = by_aisle[sim.products[r.item_id].aisle]
-                substitute = pool[(feedback * 7919) % len(pool)]
-                if substitute == r.item_id:
-                    continue
-                fb = Feedback(
-                    uuid.uuid4().hex,
-                    r.store_id,
-                    r.item_id,
-                    substitute,
-                    "accepted" if feedback % 2 else "rejected",
-                    r.ts,
-                )
-                await producer.send(
-                    settings.feedback_topic,
-                    key=r.store_id.encode(),
-                    value=orjson.dumps(event_payload(fb)),
-                )
-                feedback += 1
+        signals = 0
+        for event in events:
+            is_signal = isinstance(event, InventorySignal)
+            signals += is_signal
+            await producer.send(
+                settings.signals_topic if is_signal else settings.feedback_topic,
+                key=event.store_id.encode(),
+                value=orjson.dumps(event_payload(event)),
+            )
         await producer.flush()
-        return signals, feedback, len(catalog)
+        return signals, len(events) - signals, len(catalog)
     finally:
         await producer.stop()
 
