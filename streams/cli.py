@@ -1,4 +1,4 @@
-"""The ``fillrate`` command: worker, simulate, demo, tail.
+"""The ``fillrate`` command: worker, simulate, demo, tail, evaluate.
 
 Every worker setting is a flag here and a ``FILLRATE_*`` variable (see streams/settings.py);
 the flags are generated from the settings so the two cannot drift apart.
@@ -115,6 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--limit", type=int, default=None, help="stop after N rankings")
     tail.add_argument("--json", action="store_true", help="print raw JSON lines")
     _add_settings_flags(tail, only=("broker", "rankings_topic"))
+
+    evaluate = sub.add_parser(
+        "evaluate", help="offline: learned ranking vs prior, baselines and oracle (no broker)"
+    )
+    from streams.evaluate_cmd import add_evaluate_flags
+
+    add_evaluate_flags(evaluate)
     return parser
 
 
@@ -141,6 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from streams.tail import run_tail
 
         return run_tail(settings, args)
+    if args.command == "evaluate":
+        from streams.evaluate_cmd import run_evaluate
+
+        return run_evaluate(args)
     raise AssertionError(args.command)  # pragma: no cover - argparse refuses unknown commands
 
 

@@ -1,0 +1,385 @@
+"""Offline evaluation: the learning core against baselines and an oracle on the simulator.
+
+One :class:`~online_learning.simulation.Simulation` per seed produces one stream of inventory
+signals and substitution requests. Every policy answers *the same* requests and is scored on
+the hidden truth, the expected acceptance (``Simulation.true_accept_prob``) of the item it would
+offer; only the ``learned`` policy's ranking is actually resolved in the simulation, so the
+stream stays one and its feedback is what the learner learns from. No Kafka here.
+
+Policies:
+
+- ``learned``: a :class:`SubstitutionEngine` fed every signal and every feedback event.
+- ``prior``: the same engine fed the same signals but never any feedback (its content prior).
+- ``random``: a random in-stock, rule-passing candidate of the requested item's aisle.
+- ``popular``: the most ordered (Instacart order lines) such candidate.
+- ``oracle``: the such candidate with the highest true acceptance for this customer.
+
+An engine policy offers the first item of its latest ranking for (store, item) that is truly
+in stock, which is what the shopper does; a request with no ranking, an empty ranking or no
+candidate is unfilled for that policy and scores 0. ``acceptance`` is therefore the expected
+share of substitution requests filled by an accepted substitute.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from online_learning.catalog import load_order_popularity
+from online_learning.engine import SubstitutionEngine
+from online_learning.events import InventorySignal, Product
+from online_learning.ranking import Ranking
+from online_learning.rules import HardRules, load_rules
+from online_learning.simulation import SimConfig, Simulation, SubstitutionRequest
+
+__all__ = [
+    "POLICIES",
+    "EvalResult",
+    "PolicyMetrics",
+    "SeedResult",
+    "evaluate",
+    "evaluate_seed",
+]
+
+POLICIES = ("learned", "prior", "random", "popular", "oracle")
+ENGINE_POLICIES = ("learned", "prior")
+STEP_SECONDS = 60.0  # the engines refresh once per simulated minute
+
+Progress = Callable[[int, int], None]  # (seed index, feedback learned in that seed)
+
+
+@dataclass
+class PolicyMetrics:
+    """Counts of one policy over one seed's requests."""
+
+    requests: int = 0
+    offered: int = 0
+    expected_accepts: float = 0.0
+    violations: int = 0
+    unavailable_offers: int = 0  # offered item not in stock (0 by construction)
+    top1_seen: int = 0  # requests where the policy had a non-empty ranking (engines only)
+    top1_unavailable: int = 0  # ... whose first item was truly out of stock
+
+    @property
+    def acceptance(self) -> float:
+        return self.expected_accepts / self.requests if self.requests else 0.0
+
+    @property
+    def fill(self) -> float:
+        return self.offered / self.requests if self.requests else 0.0
+
+    @property
+    def top1_unavailable_share(self) -> float:
+        return self.top1_unavailable / self.top1_seen if self.top1_seen else 0.0
+
+    def to_dict(self) -> dict[str, float]:
+        return {
+            "requests": self.requests,
+            "offered": self.offered,
+            "acceptance": self.acceptance,
+            "fill": self.fill,
+            "violations": self.violations,
+            "unavailable_offers": self.unavailable_offers,
+            "top1_unavailable_share": self.top1_unavailable_share,
+        }
+
+
+@dataclass
+class SeedResult:
+    seed: int
+    feedback: int
+    metrics: dict[str, PolicyMetrics]
+    # per window of ``window`` feedback events: mean expected acceptance of learned and prior
+    curve_learned: list[float] = field(default_factory=list)
+    curve_prior: list[float] = field(default_factory=list)
+
+    def gap_closure(self, policy: str) -> float:
+        """(policy - random) / (oracle - random): 0 is random, 1 is the oracle."""
+        low = self.metrics["random"].acceptance
+        high = self.metrics["oracle"].acceptance
+        if high - low <= 0:
+            return math.nan
+        return (self.metrics[policy].acceptance - low) / (high - low)
+
+
+@dataclass
+class EvalResult:
+    seeds: list[SeedResult]
+    target_feedback: int
+    window: int
+    sim_config: SimConfig
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """Per policy: mean and std over seeds of each metric."""
+        out: dict[str, dict[str, float]] = {}
+        for policy in POLICIES:
+            rows = {
+                "acceptance": [s.metrics[policy].acceptance for s in self.seeds],
+                "gap_closure": [s.gap_closure(policy) for s in self.seeds],
+                "fill": [s.metrics[policy].fill for s in self.seeds],
+                "violations": [float(s.metrics[policy].violations) for s in self.seeds],
+                "unavailable_offers": [
+                    float(s.metrics[policy].unavailable_offers) for s in self.seeds
+                ],
+                "top1_unavailable_share": [
+                    s.metrics[policy].top1_unavailable_share for s in self.seeds
+                ],
+            }
+            stats: dict[str, float] = {}
+            for name, values in rows.items():
+                stats[f"{name}_mean"] = statistics.fmean(values)
+                stats[f"{name}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+            stats["violations_total"] = sum(rows["violations"])
+            out[policy] = stats
+        return out
+
+    def curve(self) -> dict[str, list[float]]:
+        """Window ends (feedback events) and the mean over seeds of each engine's acceptance."""
+        n = min(len(s.curve_learned) for s in self.seeds)
+        ends = [min((i + 1) * self.window, self.target_feedback) for i in range(n)]
+        learned = [statistics.fmean(s.curve_learned[i] for s in self.seeds) for i in range(n)]
+        prior = [statistics.fmean(s.curve_prior[i] for s in self.seeds) for i in range(n)]
+        return {"feedback": [float(e) for e in ends], "learned": learned, "prior": prior}
+
+    def to_dict(self) -> dict[str, Any]:
+        config = {
+            k: getattr(self.sim_config, k)
+            for k in ("n_stores", "n_customers", "orders_per_minute", "catalog_limit", "shift_at")
+        }
+        return {
+            "target_feedback": self.target_feedback,
+            "window": self.window,
+            "sim_config": config,
+            "summary": self.summary(),
+            "curve": self.curve(),
+            "seeds": [
+                {
+                    "seed": s.seed,
+                    "feedback": s.feedback,
+                    "policies": {p: s.metrics[p].to_dict() for p in POLICIES},
+                    "gap_closure": {p: s.gap_closure(p) for p in POLICIES},
+                    "curve_learned": s.curve_learned,
+                    "curve_prior": s.curve_prior,
+                }
+                for s in self.seeds
+            ],
+        }
+
+
+class _Baselines:
+    """The candidate pool of a requested item (same aisle, rule-passing), cached per item."""
+
+    def __init__(
+        self, engine: SubstitutionEngine, popularity: Mapping[str, int], seed: int
+    ) -> None:
+        self.engine = engine
+        self.popularity = popularity
+        self.rng = random.Random(f"fillrate-eval-random|{seed}")
+        self._pools: dict[str, tuple[Product, ...]] = {}
+
+    def pool(self, requested: Product) -> tuple[Product, ...]:
+        cached = self._pools.get(requested.item_id)
+        if cached is not None:
+            return cached
+        catalog = self.engine.catalog
+        rules = self.engine.rules
+        pool = []
+        for item_id in self.engine.features.candidates(requested).ids:
+            candidate = catalog.get(item_id)
+            if (
+                candidate is not None
+                and candidate.aisle == requested.aisle
+                and rules.violation(requested, candidate) is None
+            ):
+                pool.append(candidate)
+        pool.sort(key=lambda p: p.item_id)
+        self._pools[requested.item_id] = result = tuple(pool)
+        return result
+
+
+def _engine(
+    products: Sequence[Product], rules: HardRules, popularity: Mapping[str, int]
+) -> SubstitutionEngine:
+    # A fixed wall clock: ranking timestamps (and so the whole run) stay deterministic.
+    return SubstitutionEngine(
+        rules=rules, popularity=popularity, products=products, wall_clock=lambda: 0.0
+    )
+
+
+def evaluate_seed(
+    config: SimConfig,
+    target_feedback: int,
+    *,
+    window: int = 500,
+    rules: HardRules | None = None,
+    popularity: Mapping[str, int] | None = None,
+    products: Sequence[Product] | None = None,
+    progress: Progress | None = None,
+    seed_index: int = 0,
+    max_sim_seconds: float = 30 * 24 * 3600.0,
+) -> SeedResult:
+    """Run one simulation until ``target_feedback`` feedback events were learned."""
+    if target_feedback < 1 or window < 1:
+        raise ValueError("target_feedback and window must be >= 1")
+    rules = rules or load_rules()
+    popularity = load_order_popularity() if popularity is None else popularity
+    sim = Simulation(config, products)
+    catalog = sim.catalog_events()
+    engines = {name: _engine(catalog, rules, popularity) for name in ENGINE_POLICIES}
+    learned = engines["learned"]
+    baselines = _Baselines(learned, popularity, config.seed)
+    latest: dict[str, dict[tuple[str, str], Ranking]] = {name: {} for name in ENGINE_POLICIES}
+    metrics = {p: PolicyMetrics() for p in POLICIES}
+    window_sums = {name: [0.0, 0] for name in ENGINE_POLICIES}  # [sum, count] of this window
+    curves: dict[str, list[float]] = {name: [] for name in ENGINE_POLICIES}
+    n_feedback = 0
+
+    def keep(name: str, rankings: list[Ranking]) -> None:
+        table = latest[name]
+        for ranking in rankings:
+            table[(ranking.store_id, ranking.item_id)] = ranking
+
+    def close_window() -> None:
+        for name in ENGINE_POLICIES:
+            total, count = window_sums[name]
+            curves[name].append(total / count if count else math.nan)
+            window_sums[name] = [0.0, 0]
+
+    def score(
+        policy: str, request: SubstitutionRequest, requested: Product, offer: str | None
+    ) -> None:
+        m = metrics[policy]
+        m.requests += 1
+        p = 0.0
+        if offer is not None:
+            candidate = sim.products[offer]
+            m.offered += 1
+            if rules.violation(requested, candidate) is not None:
+                m.violations += 1
+            if not sim.in_stock(request.store_id, offer):
+                m.unavailable_offers += 1
+            p = sim.true_accept_prob(request.customer_id, requested, candidate)
+            m.expected_accepts += p
+        if policy in window_sums:
+            window_sums[policy][0] += p
+            window_sums[policy][1] += 1
+
+    def engine_offer(
+        policy: str, request: SubstitutionRequest
+    ) -> tuple[Ranking | None, str | None]:
+        ranking = latest[policy].get((request.store_id, request.item_id))
+        if ranking is None or not ranking.substitutes:
+            return ranking, None
+        m = metrics[policy]
+        ids = ranking.substitute_ids()
+        m.top1_seen += 1
+        if not sim.in_stock(request.store_id, ids[0]):
+            m.top1_unavailable += 1
+        for item_id in ids:
+            if item_id != request.item_id and sim.in_stock(request.store_id, item_id):
+                return ranking, item_id
+        return ranking, None
+
+    def answer(request: SubstitutionRequest) -> None:
+        nonlocal n_feedback
+        requested = sim.products[request.item_id]
+        ranking, offer = engine_offer("learned", request)
+        score("learned", request, requested, offer)
+        score("prior", request, requested, engine_offer("prior", request)[1])
+        in_stock = [
+            c for c in baselines.pool(requested) if sim.in_stock(request.store_id, c.item_id)
+        ]
+        pick_random: str | None = None
+        pick_popular: str | None = None
+        pick_oracle: str | None = None
+        if in_stock:
+            probs = sim.true_accept_probs(request.customer_id, requested, in_stock)
+            best = max(range(len(in_stock)), key=lambda i: (probs[i], in_stock[i].item_id))
+            pick_random = in_stock[baselines.rng.randrange(len(in_stock))].item_id
+            pick_popular = max(
+                in_stock, key=lambda c: (popularity.get(c.item_id, 0), c.item_id)
+            ).item_id
+            pick_oracle = in_stock[best].item_id
+        score("random", request, requested, pick_random)
+        score("popular", request, requested, pick_popular)
+        score("oracle", request, requested, pick_oracle)
+        if ranking is None:
+            sim.expire(request)
+            return
+        feedback = sim.resolve(request, ranking.substitute_ids(), ranking.ranking_id)
+        if feedback is not None:
+            learned.on_feedback(feedback)
+            n_feedback += 1
+            if n_feedback % window == 0:
+                close_window()
+
+    end_ts = config.start_ts + max_sim_seconds
+    while n_feedback < target_feedback and sim.now < end_ts:
+        signals, requests = sim.advance(STEP_SECONDS)
+        events: list[tuple[float, int, InventorySignal | SubstitutionRequest]] = [
+            (s.ts, 0, s) for s in signals
+        ]
+        events.extend((r.ts, 1, r) for r in requests)
+        events.sort(key=lambda e: (e[0], e[1]))
+        for _, kind, event in events:
+            if kind == 0:
+                assert isinstance(event, InventorySignal)
+                for name, engine in engines.items():
+                    keep(name, engine.on_signal(event))
+                continue
+            assert isinstance(event, SubstitutionRequest)
+            if n_feedback >= target_feedback:
+                sim.expire(event)  # past the target: close the line without scoring it
+            else:
+                answer(event)
+        for name, engine in engines.items():
+            keep(name, engine.refresh())
+        if progress is not None:
+            progress(seed_index, min(n_feedback, target_feedback))
+    if n_feedback % window:
+        close_window()
+    return SeedResult(
+        seed=config.seed,
+        feedback=n_feedback,
+        metrics=metrics,
+        curve_learned=curves["learned"],
+        curve_prior=curves["prior"],
+    )
+
+
+def evaluate(
+    seeds: Sequence[int],
+    target_feedback: int,
+    *,
+    sim_config: SimConfig | None = None,
+    window: int = 500,
+    rules: HardRules | None = None,
+    products: Sequence[Product] | None = None,
+    progress: Progress | None = None,
+) -> EvalResult:
+    """:func:`evaluate_seed` for each seed (the seed replaces ``sim_config.seed``)."""
+    if not seeds:
+        raise ValueError("evaluate needs at least one seed")
+    base = sim_config or SimConfig()
+    rules = rules or load_rules()
+    popularity = load_order_popularity()
+    results = [
+        evaluate_seed(
+            replace(base, seed=seed),
+            target_feedback,
+            window=window,
+            rules=rules,
+            popularity=popularity,
+            products=products,
+            progress=progress,
+            seed_index=index,
+        )
+        for index, seed in enumerate(seeds)
+    ]
+    return EvalResult(
+        seeds=results, target_feedback=target_feedback, window=window, sim_config=base
+    )

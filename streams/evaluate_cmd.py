@@ -1,0 +1,168 @@
+"""``fillrate evaluate``: the offline evaluation (online_learning/evaluation.py), no broker.
+
+Prints a table of every policy over the seeds, and writes ``evaluation.json`` (every number)
+and ``learning_curve.png`` (learned vs prior expected acceptance per feedback window) into
+``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from online_learning.evaluation import POLICIES, EvalResult, evaluate
+from online_learning.simulation import SimConfig
+
+__all__ = ["add_evaluate_flags", "format_table", "run_evaluate", "write_outputs"]
+
+QUICK_FEEDBACK = 1500
+WINDOW = 500
+
+
+def add_evaluate_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seeds", type=int, default=3, help="simulations to run (default: 3)")
+    parser.add_argument(
+        "--feedback",
+        type=int,
+        default=20000,
+        help="stop each seed after this many learned feedback events (default: 20000)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("docs/eval"), help="output directory (default: docs/eval)"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"1 seed, {QUICK_FEEDBACK} feedback events, full catalog (under a minute)",
+    )
+    parser.add_argument(
+        "--first-seed", type=int, default=1, help="seeds are first-seed, +1, ... (default: 1)"
+    )
+    parser.add_argument(
+        "--catalog-limit",
+        type=int,
+        default=None,
+        help="only the first N catalog items (default: all 49,688)",
+    )
+
+
+def format_table(result: EvalResult) -> str:
+    summary = result.summary()
+    header = (
+        f"{'policy':<8}  {'acceptance':>15}  {'gap closure':>13}  {'fill':>6}  "
+        f"{'violations':>10}  {'top-1 unavail':>13}"
+    )
+    lines = [header, "-" * len(header)]
+    for policy in POLICIES:
+        s = summary[policy]
+        gap = s["gap_closure_mean"]
+        gap_text = "n/a" if math.isnan(gap) else f"{gap:.3f}±{s['gap_closure_std']:.3f}"
+        unavailable = (
+            f"{s['top1_unavailable_share_mean']:.1%}" if policy in ("learned", "prior") else "-"
+        )
+        lines.append(
+            f"{policy:<8}  {s['acceptance_mean']:>7.4f}±{s['acceptance_std']:.4f}  "
+            f"{gap_text:>13}  {s['fill_mean']:>6.1%}  {int(s['violations_total']):>10}  "
+            f"{unavailable:>13}"
+        )
+    return "\n".join(lines)
+
+
+def write_outputs(result: EvalResult, out: Path) -> tuple[Path, Path]:
+    """Write ``evaluation.json`` and ``learning_curve.png`` into ``out``; returns both paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = out / "evaluation.json"
+    json_path.write_text(json.dumps(result.to_dict(), indent=2, allow_nan=True) + "\n")
+
+    curve = result.curve()
+    summary = result.summary()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    x = curve["feedback"]
+    for seed in result.seeds:
+        n = len(x)
+        ax.plot(x, seed.curve_learned[:n], color="tab:blue", alpha=0.2, linewidth=0.8)
+        ax.plot(x, seed.curve_prior[:n], color="tab:orange", alpha=0.2, linewidth=0.8)
+    ax.plot(x, curve["learned"], color="tab:blue", marker="o", markersize=3, label="learned")
+    ax.plot(x, curve["prior"], color="tab:orange", marker="o", markersize=3, label="prior")
+    for policy, color in (("oracle", "tab:green"), ("popular", "tab:purple"), ("random", "grey")):
+        ax.axhline(
+            summary[policy]["acceptance_mean"],
+            color=color,
+            linestyle="--",
+            linewidth=1,
+            label=f"{policy} (whole run)",
+        )
+    ax.set_xlabel(f"feedback events learned (window of {result.window})")
+    ax.set_ylabel("expected top-1 acceptance")
+    ax.set_title(
+        f"Learned vs prior, {len(result.seeds)} seed(s); thin lines: single seeds",
+        fontsize=10,
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    png_path = out / "learning_curve.png"
+    fig.savefig(png_path, dpi=120)
+    plt.close(fig)
+    return json_path, png_path
+
+
+class _ProgressLine:
+    """A single ``\\r`` line on stderr: feedback so far / target, and an ETA."""
+
+    def __init__(self, seeds: int, target: int, stream: TextIO = sys.stderr) -> None:
+        self.seeds = seeds
+        self.target = target
+        self.stream = stream
+        self.started = time.monotonic()
+        self.last = 0.0
+
+    def __call__(self, seed_index: int, feedback: int) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.2 and feedback < self.target:
+            return
+        self.last = now
+        done = seed_index * self.target + feedback
+        total = self.seeds * self.target
+        elapsed = now - self.started
+        eta = elapsed / done * (total - done) if done else math.nan
+        eta_text = "?" if math.isnan(eta) else f"{eta:4.0f}s"
+        self.stream.write(
+            f"\rseed {seed_index + 1}/{self.seeds}  feedback {feedback:>6}/{self.target}  "
+            f"elapsed {elapsed:4.0f}s  ETA {eta_text}   "
+        )
+        self.stream.flush()
+
+    def done(self) -> None:
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    seeds, feedback = (1, QUICK_FEEDBACK) if args.quick else (args.seeds, args.feedback)
+    if seeds < 1 or feedback < 1:
+        print("fillrate evaluate: --seeds and --feedback must be >= 1", file=sys.stderr)
+        return 2
+    progress = _ProgressLine(seeds, feedback)
+    result = evaluate(
+        [args.first_seed + i for i in range(seeds)],
+        feedback,
+        sim_config=SimConfig(catalog_limit=args.catalog_limit),
+        window=WINDOW,
+        progress=progress,
+    )
+    progress.done()
+    print(format_table(result))
+    json_path, png_path = write_outputs(result, args.out)
+    print(f"wrote {json_path} and {png_path}")
+    return 0
