@@ -63,6 +63,13 @@ def for_item(item_id: str, trigger: str | None = None, store: str | None = None)
     return match
 
 
+def wait_for_metric(worker: Any, name: str, value: float, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and worker.metric(name) < value:
+        time.sleep(0.1)
+    assert worker.metric(name) == value
+
+
 def pick(records: list[dict[str, Any]], item_id: str, trigger: str, store: str) -> dict:
     found = [
         r
@@ -174,6 +181,9 @@ async def test_feedback_moves_p_accept_and_a_repeated_event_id_does_not(
         await io.send(
             s.feedback_topic, feedback("s3", requested.item_id, top["item_id"], "rejected"), "s3"
         )
+    # Feedback and signals are different topics, read by different agents: nothing orders
+    # one after the other, so wait until the feedback is learned before the next stock-out.
+    wait_for_metric(worker, "fillrate_feedback_learned_total", 31)
     await io.send(s.signals_topic, signal("s4", requested.item_id, "not_found"), "s4")
     later = pick(
         await io.read(s.rankings_topic, for_item(requested.item_id, "stock_out", "s4")),
@@ -194,6 +204,7 @@ async def test_feedback_moves_p_accept_and_a_repeated_event_id_does_not(
         await io.send(
             s.feedback_topic, feedback("s3", requested.item_id, top["item_id"], "accepted"), "s3"
         )
+    wait_for_metric(worker, "fillrate_feedback_learned_total", before + 60)
     await io.send(s.signals_topic, signal("s5", requested.item_id, "not_found"), "s5")
     last = pick(
         await io.read(s.rankings_topic, for_item(requested.item_id, "stock_out", "s5")),
