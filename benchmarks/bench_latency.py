@@ -1,0 +1,301 @@
+"""Latency from a stock-out signal being produced to its ranking being consumed, under load.
+
+One real `fillrate worker` process on the embedded broker. First its maximum sustained rate:
+a burst of events is produced as fast as possible and the drain rate is read from the worker's
+input counter, as bench_throughput.py does (median of the rounds). Then the realistic mix of
+benchmarks/workload.py (about 90% inventory signals, 10% feedback, the same simulated stream
+continued) is produced at a paced 25%, 50% and 90% of that rate, for a fixed time per load.
+
+Every signal is tagged by its (store_id, item_id, ts), which the worker carries into the
+ranking it causes as (store_id, item_id, source_ts). A consumer in this process reads the
+rankings topic; for each `stock_out` ranking, the latency is the time it was received here
+minus the time its signal was handed to the producer (same process, same clock). So it covers
+producing, the broker, the worker's fetch, decode, state update, ranking, publishing, the broker
+again and our fetch.
+
+    .venv/bin/python benchmarks/bench_latency.py           # 3 rounds of 20 s per load
+    .venv/bin/python benchmarks/bench_latency.py --quick   # CI smoke: 1 round of 2 s per load
+
+Faust creates the worker's consumer with a fixed 1.5 s fetch wait, and the embedded Tansu
+broker holds an empty fetch for that long even when data arrives meanwhile. So by default the
+same measurement is repeated, in the same run and on the same stream, with a worker whose fetch
+wait is 10 ms (benchmarks/worker_fetch_wait.py; ``--fetch-wait-ms 0`` skips it).
+
+p50 and p99 are medians over rounds of each round's percentile; p99.9 needs more samples than
+one round gives, so it is taken over the rankings of all rounds together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import math
+import statistics
+import time
+import uuid
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from worker_process import (
+    WorkerProcess,
+    bench_settings,
+    encode,
+    publish,
+    wait_consumed,
+)
+from workload import make_events
+
+from online_learning.events import InventorySignal, Product
+from streams.embedded_broker import EmbeddedBroker
+from streams.settings import Settings
+
+LEVELS = (0.25, 0.50, 0.90)
+TARGET_P99_MS = 50.0  # issue #4: p99 under 50 ms at half the maximum sustained rate
+
+SignalKey = tuple[str, str, float]
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in [0, 100]) of a non-empty list."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+class RankingWatcher:
+    """Reads the rankings topic; matches each stock_out ranking to the signal that caused it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.sent: dict[SignalKey, float] = {}  # tagged signals of the current load: send time
+        self.latencies: list[float] = []
+        self.rankings = 0
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=10,  # bounds what an idle fetch adds to a measured latency
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        topic = self.settings.rankings_topic
+        tps = [
+            TopicPartition(topic, p)
+            for p in sorted(self._consumer.partitions_for_topic(topic) or ())
+        ]
+        self._consumer.assign(tps)
+        await self._consumer.seek_to_end(*tps)
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=100, max_records=5000)
+            received = time.time()
+            for records in batches.values():
+                for record in records:
+                    self.rankings += 1
+                    ranking = orjson.loads(record.value)
+                    if ranking["trigger"] != "stock_out":
+                        continue
+                    key = (ranking["store_id"], ranking["item_id"], ranking["source_ts"])
+                    sent = self.sent.pop(key, None)
+                    if sent is not None:
+                        self.latencies.append(received - sent)
+
+    def take(self) -> list[float]:
+        """The latencies matched since the last call; forgets unmatched signals."""
+        out, self.latencies = self.latencies, []
+        self.sent.clear()
+        return out
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._consumer.stop()
+
+
+async def paced(
+    producer: AIOKafkaProducer,
+    settings: Settings,
+    chunk: list[tuple[str, bytes, bytes, SignalKey | None]],
+    rate: float,
+    sent: dict[SignalKey, float],
+) -> tuple[float, float]:
+    """Produce ``chunk`` at ``rate`` events/s on a fixed schedule; returns (first, last) send."""
+    start = time.time()
+    first = last = start
+    for i, (topic, key, value, tag) in enumerate(chunk):
+        due = start + i / rate
+        now = time.time()
+        if due > now:
+            await asyncio.sleep(due - now)
+        last = time.time()
+        if tag is not None:
+            sent[tag] = last
+        await producer.send(getattr(settings, topic), key=key, value=value)
+    return first, last
+
+
+Results = dict[float, list[tuple[float, float, list[float]]]]
+
+
+async def measure(
+    broker_url: str,
+    catalog: list[Product],
+    stream: list[tuple[str, bytes, bytes, SignalKey | None]],
+    fetch_wait_ms: int | None,
+    args: argparse.Namespace,
+) -> tuple[float, Results]:
+    """One worker on fresh topics: its maximum sustained rate, then the paced loads."""
+    settings = bench_settings(broker_url, partitions=4)
+    await publish(settings, catalog, [])
+    worker = WorkerProcess(settings, f"lat-{uuid.uuid4().hex[:8]}", fetch_wait_ms).start()
+    watcher = RankingWatcher(settings)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=1)
+    try:
+        await asyncio.to_thread(worker.wait_ready)
+        await producer.start()
+        await watcher.start()
+        cursor = 0
+
+        # 1. The maximum sustained rate: bursts drained by the worker.
+        max_rates = []
+        for round_ in range(1, args.rounds + 1):
+            chunk = stream[cursor : cursor + args.burst]
+            cursor += len(chunk)
+            waiting = asyncio.create_task(wait_consumed([worker], cursor, 60 + len(chunk) / 200))
+            await asyncio.sleep(0.1)  # the poller has its baseline before the burst starts
+            for topic, key, value, _tag in chunk:
+                await producer.send(getattr(settings, topic), key=key, value=value)
+            await producer.flush()
+            first, last = await waiting
+            max_rates.append(len(chunk) / max(last - first, 1e-6))
+            print(
+                f"  round {round_}: drained {len(chunk):,} events at {max_rates[-1]:,.0f} events/s",
+                flush=True,
+            )
+            watcher.take()
+        max_rate = statistics.median(max_rates)
+        print(f"  maximum sustained rate (median): {max_rate:,.0f} events/s", flush=True)
+        if max_rate > args.rate_cap:
+            print(f"  (paced loads capped at --rate-cap {args.rate_cap:,.0f} events/s)")
+
+        # 2. Paced loads, interleaved by round so drift on the machine hits every level.
+        results: Results = {f: [] for f in LEVELS}
+        for round_ in range(1, args.rounds + 1):
+            for level in LEVELS:
+                rate = level * min(max_rate, args.rate_cap)
+                chunk = stream[cursor : cursor + int(rate * args.seconds)]
+                cursor += len(chunk)
+                first, last = await paced(producer, settings, chunk, rate, watcher.sent)
+                await producer.flush()
+                _, caught_up = await wait_consumed([worker], cursor, 120)
+                await asyncio.sleep(0.5)  # rankings still on their way to us
+                latencies = watcher.take()
+                achieved = len(chunk) / max(last - first, 1e-6)
+                catch_up = max(0.0, caught_up - last)
+                results[level].append((achieved, catch_up, latencies))
+                summary = (
+                    f"p50 {percentile(latencies, 50) * 1e3:.1f} ms, "
+                    f"p99 {percentile(latencies, 99) * 1e3:.1f} ms"
+                    if latencies
+                    else "no stock-out rankings matched"
+                )
+                print(
+                    f"  round {round_}: {level:.0%} load, {achieved:,.0f} events/s sent, "
+                    f"{len(latencies):,} stock-out rankings, {summary}, "
+                    f"caught up {catch_up:.2f} s after the last send",
+                    flush=True,
+                )
+        return max_rate, results
+    finally:
+        await watcher.stop()
+        await producer.stop()
+        worker.stop()
+
+
+def report(name: str, max_rate: float, results: Results, rate_cap: float) -> None:
+    print()
+    print(f"{name}: maximum sustained rate {max_rate:,.0f} events/s")
+    print(
+        f"{'load':>5}{'events/s':>10}{'sent/s':>10}{'rankings':>10}"
+        f"{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}{'catch-up s':>12}"
+    )
+    p99_at_half = math.nan
+    for level, rounds in results.items():
+        pooled = [x for _, _, lat in rounds for x in lat]
+        per_round = [lat for _, _, lat in rounds if lat]
+        if not per_round:
+            print(f"{level:>5.0%}  no stock-out rankings matched")
+            continue
+        p50 = statistics.median(percentile(lat, 50) for lat in per_round) * 1e3
+        p99 = statistics.median(percentile(lat, 99) for lat in per_round) * 1e3
+        p999 = percentile(pooled, 99.9) * 1e3
+        if level == 0.5:
+            p99_at_half = p99
+        print(
+            f"{level:>5.0%}{level * min(max_rate, rate_cap):>10,.0f}"
+            f"{statistics.median(a for a, _, _ in rounds):>10,.0f}{len(pooled):>10,}"
+            f"{p50:>9.1f}{p99:>9.1f}{p999:>10.1f}"
+            f"{statistics.median(c for _, c, _ in rounds):>12.2f}"
+        )
+    verdict = "met" if p99_at_half < TARGET_P99_MS else "not met"
+    print(f"target p99 < {TARGET_P99_MS:.0f} ms at 50% of the maximum rate: {verdict}")
+
+
+async def run(args: argparse.Namespace) -> None:
+    n_events = args.burst * args.rounds + math.ceil(
+        args.rounds * args.seconds * sum(LEVELS) * args.rate_cap
+    )
+    print(f"generating {n_events:,} events of the workload mix ...", flush=True)
+    sim, events = make_events(n_events, seed=7)
+    stream = [
+        (*encode(e), (e.store_id, e.item_id, e.ts) if isinstance(e, InventorySignal) else None)
+        for e in events
+    ]
+    catalog = sim.catalog_events()
+    configs: list[tuple[str, int | None]] = [("worker as shipped (fetch wait 1500 ms)", None)]
+    if args.fetch_wait_ms:
+        configs.append((f"worker with fetch wait {args.fetch_wait_ms} ms", args.fetch_wait_ms))
+    measured = []
+    with EmbeddedBroker() as broker:
+        for name, fetch_wait_ms in configs:
+            print(f"{name}, on {broker.url}:", flush=True)
+            measured.append(
+                (name, *await measure(broker.url, catalog, stream, fetch_wait_ms, args))
+            )
+    for name, max_rate, results in measured:
+        report(name, max_rate, results, args.rate_cap)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=20.0, help="paced time per load")
+    parser.add_argument("--burst", type=int, default=40_000, help="events per max-rate burst")
+    parser.add_argument(
+        "--rate-cap", type=float, default=6000.0, help="events generated for at most this rate"
+    )
+    parser.add_argument(
+        "--fetch-wait-ms",
+        type=int,
+        default=10,
+        help="also run a worker whose consumer fetch wait is this (0: only the shipped worker)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="1 round, 2 s per load, the shipped worker only"
+    )
+    args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.seconds, args.burst, args.fetch_wait_ms = 1, 2.0, 3000, 0
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
