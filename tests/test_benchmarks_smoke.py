@@ -42,3 +42,52 @@ def test_throughput_benchmark_measures_all_three_consumers() -> None:
     out = run("bench_throughput.py", "--quick")
     for name in ("fillrate worker", "plain Faust agent", "plain aiokafka loop"):
         assert re.search(rf"^{name}\s+[\d,]+\s+[\d.]+\s+[\d.]+$", out, re.M), out
+
+
+def table_rows(out: str, first_column: str, columns: int) -> list[list[float]]:
+    """Rows of a printed table whose first cell matches ``first_column``, as numbers."""
+    cell = r"\s+([\d,.]+%?)"
+    pattern = rf"^\s*({first_column}){cell * (columns - 1)}$"
+    return [
+        [float(x.replace(",", "").rstrip("%")) for x in m.groups()]
+        for m in re.finditer(pattern, out, re.M)
+    ]
+
+
+@pytest.mark.broker
+def test_latency_benchmark_reports_ordered_percentiles_at_each_load() -> None:
+    out = run("bench_latency.py", "--quick")
+    assert re.search(r"maximum sustained rate [\d,]+ events/s", out), out
+    rows = table_rows(out, r"\d+%", 8)
+    assert [row[0] for row in rows] == [25, 50, 90], out
+    rates = [row[1] for row in rows]
+    assert rates[0] < rates[1] < rates[2], out
+    for _load, _rate, _sent, rankings, p50, p99, p999, _catch_up in rows:
+        assert rankings > 0, out  # stock-out rankings matched to their tagged signals
+        assert 0 < p50 <= p99 <= p999, out
+    assert re.search(r"target p99 < 50 ms at 50% of the maximum rate: (met|not met)$", out, re.M)
+
+
+def test_scale_benchmark_keeps_state_to_the_observed_pairs() -> None:
+    out = run("bench_scale.py", "--quick")
+    rows = table_rows(out, r"[\d,]+", 9)
+    assert [row[0] for row in rows] == [10, 100, 1000], out
+    for stores, events, observed, entries, dense, _share, per_entry, _rss, rate in rows:
+        assert events == 5000, out
+        assert entries == observed, out  # one entry per (store, item) seen, nothing else
+        assert entries < dense == stores * 49_688, out
+        assert per_entry > 0 and rate > 0, out
+    assert re.search(r"target < 200 bytes per availability entry: (met|not met)", out), out
+
+
+@pytest.mark.broker
+def test_scaleout_benchmark_drains_with_one_and_two_workers() -> None:
+    out = run("bench_scaleout.py", "--quick")
+    rows = table_rows(out, r"[12]", 4)
+    assert [row[0] for row in rows] == [1, 2], out
+    assert all(seconds > 0 for _, seconds, _, _ in rows), out
+    two = re.search(r"2 workers drained 3,000 events .*shares (\d+)% / (\d+)%\)", out)
+    assert two, out
+    shares = [int(s) for s in two.groups()]
+    assert min(shares) > 0 and 99 <= sum(shares) <= 101, out  # the group split the partitions
+    assert re.search(r"target speed-up >= 1.5x with two workers: (met|not met)", out), out
