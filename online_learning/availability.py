@@ -130,3 +130,31 @@ class AvailabilityState:
     def snapshot(self) -> dict[str, dict[str, tuple[float, float, bool]]]:
         """A copy of the raw entries (for checkpoints and tests)."""
         return {store: dict(items) for store, items in self._stores.items()}
+
+    # -- durable state (the worker's changelog writes and restores these) ----------------------
+    def entry(self, store_id: str, item_id: str) -> tuple[float, float, bool] | None:
+        """The raw (p, ts, held) of one pair, or None if it was never observed."""
+        items = self._stores.get(store_id)
+        return None if items is None else items.get(item_id)
+
+    def restore(self, store_id: str, item_id: str, p: float, ts: float, held: bool) -> None:
+        """Put back an entry exactly as :meth:`entry` returned it (no decay, no staleness check).
+
+        >>> a = AvailabilityState()
+        >>> a.restore("s1", "milk", 0.27, 10.0, False)
+        >>> a.entry("s1", "milk"), len(a)
+        ((0.27, 10.0, False), 1)
+        """
+        self._stores.setdefault(store_id, {})[item_id] = (p, ts, held)
+
+    def forget_stores(self, store_ids: set[str] | frozenset[str]) -> int:
+        """Drop every entry of these stores (their partition moved to another worker).
+
+        Returns how many entries were dropped.
+        """
+        dropped = 0
+        for store_id in store_ids:
+            items = self._stores.pop(store_id, None)
+            if items is not None:
+                dropped += len(items)
+        return dropped

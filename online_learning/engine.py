@@ -291,3 +291,32 @@ class SubstitutionEngine:
                 holders.discard(item_id)
                 if not holders:
                     del self._offered_in[(store_id, sub)]
+
+    # -- durable state: export, restore and hand-over of stores (the worker's changelog) -------
+    def validate_feedback(self, feedback: Feedback) -> None:
+        """Raise :class:`UnknownReference` if ``on_feedback`` would refuse it; learn nothing."""
+        self._check_store(feedback.store_id)
+        self._product(feedback.item_id, "item_id")
+        self._product(feedback.substitute_id, "substitute_id")
+
+    def live_ranking(self, store_id: str, item_id: str) -> tuple[str, ...] | None:
+        """Substitute ids of the live ranking of (store, item), or None if it has none."""
+        return self._live.get((store_id, item_id))
+
+    def restore_live_ranking(
+        self, store_id: str, item_id: str, substitute_ids: tuple[str, ...]
+    ) -> None:
+        """Make (store, item) live again with these substitutes, as a restart found it."""
+        key = (store_id, item_id)
+        self._retire(key)
+        self._live[key] = substitute_ids
+        for sub in substitute_ids:
+            self._offered_in.setdefault((store_id, sub), set()).add(item_id)
+
+    def forget_stores(self, store_ids: set[str] | frozenset[str]) -> None:
+        """Drop availability and live rankings of these stores (another worker owns them now)."""
+        self.availability.forget_stores(store_ids)
+        for key in [k for k in self._live if k[0] in store_ids]:
+            self._retire(key)
+        if self._refresh_pending:
+            self._refresh_pending = deque(k for k in self._refresh_pending if k[0] not in store_ids)

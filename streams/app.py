@@ -8,15 +8,22 @@ Every worker needs the whole catalog, whatever partitions it owns, so the catalo
 plain consumer outside the group (from the beginning, all partitions); the agents wait until it
 has caught up before they process signals and feedback. A group agent on the catalog topic
 still validates each record once, so bad catalog records are dead-lettered exactly once.
+
+Every worker also needs the whole model. The feedback agent validates the feedback of its own
+partitions and appends the valid events to the app's single-partition learning log, which
+every worker learns from in the same order (learning_log.py). Per-store state (availability,
+live rankings) is written to a compacted changelog and restored when the group moves a
+partition to this worker, before its signals are processed (state_changelog.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar, cast
@@ -30,7 +37,6 @@ from online_learning.availability import AvailabilityConfig
 from online_learning.catalog import load_order_popularity
 from online_learning.engine import (
     EngineConfig,
-    FeedbackResult,
     SubstitutionEngine,
     UnknownReference,
 )
@@ -43,9 +49,12 @@ from online_learning.events import (
 )
 from online_learning.ranking import Ranking
 from online_learning.rules import load_rules
+from streams.broker_health import BrokerProbe
 from streams.catalog_reader import CatalogReader
+from streams.learning_log import LearningLogReader
 from streams.metrics import CONTENT_TYPE_LATEST, WorkerMetrics, error_kind
 from streams.settings import Settings
+from streams.state_changelog import StoreState
 
 __all__ = ["Worker", "build_worker"]
 
@@ -62,8 +71,21 @@ class Worker:
     engine: SubstitutionEngine
     metrics: WorkerMetrics
     catalog: CatalogReader
+    learning: LearningLogReader
+    state: StoreState
+    broker: BrokerProbe
     ready: bool = False
     stale_reported: int = 0
+    skipped_reported: int = 0
+
+
+def model_digest(engine: SubstitutionEngine) -> str:
+    """A short hash of the model's weights: equal on two workers that learned the same way."""
+    weights, intercept = engine.model.coefficients()
+    h = hashlib.blake2b(digest_size=8)
+    h.update(weights.tobytes())
+    h.update(repr((intercept, engine.model.n_learned)).encode())
+    return h.hexdigest()
 
 
 def build_engine(settings: Settings) -> SubstitutionEngine:
@@ -103,15 +125,61 @@ def build_worker(settings: Settings) -> Worker:
         consumer_auto_offset_reset="earliest",
     )
     engine = build_engine(settings)
+    metrics = WorkerMetrics()
     reader = CatalogReader(settings.bootstrap_servers, settings.catalog_topic, engine)
-    worker = Worker(settings, app, engine, WorkerMetrics(), reader)
-    metrics = worker.metrics
+    learning = LearningLogReader(
+        settings.bootstrap_servers, settings.learning_topic, engine, reader, metrics
+    )
 
-    def on_signal(value: bytes | None) -> list[Ranking]:
-        return engine.on_signal(decode_signal(value))
+    def state_delivered(future: asyncio.Future[Any]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            metrics.produce_errors.inc()
+            log.error(
+                "a state changelog record was not delivered: %r",
+                None if future.cancelled() else future.exception(),
+            )
 
-    def on_feedback(value: bytes | None) -> FeedbackResult:
-        return engine.on_feedback(decode_feedback(value))
+    async def send_state(key: bytes, value: bytes | None, partition: int) -> None:
+        # Not awaited to delivery: Faust flushes the producer before committing offsets.
+        try:
+            future = cast(
+                "asyncio.Future[Any]",
+                await app.producer.send(settings.state_topic, key, value, partition, None, None),
+            )
+        except Exception:
+            metrics.produce_errors.inc()
+            log.exception("could not write the state changelog")
+            return
+        future.add_done_callback(state_delivered)
+
+    state = StoreState(settings.bootstrap_servers, settings.state_topic, engine, send_state)
+    probe = BrokerProbe(settings.bootstrap_servers, metrics)
+    worker = Worker(settings, app, engine, metrics, reader, learning, state, probe)
+
+    @dataclass(slots=True)
+    class Applied:
+        rankings: list[Ranking]
+        store_id: str = ""
+        item_id: str = ""
+        was_live: bool = False
+        changed: bool = False
+
+    def on_signal(event: EventT) -> Applied:
+        message = event.message
+        signal = decode_signal(message.value)
+        store_id, item_id = signal.store_id, signal.item_id
+        if state.already_applied(message.partition, message.offset, store_id, item_id):
+            return Applied([])
+        was_live = engine.live_ranking(store_id, item_id) is not None
+        before = engine.availability.entry(store_id, item_id)
+        rankings = engine.on_signal(signal)
+        changed = engine.availability.entry(store_id, item_id) is not before
+        return Applied(rankings, store_id, item_id, was_live, changed)
+
+    def check_feedback(value: bytes | None) -> bytes:
+        engine.validate_feedback(decode_feedback(value))
+        assert value is not None  # decode_feedback refuses a null value
+        return value
 
     async def handle(event: EventT, apply: Callable[[], T]) -> T | None:
         """Run ``apply``; on an unknown item, let the catalog catch up and try once more."""
@@ -197,6 +265,27 @@ def build_worker(settings: Settings) -> Worker:
             if caused_at is not None:
                 metrics.latency.observe(max(0.0, time.time() - caused_at))
 
+    def forwarded(future: asyncio.Future[Any]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            metrics.produce_errors.inc()
+            log.error(
+                "a feedback event was not appended to the learning log: %r",
+                None if future.cancelled() else future.exception(),
+            )
+
+    async def forward(key: bytes | None, value: bytes) -> None:
+        """Append a valid feedback event to the learning log (delivery checked on arrival)."""
+        try:
+            future = cast(
+                "asyncio.Future[Any]",
+                await app.producer.send(settings.learning_topic, key, value, 0, None, None),
+            )
+        except Exception:
+            metrics.produce_errors.inc()
+            log.exception("could not append feedback to the learning log")
+            return
+        future.add_done_callback(forwarded)
+
     @app.agent(catalog_topic, name="catalog-validate")
     async def validate_catalog(stream: faust.StreamT) -> None:
         async for batch in cast(Stream, stream).take_events(settings.batch_size, within=0.05):
@@ -207,44 +296,58 @@ def build_worker(settings: Settings) -> Worker:
                 except EventError as exc:
                     await dead_letter(event, exc)
 
-    async def consume(
-        stream: faust.StreamT,
-        topic: str,
-        apply: Callable[[bytes | None], T],
-        done: Callable[[EventT, T], Awaitable[None]],
-    ) -> None:
-        """The loop of the signal and feedback agents: batch, count, apply, act on the result."""
+    @app.agent(signals_topic, name="signals")
+    async def process_signals(stream: faust.StreamT) -> None:
+        """Batch, restore a partition's state first if it is new here, apply, publish, log.
+
+        Rankings are published before the changelog records that mark their signal applied.
+        """
         await worker.catalog.ready.wait()
-        events_in = metrics.events_in.labels(topic)
+        await learning.ready.wait()  # rank with the whole model, as before a restart
+        events_in = metrics.events_in.labels(settings.signals_topic)
         async for batch in cast(Stream, stream).take_events(settings.batch_size, within=0.005):
             events_in.inc(len(batch))
             for event in batch:
-                result = await handle(event, partial(apply, event.message.value))
-                if result is not None:
-                    await done(event, result)
-
-    async def published(event: EventT, rankings: list[Ranking]) -> None:
-        if rankings:
-            await publish(rankings, event.message.timestamp)
-
-    async def counted(event: EventT, result: FeedbackResult) -> None:
-        if result is FeedbackResult.LEARNED:
-            metrics.feedback_learned.inc()
-        else:
-            metrics.feedback_duplicates.inc()
-
-    @app.agent(signals_topic, name="signals")
-    async def process_signals(stream: faust.StreamT) -> None:
-        await consume(stream, settings.signals_topic, on_signal, published)
+                await state.ready(event.message.partition)
+                result = await handle(event, partial(on_signal, event))
+                if result is None:
+                    continue
+                if result.rankings:
+                    await publish(result.rankings, event.message.timestamp)
+                    state.ranked(result.rankings)
+                if result.changed:
+                    message = event.message
+                    state.applied(
+                        message.partition,
+                        message.offset,
+                        result.store_id,
+                        result.item_id,
+                        result.was_live,
+                    )
+                    # Right behind the rankings, so both usually leave in one produce request:
+                    # a crash then loses both (the signal is processed again) or neither.
+                    await state.flush()
 
     @app.agent(feedback_topic, name="feedback")
     async def process_feedback(stream: faust.StreamT) -> None:
-        await consume(stream, settings.feedback_topic, on_feedback, counted)
+        """Validate this worker's feedback partitions; every worker learns from the log."""
+        await worker.catalog.ready.wait()
+        events_in = metrics.events_in.labels(settings.feedback_topic)
+        async for batch in cast(Stream, stream).take_events(settings.batch_size, within=0.005):
+            events_in.inc(len(batch))
+            for event in batch:
+                value = await handle(event, partial(check_feedback, event.message.value))
+                if value is not None:
+                    await forward(event.message.key, value)
 
     @app.timer(settings.refresh_interval_s)
     async def refresh_rankings() -> None:
-        if worker.catalog.ready.is_set():
-            await publish(engine.refresh(), None)
+        # Not while a rebalance or a restore is under way: state is incomplete then.
+        if worker.ready and not state.busy():
+            rankings = engine.refresh()
+            await publish(rankings, None)
+            state.ranked(rankings)
+            await state.flush()
 
     async def consumer_lag() -> dict[str, int]:
         """Per input topic: high watermark minus the next offset to process, over our partitions.
@@ -283,10 +386,34 @@ def build_worker(settings: Settings) -> Worker:
         if stale > 0:
             metrics.stale_signals.inc(stale)
             worker.stale_reported = engine.stale_signals
+        skipped = state.skipped_signals - worker.skipped_reported
+        if skipped > 0:
+            metrics.signals_already_applied.inc(skipped)
+            worker.skipped_reported = state.skipped_signals
+        metrics.learning_lag.set(learning.lag())
 
     @app.task
     async def read_catalog() -> None:
         await reader.run()
+
+    @app.task
+    async def read_learning_log() -> None:
+        await learning.run()
+
+    @app.task
+    async def probe_broker() -> None:
+        await probe.run()
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        state.on_revoked()
+        await state.flush()
+        await app.producer.flush()
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        assigned = args[0] if args else kwargs.get("assigned", ())
+        state.on_assigned(tp.partition for tp in assigned if tp.topic == settings.signals_topic)
 
     joined = asyncio.Event()
 
@@ -299,6 +426,7 @@ def build_worker(settings: Settings) -> Worker:
     @app.task
     async def announce_ready() -> None:
         await worker.catalog.ready.wait()
+        await learning.ready.wait()
         await joined.wait()
         worker.ready = True
         metrics.ready.set(1)
@@ -337,7 +465,16 @@ def build_worker(settings: Settings) -> Worker:
             "availability_entries": len(engine.availability),
             "live_rankings": engine.live_rankings(),
             "feedback_learned": engine.model.n_learned,
+            "feedback_duplicates": learning.duplicates,
+            "feedback_digest": learning.digest,
+            "learning_lag": learning.lag(),
             "model_version": engine.model.version,
+            "model_digest": model_digest(engine),
+            "signal_partitions": sorted(state.owned) if worker.ready else [],
+            "restored_entries": state.restored_entries,
+            "signals_already_applied": state.skipped_signals,
+            "restoring": state.busy(),
+            "broker_up": probe.up,
         }
         return web.json(body, status=200 if worker.ready else 503)
 

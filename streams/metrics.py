@@ -108,6 +108,25 @@ class WorkerMetrics:
         self.produce_errors = Counter(
             "fillrate_produce_errors_total", "Output messages that failed to publish", registry=r
         )
+        self.learning_lag = Gauge(
+            "fillrate_learning_lag",
+            "Feedback records in the shared learning log this worker's model has not learned yet",
+            registry=r,
+        )
+        self.signals_already_applied = Counter(
+            "fillrate_signals_already_applied_total",
+            "Re-delivered signals skipped because the state changelog shows them applied",
+            registry=r,
+        )
+        self.broker_up = Gauge(
+            "fillrate_broker_up", "1 while the broker answers metadata requests, else 0", registry=r
+        )
+        self.broker_connection_errors = Counter(
+            "fillrate_broker_connection_errors_total",
+            "Broker probes (one a second) that got no answer in time",
+            registry=r,
+        )
+        self.broker_up.set(1)
 
         # Undefined until the first feedback event, and NaN says so (0 would read as a value).
         for gauge in (

@@ -114,6 +114,16 @@ class Settings:
     def with_broker(self, broker: str) -> Settings:
         return dataclasses.replace(self, broker=broker)
 
+    @property
+    def learning_topic(self) -> str:
+        """The app's shared learning log (one partition, kept forever); see learning_log.py."""
+        return f"{self.app_id}-feedback-learning"
+
+    @property
+    def state_topic(self) -> str:
+        """The app's compacted store-state changelog; see state_changelog.py."""
+        return f"{self.app_id}-store-state-changelog"
+
     def input_topics(self) -> tuple[str, str, str]:
         return (self.catalog_topic, self.signals_topic, self.feedback_topic)
 

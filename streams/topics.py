@@ -11,7 +11,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExists
 
 from streams.settings import Settings
 
-__all__ = ["TopicSpec", "contract_topics", "ensure_topics"]
+__all__ = ["TopicSpec", "contract_topics", "ensure_topics", "internal_topics"]
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +21,13 @@ class TopicSpec:
     name: str
     partitions: int
     compacted: bool = False
+    retain_forever: bool = False
 
     def configs(self) -> dict[str, str]:
-        return {"cleanup.policy": "compact"} if self.compacted else {}
+        configs = {"cleanup.policy": "compact"} if self.compacted else {}
+        if self.retain_forever:
+            configs["retention.ms"] = "-1"
+        return configs
 
 
 def contract_topics(settings: Settings) -> list[TopicSpec]:
@@ -38,10 +42,24 @@ def contract_topics(settings: Settings) -> list[TopicSpec]:
     ]
 
 
-async def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
-    """Create the contract's missing topics; returns the names it created.
+def internal_topics(settings: Settings, signal_partitions: int) -> list[TopicSpec]:
+    """The app's own topics: the shared learning log and the store-state changelog.
 
-    Existing topics are left as they are (their partition count is reported, not changed).
+    The learning log has one partition (one order for every worker) and is kept forever: the
+    model is rebuilt from it. The changelog is partitioned like the signals topic, so a
+    store's state sits in the partition number of its signals.
+    """
+    return [
+        TopicSpec(settings.learning_topic, 1, retain_forever=True),
+        TopicSpec(settings.state_topic, signal_partitions, compacted=True),
+    ]
+
+
+async def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
+    """Create the contract's and the app's missing topics; returns the names it created.
+
+    Existing topics are left as they are (their partition count is not changed). The
+    store-state changelog gets as many partitions as the signals topic has.
     """
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=int(timeout * 1000)
@@ -55,25 +73,46 @@ async def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
         ) from None
     try:
         existing = set(await admin.list_topics())
-        wanted = [spec for spec in contract_topics(settings) if spec.name not in existing]
-        created = []
-        for spec in wanted:
-            try:
-                await admin.create_topics(
-                    [
-                        NewTopic(
-                            spec.name,
-                            num_partitions=spec.partitions,
-                            replication_factor=settings.replication,
-                            topic_configs=spec.configs(),
-                        )
-                    ]
-                )
-                created.append(spec.name)
-            except TopicAlreadyExistsError:  # another worker won the race
-                pass
+        created = await _create(admin, settings, contract_topics(settings), existing)
+        signal_partitions = await _partition_count(admin, settings.signals_topic)
+        created += await _create(
+            admin,
+            settings,
+            internal_topics(settings, signal_partitions or settings.partitions),
+            existing,
+        )
         if created:
             log.info("created topics: %s", ", ".join(created))
         return created
     finally:
         await admin.close()
+
+
+async def _partition_count(admin: AIOKafkaAdminClient, topic: str) -> int | None:
+    for description in await admin.describe_topics([topic]):
+        if description.get("topic") == topic and description.get("partitions"):
+            return len(description["partitions"])
+    return None
+
+
+async def _create(
+    admin: AIOKafkaAdminClient, settings: Settings, specs: list[TopicSpec], existing: set[str]
+) -> list[str]:
+    wanted = [spec for spec in specs if spec.name not in existing]
+    created = []
+    for spec in wanted:
+        try:
+            await admin.create_topics(
+                [
+                    NewTopic(
+                        spec.name,
+                        num_partitions=spec.partitions,
+                        replication_factor=settings.replication,
+                        topic_configs=spec.configs(),
+                    )
+                ]
+            )
+            created.append(spec.name)
+        except TopicAlreadyExistsError:  # another worker won the race
+            pass
+    return created

@@ -1,0 +1,147 @@
+"""The shared learning log: one ordered sequence of valid feedback that every worker learns from.
+
+The group's feedback agent validates the feedback of its own partitions (bad records are
+dead-lettered there, once) and appends each valid event, raw, to a single-partition topic owned
+by the app. Every worker reads that topic from the beginning with a consumer outside the group
+and learns each event once (the engine de-duplicates by ``event_id``). One partition means one
+order: every worker learns the same events in the same order, so every worker holds the same
+model, and a restarted worker rebuilds exactly the model it had by replaying the log.
+
+A feedback event re-forwarded after a crash (its offset was not committed yet) appears twice in
+the log; the second copy is a duplicate by ``event_id`` on every worker and on every replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from online_learning.engine import FeedbackResult, SubstitutionEngine, UnknownReference
+from online_learning.events import EventError, decode_feedback
+from streams.catalog_reader import CatalogReader
+from streams.metrics import WorkerMetrics
+
+__all__ = ["LearningLogReader", "event_ids_digest"]
+
+log = logging.getLogger("fillrate.learning")
+
+_MASK = (1 << 64) - 1
+
+
+def _id_hash(event_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big")
+
+
+def event_ids_digest(event_ids: list[str] | set[str]) -> str:
+    """Order-free digest of a set of event ids: what :class:`LearningLogReader` reports.
+
+    >>> event_ids_digest({"a", "b"}) == event_ids_digest(["b", "a"])
+    True
+    """
+    return f"{sum(_id_hash(e) for e in set(event_ids)) & _MASK:016x}"
+
+
+class LearningLogReader:
+    """Learns every record of the learning log, in log order; ``ready`` once the backlog is in."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        engine: SubstitutionEngine,
+        catalog: CatalogReader,
+        metrics: WorkerMetrics,
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.topic = topic
+        self.engine = engine
+        self.catalog = catalog
+        self.metrics = metrics
+        self.ready = asyncio.Event()
+        self.learned = 0
+        self.duplicates = 0
+        self.skipped = 0  # valid when forwarded, refused now (e.g. an item removed since)
+        self._digest = 0
+        self._tp = TopicPartition(topic, 0)
+        self._consumer: AIOKafkaConsumer | None = None
+        self._next_offset = 0
+
+    @property
+    def digest(self) -> str:
+        """Order-free digest of the event ids learned (see :func:`event_ids_digest`)."""
+        return f"{self._digest:016x}"
+
+    def lag(self) -> int:
+        """Records in the log not learned yet, as of the last fetch (the model's staleness)."""
+        consumer = self._consumer
+        if consumer is None:
+            return 0
+        high = consumer.highwater(self._tp)
+        if high is None:
+            return 0
+        return max(0, high - self._next_offset)
+
+    async def run(self) -> None:
+        """Read forever (until cancelled)."""
+        await self.catalog.ready.wait()
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=50,
+        )
+        await consumer.start()
+        self._consumer = consumer
+        try:
+            consumer.assign([self._tp])
+            await consumer.seek_to_beginning(self._tp)
+            started = time.monotonic()
+            end = (await consumer.end_offsets([self._tp]))[self._tp]
+            if end == 0:
+                self._caught_up(started)
+            while True:
+                batches = await consumer.getmany(timeout_ms=100, max_records=5000)
+                for records in batches.values():
+                    for record in records:
+                        await self._learn(record.value)
+                        self._next_offset = record.offset + 1
+                if not self.ready.is_set() and await consumer.position(self._tp) >= end:
+                    self._caught_up(started)
+        finally:
+            self._consumer = None
+            await consumer.stop()
+
+    def _caught_up(self, started: float) -> None:
+        log.warning(
+            "model rebuilt from %s: %d feedback events learned (%d duplicates) in %.1fs",
+            self.topic,
+            self.learned,
+            self.duplicates,
+            time.monotonic() - started,
+        )
+        self.ready.set()
+
+    async def _learn(self, value: bytes | None) -> None:
+        try:
+            feedback = decode_feedback(value)
+            try:
+                result = self.engine.on_feedback(feedback)
+            except UnknownReference:
+                await self.catalog.sync()
+                result = self.engine.on_feedback(feedback)
+        except EventError as exc:
+            self.skipped += 1
+            log.warning("learning log record not learned: %s", exc)
+            return
+        if result is FeedbackResult.LEARNED:
+            self.learned += 1
+            self._digest = (self._digest + _id_hash(feedback.event_id)) & _MASK
+            self.metrics.feedback_learned.inc()
+        else:
+            self.duplicates += 1
+            self.metrics.feedback_duplicates.inc()

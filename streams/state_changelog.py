@@ -1,0 +1,289 @@
+"""Durable per-store state: availability and live rankings on a compacted changelog topic.
+
+Each worker owns the stores of the signal partitions the group gave it. What it learns about
+them (every availability entry, every live ranking) is written to the app's changelog topic, in
+the same partition number as the signals of that store, keyed by the entry: the latest record
+of each key is the state. When the group gives a worker a partition (a crash, a restart, a
+worker added), it reads that changelog partition to its end and puts the stores back into its
+engine before it processes the partition's signals. That is what Faust tables do; this is
+cheaper on the hot path: writes are collected during a batch and produced at its end without
+awaiting delivery. Faust flushes the producer before it commits input offsets, so a committed
+signal always has its state in the changelog.
+
+Exactly once: an availability entry carries the offset of the last signal applied to it. After
+a crash, the new owner re-reads signals from the last committed offset; one whose entry already
+records its offset (or a later one) was applied before the crash and is skipped, so a
+``not_found`` is never compounded twice and its rankings are not sent twice. Within a batch the
+live-ranking records are produced before the availability records, in one partition, so an
+entry that marks a signal as applied is never in the log without the rankings it changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from online_learning.engine import SubstitutionEngine
+from online_learning.ranking import Ranking
+
+__all__ = ["RestoredPartition", "StoreState", "decode_entry", "encode_availability"]
+
+log = logging.getLogger("fillrate.state")
+
+Send = Callable[[bytes, bytes | None, int], Awaitable[None]]
+
+
+def encode_availability(
+    store_id: str, item_id: str, entry: tuple[float, float, bool], offset: int
+) -> tuple[bytes, bytes]:
+    """One availability record: key ["a", store, item], value [p, ts, held, signal offset].
+
+    >>> encode_availability("s1", "milk", (0.27, 10.0, False), 41)
+    (b'["a","s1","milk"]', b'[0.27,10.0,false,41]')
+    """
+    p, ts, held = entry
+    return orjson.dumps(["a", store_id, item_id]), orjson.dumps([p, ts, held, offset])
+
+
+def encode_live(
+    store_id: str, item_id: str, substitutes: tuple[str, ...] | None
+) -> tuple[bytes, bytes | None]:
+    """One live-ranking record: its substitute ids, or a tombstone once it was retired."""
+    key = orjson.dumps(["r", store_id, item_id])
+    return key, None if substitutes is None else orjson.dumps(list(substitutes))
+
+
+def decode_entry(key: bytes, value: bytes | None) -> tuple[str, str, str, Any]:
+    """(kind, store, item, value or None) of a changelog record; kind is "a" or "r"."""
+    kind, store_id, item_id = orjson.loads(key)
+    return kind, store_id, item_id, None if value is None else orjson.loads(value)
+
+
+@dataclass
+class RestoredPartition:
+    """What a restore found; the offsets let re-delivered signals be recognised."""
+
+    partition: int
+    availability: int = 0
+    live: int = 0
+    records: int = 0
+    seconds: float = 0.0
+    applied: dict[tuple[str, str], int] = field(default_factory=dict)
+    applied_upto: int = -1
+
+
+class StoreState:
+    """Writes the owned stores' state to the changelog and restores it for new partitions."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        engine: SubstitutionEngine,
+        send: Send,
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.topic = topic
+        self.engine = engine
+        self.send = send
+        self.owned: set[int] = set()
+        self.rebalancing = True  # until the first assignment
+        self.store_partition: dict[str, int] = {}
+        self.restored_entries = 0
+        self.skipped_signals = 0
+        self._restores: dict[int, asyncio.Task[RestoredPartition]] = {}
+        self._applied: dict[int, RestoredPartition] = {}
+        self._dirty_live: set[tuple[str, str]] = set()
+        self._dirty_availability: dict[tuple[str, str], int] = {}
+
+    # -- ownership -----------------------------------------------------------------------------
+    def on_revoked(self) -> None:
+        """A rebalance began: stop model-update passes until the new assignment is known."""
+        self.rebalancing = True
+
+    def on_assigned(self, partitions: Iterable[int]) -> None:
+        """The new assignment: forget the stores of lost partitions, restore the gained ones."""
+        new = set(partitions)
+        lost, gained = self.owned - new, new - self.owned
+        if lost:
+            for p in lost:
+                task = self._restores.pop(p, None)
+                if task is not None:
+                    task.cancel()
+                self._applied.pop(p, None)
+            stores = {s for s, p in self.store_partition.items() if p in lost}
+            self.engine.forget_stores(stores)
+            for s in stores:
+                del self.store_partition[s]
+            log.info("partitions %s moved away: forgot %d stores", sorted(lost), len(stores))
+        self.owned = new
+        for p in gained:
+            if p not in self._restores:  # an early event may have started it already
+                self._start_restore(p)
+        self.rebalancing = False
+
+    def busy(self) -> bool:
+        """True while a rebalance or a restore is under way (state is incomplete)."""
+        return self.rebalancing or any(not t.done() for t in self._restores.values())
+
+    async def ready(self, partition: int) -> None:
+        """Wait until ``partition``'s state is restored (returns at once when it is)."""
+        task = self._restores.get(partition)
+        if task is None:
+            task = self._start_restore(partition)
+        if not task.done():
+            await asyncio.shield(task)
+
+    def _start_restore(self, partition: int) -> asyncio.Task[RestoredPartition]:
+        task = asyncio.ensure_future(self._restore(partition))
+        self._restores[partition] = task
+        return task
+
+    # -- the hot path --------------------------------------------------------------------------
+    def already_applied(self, partition: int, offset: int, store_id: str, item_id: str) -> bool:
+        """Was this signal applied before a crash (its state is in the changelog)?"""
+        restored = self._applied.get(partition)
+        if restored is None:
+            return False
+        if offset > restored.applied_upto:
+            del self._applied[partition]  # past everything the changelog knew: stop checking
+            return False
+        done = restored.applied.get((store_id, item_id))
+        if done is not None and offset <= done:
+            self.skipped_signals += 1
+            return True
+        return False
+
+    def applied(
+        self, partition: int, offset: int, store_id: str, item_id: str, was_live: bool
+    ) -> None:
+        """A signal at ``offset`` changed (store, item): note what to write at the batch end."""
+        self.store_partition[store_id] = partition
+        self._dirty_availability[(store_id, item_id)] = offset
+        if was_live:
+            self._dirty_live.add((store_id, item_id))
+
+    def ranked(self, rankings: Iterable[Ranking]) -> None:
+        for ranking in rankings:
+            self._dirty_live.add((ranking.store_id, ranking.item_id))
+
+    async def flush(self) -> None:
+        """Produce the current state of everything changed since the last flush (no waiting).
+
+        Live rankings go first, then availability entries: see the module docstring.
+        """
+        live, self._dirty_live = self._dirty_live, set()
+        availability, self._dirty_availability = self._dirty_availability, {}
+        engine = self.engine
+        for store_id, item_id in live:
+            partition = self.store_partition.get(store_id)
+            if partition is None:
+                continue
+            key, value = encode_live(store_id, item_id, engine.live_ranking(store_id, item_id))
+            await self.send(key, value, partition)
+        for (store_id, item_id), offset in availability.items():
+            entry = engine.availability.entry(store_id, item_id)
+            if entry is None:
+                continue
+            key, value = encode_availability(store_id, item_id, entry, offset)
+            await self.send(key, value, self.store_partition[store_id])
+
+    # -- restore -------------------------------------------------------------------------------
+    async def _restore(self, partition: int) -> RestoredPartition:
+        started = time.monotonic()
+        while True:
+            try:
+                found = await self._read(partition)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker trouble: keep trying, the partition waits
+                log.error("restoring %s[%d] failed, retrying: %r", self.topic, partition, exc)
+                await asyncio.sleep(1.0)
+        availability, live = found
+        restored = self._import(partition, availability, live)
+        restored.seconds = time.monotonic() - started
+        self.restored_entries += restored.availability + restored.live
+        if restored.availability or restored.live:
+            self._applied[partition] = restored
+        log.warning(
+            "restored %s[%d]: %d availability entries, %d live rankings from %d records in %.2fs",
+            self.topic,
+            partition,
+            restored.availability,
+            restored.live,
+            restored.records,
+            restored.seconds,
+        )
+        return restored
+
+    async def _read(
+        self, partition: int
+    ) -> tuple[dict[tuple[str, str], list[Any]], dict[tuple[str, str], list[str] | None]]:
+        """The latest value of every key in one changelog partition, up to its current end."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=50,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+        )
+        await consumer.start()
+        try:
+            tp = TopicPartition(self.topic, partition)
+            consumer.assign([tp])
+            await consumer.seek_to_beginning(tp)
+            end = (await consumer.end_offsets([tp]))[tp]
+            availability: dict[tuple[str, str], list[Any]] = {}
+            live: dict[tuple[str, str], list[str] | None] = {}
+            position = await consumer.position(tp)
+            while position < end:
+                batches = await consumer.getmany(tp, timeout_ms=200, max_records=20_000)
+                for record in batches.get(tp, ()):
+                    kind, store_id, item_id, value = decode_entry(record.key, record.value)
+                    (availability if kind == "a" else live)[(store_id, item_id)] = value
+                    position = record.offset + 1
+            return availability, live
+        finally:
+            await consumer.stop()
+
+    def _import(
+        self,
+        partition: int,
+        availability: dict[tuple[str, str], list[Any]],
+        live: dict[tuple[str, str], list[str] | None],
+    ) -> RestoredPartition:
+        """Put the stores back into the engine in one go (no await: nothing sees half of it)."""
+        engine = self.engine
+        restored = RestoredPartition(partition, records=len(availability) + len(live))
+        state = engine.availability
+        clock = engine.clock
+        for (store_id, item_id), value in availability.items():
+            if value is None:
+                continue
+            p, ts, held, offset = value
+            state.restore(store_id, item_id, p, ts, held)
+            self.store_partition[store_id] = partition
+            restored.applied[(store_id, item_id)] = offset
+            restored.applied_upto = max(restored.applied_upto, offset)
+            clock = max(clock, ts)
+            restored.availability += 1
+        engine.clock = clock
+        threshold = engine.config.threshold
+        for (store_id, item_id), substitutes in live.items():
+            # A ranking the old owner retired in a model-update pass (its item drifted back
+            # over the threshold) has no tombstone; the same test retires it here.
+            if substitutes is None or state.p(store_id, item_id, clock) >= threshold:
+                continue
+            engine.restore_live_ranking(store_id, item_id, tuple(substitutes))
+            self.store_partition[store_id] = partition
+            restored.live += 1
+        return restored
