@@ -91,3 +91,14 @@ def test_scaleout_benchmark_drains_with_one_and_two_workers() -> None:
     shares = [int(s) for s in two.groups()]
     assert min(shares) > 0 and 99 <= sum(shares) <= 101, out  # the group split the partitions
     assert re.search(r"target speed-up >= 1.5x with two workers: (met|not met)", out), out
+
+
+@pytest.mark.broker
+def test_recovery_benchmark_restores_state_and_replays_the_learning_log() -> None:
+    out = run("bench_recovery.py", "--quick")
+    assert re.search(
+        r"^store state: 20,000 entries restored in [\d.]+s: [\d.]+s per million entries", out, re.M
+    ), out
+    assert re.search(
+        r"^model: 1,000 feedback events replayed in [\d.]+s: [\d.]+s per million events", out, re.M
+    ), out
