@@ -1,0 +1,64 @@
+"""The store-state changelog without a broker: import, re-delivery detection, hand-over."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from online_learning.engine import SubstitutionEngine
+from streams.state_changelog import StoreState, decode_entry, encode_availability, encode_live
+
+
+async def nothing(key: bytes, value: bytes | None, partition: int) -> None:
+    return None
+
+
+def restored_state() -> tuple[SubstitutionEngine, StoreState]:
+    engine = SubstitutionEngine()
+    state = StoreState("unused:9092", "changelog", engine, nothing)
+    availability: dict[tuple[str, str], list[Any]] = {}
+    live: dict[tuple[str, str], list[str] | None] = {}
+    for raw in (
+        encode_availability("s1", "milk", (0.27, 100.0, False), 7),
+        encode_availability("s1", "oat", (0.02, 90.0, True), 5),
+        encode_availability("s1", "soy", (0.97, 95.0, False), 6),
+        encode_live("s1", "milk", ("oat", "soy")),
+        encode_live("s1", "soy", ("milk",)),  # retired without a tombstone: soy is back
+        encode_live("s1", "rice", ("soy",)),
+        encode_live("s1", "rice", None),  # tombstone: retired
+    ):
+        kind, store, item, value = decode_entry(*raw)
+        (availability if kind == "a" else live)[(store, item)] = value
+    state._import(0, availability, live)
+    return engine, state
+
+
+def test_import_puts_back_entries_exactly_and_only_live_rankings() -> None:
+    engine, state = restored_state()
+    assert engine.availability.entry("s1", "milk") == (0.27, 100.0, False)
+    assert engine.availability.entry("s1", "oat") == (0.02, 90.0, True)
+    assert engine.live_ranking("s1", "milk") == ("oat", "soy")
+    assert engine.live_ranking("s1", "soy") is None
+    assert engine.live_ranking("s1", "rice") is None
+    assert engine.clock == 100.0
+    assert state.store_partition == {"s1": 0}
+
+
+def test_a_redelivered_signal_is_recognised_by_its_offset() -> None:
+    _, state = restored_state()
+    restored = state._import(0, {("s1", "milk"): [0.27, 100.0, False, 7]}, {})
+    state._applied[0] = restored
+    assert state.already_applied(0, 7, "s1", "milk")  # applied before the crash
+    assert not state.already_applied(0, 7, "s1", "other")  # another key at that offset? no
+    assert state.already_applied(0, 3, "s1", "milk")  # older still
+    assert not state.already_applied(0, 8, "s1", "milk")  # past everything known
+    assert 0 not in state._applied  # and no more checks for this partition
+
+
+async def test_losing_a_partition_forgets_its_stores() -> None:
+    engine, state = restored_state()
+    state.owned = {0}
+    state.on_assigned([1])
+    state._restores[1].cancel()  # partition 1 would be restored from the broker
+    assert len(engine.availability) == 0 and engine.live_rankings() == 0
+    assert state.store_partition == {}
+    assert state.owned == {1}
