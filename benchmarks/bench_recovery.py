@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
+import random
 import time
 import uuid
 
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from workload import make_events
 
-from online_learning.catalog import load_order_popularity
+from online_learning.catalog import load_instacart_products, load_order_popularity
 from online_learning.engine import SubstitutionEngine
 from online_learning.events import Feedback
 from streams.catalog_reader import CatalogReader
@@ -94,8 +95,19 @@ async def store_state(bootstrap: str, n: int, items: list[str]) -> tuple[int, fl
 
 
 async def model(bootstrap: str, n: int) -> tuple[int, float]:
-    sim, events = make_events(max(n * 10, 1000))
-    feedback = [e for e in events if isinstance(e, Feedback)][:n]
+    products = load_instacart_products()
+    by_aisle: dict[str, list[str]] = collections.defaultdict(list)
+    for p in products:
+        by_aisle[p.aisle].append(p.item_id)
+    aisles = [items for items in by_aisle.values() if len(items) > 1]
+    rng = random.Random(7)
+    feedback = []
+    for i in range(n):  # same-aisle pairs of real items, as shoppers' substitutions are
+        requested, substitute = rng.sample(rng.choice(aisles), 2)
+        outcome = "accepted" if rng.random() < 0.6 else "rejected"
+        feedback.append(
+            Feedback(uuid.uuid4().hex, f"store-{i % 20}", requested, substitute, outcome, 1.7e9 + i)
+        )
     topic = f"bench-learning-{uuid.uuid4().hex[:8]}"
     await create(bootstrap, topic)
     records: list[tuple[bytes | None, bytes | None]] = [
@@ -115,7 +127,7 @@ async def model(bootstrap: str, n: int) -> tuple[int, float]:
         for f in feedback
     ]
     await fill(bootstrap, topic, records)
-    engine = SubstitutionEngine(products=sim.catalog_events(), popularity=load_order_popularity())
+    engine = SubstitutionEngine(products=products, popularity=load_order_popularity())
     engine.features.warm()
     catalog = CatalogReader(bootstrap, "unused", engine)
     catalog.ready.set()  # the catalog is already in the engine
