@@ -30,6 +30,7 @@ from typing import Any, TypeVar, cast
 
 import faust
 import orjson
+from aiokafka.errors import IllegalStateError
 from faust.streams import Stream
 from faust.types import EventT
 
@@ -360,11 +361,16 @@ def build_worker(settings: Settings) -> Worker:
         for tp in consumer.assignment():
             if tp.topic not in lag:
                 continue
-            high = consumer.highwater(tp)
-            if high is None:
+            try:
+                high = consumer.highwater(tp)
+                if high is None:
+                    continue
+                read = consumer._read_offset.get(tp)  # type: ignore[attr-defined]
+                next_offset = read + 1 if read is not None else await consumer.position(tp)
+            except (AssertionError, IllegalStateError):
+                # Revoked by a rebalance under way (Faust's assignment is not updated yet):
+                # aiokafka refuses the question, and a timer that raises crashes the worker.
                 continue
-            read = consumer._read_offset.get(tp)  # type: ignore[attr-defined]
-            next_offset = read + 1 if read is not None else await consumer.position(tp)
             if next_offset is not None:
                 lag[tp.topic] += max(0, high - next_offset)
         return lag
