@@ -270,6 +270,7 @@ class AisleMatrix:
             dtype=np.int64,
         )
         self._brands = brands
+        self.brand_names: tuple[str, ...] = tuple(brands)  # code -> brand (insertion order)
         self.size = np.array([r.size for r in rows], dtype=np.float64)
         self.dim = np.array([r.dim for r in rows], dtype=np.int64)
         self.log_price = np.array([r.log_price for r in rows], dtype=np.float64)
@@ -383,6 +384,8 @@ class CandidateBlock:
     ids: tuple[str, ...]
     positions: dict[str, int]
     content: FloatArray  # history columns are zero here
+    brand_codes: npt.NDArray[np.int64]  # per row, an index into brand_names; -1 unknown
+    brand_names: tuple[str, ...]
 
     def with_history(self, requested_id: str, history: AcceptanceHistory) -> FloatArray:
         pair = self.content.copy()
@@ -476,6 +479,8 @@ class FeatureStore:
             ids=ids,
             positions={item_id: j for j, item_id in enumerate(ids)},
             content=matrix.pair_matrix(self.row(requested), rows, with_history=False),
+            brand_codes=matrix.brand[rows],
+            brand_names=matrix.brand_names,
         )
         self._blocks[requested.item_id] = (version, requested, block)
         while len(self._blocks) > self._max_blocks:

@@ -110,11 +110,26 @@ class AcceptanceModel:
             self.estimator.intercept
         )
 
-    def predict_proba_matrix(self, features: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        """P(accept) for each row of a (n, len(FEATURES)) matrix."""
+    def logit_one(self, x: dict[str, float]) -> float:
+        """The linear part River computes, before its sigmoid."""
+        weights = self.estimator._weights
+        return float(self.estimator.intercept) + sum(weights.get(k, 0.0) * v for k, v in x.items())
+
+    def predict_proba_matrix(
+        self,
+        features: npt.NDArray[np.float64],
+        offsets: npt.NDArray[np.float64] | None = None,
+    ) -> npt.NDArray[np.float64]:
+        """P(accept) for each row of a (n, len(FEATURES)) matrix.
+
+        ``offsets`` are added to the logits (the learned item, pair and brand effects of
+        :mod:`online_learning.effects`); without them this is River's ``predict_proba_one``.
+        """
         weights, intercept = self.coefficients()
-        logits = np.clip(features @ weights + intercept, -30.0, 30.0)
-        return 1.0 / (1.0 + np.exp(-logits))
+        logits = features @ weights + intercept
+        if offsets is not None:
+            logits = logits + offsets
+        return 1.0 / (1.0 + np.exp(-np.clip(logits, -30.0, 30.0)))
 
 
 def log_loss(p: float, y: bool) -> float:
