@@ -18,20 +18,26 @@ import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
-from river import metrics
+from river import drift, metrics
 
 from online_learning.availability import AvailabilityConfig, AvailabilityState
 from online_learning.catalog import Catalog
+from online_learning.effects import EffectsConfig, Key, RandomEffects
 from online_learning.events import CatalogTombstone, EventError, Feedback, InventorySignal, Product
+from online_learning.exploration import explore
 from online_learning.features import FeatureStore, pair_features
 from online_learning.model import AcceptanceModel
 from online_learning.ranking import Ranking, rank_substitutes, ranking_id
 from online_learning.rules import HardRules
 
 __all__ = ["EngineConfig", "FeedbackResult", "RecentIds", "SubstitutionEngine", "UnknownReference"]
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
 class UnknownReference(EventError):
@@ -46,12 +52,19 @@ class EngineConfig:
     acceptance_window: int = 1000  # feedback events in the rolling acceptance rate
     refresh_budget: int = 500  # live rankings re-ranked per refresh call
     allowed_stores: frozenset[str] | None = None  # None: any well-formed store id
+    effects: EffectsConfig | None = field(default_factory=EffectsConfig)  # None: content only
+    explore_epsilon: float = 0.1  # share of rankings that put a runner-up first
+    explore_top: int = 3  # ... chosen uniformly among the 2nd to this position
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {self.top_k}")
         if self.refresh_budget < 1:
             raise ValueError(f"refresh_budget must be >= 1, got {self.refresh_budget}")
+        if not 0.0 <= self.explore_epsilon < 1.0:
+            raise ValueError(f"explore_epsilon must be in [0, 1), got {self.explore_epsilon}")
+        if self.explore_top < 1:
+            raise ValueError(f"explore_top must be >= 1, got {self.explore_top}")
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
 
@@ -113,6 +126,7 @@ class SubstitutionEngine:
         self.features = FeatureStore(self.catalog, self.rules, popularity)
         self.availability = AvailabilityState(availability)
         self.model = model or AcceptanceModel()
+        self.effects = RandomEffects(self.config.effects) if self.config.effects else None
         self.seen_feedback = RecentIds(self.config.dedup_capacity)
         # (store, requested item) -> substitute ids of the live ranking
         self._live: dict[tuple[str, str], tuple[str, ...]] = {}
@@ -127,6 +141,11 @@ class SubstitutionEngine:
         self._outcomes: deque[bool] = deque(maxlen=self.config.acceptance_window)
         self._accepted_in_window = 0
         self.stale_signals = 0
+        self.last_prediction: tuple[float, dict[str, float]] | None = None
+        # ADWIN on the accept/reject stream: a change in acceptance (preferences shifted, a
+        # catalog or rules change) shows as a detected drift, counted for the metrics
+        self.acceptance_drift = drift.ADWIN(delta=0.002)
+        self.drifts_detected = 0
 
     # -- catalog -------------------------------------------------------------------------------
     def apply_catalog(self, record: Product | CatalogTombstone) -> None:
@@ -190,18 +209,43 @@ class SubstitutionEngine:
         self.clock = max(self.clock, feedback.ts)
         x = pair_features(self.features.pair_vector(requested, substitute))
         y = feedback.outcome == "accepted"  # a refund is a rejection that came late
-        p = self.model.predict_proba_one(x)
+        base = self.model.logit_one(x)
+        key = self.effect_key(requested, substitute)
+        effects = self.effects
+        p = _sigmoid(base + effects.offset(key)) if effects is not None else _sigmoid(base)
+        self.last_prediction = (p, x)  # what it said before learning: for error analysis
         self.log_loss.update(y, p)
         self.prior_log_loss.update(y, self.model.prior_proba_one(x))
         self.roc_auc.update(y, p)
         self.model.learn_one(x, y)
         self.features.history.update(requested.item_id, substitute.item_id, y)
+        if effects is not None:
+            effects.update(key, y, base)
         self.learned_since_refresh += 1
         if len(self._outcomes) == self._outcomes.maxlen:
             self._accepted_in_window -= self._outcomes[0]
         self._outcomes.append(y)
         self._accepted_in_window += y
+        self.acceptance_drift.update(float(y))
+        if self.acceptance_drift.drift_detected:
+            self.drifts_detected += 1
         return FeedbackResult.LEARNED
+
+    def effect_key(self, requested: Product, candidate: Product) -> Key:
+        """What the learned offsets of this pair are keyed by."""
+        return Key(
+            requested.item_id,
+            candidate.item_id,
+            self.features.pool_key(requested),
+            requested.brand,
+            candidate.brand,
+        )
+
+    def p_accept(self, requested: Product, candidate: Product) -> float:
+        """P(accept) of one pair as a ranking scores it: River's logit plus learned offsets."""
+        x = pair_features(self.features.pair_vector(requested, candidate))
+        offset = self.effects.offset(self.effect_key(requested, candidate)) if self.effects else 0.0
+        return _sigmoid(self.model.logit_one(x) + offset)
 
     @property
     def acceptance_rate(self) -> float:
@@ -252,22 +296,29 @@ class SubstitutionEngine:
             source_ts,
             features=self.features,
             model=self.model,
+            effects=self.effects,
             availability=self.availability,
             rules=self.rules,
             top_k=self.config.top_k,
             threshold=self.config.threshold,
         )
         version = self.model.version
+        rid = ranking_id(store_id, requested.item_id, trigger, source_ts, version)
+        shown, propensity, explored = explore(
+            substitutes, rid, self.config.explore_epsilon, self.config.explore_top
+        )
         return Ranking(
-            ranking_id=ranking_id(store_id, requested.item_id, trigger, source_ts, version),
+            ranking_id=rid,
             store_id=store_id,
             item_id=requested.item_id,
-            substitutes=substitutes,
+            substitutes=shown,
             reason=reason,
             model_version=version,
             trigger=trigger,
             ts=self.wall_clock(),
             source_ts=source_ts,
+            propensity=propensity,
+            explored=explored,
         )
 
     def _emit(self, requested: Product, store_id: str, trigger: str, source_ts: float) -> Ranking:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from online_learning.availability import AvailabilityState
+from online_learning.effects import RandomEffects
 from online_learning.events import Product
 from online_learning.features import FeatureStore
 from online_learning.model import AcceptanceModel
@@ -44,6 +45,8 @@ class Ranking:
     trigger: str
     ts: float
     source_ts: float
+    propensity: float = 1.0  # P(the logging policy puts substitutes[0] first)
+    explored: bool = False  # exploration, not the greedy order, chose substitutes[0]
 
     @property
     def key(self) -> str:
@@ -71,6 +74,8 @@ class Ranking:
             "trigger": self.trigger,
             "ts": self.ts,
             "source_ts": self.source_ts,
+            "propensity": round(self.propensity, 6),
+            "explored": self.explored,
         }
 
 
@@ -98,6 +103,7 @@ def rank_substitutes(
     rules: HardRules,
     top_k: int = 10,
     threshold: float = 0.5,
+    effects: RandomEffects | None = None,
 ) -> tuple[tuple[Substitute, ...], str | None]:
     """The best ``top_k`` substitutes, best first, or an empty tuple with the reason."""
     reason = rules.no_substitution_reason(requested)
@@ -116,7 +122,17 @@ def rank_substitutes(
         return (), "every rule-passing candidate is believed unavailable at this store"
     pair = block.with_history(requested.item_id, features.history)[rows]
     p_available = p_all[rows]
-    p_accept = model.predict_proba_matrix(pair)
+    offsets = None
+    if effects is not None and effects.n_updates:
+        offsets = effects.offsets(
+            requested.item_id,
+            requested.brand,
+            features.pool_key(requested),
+            block.positions,
+            block.brand_codes,
+            block.brand_names,
+        )[rows]
+    p_accept = model.predict_proba_matrix(pair, offsets)
     score = p_accept * p_available
     k = min(top_k, rows.size)
     if k < rows.size:

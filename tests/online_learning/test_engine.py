@@ -93,6 +93,22 @@ def feedback(
     return Feedback(event_id or f"ev-{next(_event_ids)}", store, item, sub, outcome, T0 + 60.0)
 
 
+def check_order(config: EngineConfig, ranking: Ranking) -> None:
+    """Best first, except that an explored ranking shows one of the runners-up first."""
+    scores = [s.score for s in ranking.substitutes]
+    m = min(config.explore_top, len(scores))
+    if ranking.explored:
+        rest = scores[1:]
+        assert rest == sorted(rest, reverse=True)
+        greedy = sorted(scores, reverse=True)
+        assert greedy.index(scores[0]) in range(1, m)  # a runner-up within the top few
+        assert ranking.propensity == pytest.approx(config.explore_epsilon / (m - 1))
+    else:
+        assert scores == sorted(scores, reverse=True)
+        expected = 1.0 - config.explore_epsilon if m >= 2 and config.explore_epsilon else 1.0
+        assert ranking.propensity == pytest.approx(expected)
+
+
 def check_ranking(engine: SubstitutionEngine, ranking: Ranking) -> None:
     """What every emitted ranking promises a consumer, whatever triggered it."""
     RANKINGS_SCHEMA.validate(ranking.to_payload())
@@ -112,8 +128,7 @@ def check_ranking(engine: SubstitutionEngine, ranking: Ranking) -> None:
             engine.availability.p(ranking.store_id, sub.item_id, ranking.source_ts)
         )
         assert sub.score == pytest.approx(sub.p_accept * sub.p_available, rel=1e-12)
-    scores = [s.score for s in ranking.substitutes]
-    assert scores == sorted(scores, reverse=True)
+    check_order(engine.config, ranking)
     if not ranking.substitutes:
         assert ranking.reason
     assert ranking.ts == WALL
@@ -563,8 +578,45 @@ def test_scores_in_rankings_match_the_model_and_the_features(engine: Substitutio
         candidate = engine.catalog.get(sub.item_id)
         assert candidate is not None
         x = pair_features(engine.features.pair_vector(requested, candidate))
-        assert sub.p_accept == pytest.approx(engine.model.predict_proba_one(x), abs=1e-9)
+        # River's logit plus the learned item/pair/brand offsets, one pair at a time
+        assert sub.p_accept == pytest.approx(engine.p_accept(requested, candidate), abs=1e-9)
+        offset = engine.effects.offset(engine.effect_key(requested, candidate))
+        river = engine.model.predict_proba_one(x)
+        assert sub.p_accept == pytest.approx(
+            1 / (1 + math.exp(-(math.log(river / (1 - river)) + offset))), abs=1e-9
+        )
     assert np.isfinite([s.score for s in ranking.substitutes]).all()
+
+
+def test_without_learned_offsets_scores_are_rivers(engine: SubstitutionEngine) -> None:
+    plain = make_engine(effects=None)
+    plain.on_feedback(feedback("oat", "accepted"))
+    ranking = plain.on_signal(signal(MILK))[0]
+    requested = plain.catalog.get(MILK)
+    assert requested is not None
+    for sub in ranking.substitutes:
+        candidate = plain.catalog.get(sub.item_id)
+        assert candidate is not None
+        x = pair_features(plain.features.pair_vector(requested, candidate))
+        assert sub.p_accept == pytest.approx(plain.model.predict_proba_one(x), abs=1e-9)
+
+
+def test_learned_offsets_move_only_the_pair_item_and_brand_that_had_feedback(
+    engine: SubstitutionEngine,
+) -> None:
+    requested = engine.catalog.get(MILK)
+    oat, skim = engine.catalog.get("oat"), engine.catalog.get("milk-skim-gal")
+    assert requested is not None and oat is not None and skim is not None
+    before_oat, before_skim = engine.p_accept(requested, oat), engine.p_accept(requested, skim)
+    for _ in range(20):
+        engine.on_feedback(feedback("oat", "rejected"))
+    assert engine.effects is not None
+    assert engine.effects.offset(engine.effect_key(requested, oat)) < -0.1
+    assert engine.effects.offset(engine.effect_key(requested, skim)) == 0.0
+    # the model's shared weights moved too, but the oat milk's own offset moved it further
+    drop_oat = before_oat - engine.p_accept(requested, oat)
+    drop_skim = before_skim - engine.p_accept(requested, skim)
+    assert drop_oat > drop_skim
 
 
 def test_refresh_retires_a_ranking_whose_miss_has_aged_out(engine: SubstitutionEngine) -> None:
