@@ -30,8 +30,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from online_learning.catalog import load_order_popularity
-from online_learning.engine import SubstitutionEngine
+from online_learning.engine import EngineConfig, SubstitutionEngine
 from online_learning.events import InventorySignal, Product
+from online_learning.exploration import Logged, ips, snips
+from online_learning.horror import ConfidentMistakes
 from online_learning.ranking import Ranking
 from online_learning.rules import HardRules, load_rules
 from online_learning.simulation import SimConfig, Simulation, SubstitutionRequest
@@ -96,6 +98,9 @@ class SeedResult:
     # per window of ``window`` feedback events: mean expected acceptance of learned and prior
     curve_learned: list[float] = field(default_factory=list)
     curve_prior: list[float] = field(default_factory=list)
+    # off-policy check: the greedy ranking's top-1 acceptance estimated from the exploring
+    # learned policy's logs (IPS, SNIPS) against its true expected value on the same requests
+    off_policy: dict[str, float] = field(default_factory=dict)
 
     def gap_closure(self, policy: str) -> float:
         """(policy - random) / (oracle - random): 0 is random, 1 is the oracle."""
@@ -164,6 +169,7 @@ class EvalResult:
                     "gap_closure": {p: s.gap_closure(p) for p in POLICIES},
                     "curve_learned": s.curve_learned,
                     "curve_prior": s.curve_prior,
+                    "off_policy": s.off_policy,
                 }
                 for s in self.seeds
             ],
@@ -202,11 +208,18 @@ class _Baselines:
 
 
 def _engine(
-    products: Sequence[Product], rules: HardRules, popularity: Mapping[str, int]
+    products: Sequence[Product],
+    rules: HardRules,
+    popularity: Mapping[str, int],
+    config: EngineConfig | None = None,
 ) -> SubstitutionEngine:
     # A fixed wall clock: ranking timestamps (and so the whole run) stay deterministic.
     return SubstitutionEngine(
-        rules=rules, popularity=popularity, products=products, wall_clock=lambda: 0.0
+        rules=rules,
+        popularity=popularity,
+        products=products,
+        wall_clock=lambda: 0.0,
+        config=config,
     )
 
 
@@ -221,15 +234,25 @@ def evaluate_seed(
     progress: Progress | None = None,
     seed_index: int = 0,
     max_sim_seconds: float = 30 * 24 * 3600.0,
+    mistakes: ConfidentMistakes | None = None,
+    engine_config: EngineConfig | None = None,
 ) -> SeedResult:
-    """Run one simulation until ``target_feedback`` feedback events were learned."""
+    """Run one simulation until ``target_feedback`` feedback events were learned.
+
+    ``mistakes``, if given, collects the learned model's most confident wrong predictions.
+    """
     if target_feedback < 1 or window < 1:
         raise ValueError("target_feedback and window must be >= 1")
     rules = rules or load_rules()
     popularity = load_order_popularity() if popularity is None else popularity
     sim = Simulation(config, products)
     catalog = sim.catalog_events()
-    engines = {name: _engine(catalog, rules, popularity) for name in ENGINE_POLICIES}
+    # The prior never learns, so exploring would only cost it: it ranks greedily.
+    configs = {
+        "learned": engine_config,
+        "prior": replace(engine_config or EngineConfig(), explore_epsilon=0.0, effects=None),
+    }
+    engines = {name: _engine(catalog, rules, popularity, configs[name]) for name in ENGINE_POLICIES}
     learned = engines["learned"]
     baselines = _Baselines(learned, popularity, config.seed)
     latest: dict[str, dict[tuple[str, str], Ranking]] = {name: {} for name in ENGINE_POLICIES}
@@ -237,6 +260,9 @@ def evaluate_seed(
     window_sums = {name: [0.0, 0] for name in ENGINE_POLICIES}  # [sum, count] of this window
     curves: dict[str, list[float]] = {name: [] for name in ENGINE_POLICIES}
     n_feedback = 0
+    logged: list[Logged] = []
+    greedy_truth: list[float] = []
+    explored_offers = 0
 
     def keep(name: str, rankings: list[Ranking]) -> None:
         table = latest[name]
@@ -284,6 +310,26 @@ def evaluate_seed(
                 return ranking, item_id
         return ranking, None
 
+    def log_decision(
+        request: SubstitutionRequest,
+        requested: Product,
+        ranking: Ranking,
+        offer: str | None,
+        accepted: bool,
+    ) -> None:
+        """Log (shown first item, propensity, outcome) when the first item was the offer."""
+        nonlocal explored_offers
+        ids = ranking.substitute_ids()
+        if offer is None or offer != ids[0]:
+            return
+        greedy_top = ids[1] if ranking.explored else ids[0]
+        if not sim.in_stock(request.store_id, greedy_top):
+            return
+        explored_offers += ranking.explored
+        logged.append(Logged(float(accepted), ranking.propensity, not ranking.explored))
+        truth = sim.true_accept_prob(request.customer_id, requested, sim.products[greedy_top])
+        greedy_truth.append(truth)
+
     def answer(request: SubstitutionRequest) -> None:
         nonlocal n_feedback
         requested = sim.products[request.item_id]
@@ -312,7 +358,18 @@ def evaluate_seed(
             return
         feedback = sim.resolve(request, ranking.substitute_ids(), ranking.ranking_id)
         if feedback is not None:
+            log_decision(request, requested, ranking, offer, feedback.outcome == "accepted")
             learned.on_feedback(feedback)
+            if mistakes is not None and learned.last_prediction is not None:
+                p, x = learned.last_prediction
+                mistakes.add(
+                    p,
+                    requested.item_id,
+                    feedback.substitute_id,
+                    requested.aisle,
+                    feedback.outcome,
+                    x,
+                )
             n_feedback += 1
             if n_feedback % window == 0:
                 close_window()
@@ -342,12 +399,20 @@ def evaluate_seed(
             progress(seed_index, min(n_feedback, target_feedback))
     if n_feedback % window:
         close_window()
+    off_policy = {
+        "logged": float(len(logged)),
+        "explored_share": explored_offers / len(logged) if logged else math.nan,
+        "greedy_ips": ips(logged),
+        "greedy_snips": snips(logged),
+        "greedy_true": statistics.fmean(greedy_truth) if greedy_truth else math.nan,
+    }
     return SeedResult(
         seed=config.seed,
         feedback=n_feedback,
         metrics=metrics,
         curve_learned=curves["learned"],
         curve_prior=curves["prior"],
+        off_policy=off_policy,
     )
 
 
@@ -360,6 +425,8 @@ def evaluate(
     rules: HardRules | None = None,
     products: Sequence[Product] | None = None,
     progress: Progress | None = None,
+    mistakes: ConfidentMistakes | None = None,
+    engine_config: EngineConfig | None = None,
 ) -> EvalResult:
     """:func:`evaluate_seed` for each seed (the seed replaces ``sim_config.seed``)."""
     if not seeds:
@@ -377,6 +444,8 @@ def evaluate(
             products=products,
             progress=progress,
             seed_index=index,
+            mistakes=mistakes,
+            engine_config=engine_config,
         )
         for index, seed in enumerate(seeds)
     ]

@@ -12,13 +12,24 @@ import json
 import math
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from online_learning.catalog import load_instacart_products
 from online_learning.evaluation import POLICIES, EvalResult, evaluate
+from online_learning.horror import ConfidentMistakes
+from online_learning.rules import load_rules
 from online_learning.simulation import SimConfig
 
-__all__ = ["add_evaluate_flags", "format_table", "run_evaluate", "write_outputs"]
+__all__ = [
+    "add_evaluate_flags",
+    "format_mistakes",
+    "format_off_policy",
+    "format_table",
+    "run_evaluate",
+    "write_outputs",
+]
 
 QUICK_FEEDBACK = 1500
 WINDOW = 500
@@ -42,6 +53,20 @@ def add_evaluate_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--first-seed", type=int, default=1, help="seeds are first-seed, +1, ... (default: 1)"
+    )
+    parser.add_argument(
+        "--horror",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also list the N most confidently wrong substitutions, grouped into themes",
+    )
+    parser.add_argument(
+        "--shift-at",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="shift the simulated customers' preferences after this many simulated minutes",
     )
     parser.add_argument(
         "--catalog-limit",
@@ -69,6 +94,43 @@ def format_table(result: EvalResult) -> str:
             f"{policy:<8}  {s['acceptance_mean']:>7.4f}±{s['acceptance_std']:.4f}  "
             f"{gap_text:>13}  {s['fill_mean']:>6.1%}  {int(s['violations_total']):>10}  "
             f"{unavailable:>13}"
+        )
+    return "\n".join(lines)
+
+
+def format_off_policy(result: EvalResult) -> str:
+    """The greedy ranking's top-1 acceptance: estimated from exploring logs vs its truth."""
+    header = f"{'seed':>4}  {'logged':>7}  {'explored':>8}  {'IPS':>6}  {'SNIPS':>6}  {'true':>6}"
+    lines = [
+        "off-policy check: greedy top-1 acceptance estimated from the learned policy's logs",
+        header,
+        "-" * len(header),
+    ]
+    for seed in result.seeds:
+        o = seed.off_policy
+        lines.append(
+            f"{seed.seed:>4}  {int(o['logged']):>7}  {o['explored_share']:>8.1%}  "
+            f"{o['greedy_ips']:>6.3f}  {o['greedy_snips']:>6.3f}  {o['greedy_true']:>6.3f}"
+        )
+    return "\n".join(lines)
+
+
+def format_mistakes(mistakes: ConfidentMistakes, catalog: dict[str, str], top: int) -> str:
+    """Themes of the most confident mistakes, then the worst ones by name."""
+    kept = mistakes.worst()
+    lines = [
+        f"most confidently wrong: {len(kept)} kept of {mistakes.seen} rejections and refunds",
+        "themes (a mistake can show several): "
+        + ", ".join(f"{t} {n}" for t, n in mistakes.theme_counts().most_common()),
+        "aisles: " + ", ".join(f"{a} {n}" for a, n in mistakes.aisle_counts().most_common(8)),
+        "",
+        f"{'p_accept':>8}  {'outcome':<8}  {'themes':<18}  requested -> offered",
+    ]
+    for m in kept[:top]:
+        lines.append(
+            f"{m.p_accept:>8.3f}  {m.outcome:<8}  {','.join(m.themes) or '-':<18}  "
+            f"{catalog.get(m.requested_id, m.requested_id)} -> "
+            f"{catalog.get(m.substitute_id, m.substitute_id)} ({m.aisle})"
         )
     return "\n".join(lines)
 
@@ -153,16 +215,33 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if seeds < 1 or feedback < 1:
         print("fillrate evaluate: --seeds and --feedback must be >= 1", file=sys.stderr)
         return 2
+    if args.horror < 0:
+        print("fillrate evaluate: --horror must be >= 0", file=sys.stderr)
+        return 2
+    config = SimConfig(catalog_limit=args.catalog_limit)
+    if args.shift_at is not None:
+        if not (args.shift_at >= 0 and math.isfinite(args.shift_at)):
+            print("fillrate evaluate: --shift-at must be a number of minutes >= 0", file=sys.stderr)
+            return 2
+        config = replace(config, shift_at=config.start_ts + 60.0 * args.shift_at)
+    mistakes = ConfidentMistakes(capacity=max(args.horror, 200), rules=load_rules())
     progress = _ProgressLine(seeds, feedback)
     result = evaluate(
         [args.first_seed + i for i in range(seeds)],
         feedback,
-        sim_config=SimConfig(catalog_limit=args.catalog_limit),
+        sim_config=config,
         window=WINDOW,
         progress=progress,
+        mistakes=mistakes if args.horror else None,
     )
     progress.done()
     print(format_table(result))
+    print()
+    print(format_off_policy(result))
+    if args.horror:
+        names = {p.item_id: p.name for p in load_instacart_products(args.catalog_limit)}
+        print()
+        print(format_mistakes(mistakes, names, args.horror))
     json_path, png_path = write_outputs(result, args.out)
     print(f"wrote {json_path} and {png_path}")
     return 0

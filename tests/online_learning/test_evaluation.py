@@ -93,3 +93,35 @@ def test_cli_parses_evaluate_flags() -> None:
         Path("x"),
         True,
     )
+
+
+def test_exploration_is_logged_with_propensities_for_off_policy_estimates(
+    result: EvalResult,
+) -> None:
+    for seed in result.seeds:
+        o = seed.off_policy
+        assert o["logged"] > 50
+        assert 0.0 < o["explored_share"] < 0.3  # epsilon 0.1 of rankings, among offers
+        for estimate in ("greedy_ips", "greedy_snips", "greedy_true"):
+            assert 0.0 <= o[estimate] <= 1.5  # IPS is unbounded above in principle
+        assert abs(o["greedy_snips"] - o["greedy_true"]) < 0.2  # noisy at this size, but close
+
+
+def test_horror_collects_the_most_confident_rejections() -> None:
+    from online_learning.horror import THEMES, ConfidentMistakes
+    from streams.evaluate_cmd import format_mistakes
+
+    mistakes = ConfidentMistakes(capacity=20)
+    evaluate([1], FEEDBACK, sim_config=CONFIG, window=WINDOW, mistakes=mistakes)
+    worst = mistakes.worst()
+    assert 0 < len(worst) <= 20 and mistakes.seen >= len(worst)
+    assert [m.p_accept for m in worst] == sorted((m.p_accept for m in worst), reverse=True)
+    assert all(m.outcome in ("rejected", "refunded") for m in worst)
+    assert all(set(m.themes) <= set(THEMES) for m in worst)
+    report = format_mistakes(mistakes, {}, 5)
+    assert "themes" in report and worst[0].substitute_id in report
+
+
+def test_cli_parses_horror_and_shift_flags() -> None:
+    args = build_parser().parse_args(["evaluate", "--horror", "15", "--shift-at", "90"])
+    assert (args.horror, args.shift_at) == (15, 90.0)

@@ -1,0 +1,118 @@
+"""Error analysis: the substitutions the model was most sure of that customers turned down.
+
+A confidently wrong prediction (high p_accept, then rejected or refunded) says more about what
+the features miss than a thousand near-misses. :class:`ConfidentMistakes` keeps the worst
+``capacity`` of them from a feedback stream, and :func:`themes` names what each one has in
+common with the others (a size jump, another brand, a dearer item, a different kind of
+product, a lost tag, an offer near a hard-rule limit), so the report can say "most confident
+mistakes are size jumps in the yogurt aisle" instead of listing pairs.
+
+>>> book = ConfidentMistakes(capacity=2)
+>>> for p in (0.9, 0.2, 0.95, 0.8):
+...     book.add(p, "milk", "oat", "milk", "rejected", {"price_up": 0.5})
+>>> [round(m.p_accept, 2) for m in book.worst()]
+[0.95, 0.9]
+>>> book.worst()[0].themes
+('price',)
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from online_learning.rules import HardRules
+
+__all__ = ["ConfidentMistakes", "Mistake", "themes"]
+
+THEMES = ("size", "brand", "price", "kind", "fat", "tags", "rule_edge")
+
+
+def themes(x: Mapping[str, float], rules: HardRules | None = None) -> tuple[str, ...]:
+    """Which known weak spots a pair's features show (empty: none of them, look closer)."""
+    out = []
+    if x.get("size_log_ratio", 0.0) > 0.4:  # more than ~1.5x bigger or smaller
+        out.append("size")
+    if x.get("brand_differs", 0.0) > 0:
+        out.append("brand")
+    if x.get("price_up", 0.0) > 0.15:
+        out.append("price")
+    if x.get("kind_jaccard", 1.0) < 0.34:
+        out.append("kind")
+    if x.get("fat_distance", 0.0) > 0 or x.get("fat_unknown", 0.0) > 0:
+        out.append("fat")
+    if x.get("tags_lost", 0.0) > 0:
+        out.append("tags")
+    if rules is not None:
+        price_ratio = 1.0 + x.get("price_up", 0.0)
+        size_ratio = math.exp(x.get("size_log_ratio", 0.0))
+        if price_ratio > 0.8 * rules.max_price_ratio or size_ratio > 0.8 * rules.max_size_ratio:
+            out.append("rule_edge")
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Mistake:
+    """One confidently wrong substitution."""
+
+    p_accept: float
+    requested_id: str
+    substitute_id: str
+    aisle: str
+    outcome: str
+    themes: tuple[str, ...]
+
+
+class ConfidentMistakes:
+    """The ``capacity`` most confident rejections and refunds of a feedback stream."""
+
+    def __init__(self, capacity: int = 200, rules: HardRules | None = None) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be >= 1")
+        self.capacity = capacity
+        self.rules = rules
+        self._heap: list[tuple[float, int, Mistake]] = []
+        self._seq = itertools.count()
+        self.seen = 0  # rejections and refunds looked at
+
+    def add(
+        self,
+        p_accept: float,
+        requested_id: str,
+        substitute_id: str,
+        aisle: str,
+        outcome: str,
+        x: Mapping[str, float],
+    ) -> None:
+        if outcome == "accepted":
+            return
+        self.seen += 1
+        heap = self._heap
+        if len(heap) >= self.capacity and p_accept <= heap[0][0]:
+            return
+        mistake = Mistake(
+            p_accept, requested_id, substitute_id, aisle, outcome, themes(x, self.rules)
+        )
+        entry = (p_accept, next(self._seq), mistake)
+        if len(heap) < self.capacity:
+            heapq.heappush(heap, entry)
+        else:
+            heapq.heapreplace(heap, entry)
+
+    def worst(self) -> list[Mistake]:
+        """Most confident first."""
+        return [m for _, _, m in sorted(self._heap, key=lambda e: (-e[0], e[1]))]
+
+    def theme_counts(self) -> Counter[str]:
+        """How many of the kept mistakes show each theme ("none" when no theme fits)."""
+        counts: Counter[str] = Counter()
+        for _, _, mistake in self._heap:
+            counts.update(mistake.themes or ("none",))
+        return counts
+
+    def aisle_counts(self) -> Counter[str]:
+        return Counter(m.aisle for _, _, m in self._heap)
