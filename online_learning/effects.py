@@ -170,6 +170,18 @@ class RandomEffects:
                 )
         self.n_updates += 1
 
+    def summary(self) -> str:
+        """Sizes and sums of every level: equal on two engines that learned the same events in
+        the same order (cheap enough for a health check; not a cryptographic digest)."""
+        parts = [str(self.n_updates)]
+        for level in (self.item, self.pair, self.brand, self.switch):
+            values = level.stats.values()
+            parts.append(
+                f"{len(level.stats)}:{math.fsum(v[0] for v in values)!r}:"
+                f"{math.fsum(v[1] for v in values)!r}"
+            )
+        return "|".join(parts)
+
     def offsets(
         self,
         requested_id: str,

@@ -77,6 +77,7 @@ class Worker:
     broker: BrokerProbe
     ready: bool = False
     stale_reported: int = 0
+    drifts_reported: int = 0
     skipped_reported: int = 0
 
 
@@ -86,6 +87,8 @@ def model_digest(engine: SubstitutionEngine) -> str:
     h = hashlib.blake2b(digest_size=8)
     h.update(weights.tobytes())
     h.update(repr((intercept, engine.model.n_learned)).encode())
+    if engine.effects is not None:
+        h.update(engine.effects.summary().encode())
     return h.hexdigest()
 
 
@@ -97,6 +100,7 @@ def build_engine(settings: Settings) -> SubstitutionEngine:
             threshold=settings.threshold,
             allowed_stores=settings.store_allowlist(),
             refresh_budget=settings.refresh_budget,
+            explore_epsilon=settings.explore_epsilon,
         ),
         availability=AvailabilityConfig(prior=settings.prior, half_life_s=settings.half_life_s),
         popularity=load_order_popularity(),
@@ -263,6 +267,8 @@ def build_worker(settings: Settings) -> Worker:
                 continue
             future.add_done_callback(partial(delivered, ranking.ranking_id))
             metrics.rankings_out.labels(ranking.trigger).inc()
+            if ranking.explored:
+                metrics.rankings_explored.inc()
             if caused_at is not None:
                 metrics.latency.observe(max(0.0, time.time() - caused_at))
 
@@ -388,6 +394,10 @@ def build_worker(settings: Settings) -> Worker:
             metrics.prior_log_loss.set(engine.prior_log_loss.get())
             metrics.model_roc_auc.set(engine.roc_auc.get())
             metrics.acceptance_rate.set(engine.acceptance_rate)
+        drifts = engine.drifts_detected - worker.drifts_reported
+        if drifts > 0:
+            metrics.acceptance_drifts.inc(drifts)
+            worker.drifts_reported = engine.drifts_detected
         stale = engine.stale_signals - worker.stale_reported
         if stale > 0:
             metrics.stale_signals.inc(stale)

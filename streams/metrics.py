@@ -71,6 +71,16 @@ class WorkerMetrics:
             " while fillrate_model_log_loss is below it",
             registry=r,
         )
+        self.acceptance_drifts = Counter(
+            "fillrate_acceptance_drift_total",
+            "Changes in the acceptance rate detected by ADWIN on the accept/reject stream",
+            registry=r,
+        )
+        self.rankings_explored = Counter(
+            "fillrate_rankings_explored_total",
+            "Ranking events whose first substitute was chosen by exploration, not greedily",
+            registry=r,
+        )
         self.model_roc_auc = Gauge(
             "fillrate_model_roc_auc", "Progressive-validation ROC AUC of p_accept", registry=r
         )

@@ -51,6 +51,9 @@ class Settings:
     refresh_budget: int = field(
         default=500, metadata={"help": "Live rankings re-ranked per refresh tick"}
     )
+    explore_epsilon: float = field(
+        default=0.1, metadata={"help": "Share of rankings that put a runner-up first (0: none)"}
+    )
     stores: str | None = field(
         default=None, metadata={"help": "Comma-separated known store ids; unset: any"}
     )
@@ -92,6 +95,8 @@ class Settings:
         for name in ("threshold", "prior"):
             if not 0.0 < getattr(self, name) < 1.0:
                 raise SettingsError(f"{name} must be in (0, 1), got {getattr(self, name)}")
+        if not 0.0 <= self.explore_epsilon < 1.0:
+            raise SettingsError(f"explore_epsilon must be in [0, 1), got {self.explore_epsilon}")
         if self.half_life_s <= 0 or self.refresh_interval_s <= 0:
             raise SettingsError("half_life_s and refresh_interval_s must be > 0")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
