@@ -358,7 +358,8 @@ def evaluate_seed(
             return
         feedback = sim.resolve(request, ranking.substitute_ids(), ranking.ranking_id)
         if feedback is not None:
-            log_decision(request, requested, ranking, offer, feedback.outcome == "accepted")
+            # accepted at the door (a refund comes later): what true_accept_prob describes
+            log_decision(request, requested, ranking, offer, feedback.outcome != "rejected")
             learned.on_feedback(feedback)
             if mistakes is not None and learned.last_prediction is not None:
                 p, x = learned.last_prediction
