@@ -21,7 +21,7 @@ Keys:
 - ``brand``: (pool, candidate brand) when the brand is known;
 - ``switch``: (pool, requested brand, candidate brand) when both are known and differ.
 
->>> fx = RandomEffects()
+>>> fx = RandomEffects(EffectsConfig(levels=frozenset(LEVELS)))
 >>> for _ in range(30):
 ...     fx.update(Key("r", "c", "aisle", None, None), accepted=False, base_logit=0.0)
 >>> fx.offset(Key("r", "c", "aisle", None, None)) < -1.0
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["EffectsConfig", "Key", "RandomEffects"]
+__all__ = ["LEVELS", "EffectsConfig", "Key", "RandomEffects"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -62,11 +62,18 @@ class EffectsConfig:
     switch_shrink: float = 4.0
     decay: float = 0.98  # per observation of the same key: about 50 observations of memory
     max_offset: float = 3.0
+    # Which levels are on. Item and pair default off: the model's item_history/pair_history
+    # features already carry them, and adding them as offsets too measured no better
+    # (docs/evaluation.md, ablation); brand-to-brand has no feature, so it lives here.
+    levels: frozenset[str] = frozenset({"brand", "switch"})
 
     def __post_init__(self) -> None:
         for name in ("item_shrink", "pair_shrink", "brand_shrink", "switch_shrink"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0")
+        unknown = self.levels - set(LEVELS)
+        if unknown:
+            raise ValueError(f"unknown effect levels {sorted(unknown)}; known: {LEVELS}")
         if not 0.0 < self.decay <= 1.0:
             raise ValueError(f"decay must be in (0, 1], got {self.decay}")
 
@@ -128,13 +135,20 @@ class RandomEffects:
         self.n_updates = 0
 
     def _keys(self, key: Key) -> list[tuple[_Level, object]]:
-        out: list[tuple[_Level, object]] = [
-            (self.item, (key.pool, key.candidate_id)),
-            (self.pair, (key.requested_id, key.candidate_id)),
-        ]
+        on = self.config.levels
+        out: list[tuple[_Level, object]] = []
+        if "item" in on:
+            out.append((self.item, (key.pool, key.candidate_id)))
+        if "pair" in on:
+            out.append((self.pair, (key.requested_id, key.candidate_id)))
         if key.candidate_brand is not None:
-            out.append((self.brand, (key.pool, key.candidate_brand)))
-            if key.requested_brand is not None and key.requested_brand != key.candidate_brand:
+            if "brand" in on:
+                out.append((self.brand, (key.pool, key.candidate_brand)))
+            if (
+                "switch" in on
+                and key.requested_brand is not None
+                and key.requested_brand != key.candidate_brand
+            ):
                 out.append((self.switch, (key.pool, key.requested_brand, key.candidate_brand)))
         return out
 
@@ -153,21 +167,20 @@ class RandomEffects:
         for (level, k), own in zip(keys, parts, strict=True):
             p = _sigmoid(total - own)
             level.add(k, y - p, p * (1.0 - p), cfg.decay)
-        self._pairs_by_requested.setdefault(key.requested_id, {})[key.candidate_id] = (
-            self.pair.stats[(key.requested_id, key.candidate_id)]
-        )
-        self._items_by_pool.setdefault(key.pool, {})[key.candidate_id] = self.item.stats[
-            (key.pool, key.candidate_id)
-        ]
-        to_brand, from_brand = key.candidate_brand, key.requested_brand
-        if to_brand is not None:
-            self._brands_by_pool.setdefault(key.pool, {})[to_brand] = self.brand.stats[
-                (key.pool, to_brand)
-            ]
-            if from_brand is not None and from_brand != to_brand:
-                self._switches_by_from.setdefault((key.pool, from_brand), {})[to_brand] = (
-                    self.switch.stats[(key.pool, from_brand, to_brand)]
-                )
+        # index the stats (the same lists) for the per-ranking lookups of offsets()
+        for level, k in keys:
+            stats = level.stats[k]
+            if level is self.item:
+                self._items_by_pool.setdefault(key.pool, {})[key.candidate_id] = stats
+            elif level is self.pair:
+                self._pairs_by_requested.setdefault(key.requested_id, {})[key.candidate_id] = stats
+            elif level is self.brand:
+                assert key.candidate_brand is not None
+                self._brands_by_pool.setdefault(key.pool, {})[key.candidate_brand] = stats
+            else:
+                assert key.requested_brand is not None and key.candidate_brand is not None
+                by_from = self._switches_by_from.setdefault((key.pool, key.requested_brand), {})
+                by_from[key.candidate_brand] = stats
         self.n_updates += 1
 
     def summary(self) -> str:

@@ -53,7 +53,7 @@ class EngineConfig:
     refresh_budget: int = 500  # live rankings re-ranked per refresh call
     allowed_stores: frozenset[str] | None = None  # None: any well-formed store id
     effects: EffectsConfig | None = field(default_factory=EffectsConfig)  # None: content only
-    explore_epsilon: float = 0.1  # share of rankings that put a runner-up first
+    explore_epsilon: float = 0.05  # share of rankings that put a runner-up first
     explore_top: int = 3  # ... chosen uniformly among the 2nd to this position
 
     def __post_init__(self) -> None:

@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from online_learning.effects import EffectsConfig, Key, RandomEffects
+from online_learning.effects import LEVELS, EffectsConfig, Key, RandomEffects
+
+ALL = frozenset(LEVELS)
 
 
 def key(
@@ -20,14 +22,14 @@ def key(
 
 
 def test_no_evidence_no_offset() -> None:
-    fx = RandomEffects()
+    fx = RandomEffects(EffectsConfig(levels=ALL))
     assert fx.offset(key("c")) == 0.0
     out = fx.offsets("r", None, "milk", {"c": 0}, np.array([-1]), ())
     assert out.tolist() == [0.0]
 
 
 def test_offset_follows_the_evidence_and_is_shrunk_when_evidence_is_thin() -> None:
-    fx = RandomEffects(EffectsConfig(decay=1.0))
+    fx = RandomEffects(EffectsConfig(decay=1.0, levels=ALL))
     fx.update(key("good"), True, base_logit=0.0)
     one = fx.offset(key("good"))
     assert 0.0 < one < 0.5  # one acceptance is weak evidence
@@ -39,7 +41,7 @@ def test_offset_follows_the_evidence_and_is_shrunk_when_evidence_is_thin() -> No
 
 
 def test_a_candidates_appeal_carries_over_to_other_requested_items() -> None:
-    fx = RandomEffects()
+    fx = RandomEffects(EffectsConfig(levels=ALL))
     for i in range(50):
         fx.update(key("loved", req=f"r{i % 10}"), True, base_logit=-1.0)
     # never offered for "new-request", but the item level has learned it is liked
@@ -51,7 +53,7 @@ def test_backfitting_does_not_count_one_residual_at_every_level() -> None:
     """An effect on one pair is split between the levels, not tripled."""
     rng = random.Random(1)
     true_offset = 1.0
-    fx = RandomEffects(EffectsConfig(decay=1.0))
+    fx = RandomEffects(EffectsConfig(decay=1.0, levels=ALL))
     k = key("c", rb="acme", cb="zest")  # all four levels apply
     for _ in range(4000):
         p = 1 / (1 + math.exp(-true_offset))
@@ -60,7 +62,7 @@ def test_backfitting_does_not_count_one_residual_at_every_level() -> None:
 
 
 def test_old_evidence_fades_so_a_changed_preference_is_relearned() -> None:
-    fx = RandomEffects(EffectsConfig(decay=0.9))
+    fx = RandomEffects(EffectsConfig(decay=0.9, levels=ALL))
     for _ in range(100):
         fx.update(key("c"), True, base_logit=0.0)
     assert fx.offset(key("c")) > 0.5
@@ -70,7 +72,7 @@ def test_old_evidence_fades_so_a_changed_preference_is_relearned() -> None:
 
 
 def test_brand_levels_apply_to_other_items_of_the_brand_in_the_same_pool_only() -> None:
-    fx = RandomEffects()
+    fx = RandomEffects(EffectsConfig(levels=ALL))
     for i in range(60):
         fx.update(key(f"zest-{i % 6}", rb="acme", cb="zest"), False, base_logit=0.5)
     assert fx.offset(key("zest-new", rb="acme", cb="zest")) < -0.3  # brand + switch
@@ -84,6 +86,16 @@ def test_config_is_checked() -> None:
         EffectsConfig(decay=0.0)
     with pytest.raises(ValueError, match="item_shrink"):
         EffectsConfig(item_shrink=0.0)
+    with pytest.raises(ValueError, match="unknown effect levels"):
+        EffectsConfig(levels=frozenset({"customer"}))
+
+
+def test_default_levels_are_brand_and_switch_only() -> None:
+    fx = RandomEffects()
+    for _ in range(50):
+        fx.update(key("c", rb="acme", cb="zest"), False, base_logit=0.0)
+    assert fx.offset(key("c", rb=None, cb=None)) == 0.0  # no item or pair offset
+    assert fx.offset(key("other", rb="acme", cb="zest")) < -0.3  # the brand switch carries
 
 
 ITEMS = [f"i{k}" for k in range(8)]
@@ -114,7 +126,7 @@ def test_vectorised_offsets_equal_the_per_pair_offsets(
     pool: str,
 ) -> None:
     brand_of = {item: BRANDS[i % 3] if i % 4 else None for i, item in enumerate(ITEMS)}
-    fx = RandomEffects()
+    fx = RandomEffects(EffectsConfig(levels=ALL))
     for req, cand, upd_pool, req_brand, accepted, base in updates:
         fx.update(Key(req, cand, upd_pool, req_brand, brand_of[cand]), accepted, base)
     names = tuple(BRANDS)

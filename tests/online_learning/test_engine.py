@@ -601,7 +601,7 @@ def test_without_learned_offsets_scores_are_rivers(engine: SubstitutionEngine) -
         assert sub.p_accept == pytest.approx(plain.model.predict_proba_one(x), abs=1e-9)
 
 
-def test_learned_offsets_move_only_the_pair_item_and_brand_that_had_feedback(
+def test_learned_brand_offsets_move_only_the_brand_that_had_feedback(
     engine: SubstitutionEngine,
 ) -> None:
     requested = engine.catalog.get(MILK)
@@ -611,7 +611,8 @@ def test_learned_offsets_move_only_the_pair_item_and_brand_that_had_feedback(
     for _ in range(20):
         engine.on_feedback(feedback("oat", "rejected"))
     assert engine.effects is not None
-    assert engine.effects.offset(engine.effect_key(requested, oat)) < -0.1
+    # oatside (and acme -> oatside) lost standing in the milk aisle; acme's own skim did not
+    assert engine.effects.offset(engine.effect_key(requested, oat)) < -0.05
     assert engine.effects.offset(engine.effect_key(requested, skim)) == 0.0
     # the model's shared weights moved too, but the oat milk's own offset moved it further
     drop_oat = before_oat - engine.p_accept(requested, oat)
