@@ -52,6 +52,7 @@ from online_learning.ranking import Ranking
 from online_learning.rules import load_rules
 from streams.broker_health import BrokerProbe
 from streams.catalog_reader import CatalogReader
+from streams.fetch_wait import set_fetch_wait
 from streams.learning_log import LearningLogReader
 from streams.metrics import CONTENT_TYPE_LATEST, WorkerMetrics, error_kind
 from streams.settings import Settings
@@ -129,6 +130,7 @@ def build_worker(settings: Settings) -> Worker:
         producer_linger_ms=2,
         consumer_auto_offset_reset="earliest",
     )
+    set_fetch_wait(app, settings.fetch_wait_ms)
     engine = build_engine(settings)
     metrics = WorkerMetrics()
     reader = CatalogReader(settings.bootstrap_servers, settings.catalog_topic, engine)

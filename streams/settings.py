@@ -52,12 +52,16 @@ class Settings:
         default=500, metadata={"help": "Live rankings re-ranked per refresh tick"}
     )
     explore_epsilon: float = field(
-        default=0.1, metadata={"help": "Share of rankings that put a runner-up first (0: none)"}
+        default=0.05, metadata={"help": "Share of rankings that put a runner-up first (0: none)"}
     )
     stores: str | None = field(
         default=None, metadata={"help": "Comma-separated known store ids; unset: any"}
     )
     batch_size: int = field(default=500, metadata={"help": "Events taken per batch"})
+    fetch_wait_ms: int = field(
+        default=10,
+        metadata={"help": "Consumer fetch wait, ms (Tansu answers an empty fetch only after it)"},
+    )
     rebalance_timeout_s: float = field(
         default=3.0, metadata={"help": "Consumer-group rebalance timeout, s (Tansu needs it low)"}
     )
@@ -95,6 +99,8 @@ class Settings:
         for name in ("threshold", "prior"):
             if not 0.0 < getattr(self, name) < 1.0:
                 raise SettingsError(f"{name} must be in (0, 1), got {getattr(self, name)}")
+        if self.fetch_wait_ms < 0:
+            raise SettingsError(f"fetch_wait_ms must be >= 0, got {self.fetch_wait_ms}")
         if not 0.0 <= self.explore_epsilon < 1.0:
             raise SettingsError(f"explore_epsilon must be in [0, 1), got {self.explore_epsilon}")
         if self.half_life_s <= 0 or self.refresh_interval_s <= 0:

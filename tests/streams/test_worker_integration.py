@@ -120,10 +120,10 @@ async def test_stock_out_yields_valid_ranking_of_same_aisle_available_rule_passi
     if ranking["explored"]:  # a runner-up within the top 3 was put first, the rest in order
         assert scores[1:] == sorted(scores[1:], reverse=True)
         assert sorted(scores, reverse=True).index(scores[0]) in (1, 2)
-        assert ranking["propensity"] == pytest.approx(0.05)
+        assert ranking["propensity"] == pytest.approx(0.025)
     else:
         assert scores == sorted(scores, reverse=True)
-        assert ranking["propensity"] == pytest.approx(0.9 if len(subs) > 1 else 1.0)
+        assert ranking["propensity"] == pytest.approx(0.95 if len(subs) > 1 else 1.0)
     assert ranking["source_ts"] > 0 and ranking["ts"] >= ranking["source_ts"] - 5
     assert worker.metric("fillrate_rankings_out_total", trigger="stock_out") >= 1
 

@@ -1,0 +1,35 @@
+"""The worker's group consumer gets the configured fetch wait instead of Faust's fixed 1,500 ms."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.app import build_worker
+from streams.settings import Settings
+
+
+async def _group_consumer_wait(settings: Settings) -> int:
+    worker = build_worker(settings)
+    thread = worker.app.consumer._thread  # Faust's aiokafka consumer thread (not started)
+    consumer = thread._create_worker_consumer(worker.app.transport)
+    wait = consumer._fetch_max_wait_ms
+    await consumer.stop()  # never started: only releases what __init__ took
+    return int(wait)
+
+
+async def test_worker_consumer_uses_the_configured_fetch_wait() -> None:
+    settings = Settings.load({"broker": "kafka://127.0.0.1:1", "fetch_wait_ms": 7}, environ={})
+    assert await _group_consumer_wait(settings) == 7
+
+
+async def test_default_fetch_wait_is_short() -> None:
+    settings = Settings.load({"broker": "kafka://127.0.0.1:1"}, environ={})
+    assert settings.fetch_wait_ms == 10
+    assert await _group_consumer_wait(settings) == 10
+
+
+def test_a_negative_fetch_wait_is_refused() -> None:
+    from streams.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="fetch_wait_ms"):
+        Settings.load({"fetch_wait_ms": -1}, environ={})
