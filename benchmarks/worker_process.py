@@ -87,8 +87,7 @@ class WorkerProcess:
 
     def __init__(self, settings: Settings, app_id: str, fetch_wait_ms: int | None = None) -> None:
         self.settings = settings
-        # None: the worker as shipped; else its group consumer's fetch wait is replaced
-        # (benchmarks/worker_fetch_wait.py)
+        # None: the worker as shipped (FILLRATE_FETCH_WAIT_MS default); else that setting
         self.fetch_wait_ms = fetch_wait_ms
         self.web_port = free_port()
         self.log_path = Path(tempfile.mkdtemp(prefix="bench-worker-")) / "worker.log"
@@ -105,15 +104,13 @@ class WorkerProcess:
         )
         for name in TOPIC_SETTINGS:
             env[f"FILLRATE_{name.upper()}"] = getattr(settings, name)
+        if fetch_wait_ms is not None:
+            env["FILLRATE_FETCH_WAIT_MS"] = str(fetch_wait_ms)
         self._env = env
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
-        if self.fetch_wait_ms is None:
-            command = [sys.executable, "-m", "streams.cli", "worker"]
-        else:
-            wrapper = ROOT / "benchmarks" / "worker_fetch_wait.py"
-            command = [sys.executable, str(wrapper), str(self.fetch_wait_ms), "worker"]
+        command = [sys.executable, "-m", "streams.cli", "worker"]
         self.proc = subprocess.Popen(
             command,
             env=self._env,

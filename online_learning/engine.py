@@ -253,7 +253,12 @@ class SubstitutionEngine:
         return self._accepted_in_window / len(self._outcomes) if self._outcomes else math.nan
 
     # -- model updates -------------------------------------------------------------------------
-    def refresh(self) -> list[Ranking]:
+    @property
+    def refresh_pending(self) -> int:
+        """Live rankings left in the re-ranking pass under way (0: none under way)."""
+        return len(self._refresh_pending)
+
+    def refresh(self, budget: int | None = None) -> list[Ranking]:
         """Re-rank live rankings after learning; emit those whose order changed.
 
         One call re-ranks at most ``refresh_budget`` rankings, so a worker with many live
@@ -270,7 +275,8 @@ class SubstitutionEngine:
         out = []
         threshold = self.config.threshold
         pending = self._refresh_pending
-        for _ in range(min(self.config.refresh_budget, len(pending))):
+        budget = self.config.refresh_budget if budget is None else budget
+        for _ in range(min(budget, len(pending))):
             store_id, item_id = key = pending.popleft()
             previous = self._live.get(key)
             if previous is None:  # retired since the pass began

@@ -665,6 +665,21 @@ def test_a_refresh_pass_is_spread_over_calls_by_its_budget() -> None:
     assert engine.refresh() == []  # the pass is over and nothing was learned since
 
 
+def test_a_call_can_take_a_smaller_slice_of_the_pass() -> None:
+    engine = make_engine()
+    for store in ("s1", "s2", "s3"):
+        engine.on_signal(signal(MILK, store=store))
+    for _ in range(10):
+        engine.on_feedback(feedback("milk-skim-gal", "accepted"))
+        engine.on_feedback(feedback("milk-whole-half", "rejected"))
+    assert engine.refresh_pending == 0
+    first = engine.refresh(1)
+    assert engine.refresh_pending == 2  # the pass began with 3 and re-ranked one
+    rest = engine.refresh(5)
+    assert engine.refresh_pending == 0
+    assert [r.store_id for r in first + rest] == ["s1", "s2", "s3"]
+
+
 def test_the_refresh_budget_must_be_positive() -> None:
     with pytest.raises(ValueError, match="refresh_budget"):
         EngineConfig(refresh_budget=0)
