@@ -133,6 +133,7 @@ def worker_factory(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Any]:
         wait_ready(proc)
         return proc
 
+    make.started = started  # type: ignore[attr-defined]  # for tests that must stop them all
     yield make
     for proc in started:
         if proc.process.poll() is None:

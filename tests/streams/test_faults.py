@@ -15,6 +15,7 @@ applied twice (a ``not_found`` compounds) or not at all shows.
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 import uuid
 from collections import Counter
@@ -50,6 +51,7 @@ SHARED = (
     "feedback_topic",
     "rankings_topic",
     "deadletter_topic",
+    "explore_epsilon",
 )
 
 
@@ -374,16 +376,44 @@ async def test_kill_9_of_one_worker_moves_its_stores_with_their_state(
     )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="Tansu 0.6.0: after the whole group left, a new member of the same group id sometimes"
-    " loops in JoinGroup (generation N, never elected leader, never synced) and is not ready in"
-    " 60 s; when the group forms, every assertion below holds (docs/reliability.md)",
-)
+def restart_group(
+    factory: Any, like: WorkerProcess, n: int, attempts: int = 3
+) -> list[WorkerProcess]:
+    """Start ``n`` workers in ``like``'s group once all its old members are gone.
+
+    Tansu 0.6.0 sometimes leaves a re-formed group looping in JoinGroup (generation N, never
+    elected leader, never synced): the new members never become ready. That is the broker's
+    bug, not ours, so the whole new group is stopped and started again, after the session
+    timeout; only if it never forms is the test marked xfail. Once it forms, every assertion
+    of the test is strict.
+    """
+    wait = like.settings.session_timeout_s + 1
+    for attempt in range(attempts):
+        # Past the session timeout, so Tansu's coordinator is done with the old members.
+        time.sleep(wait)
+        mark = len(factory.started)
+        try:
+            workers = peers(factory, n, partitions=PARTITIONS, **same_group(like))
+            wait_until(lambda ws=workers: settled(ws), 30, "the restarted group", workers)
+            return workers
+        except AssertionError as exc:
+            print(f"restart attempt {attempt + 1}: the group did not form: {str(exc)[-2500:]}")
+            for w in factory.started[mark:]:
+                w.process.terminate()
+            for w in factory.started[mark:]:
+                try:
+                    w.process.wait(15)
+                except subprocess.TimeoutExpired:
+                    w.process.kill()
+    pytest.xfail(f"Tansu 0.6.0 did not re-form the group in {attempts} attempts (JoinGroup loop)")
+
+
 async def test_whole_group_restart_brings_state_back_and_ranks_the_same(
     worker_factory: Any, kafka_io: Any, catalog: list[Product]
 ) -> None:
-    a, b = peers(worker_factory, 2, partitions=PARTITIONS)
+    # Greedy rankings: the check below compares a list before and after, item by item, and an
+    # exploring ranking's order is a draw of its ranking id (tested elsewhere).
+    a, b = peers(worker_factory, 2, partitions=PARTITIONS, explore_epsilon=0.0)
     wait_until(lambda: settled([a, b]), 30, "two workers sharing the partitions", [a, b])
     io = await kafka_io(a.settings)
     await io.follow(a.settings.rankings_topic)
@@ -415,13 +445,7 @@ async def test_whole_group_restart_brings_state_back_and_ranks_the_same(
         w.process.terminate()
     for w in (a, b):
         assert w.process.wait(30) == 0, w.log()[-2000:]
-    # Past the session timeout, so Tansu's coordinator is done with the old members: new
-    # members joining while it still holds them sometimes never sync (Tansu 0.6.0).
-    time.sleep(a.settings.session_timeout_s + 1)
-    restarted = peers(worker_factory, 2, partitions=PARTITIONS, **same_group(a))
-    wait_until(
-        lambda: settled(restarted), 30, "the restarted group sharing the partitions", restarted
-    )
+    restarted = restart_group(worker_factory, a, 2)
     wait_until(
         lambda: learned_all(restarted, stream), 30, "the model rebuilt from the log", restarted
     )
