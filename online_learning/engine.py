@@ -266,12 +266,24 @@ class SubstitutionEngine:
         starts only once the previous one is done and something was learned since it began.
         A ranking whose item has drifted back over the threshold (its miss has aged out
         without a restock signal) is retired here instead: nobody needs it any more.
+
+        A pass visits the live rankings item by item (every store's ranking of one item in a
+        row), so an item's candidate block is built at most once per pass, and it does not
+        cache the blocks it builds: live items far outnumber the block cache, and a pass in
+        arrival order evicted every block before its next use (docs/performance.md).
         """
         if not self._refresh_pending:
             if self.learned_since_refresh == 0:
                 return []
             self.learned_since_refresh = 0
-            self._refresh_pending = deque(self._live)
+            stores_by_item: dict[str, list[str]] = {}
+            for store_id, item_id in self._live:
+                stores_by_item.setdefault(item_id, []).append(store_id)
+            self._refresh_pending = deque(
+                (store_id, item_id)
+                for item_id, store_ids in stores_by_item.items()
+                for store_id in store_ids
+            )
         out = []
         threshold = self.config.threshold
         pending = self._refresh_pending
@@ -285,7 +297,7 @@ class SubstitutionEngine:
             if requested is None or self.availability.p(store_id, item_id, self.clock) >= threshold:
                 self._retire((store_id, item_id))
                 continue
-            ranking = self._rank(requested, store_id, "model_update", self.clock)
+            ranking = self._rank(requested, store_id, "model_update", self.clock, keep_block=False)
             if ranking.substitute_ids() != previous:
                 self._remember(ranking)
                 out.append(ranking)
@@ -295,7 +307,14 @@ class SubstitutionEngine:
         return len(self._live)
 
     # -- internals -----------------------------------------------------------------------------
-    def _rank(self, requested: Product, store_id: str, trigger: str, source_ts: float) -> Ranking:
+    def _rank(
+        self,
+        requested: Product,
+        store_id: str,
+        trigger: str,
+        source_ts: float,
+        keep_block: bool = True,
+    ) -> Ranking:
         substitutes, reason = rank_substitutes(
             requested,
             store_id,
@@ -307,6 +326,7 @@ class SubstitutionEngine:
             rules=self.rules,
             top_k=self.config.top_k,
             threshold=self.config.threshold,
+            keep_block=keep_block,
         )
         version = self.model.version
         rid = ranking_id(store_id, requested.item_id, trigger, source_ts, version)

@@ -104,14 +104,19 @@ def rank_substitutes(
     top_k: int = 10,
     threshold: float = 0.5,
     effects: RandomEffects | None = None,
+    keep_block: bool = True,
 ) -> tuple[tuple[Substitute, ...], str | None]:
-    """The best ``top_k`` substitutes, best first, or an empty tuple with the reason."""
+    """The best ``top_k`` substitutes, best first, or an empty tuple with the reason.
+
+    ``keep_block=False``: do not add the item's candidate block to the feature store's cache
+    if it has to be built (see :meth:`FeatureStore.candidates`).
+    """
     reason = rules.no_substitution_reason(requested)
     if reason is not None:
         return (), reason
     if len(features.matrix(requested)) == 0:
         return (), f"no other items in {rules.scope} '{features.pool_key(requested)}'"
-    block = features.candidates(requested)
+    block = features.candidates(requested, keep=keep_block)
     if not block.ids:
         return (), "no candidate passes the hard rules"
     p_all = np.fromiter(

@@ -683,3 +683,14 @@ def test_a_call_can_take_a_smaller_slice_of_the_pass() -> None:
 def test_the_refresh_budget_must_be_positive() -> None:
     with pytest.raises(ValueError, match="refresh_budget"):
         EngineConfig(refresh_budget=0)
+
+
+def test_a_refresh_pass_visits_the_rankings_item_by_item() -> None:
+    engine = make_engine(refresh_budget=10)
+    engine.on_signal(signal(MILK, store="s1"))
+    engine.on_signal(signal("yogurt-greek", store="s1"))
+    engine.on_signal(signal(MILK, store="s2"))
+    engine.on_feedback(feedback("milk-skim-gal", "accepted"))
+    engine.refresh(1)
+    # s1's milk was re-ranked first; s2's milk (same candidate block) before s1's yogurt
+    assert list(engine._refresh_pending) == [("s2", MILK), ("s1", "yogurt-greek")]

@@ -326,3 +326,31 @@ def test_history_features_are_zero_before_feedback_and_follow_it() -> None:
     matrix = fs.matrix(requested)
     row = matrix.pair_matrix(fs.row(requested))[matrix.index[candidate.item_id]]
     np.testing.assert_allclose(row, fs.pair_vector(requested, candidate), atol=1e-12)
+
+
+def test_a_candidate_block_reads_the_same_history_as_the_aisle_matrix() -> None:
+    fs = store()
+    requested = fs.catalog.get(REQUESTED.item_id)
+    assert requested is not None
+    block = fs.candidates(requested)  # built before any feedback: codes assigned up front
+    ids = list(block.ids)
+    for i, candidate_id in enumerate(ids * 3):
+        fs.history.update(requested.item_id, candidate_id, i % 3 == 0)
+        fs.history.update("someone-else", candidate_id, True)
+    fs.history.update(requested.item_id, "not-in-this-aisle", True)
+    matrix = fs.matrix(requested)
+    full = matrix.pair_matrix(fs.row(requested))
+    expected = full[[matrix.index[i] for i in ids]]
+    np.testing.assert_allclose(block.with_history(requested.item_id, fs.history), expected)
+    assert np.count_nonzero(expected[:, FEATURES.index("item_history")]) > 0
+
+
+def test_a_pass_that_does_not_keep_blocks_leaves_the_block_cache_alone() -> None:
+    fs = store()
+    requested = fs.catalog.get(REQUESTED.item_id)
+    assert requested is not None
+    scanned = fs.candidates(requested, keep=False)
+    assert requested.item_id not in fs._blocks
+    assert fs.candidates(requested, keep=False) is scanned  # reused for the next store
+    assert fs.candidates(requested) is scanned  # and the normal path may keep it
+    assert requested.item_id in fs._blocks
