@@ -37,6 +37,15 @@ def test_engine_benchmark_replays_the_mix_and_emits_rankings() -> None:
     assert "'stock_out':" in out, out
 
 
+def test_engine_benchmark_prints_the_per_chunk_curve() -> None:
+    out = run("bench_engine.py", "--quick")
+    rows = table_rows(out, r"[\d,]+", 8)
+    assert [row[0] for row in rows] == [2000, 4000, 6000], out
+    assert all(row[1] > 0 for row in rows), out
+    assert sum(row[2] for row in rows) > 0, out  # stock-outs were ranked
+    assert rows[-1][6] > 0, out  # live rankings at the end
+
+
 @pytest.mark.broker
 def test_throughput_benchmark_measures_all_three_consumers() -> None:
     out = run("bench_throughput.py", "--quick")
