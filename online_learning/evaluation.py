@@ -370,6 +370,7 @@ def evaluate_seed(
                     requested.aisle,
                     feedback.outcome,
                     x,
+                    feedback.customer_id,
                 )
             n_feedback += 1
             if n_feedback % window == 0:

@@ -4,8 +4,9 @@ A confidently wrong prediction (high p_accept, then rejected or refunded) says m
 the features miss than a thousand near-misses. :class:`ConfidentMistakes` keeps the worst
 ``capacity`` of them from a feedback stream, and :func:`themes` names what each one has in
 common with the others (a size jump, another brand, a dearer item, a different kind of
-product, a lost tag, an offer near a hard-rule limit), so the report can say "most confident
-mistakes are size jumps in the yogurt aisle" instead of listing pairs.
+product, a lost tag, an offer near a hard-rule limit, a customer who has turned down most
+substitutes so far), so the report can say "most confident mistakes are size jumps in the
+yogurt aisle" instead of listing pairs.
 
 >>> book = ConfidentMistakes(capacity=2)
 >>> for p in (0.9, 0.2, 0.95, 0.8):
@@ -29,7 +30,10 @@ from online_learning.rules import HardRules
 
 __all__ = ["ConfidentMistakes", "Mistake", "themes"]
 
-THEMES = ("size", "brand", "price", "kind", "fat", "tags", "rule_edge")
+THEMES = ("size", "brand", "price", "kind", "fat", "tags", "rule_edge", "customer")
+# a customer whose record so far is at most this acceptance over at least CUSTOMER_MIN offers
+CUSTOMER_MAX_ACCEPTANCE = 0.25
+CUSTOMER_MIN = 2
 
 
 def themes(x: Mapping[str, float], rules: HardRules | None = None) -> tuple[str, ...]:
@@ -78,6 +82,7 @@ class ConfidentMistakes:
         self._heap: list[tuple[float, int, Mistake]] = []
         self._seq = itertools.count()
         self.seen = 0  # rejections and refunds looked at
+        self._customers: dict[str, list[int]] = {}  # customer id -> [accepted, offered]
 
     def add(
         self,
@@ -87,16 +92,27 @@ class ConfidentMistakes:
         aisle: str,
         outcome: str,
         x: Mapping[str, float],
+        customer_id: str | None = None,
     ) -> None:
+        """Look at one feedback event (every one: accepted ones build the customer record)."""
+        record = None
+        if customer_id is not None:
+            record = self._customers.setdefault(customer_id, [0, 0])
+            before = (record[0], record[1])
+            record[0] += outcome == "accepted"
+            record[1] += 1
         if outcome == "accepted":
             return
         self.seen += 1
         heap = self._heap
         if len(heap) >= self.capacity and p_accept <= heap[0][0]:
             return
-        mistake = Mistake(
-            p_accept, requested_id, substitute_id, aisle, outcome, themes(x, self.rules)
-        )
+        found = themes(x, self.rules)
+        if record is not None:
+            accepted, offered = before
+            if offered >= CUSTOMER_MIN and accepted <= CUSTOMER_MAX_ACCEPTANCE * offered:
+                found = (*found, "customer")  # this customer turns most substitutes down
+        mistake = Mistake(p_accept, requested_id, substitute_id, aisle, outcome, found)
         entry = (p_accept, next(self._seq), mistake)
         if len(heap) < self.capacity:
             heapq.heappush(heap, entry)
