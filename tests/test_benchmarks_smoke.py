@@ -31,6 +31,16 @@ def test_scoring_benchmark_prints_each_pool_size_and_learning_cost() -> None:
     assert re.search(r"learning: \d+ us per feedback event", out), out
 
 
+def test_model_comparison_replays_one_stream_through_three_river_models() -> None:
+    out = run("compare_models.py", "--quick")
+    assert "replaying 300 events" in out, out
+    for model in ("logreg-from-prior", "scaled-logreg", "hoeffding-tree"):
+        row = re.search(rf"^{model}\s+([\d.]+)\s+([\d.]+)\s", out, re.M)
+        assert row, out
+        log_loss, auc = float(row.group(1)), float(row.group(2))
+        assert 0.0 < log_loss < 5.0 and 0.0 <= auc <= 1.0, out
+
+
 def test_engine_benchmark_replays_the_mix_and_emits_rankings() -> None:
     out = run("bench_engine.py", "--events", "3000")
     assert "3,000 events in" in out, out
