@@ -101,6 +101,7 @@ class SeedResult:
     # off-policy check: the greedy ranking's top-1 acceptance estimated from the exploring
     # learned policy's logs (IPS, SNIPS) against its true expected value on the same requests
     off_policy: dict[str, float] = field(default_factory=dict)
+    drifts: int = 0  # changes in acceptance the learned engine's ADWIN detected
 
     def gap_closure(self, policy: str) -> float:
         """(policy - random) / (oracle - random): 0 is random, 1 is the oracle."""
@@ -170,6 +171,7 @@ class EvalResult:
                     "curve_learned": s.curve_learned,
                     "curve_prior": s.curve_prior,
                     "off_policy": s.off_policy,
+                    "drifts_detected": s.drifts,
                 }
                 for s in self.seeds
             ],
@@ -415,6 +417,7 @@ def evaluate_seed(
         curve_learned=curves["learned"],
         curve_prior=curves["prior"],
         off_policy=off_policy,
+        drifts=learned.drifts_detected,
     )
 
 

@@ -100,9 +100,13 @@ def format_table(result: EvalResult) -> str:
 
 def format_off_policy(result: EvalResult) -> str:
     """The greedy ranking's top-1 acceptance: estimated from exploring logs vs its truth."""
-    header = f"{'seed':>4}  {'logged':>7}  {'explored':>8}  {'IPS':>6}  {'SNIPS':>6}  {'true':>6}"
+    header = (
+        f"{'seed':>4}  {'logged':>7}  {'explored':>8}  {'IPS':>6}  {'SNIPS':>6}  {'true':>6}"
+        f"  {'drifts':>6}"
+    )
     lines = [
-        "off-policy check: greedy top-1 acceptance estimated from the learned policy's logs",
+        "off-policy check: greedy top-1 acceptance estimated from the learned policy's logs;"
+        " drifts: acceptance changes ADWIN detected",
         header,
         "-" * len(header),
     ]
@@ -111,6 +115,7 @@ def format_off_policy(result: EvalResult) -> str:
         lines.append(
             f"{seed.seed:>4}  {int(o['logged']):>7}  {o['explored_share']:>8.1%}  "
             f"{o['greedy_ips']:>6.3f}  {o['greedy_snips']:>6.3f}  {o['greedy_true']:>6.3f}"
+            f"  {seed.drifts:>6}"
         )
     return "\n".join(lines)
 
