@@ -36,6 +36,9 @@ from online_learning.rules import HardRules
 __all__ = ["EngineConfig", "FeedbackResult", "RecentIds", "SubstitutionEngine", "UnknownReference"]
 
 
+EXPLORE_PERIOD_S = 3600.0  # an exploration decision holds this long (stream time)
+
+
 def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
@@ -330,8 +333,11 @@ class SubstitutionEngine:
         )
         version = self.model.version
         rid = ranking_id(store_id, requested.item_id, trigger, source_ts, version)
+        # One draw per (store, item) and hour of stream time, not per ranking: a model-update
+        # re-rank must not flip an explored order back and forth (and re-emit it) every tick.
+        seed = f"{store_id}\x1f{requested.item_id}\x1f{int(source_ts // EXPLORE_PERIOD_S)}"
         shown, propensity, explored = explore(
-            substitutes, rid, self.config.explore_epsilon, self.config.explore_top
+            substitutes, seed, self.config.explore_epsilon, self.config.explore_top
         )
         return Ranking(
             ranking_id=rid,

@@ -3,7 +3,8 @@
 A greedy ranker only ever learns about the items it already puts first, so an item that is
 better than its content suggests is never found out. With probability ``epsilon`` a ranking
 instead puts one of the next ``top - 1`` items first (uniformly); the rest of the order is
-unchanged. The draw is a hash of the ranking id, so a replayed input yields the same ranking.
+unchanged. The draw is a hash of a seed the caller chooses (the engine: store, item and hour
+of stream time), so a replayed input yields the same ranking.
 
 Every ranking records the propensity of the item it put first: the probability that this
 policy would have put that item first. A log of (first item, propensity, outcome) then lets

@@ -61,7 +61,8 @@ from streams.state_changelog import StoreState
 __all__ = ["Worker", "build_worker"]
 
 log = logging.getLogger("fillrate.worker")
-REFRESH_SLICE = 25  # live rankings re-ranked between two yields to the event loop
+REFRESH_SLICE = 25  # live rankings re-ranked between two pauses for the event loop
+REFRESH_PAUSE_S = 0.005
 T = TypeVar("T")
 
 
@@ -367,7 +368,9 @@ def build_worker(settings: Settings) -> Worker:
                 state.ranked(rankings)
             if not engine.refresh_pending:
                 break
-            await asyncio.sleep(0)
+            # a real pause, not sleep(0): Faust needs several loop turns per message, so the
+            # consume path only gets through a batch if the refresh steps aside for a moment
+            await asyncio.sleep(REFRESH_PAUSE_S)
         await state.flush()
 
     async def consumer_lag() -> dict[str, int]:
