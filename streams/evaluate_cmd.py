@@ -228,7 +228,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         if not (args.shift_at >= 0 and math.isfinite(args.shift_at)):
             print("fillrate evaluate: --shift-at must be a number of minutes >= 0", file=sys.stderr)
             return 2
-        config = replace(config, shift_at=config.start_ts + 60.0 * args.shift_at)
+        config = replace(config, shift_at=60.0 * args.shift_at)  # seconds after the start
     mistakes = ConfidentMistakes(capacity=max(args.horror, 200), rules=load_rules())
     progress = _ProgressLine(seeds, feedback)
     result = evaluate(

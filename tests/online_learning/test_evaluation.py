@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -125,3 +126,22 @@ def test_horror_collects_the_most_confident_rejections() -> None:
 def test_cli_parses_horror_and_shift_flags() -> None:
     args = build_parser().parse_args(["evaluate", "--horror", "15", "--shift-at", "90"])
     assert (args.horror, args.shift_at) == (15, 90.0)
+
+
+def test_shift_at_is_minutes_after_the_start(tmp_path: Path) -> None:
+    from unittest import mock
+
+    from streams import evaluate_cmd
+
+    args = build_parser().parse_args(
+        ["evaluate", "--quick", "--shift-at", "30", "--out", str(tmp_path)]
+    )
+    seen = {}
+
+    def fake_evaluate(seeds: Any, feedback: Any, *, sim_config: SimConfig, **_: Any) -> Any:
+        seen["shift_at"] = sim_config.shift_at
+        raise SystemExit(0)
+
+    with mock.patch.object(evaluate_cmd, "evaluate", fake_evaluate), pytest.raises(SystemExit):
+        evaluate_cmd.run_evaluate(args)
+    assert seen["shift_at"] == 1800.0  # SimConfig.shift_at counts seconds from start_ts
