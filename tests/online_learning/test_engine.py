@@ -694,3 +694,16 @@ def test_a_refresh_pass_visits_the_rankings_item_by_item() -> None:
     engine.refresh(1)
     # s1's milk was re-ranked first; s2's milk (same candidate block) before s1's yogurt
     assert list(engine._refresh_pending) == [("s2", MILK), ("s1", "yogurt-greek")]
+
+
+def test_adwin_counts_a_change_in_acceptance_and_not_a_steady_stream() -> None:
+    import random
+
+    steady, shifted = make_engine(), make_engine()
+    rng = random.Random(5)
+    for i in range(3000):
+        rate = 0.6 if i < 1500 else 0.15  # customers stop accepting halfway
+        shifted.on_feedback(feedback("oat", "accepted" if rng.random() < rate else "rejected"))
+        steady.on_feedback(feedback("oat", "accepted" if rng.random() < 0.6 else "rejected"))
+    assert shifted.drifts_detected >= 1
+    assert steady.drifts_detected == 0
