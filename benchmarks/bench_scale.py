@@ -19,7 +19,6 @@ availability entry: the same signals replayed into a fresh AvailabilityState und
 from __future__ import annotations
 
 import argparse
-import collections
 import gc
 import json
 import statistics
@@ -27,16 +26,21 @@ import subprocess
 import sys
 import time
 import tracemalloc
-import uuid
 from pathlib import Path
 
 import orjson
+import workload
 
 from online_learning.availability import AvailabilityState
 from online_learning.catalog import load_order_popularity
 from online_learning.engine import SubstitutionEngine
-from online_learning.events import Feedback, Product, decode_feedback, decode_signal
-from online_learning.simulation import SimConfig, Simulation
+from online_learning.events import (
+    Feedback,
+    InventorySignal,
+    Product,
+    decode_feedback,
+    decode_signal,
+)
 from streams.simulate import event_payload
 
 STORE_COUNTS = (10, 100, 1000)
@@ -48,39 +52,13 @@ def make_events(
 ) -> tuple[list[Product], list[tuple[bool, bytes]]]:
     """The mix of benchmarks/workload.py with ``n_stores`` stores, as (is_signal, value) pairs.
 
-    Returns the catalog too. Feedback answers a real substitution request with a
-    same-aisle pick, one per nine signals, as in workload.make_events.
+    Returns the catalog too.
     """
-    sim = Simulation(
-        SimConfig(
-            seed=seed,
-            n_stores=n_stores,
-            n_customers=max(2000, 2 * n_stores),
-            orders_per_minute=600.0,
-        )
-    )
-    by_aisle: dict[str, list[str]] = collections.defaultdict(list)
-    for p in sim.products.values():
-        by_aisle[p.aisle].append(p.item_id)
-    events: list[tuple[bool, bytes]] = []
-    wanted = int(n_events * 0.9)
-    signals = feedback = 0
-    while signals < wanted:
-        batch, requests = sim.advance(60.0)
-        for s in batch[: wanted - signals]:
-            events.append((True, orjson.dumps(event_payload(s))))
-            signals += 1
-        for r in requests:
-            if feedback * 9 >= signals:
-                break
-            pool = by_aisle[sim.products[r.item_id].aisle]
-            substitute = pool[(feedback * 7919) % len(pool)]
-            if substitute == r.item_id:
-                continue
-            outcome = "accepted" if feedback % 2 else "rejected"
-            fb = Feedback(uuid.uuid4().hex, r.store_id, r.item_id, substitute, outcome, r.ts)
-            events.append((False, orjson.dumps(event_payload(fb))))
-            feedback += 1
+
+    def encode(event: InventorySignal | Feedback) -> tuple[bool, bytes]:
+        return isinstance(event, InventorySignal), orjson.dumps(event_payload(event))
+
+    sim, events = workload.make_events(n_events, seed, n_stores=n_stores, convert=encode)
     return sim.catalog_events(), events
 
 

@@ -9,26 +9,49 @@ from __future__ import annotations
 
 import collections
 import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from online_learning.events import Feedback, InventorySignal
 from online_learning.simulation import SimConfig, Simulation
 
+T = TypeVar("T")
+
+
+def _same(event: InventorySignal | Feedback) -> Any:
+    return event
+
 
 def make_events(
-    n_events: int, seed: int = 7
-) -> tuple[Simulation, list[InventorySignal | Feedback]]:
-    """The mix bench_throughput.py pre-fills: 90% simulated signals, 10% same-aisle feedback."""
-    sim = Simulation(SimConfig(seed=seed, orders_per_minute=600.0))
+    n_events: int,
+    seed: int = 7,
+    *,
+    n_stores: int = 20,
+    convert: Callable[[InventorySignal | Feedback], T] = _same,
+) -> tuple[Simulation, list[T]]:
+    """The mix bench_throughput.py pre-fills: 90% simulated signals, 10% same-aisle feedback.
+
+    ``convert`` turns each event into what the caller keeps (bench_scale.py keeps encoded
+    bytes, so the event objects never all sit in memory at once).
+    """
+    sim = Simulation(
+        SimConfig(
+            seed=seed,
+            n_stores=n_stores,
+            n_customers=max(2000, 2 * n_stores),
+            orders_per_minute=600.0,
+        )
+    )
     by_aisle: dict[str, list[str]] = collections.defaultdict(list)
     for p in sim.products.values():
         by_aisle[p.aisle].append(p.item_id)
-    events: list[InventorySignal | Feedback] = []
+    events: list[T] = []
     wanted = int(n_events * 0.9)
     signals = feedback = 0
     while signals < wanted:
         batch, requests = sim.advance(60.0)
         for s in batch[: wanted - signals]:
-            events.append(s)
+            events.append(convert(s))
             signals += 1
         for r in requests:
             if feedback * 9 >= signals:
@@ -39,7 +62,9 @@ def make_events(
                 continue
             outcome = "accepted" if feedback % 2 else "rejected"
             events.append(
-                Feedback(uuid.uuid4().hex, r.store_id, r.item_id, substitute, outcome, r.ts)
+                convert(
+                    Feedback(uuid.uuid4().hex, r.store_id, r.item_id, substitute, outcome, r.ts)
+                )
             )
             feedback += 1
     return sim, events
