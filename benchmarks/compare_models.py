@@ -30,21 +30,20 @@ from typing import Any
 from river import compose, linear_model, metrics, optim, preprocessing, tree
 
 from online_learning.evaluation import evaluate_seed
-from online_learning.horror import ConfidentMistakes
 from online_learning.model import AcceptanceModel
 from online_learning.simulation import SimConfig
 
 Stream = list[tuple[dict[str, float], bool]]
 
 
-class _Recorder(ConfidentMistakes):
-    """Takes the (features, outcome) of every feedback event the learned engine learns from."""
+class _Recorder:
+    """Takes the (features, outcome) of every feedback event the learned engine learns from
+    (an evaluation ``FeedbackObserver``)."""
 
     def __init__(self) -> None:
-        super().__init__(capacity=1)
         self.stream: Stream = []
 
-    def add(  # type: ignore[override]
+    def add(
         self,
         p_accept: float,
         requested_id: str,

@@ -27,13 +27,12 @@ import random
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from online_learning.catalog import load_order_popularity
 from online_learning.engine import EngineConfig, SubstitutionEngine
 from online_learning.events import InventorySignal, Product
 from online_learning.exploration import Logged, ips, snips
-from online_learning.horror import ConfidentMistakes
 from online_learning.ranking import Ranking
 from online_learning.rules import HardRules, load_rules
 from online_learning.simulation import SimConfig, Simulation, SubstitutionRequest
@@ -50,6 +49,22 @@ __all__ = [
 POLICIES = ("learned", "prior", "random", "popular", "oracle")
 ENGINE_POLICIES = ("learned", "prior")
 STEP_SECONDS = 60.0  # the engines refresh once per simulated minute
+
+
+class FeedbackObserver(Protocol):
+    """What ``evaluate`` hands each learned feedback event to (ConfidentMistakes is one)."""
+
+    def add(
+        self,
+        p_accept: float,
+        requested_id: str,
+        substitute_id: str,
+        aisle: str,
+        outcome: str,
+        x: Mapping[str, float],
+        customer_id: str | None = None,
+    ) -> None: ...
+
 
 Progress = Callable[[int, int], None]  # (seed index, feedback learned in that seed)
 
@@ -236,12 +251,14 @@ def evaluate_seed(
     progress: Progress | None = None,
     seed_index: int = 0,
     max_sim_seconds: float = 30 * 24 * 3600.0,
-    mistakes: ConfidentMistakes | None = None,
+    mistakes: FeedbackObserver | None = None,
     engine_config: EngineConfig | None = None,
 ) -> SeedResult:
     """Run one simulation until ``target_feedback`` feedback events were learned.
 
-    ``mistakes``, if given, collects the learned model's most confident wrong predictions.
+    ``mistakes``, if given, sees every learned feedback event with the model's prediction
+    before it learned (a :class:`~online_learning.horror.ConfidentMistakes` keeps the most
+    confidently wrong ones).
     """
     if target_feedback < 1 or window < 1:
         raise ValueError("target_feedback and window must be >= 1")
@@ -430,7 +447,7 @@ def evaluate(
     rules: HardRules | None = None,
     products: Sequence[Product] | None = None,
     progress: Progress | None = None,
-    mistakes: ConfidentMistakes | None = None,
+    mistakes: FeedbackObserver | None = None,
     engine_config: EngineConfig | None = None,
 ) -> EvalResult:
     """:func:`evaluate_seed` for each seed (the seed replaces ``sim_config.seed``)."""
