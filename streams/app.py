@@ -55,6 +55,7 @@ from streams.catalog_reader import CatalogReader
 from streams.fetch_wait import set_fetch_wait
 from streams.learning_log import LearningLogReader
 from streams.metrics import CONTENT_TYPE_LATEST, WorkerMetrics, error_kind
+from streams.redelivery import SeenOffsets
 from streams.settings import Settings
 from streams.state_changelog import StoreState
 
@@ -185,6 +186,16 @@ def build_worker(settings: Settings) -> Worker:
         changed = engine.availability.entry(store_id, item_id) is not before
         return Applied(rankings, store_id, item_id, was_live, changed)
 
+    seen = SeenOffsets()
+
+    def first_time(event: EventT) -> bool:
+        """False for a message this worker processed before a rebalance handed it over again."""
+        message = event.message
+        if seen.first_time(message.topic, message.partition, message.offset):
+            return True
+        metrics.redelivered.labels(message.topic).inc()
+        return False
+
     def check_feedback(value: bytes | None) -> bytes:
         engine.validate_feedback(decode_feedback(value))
         assert value is not None  # decode_feedback refuses a null value
@@ -302,6 +313,8 @@ def build_worker(settings: Settings) -> Worker:
         async for batch in cast(Stream, stream).take_events(settings.batch_size, within=0.05):
             for event in batch:
                 metrics.events_in.labels(settings.catalog_topic).inc()
+                if not first_time(event):
+                    continue
                 try:
                     decode_catalog(event.message.key, event.message.value)
                 except EventError as exc:
@@ -319,6 +332,8 @@ def build_worker(settings: Settings) -> Worker:
         async for batch in cast(Stream, stream).take_events(settings.batch_size, within=0.005):
             events_in.inc(len(batch))
             for event in batch:
+                if not first_time(event):
+                    continue
                 await state.ready(event.message.partition)
                 result = await handle(event, partial(on_signal, event))
                 if result is None:
@@ -347,6 +362,8 @@ def build_worker(settings: Settings) -> Worker:
         async for batch in cast(Stream, stream).take_events(settings.batch_size, within=0.005):
             events_in.inc(len(batch))
             for event in batch:
+                if not first_time(event):
+                    continue
                 value = await handle(event, partial(check_feedback, event.message.value))
                 if value is not None:
                     await forward(event.message.key, value)
@@ -446,6 +463,7 @@ def build_worker(settings: Settings) -> Worker:
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         assigned = args[0] if args else kwargs.get("assigned", ())
+        seen.keep_only((tp.topic, tp.partition) for tp in assigned)
         state.on_assigned(tp.partition for tp in assigned if tp.topic == settings.signals_topic)
 
     joined = asyncio.Event()

@@ -128,6 +128,13 @@ class WorkerMetrics:
             "Re-delivered signals skipped because the state changelog shows them applied",
             registry=r,
         )
+        self.redelivered = Counter(
+            "fillrate_redelivered_total",
+            "Messages handed over again after a rebalance (Faust seeks back to the last commit)"
+            " and skipped: this worker had processed them already",
+            ["topic"],
+            registry=r,
+        )
         self.broker_up = Gauge(
             "fillrate_broker_up", "1 while the broker answers metadata requests, else 0", registry=r
         )
