@@ -132,6 +132,7 @@ def build_worker(settings: Settings) -> Worker:
         broker_heartbeat_interval=settings.heartbeat_interval_s,
         producer_linger_ms=2,
         consumer_auto_offset_reset="earliest",
+        consumer_group_instance_id=settings.group_instance_id,
     )
     set_fetch_wait(app, settings.fetch_wait_ms)
     engine = build_engine(settings)

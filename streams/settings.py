@@ -67,6 +67,13 @@ class Settings:
     )
     session_timeout_s: float = field(default=6.0, metadata={"help": "Consumer session timeout, s"})
     heartbeat_interval_s: float = field(default=1.0, metadata={"help": "Heartbeat interval, s"})
+    group_instance_id: str | None = field(
+        default=None,
+        metadata={
+            "help": "Static group member id (KIP-345), unique per worker; a restart with the"
+            " same id takes its partitions back without a rebalance; unset: dynamic member"
+        },
+    )
     data_dir: str | None = field(default=None, metadata={"help": "Worker data dir; unset: temp"})
     log_level: str = field(default="info", metadata={"help": "debug, info, warning, error"})
 
