@@ -188,6 +188,8 @@ def build_worker(settings: Settings) -> Worker:
         return Applied(rankings, store_id, item_id, was_live, changed)
 
     seen = SeenOffsets()
+    for topic in settings.input_topics():
+        metrics.redelivered.labels(topic)  # exported as 0 from the start, not absent
 
     def first_time(event: EventT) -> bool:
         """False for a message this worker processed before a rebalance handed it over again."""
