@@ -44,6 +44,13 @@ class WorkerProcess:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.settings.web_port}"
 
+    def rss(self) -> int:
+        """The worker process's resident memory, bytes."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise AssertionError("no VmRSS")
+
     def health(self) -> dict[str, Any] | None:
         try:
             with urllib.request.urlopen(self.base_url + "/health", timeout=1) as r:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -100,13 +99,6 @@ def is_bad(raw: bytes) -> bool:
     return decoded.item_id not in KNOWN
 
 
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
-
-
 async def test_fuzzed_input_is_dead_lettered_and_good_input_still_processed(
     worker_factory: Any, kafka_io: Any
 ) -> None:
@@ -117,7 +109,7 @@ async def test_fuzzed_input_is_dead_lettered_and_good_input_still_processed(
     await io.follow(s.rankings_topic)
     for p in MILK:
         await io.send(s.catalog_topic, product_payload(p), key=p.item_id)
-    rss_start = rss_bytes(worker.process.pid)
+    rss_start = worker.rss()
     totals = {"bad": 0, "good": 0}
 
     async def send_batch(batch: list[bytes]) -> None:
@@ -183,7 +175,7 @@ async def test_fuzzed_input_is_dead_lettered_and_good_input_still_processed(
     assert all(d["payload_size"] > DEAD_LETTER_MAX_PAYLOAD for d in blobs)
     assert worker.metric("fillrate_dead_letters_total") == totals["bad"]
     assert worker.process.poll() is None
-    growth = rss_bytes(worker.process.pid) - rss_start
+    growth = worker.rss() - rss_start
     # Without the blobs the worker grows by about 30 MB here (state of the good events,
     # buffers); keeping the 36 MB of refused blobs would push it past the bound.
     assert growth < 64 * 2**20, f"worker RSS grew by {growth / 2**20:.0f} MiB"
