@@ -378,6 +378,26 @@ class Simulation:
         self._close_request(order_id, filled=False)
         return None
 
+    def expected_acceptance(
+        self, request: SubstitutionRequest, ranked_item_ids: Sequence[str]
+    ) -> float | None:
+        """The true P(accept) of what the shopper would offer from this ranking, decided by no
+        coin: the first listed item in stock, as :meth:`resolve` walks it. None when nothing
+        listed is in stock. Changes nothing, so two rankings can be compared on one request
+        (evaluation only: it reads the hidden truth).
+        """
+        requested = self.products.get(request.item_id)
+        if requested is None:
+            return None
+        ts = max(self.now, request.ts)
+        for item_id in ranked_item_ids:
+            candidate = self.products.get(item_id)
+            if candidate is None or item_id == request.item_id:
+                continue
+            if self._stock_at(request.store_id, item_id, ts):
+                return self.true_accept_prob(request.customer_id, requested, candidate, ts)
+        return None
+
     def expire(self, request: SubstitutionRequest) -> None:
         """The shopper gave up waiting for a ranking: the line goes unfilled."""
         order_id = self._requests.pop(request.request_id, None)

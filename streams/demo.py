@@ -24,7 +24,7 @@ from typing import Any
 
 from streams.embedded_broker import BrokerError, EmbeddedBroker, free_port
 from streams.settings import Settings
-from streams.simulate import SimulationDriver, install_stop, sim_config
+from streams.simulate import SimulationDriver, Window, install_stop, sim_config
 
 __all__ = ["run_demo"]
 
@@ -144,7 +144,15 @@ async def _demo(
 ) -> int:
     stop = asyncio.Event()
     install_stop(stop)
-    driver = SimulationDriver(settings, sim_config(args), speed=args.speed)
+    built = time.monotonic()
+    driver = await asyncio.to_thread(
+        SimulationDriver, settings, sim_config(args), speed=args.speed, compare_prior=True
+    )
+    print(
+        f"  prior   shadow engine that never learns, to compare offers with"
+        f" (built in {time.monotonic() - built:.1f}s)",
+        flush=True,
+    )
     await driver.start()
     try:
         n = await driver.publish_catalog()
@@ -198,36 +206,72 @@ async def _demo(
 
 
 def summary(
-    windows: list[tuple[float, int, int]],
+    windows: list[Window],
     sim: dict[str, float],
     rankings: int,
     metrics: dict[str, float] | None = None,
 ) -> str:
-    """Acceptance in the first and last third of the run, and the learned model against the
-    content prior on the same feedback: did learning help?"""
+    """Acceptance in each third of the run: realised, and the true acceptance of the worker's
+    offers against the prior shadow's on the same requests (did learning help, and more as it
+    went on?); then the learned model against the prior on progressive log loss.
+
+    >>> w = [Window(2.0 * i, 100, 60, 90, 54.0 + i, 54.0) for i in range(6)]
+    >>> print(summary(w, {"perfect_order_fill_rate": 0.77}, 1234))  # doctest: +NORMALIZE_WHITESPACE
+    <BLANKLINE>
+    summary
+      rankings received        1,234
+      substitutes offered      600
+      perfect-order fill rate  77.0%
+                               realised          expected (true P)  learned   prior     lift
+      first third              60.0% of 200      of 180              0.6056  0.6000  +0.0056
+      middle third             60.0% of 200      of 180              0.6278  0.6000  +0.0278
+      last third               60.0% of 200      of 180              0.6500  0.6000  +0.0500
+      realised: outcomes of the substitutes offered (coin flips, and whatever requests came in);
+      expected: the simulator's true P(accept) of the worker's offer and of what the content prior
+      alone would have offered, on the same requests: lift is what learning has added.
+    """
     lines = ["", "summary"]
-    offered = sum(w[1] for w in windows)
+    offered = sum(w.offered for w in windows)
     if offered == 0:
         lines.append("  no substitutes were offered (was the worker publishing rankings?)")
         return "\n".join(lines)
-    third = max(1, len(windows) // 3)
-
-    def rate(ws: list[tuple[float, int, int]]) -> str:
-        n, a = sum(w[1] for w in ws), sum(w[2] for w in ws)
-        return f"{a / n:.1%} of {n:,}" if n else "-"
-
-    lines.append(f"  rankings received      {rankings:,}")
-    lines.append(f"  substitutes offered    {offered:,}")
-    lines.append(f"  acceptance, first third {rate(windows[:third])}")
-    lines.append(f"  acceptance, last third  {rate(windows[-third:])}")
+    lines.append(f"  rankings received        {rankings:,}")
+    lines.append(f"  substitutes offered      {offered:,}")
     fill = sim.get("perfect_order_fill_rate")
     if fill is not None:
-        lines.append(f"  perfect-order fill rate {fill:.1%}")
+        lines.append(f"  perfect-order fill rate  {fill:.1%}")
+    active = [w for w in windows if w.offered]  # from the first offer on (not the warm-up)
+    n = len(active)
+    thirds = [active[: n // 3], active[n // 3 : 2 * n // 3], active[2 * n // 3 :]]
+    lines.append(
+        f"  {'':<23}  {'realised':<16}  {'expected (true P)':<17}  {'learned':>7}  "
+        f"{'prior':>6}  {'lift':>7}"
+    )
+    for name, ws in zip(("first", "middle", "last"), thirds, strict=True):
+        shown, accepted = sum(w.offered for w in ws), sum(w.accepted for w in ws)
+        paired = sum(w.paired for w in ws)
+        realised = f"{accepted / shown:.1%} of {shown:,}" if shown else "-"
+        row = f"  {name + ' third':<23}  {realised:<16}"
+        if paired:
+            learned = sum(w.learned for w in ws) / paired
+            prior = sum(w.prior for w in ws) / paired
+            row += f"  {'of ' + format(paired, ','):<17}  {learned:>7.4f}  {prior:>6.4f}"
+            row += f"  {learned - prior:>+7.4f}"
+        lines.append(row)
     metrics = metrics or {}
-    loss, prior = metrics.get("fillrate_model_log_loss"), metrics.get("fillrate_prior_log_loss")
-    if loss is not None and prior is not None and loss == loss:
+    loss, prior_loss = (
+        metrics.get("fillrate_model_log_loss"),
+        metrics.get("fillrate_prior_log_loss"),
+    )
+    if loss is not None and prior_loss is not None and loss == loss:
         lines.append(
-            f"  log loss of p_accept    {loss:.3f} learned vs {prior:.3f} for the prior alone"
-            " (progressive: each event scored before it is learned)"
+            f"  log loss of p_accept     {loss:.3f} learned vs {prior_loss:.3f} for the prior"
+            " alone (progressive: each event scored before it is learned)"
         )
+    lines.append(
+        "  realised: outcomes of the substitutes offered (coin flips, and whatever requests came"
+        " in);\n  expected: the simulator's true P(accept) of the worker's offer and of what the"
+        " content prior\n  alone would have offered, on the same requests: lift is what learning"
+        " has added."
+    )
     return "\n".join(lines)

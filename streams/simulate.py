@@ -24,6 +24,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from online_learning.events import Feedback, InventorySignal, Product
+from online_learning.shadow import PriorShadow
 from online_learning.simulation import SimConfig, Simulation, SubstitutionRequest
 from streams.settings import Settings
 from streams.topics import ensure_topics
@@ -53,6 +54,19 @@ def event_payload(event: InventorySignal | Feedback) -> dict[str, Any]:
     return {name: value for name, value in dataclasses.asdict(event).items() if value is not None}
 
 
+@dataclass(slots=True)
+class Window:
+    """One reporting interval: realised outcomes, and (with a prior shadow) the true
+    acceptance of what was offered against what the prior alone would have offered."""
+
+    t: float
+    offered: int
+    accepted: int
+    paired: int = 0
+    learned: float = 0.0  # sum of true P(accept) of the worker's offers, paired requests
+    prior: float = 0.0  # the same for the prior shadow's offers on those requests
+
+
 @dataclass
 class DriverStats:
     signals: int = 0
@@ -60,21 +74,36 @@ class DriverStats:
     rankings: int = 0
     accepted: int = 0
     unfilled: int = 0
+    paired: int = 0
+    learned_expected: float = 0.0
+    prior_expected: float = 0.0
     recent: deque[bool] = field(default_factory=lambda: deque(maxlen=300))
-    windows: list[tuple[float, int, int]] = field(default_factory=list)  # (t, offered, accepted)
+    recent_lift: deque[float] = field(default_factory=lambda: deque(maxlen=500))
+    windows: list[Window] = field(default_factory=list)
 
     def rolling_acceptance(self) -> float | None:
         return sum(self.recent) / len(self.recent) if self.recent else None
+
+    def rolling_lift(self) -> float | None:
+        """Mean true-acceptance gain of the worker's offers over the prior's, recent requests."""
+        return sum(self.recent_lift) / len(self.recent_lift) if self.recent_lift else None
 
 
 class SimulationDriver:
     """Runs a :class:`Simulation` against Kafka topics; see the module docstring."""
 
     def __init__(
-        self, settings: Settings, config: SimConfig, speed: float = 60.0, wait_s: float = 3.0
+        self,
+        settings: Settings,
+        config: SimConfig,
+        speed: float = 60.0,
+        wait_s: float = 3.0,
+        compare_prior: bool = False,
     ) -> None:
         self.settings = settings
         self.sim = Simulation(config)
+        # Built here, before the clock starts: the features of the whole catalog take a while.
+        self.shadow = PriorShadow(self.sim.catalog_events()) if compare_prior else None
         self.speed = speed
         self.wait_s = wait_s
         self.stats = DriverStats()
@@ -152,6 +181,8 @@ class SimulationDriver:
         if found is None:
             return False
         ranking_id, ids = found
+        if self.shadow is not None:
+            self._compare(request, ids)
         feedback = self.sim.resolve(request, ids, ranking_id)
         if feedback is None:
             self.stats.unfilled += 1
@@ -159,11 +190,28 @@ class SimulationDriver:
             await self._send_feedback(feedback)
         return True
 
+    def _compare(self, request: SubstitutionRequest, ids: list[str]) -> None:
+        """True acceptance of the worker's offer and of the prior's, for the same request."""
+        assert self.shadow is not None
+        prior_ids = self.shadow.ranked_ids(request.store_id, request.item_id)
+        if prior_ids is None:
+            return
+        learned = self.sim.expected_acceptance(request, ids)
+        prior = self.sim.expected_acceptance(request, prior_ids)
+        if learned is None or prior is None:
+            return
+        self.stats.paired += 1
+        self.stats.learned_expected += learned
+        self.stats.prior_expected += prior
+        self.stats.recent_lift.append(learned - prior)
+
     async def step(self, real_seconds: float) -> None:
         """Advance simulated time by ``real_seconds * speed`` and exchange events."""
         assert self._producer is not None
         signals, requests = self.sim.advance(real_seconds * self.speed)
         for s in signals:
+            if self.shadow is not None:
+                self.shadow.observe(s)
             await self._producer.send(
                 self.settings.signals_topic,
                 key=s.store_id.encode(),
@@ -194,17 +242,25 @@ class SimulationDriver:
         extra_status: Any = None,
     ) -> DriverStats:
         started = last_report = time.monotonic()
-        offered_at_report = accepted_at_report = 0
+        mark = DriverStats()  # the counters at the last report
         while not stop.is_set():
             now = time.monotonic()
             if duration is not None and now - started >= duration:
                 break
             await self.step(tick)
             if now - last_report >= report_every:
-                offered = self.stats.feedback - offered_at_report
-                accepted = self.stats.accepted - accepted_at_report
-                self.stats.windows.append((now - started, offered, accepted))
-                offered_at_report, accepted_at_report = self.stats.feedback, self.stats.accepted
+                st = self.stats
+                self.stats.windows.append(
+                    Window(
+                        now - started,
+                        st.feedback - mark.feedback,
+                        st.accepted - mark.accepted,
+                        st.paired - mark.paired,
+                        st.learned_expected - mark.learned_expected,
+                        st.prior_expected - mark.prior_expected,
+                    )
+                )
+                mark = dataclasses.replace(st, recent=deque(), recent_lift=deque(), windows=[])
                 last_report = now
                 print(self.status_line(now - started, extra_status), file=out, flush=True)
             with contextlib.suppress(TimeoutError):
@@ -227,6 +283,9 @@ class SimulationDriver:
             + ("  -  " if rolling is None else f"{rolling:5.1%}"),
             "perfect orders " + ("  -  " if fill is None else f"{fill:5.1%}"),
         ]
+        lift = st.rolling_lift()
+        if lift is not None:
+            parts.append(f"vs prior(last {len(st.recent_lift)}) {lift:+.3f}")
         if extra is not None:
             parts.append(str(extra()))
         return "  ".join(parts)

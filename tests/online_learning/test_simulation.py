@@ -304,6 +304,27 @@ def test_resolve_offers_the_first_in_stock_item_and_reports_its_position(product
     assert sim.stats()["unfilled"] == 1
 
 
+def test_expected_acceptance_is_the_true_p_of_what_resolve_would_offer(products):
+    sim = Simulation(SimConfig(seed=13, n_stores=2), products)
+    requests: list[SubstitutionRequest] = []
+    while not requests:
+        requests += sim.advance(60)[1]
+    request = requests[0]
+    requested = sim.products[request.item_id]
+    ids = [p.item_id for p in products if p.item_id != request.item_id]
+    out = [i for i in ids if not sim.in_stock(request.store_id, i)][:1]
+    available = [i for i in ids if sim.in_stock(request.store_id, i)][:2]
+    ranking = [out[0], request.item_id, "no-such-item", available[0], available[1]]
+    truth = sim.true_accept_prob(request.customer_id, requested, sim.products[available[0]])
+
+    assert sim.expected_acceptance(request, ranking) == truth
+    assert sim.expected_acceptance(request, ranking) == truth  # it decided nothing
+    assert sim.expected_acceptance(request, out) is None
+    assert sim.stats()["substituted"] == 0
+    feedback = sim.resolve(request, ranking)
+    assert feedback is not None and feedback.substitute_id == available[0]
+
+
 def test_oracle_policy_is_accepted_far_more_than_random(products, aisles):
     config = SimConfig(seed=17)
     *_, random_feedback = run(Simulation(config, products), random_same_aisle(aisles), minutes=10)
