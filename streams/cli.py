@@ -90,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="stop after this many real seconds (default: run until Ctrl-C)",
     )
+    simulate.add_argument(
+        "--compare-prior",
+        action="store_true",
+        help="also rank with a shadow engine that never learns and show how much better the"
+        " worker's offers are (true acceptance, same requests); assumes the worker's default"
+        " rules and thresholds",
+    )
     _add_sim_flags(simulate)
     _add_settings_flags(
         simulate,

@@ -321,7 +321,9 @@ def run_simulate(settings: Settings, args: argparse.Namespace) -> int:
     async def main() -> int:
         stop = asyncio.Event()
         install_stop(stop)
-        driver = SimulationDriver(settings, sim_config(args), speed=args.speed)
+        driver = SimulationDriver(
+            settings, sim_config(args), speed=args.speed, compare_prior=args.compare_prior
+        )
         try:
             await driver.start()
         except ConnectionError as exc:
