@@ -103,7 +103,10 @@ class AcceptanceHistory:
         for counts in (item, pair):
             counts[0] += accepted
             counts[1] += 1
-        self._item_log_odds[self._code(candidate_id)] = self._log_odds(item)
+        # The code first: assigning a new one may grow (replace) the array, and in
+        # ``array[code(...)] = v`` Python would fetch the old array before the code.
+        code = self._code(candidate_id)
+        self._item_log_odds[code] = self._log_odds(item)
 
     def _code(self, item_id: str) -> int:
         code = self._codes.get(item_id)

@@ -11,6 +11,8 @@ from online_learning.catalog import Catalog
 from online_learning.events import Product
 from online_learning.features import (
     FEATURES,
+    N_FEATURES,
+    AcceptanceHistory,
     AisleMatrix,
     FeatureStore,
     TagVocabulary,
@@ -354,3 +356,17 @@ def test_a_pass_that_does_not_keep_blocks_leaves_the_block_cache_alone() -> None
     assert fs.candidates(requested, keep=False) is scanned  # reused for the next store
     assert fs.candidates(requested) is scanned  # and the normal path may keep it
     assert requested.item_id in fs._blocks
+
+
+def test_history_array_grows_past_its_first_size_on_learning_alone() -> None:
+    """Feedback naming more new candidates than the array holds (1,024) grows it; no block
+    ever asked for their codes first. This crashed a worker once (IndexError)."""
+    history = AcceptanceHistory()
+    ids = [f"c{i}" for i in range(3000)]
+    for i, item_id in enumerate(ids):
+        history.update("req", item_id, i % 3 == 0)
+    out = np.zeros((len(ids), N_FEATURES))
+    history.fill_codes("req", history.codes(ids), {c: r for r, c in enumerate(ids)}, out)
+    expected = [history.item_log_odds(c) for c in ids]
+    assert out[:, FEATURES.index("item_history")].tolist() == expected
+    assert out[:, FEATURES.index("pair_history")].tolist() == expected  # one offer per pair
