@@ -136,7 +136,18 @@ class LearningLogReader:
                 result = self.engine.on_feedback(feedback)
         except EventError as exc:
             self.skipped += 1
+            self.metrics.learning_skipped.labels("refused").inc()
             log.warning("learning log record not learned: %s", exc)
+            return
+        except Exception:
+            # A bug must not stop every worker's learning (they all read this log): skip the
+            # record, say so loudly, count it.
+            self.skipped += 1
+            self.metrics.learning_skipped.labels("internal").inc()
+            log.exception(
+                "bug while learning a learning log record; skipped: %r",
+                value[:500] if value else value,
+            )
             return
         if result is FeedbackResult.LEARNED:
             self.learned += 1

@@ -128,6 +128,15 @@ class WorkerMetrics:
             "Re-delivered signals skipped because the state changelog shows them applied",
             registry=r,
         )
+        self.learning_skipped = Counter(
+            "fillrate_learning_skipped_total",
+            "Learning-log records not learned: refused (e.g. an item removed since it was"
+            " forwarded) or internal (a bug; logged with its traceback, the worker goes on)",
+            ["reason"],
+            registry=r,
+        )
+        for reason in ("refused", "internal"):
+            self.learning_skipped.labels(reason)
         self.redelivered = Counter(
             "fillrate_redelivered_total",
             "Messages handed over again after a rebalance (Faust seeks back to the last commit)"
