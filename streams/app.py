@@ -19,6 +19,7 @@ partition to this worker, before its signals are processed (state_changelog.py).
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import logging
 import tempfile
@@ -482,6 +483,11 @@ def build_worker(settings: Settings) -> Worker:
         await worker.catalog.ready.wait()
         await learning.ready.wait()
         await joined.wait()
+        # The catalog, its features and the replayed model live as long as the worker: take
+        # them out of the cyclic GC, whose full collections would walk them all again and
+        # stall the event loop for a quarter of a second each time (docs/performance.md).
+        gc.collect()
+        gc.freeze()
         worker.ready = True
         metrics.ready.set(1)
         log.warning(

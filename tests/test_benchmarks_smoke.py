@@ -56,6 +56,19 @@ def test_engine_benchmark_prints_the_per_chunk_curve() -> None:
     assert rows[-1][6] > 0, out  # live rankings at the end
 
 
+def test_gc_pause_benchmark_compares_both_modes_on_the_same_stream() -> None:
+    out = run("bench_gc_pauses.py", "--quick")
+    assert "running plain (3,000 events)" in out and "running freeze (3,000 events)" in out
+    events = re.search(r"^events/s\s+([\d,]+)\s+([\d,]+)\s+([\d.]+)$", out, re.M)
+    assert events and all(float(g.replace(",", "")) > 0 for g in events.groups()), out
+    walked = re.search(r"^objects the GC walks, end\s+([\d,]+)\s+([\d,]+)", out, re.M)
+    assert walked, out
+    plain, frozen = (int(g.replace(",", "")) for g in walked.groups())
+    assert frozen < plain / 10, out  # the catalog and features are out of the collector's walk
+    for g in (0, 1, 2):
+        assert re.search(rf"^gen {g} collections\s+\d+\s+\d+$", out, re.M), out
+
+
 @pytest.mark.broker
 def test_throughput_benchmark_measures_all_three_consumers() -> None:
     out = run("bench_throughput.py", "--quick")
