@@ -32,9 +32,11 @@ import argparse
 import asyncio
 import contextlib
 import math
+import os
 import statistics
 import time
 import uuid
+from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -57,6 +59,35 @@ TARGET_P99_MS = 50.0  # issue #4: p99 under 50 ms at half the maximum sustained 
 CATCH_UP_S = 180.0  # a load the worker has not caught up with by then is beyond its capacity
 
 SignalKey = tuple[str, str, float]
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process so far (0 if it is gone or unknown)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuShare:
+    """Share of one core the broker and the worker used since the last call."""
+
+    def __init__(self, broker_pid: int | None, worker_pid: int | None) -> None:
+        self.pids = (broker_pid, worker_pid)
+        self._mark = self._now()
+
+    def _now(self) -> tuple[float, float, float]:
+        return (time.monotonic(), *(cpu_seconds(p) for p in self.pids))  # type: ignore[return-value]
+
+    def take(self) -> str:
+        now = self._now()
+        wall = max(now[0] - self._mark[0], 1e-6)
+        broker, worker = ((now[i] - self._mark[i]) / wall for i in (1, 2))
+        self._mark = now
+        return f"CPU: broker {broker:.0%}, worker {worker:.0%} of a core"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -148,6 +179,7 @@ Results = dict[float, list[tuple[float, float, list[float]]]]
 
 async def measure(
     broker_url: str,
+    broker_pid: int | None,
     catalog: list[Product],
     stream: list[tuple[str, bytes, bytes, SignalKey | None]],
     fetch_wait_ms: int | None,
@@ -164,6 +196,7 @@ async def measure(
         await producer.start()
         await watcher.start()
         cursor = 0
+        cpu = CpuShare(broker_pid, worker.proc.pid if worker.proc else None)
 
         # 1. The maximum sustained rate: bursts drained by the worker.
         max_rates = []
@@ -175,10 +208,12 @@ async def measure(
             for topic, key, value, _tag in chunk:
                 await producer.send(getattr(settings, topic), key=key, value=value)
             await producer.flush()
+            cpu.take()
             first, last = await waiting
             max_rates.append(len(chunk) / max(last - first, 1e-6))
             print(
-                f"  round {round_}: drained {len(chunk):,} events at {max_rates[-1]:,.0f} events/s",
+                f"  round {round_}: drained {len(chunk):,} events at {max_rates[-1]:,.0f} events/s"
+                f" ({cpu.take()})",
                 flush=True,
             )
             watcher.take()
@@ -194,6 +229,7 @@ async def measure(
                 rate = level * min(max_rate, args.rate_cap)
                 chunk = stream[cursor : cursor + int(rate * args.seconds)]
                 cursor += len(chunk)
+                cpu.take()
                 first, last = await paced(producer, settings, chunk, rate, watcher.sent)
                 await producer.flush()
                 try:
@@ -214,7 +250,7 @@ async def measure(
                 print(
                     f"  round {round_}: {level:.0%} load, {achieved:,.0f} events/s sent, "
                     f"{len(latencies):,} stock-out rankings, {summary}, "
-                    f"caught up {catch_up_cell(catch_up)} s after the last send",
+                    f"caught up {catch_up_cell(catch_up)} s after the last send; {cpu.take()}",
                     flush=True,
                 )
                 if math.isinf(catch_up):
@@ -282,7 +318,10 @@ async def run(args: argparse.Namespace) -> None:
         with EmbeddedBroker() as broker:
             print(f"{name}, on {broker.url}:", flush=True)
             measured.append(
-                (name, *await measure(broker.url, catalog, stream, fetch_wait_ms, args))
+                (
+                    name,
+                    *await measure(broker.url, broker.pid, catalog, stream, fetch_wait_ms, args),
+                )
             )
         report(*measured[-1], args.rate_cap)
     if len(measured) > 1:  # all tables together at the end, for copying
