@@ -56,6 +56,15 @@ def test_engine_benchmark_prints_the_per_chunk_curve() -> None:
     assert rows[-1][6] > 0, out  # live rankings at the end
 
 
+@pytest.mark.broker
+def test_broker_benchmark_measures_live_traffic_over_each_backlog() -> None:
+    out = run("bench_broker.py", "--quick")
+    rows = re.findall(r"^\s+([\d,]+)\s+([\d,]+)\s+(\d+)%\s+(\d+)%\s+([\d.]+)$", out, re.M)
+    assert [int(r[0].replace(",", "")) for r in rows] == [0, 20_000], out
+    assert all(int(r[1].replace(",", "")) > 0 and int(r[2]) >= 100 for r in rows), out
+    assert rows[0][4] == "1.00", out
+
+
 def test_gc_pause_benchmark_compares_both_modes_on_the_same_stream() -> None:
     out = run("bench_gc_pauses.py", "--quick")
     assert "running plain (3,000 events)" in out and "running freeze (3,000 events)" in out
