@@ -21,23 +21,20 @@ PRODUCTS = [
 ]
 
 
+def greedy_engine(popularity: dict[str, int]) -> SubstitutionEngine:
+    return SubstitutionEngine(
+        rules=load_rules(),
+        popularity=popularity,
+        products=PRODUCTS,
+        wall_clock=lambda: 0.0,
+        config=EngineConfig(explore_epsilon=0.0, effects=None),
+    )
+
+
 def test_the_shadow_ranks_like_a_greedy_engine_that_never_learned() -> None:
     popularity = {"3": 50, "5": 10}
     shadow = PriorShadow(PRODUCTS, popularity=popularity)
-    learner = SubstitutionEngine(
-        rules=load_rules(),
-        popularity=popularity,
-        products=PRODUCTS,
-        wall_clock=lambda: 0.0,
-        config=EngineConfig(explore_epsilon=0.0, effects=None),
-    )
-    frozen = SubstitutionEngine(
-        rules=load_rules(),
-        popularity=popularity,
-        products=PRODUCTS,
-        wall_clock=lambda: 0.0,
-        config=EngineConfig(explore_epsilon=0.0, effects=None),
-    )
+    learner, frozen = greedy_engine(popularity), greedy_engine(popularity)
     assert shadow.ranked_ids("s1", "1") is None  # nothing out yet
     top = frozen.on_signal(InventorySignal("s0", "1", "out_of_stock", 1.0))[0].substitute_ids()[0]
     for i in range(200):  # the learner is taught to dislike the prior's favourite
