@@ -345,38 +345,36 @@ class Simulation:
             return None
         requested = self.products[request.item_id]
         ts = max(self.now, request.ts)
-        for position, item_id in enumerate(ranked_item_ids):
-            candidate = self.products.get(item_id)
-            if candidate is None or item_id == request.item_id:
-                continue
-            if not self._stock_at(request.store_id, item_id, ts):
-                continue
-            p = self.true_accept_prob(request.customer_id, requested, candidate, ts)
-            u_accept, u_refund = self._uniform2(f"decide|{request.request_id}|{item_id}")
-            if u_accept < p:
-                refund_p = self.config.refund_base + self.config.refund_scale * (1.0 - p) ** 2
-                outcome = "refunded" if u_refund < refund_p else "accepted"
-            else:
-                outcome = "rejected"
-            self._counts["substituted"] += 1
-            self._counts[outcome] += 1
-            self._close_request(order_id, filled=outcome == "accepted")
-            return Feedback(
-                event_id=f"{request.request_id}-fb",
-                store_id=request.store_id,
-                item_id=request.item_id,
-                substitute_id=item_id,
-                outcome=outcome,
-                ts=ts,
-                order_id=request.order_id,
-                customer_id=request.customer_id,
-                ranking_id=ranking_id,
-                position=position,
-            )
-        self._counts["unfilled"] += 1
-        self._counts["nothing_in_stock"] += 1
-        self._close_request(order_id, filled=False)
-        return None
+        offer = self._first_in_stock(request, ranked_item_ids, ts)
+        if offer is None:
+            self._counts["unfilled"] += 1
+            self._counts["nothing_in_stock"] += 1
+            self._close_request(order_id, filled=False)
+            return None
+        position, candidate = offer
+        item_id = candidate.item_id
+        p = self.true_accept_prob(request.customer_id, requested, candidate, ts)
+        u_accept, u_refund = self._uniform2(f"decide|{request.request_id}|{item_id}")
+        if u_accept < p:
+            refund_p = self.config.refund_base + self.config.refund_scale * (1.0 - p) ** 2
+            outcome = "refunded" if u_refund < refund_p else "accepted"
+        else:
+            outcome = "rejected"
+        self._counts["substituted"] += 1
+        self._counts[outcome] += 1
+        self._close_request(order_id, filled=outcome == "accepted")
+        return Feedback(
+            event_id=f"{request.request_id}-fb",
+            store_id=request.store_id,
+            item_id=request.item_id,
+            substitute_id=item_id,
+            outcome=outcome,
+            ts=ts,
+            order_id=request.order_id,
+            customer_id=request.customer_id,
+            ranking_id=ranking_id,
+            position=position,
+        )
 
     def expected_acceptance(
         self, request: SubstitutionRequest, ranked_item_ids: Sequence[str]
@@ -390,12 +388,22 @@ class Simulation:
         if requested is None:
             return None
         ts = max(self.now, request.ts)
-        for item_id in ranked_item_ids:
+        offer = self._first_in_stock(request, ranked_item_ids, ts)
+        if offer is None:
+            return None
+        return self.true_accept_prob(request.customer_id, requested, offer[1], ts)
+
+    def _first_in_stock(
+        self, request: SubstitutionRequest, ranked_item_ids: Sequence[str], ts: float
+    ) -> tuple[int, Product] | None:
+        """(position, product) of the first listed item the shopper would offer: known, not
+        the requested item itself, on the shelf at ``ts``; None when there is none."""
+        for position, item_id in enumerate(ranked_item_ids):
             candidate = self.products.get(item_id)
             if candidate is None or item_id == request.item_id:
                 continue
             if self._stock_at(request.store_id, item_id, ts):
-                return self.true_accept_prob(request.customer_id, requested, candidate, ts)
+                return position, candidate
         return None
 
     def expire(self, request: SubstitutionRequest) -> None:
