@@ -35,6 +35,7 @@ from online_learning.events import InventorySignal, Product
 from online_learning.exploration import Logged, ips, snips
 from online_learning.ranking import Ranking
 from online_learning.rules import HardRules, load_rules
+from online_learning.shadow import prior_config
 from online_learning.simulation import SimConfig, Simulation, SubstitutionRequest
 
 __all__ = [
@@ -266,11 +267,7 @@ def evaluate_seed(
     popularity = load_order_popularity() if popularity is None else popularity
     sim = Simulation(config, products)
     catalog = sim.catalog_events()
-    # The prior never learns, so exploring would only cost it: it ranks greedily.
-    configs = {
-        "learned": engine_config,
-        "prior": replace(engine_config or EngineConfig(), explore_epsilon=0.0, effects=None),
-    }
+    configs = {"learned": engine_config, "prior": prior_config(engine_config)}
     engines = {name: _engine(catalog, rules, popularity, configs[name]) for name in ENGINE_POLICIES}
     learned = engines["learned"]
     baselines = _Baselines(learned, popularity, config.seed)

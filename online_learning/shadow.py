@@ -17,7 +17,13 @@ from online_learning.engine import EngineConfig, SubstitutionEngine
 from online_learning.events import InventorySignal, Product
 from online_learning.rules import HardRules, load_rules
 
-__all__ = ["PriorShadow"]
+__all__ = ["PriorShadow", "prior_config"]
+
+
+def prior_config(config: EngineConfig | None = None) -> EngineConfig:
+    """``config`` as the content prior runs it: it never learns, so it has no learned offsets,
+    and exploring would only cost it, so it ranks greedily."""
+    return replace(config or EngineConfig(), explore_epsilon=0.0, effects=None)
 
 
 class PriorShadow:
@@ -36,7 +42,7 @@ class PriorShadow:
             popularity=load_order_popularity() if popularity is None else popularity,
             products=products,
             wall_clock=lambda: 0.0,
-            config=replace(config or EngineConfig(), explore_epsilon=0.0, effects=None),
+            config=prior_config(config),
         )
         self._latest: dict[tuple[str, str], tuple[str, ...]] = {}
 
