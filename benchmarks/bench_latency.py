@@ -32,14 +32,13 @@ import argparse
 import asyncio
 import contextlib
 import math
-import os
 import statistics
 import time
 import uuid
-from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from process_cpu import cpu_seconds
 from worker_process import (
     WorkerProcess,
     bench_settings,
@@ -59,17 +58,6 @@ TARGET_P99_MS = 50.0  # issue #4: p99 under 50 ms at half the maximum sustained 
 CATCH_UP_S = 180.0  # a load the worker has not caught up with by then is beyond its capacity
 
 SignalKey = tuple[str, str, float]
-
-
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU time of a process so far (0 if it is gone or unknown)."""
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class CpuShare:
