@@ -81,9 +81,6 @@ class Worker:
     state: StoreState
     broker: BrokerProbe
     ready: bool = False
-    stale_reported: int = 0
-    drifts_reported: int = 0
-    skipped_reported: int = 0
 
 
 def model_digest(engine: SubstitutionEngine) -> str:
@@ -432,18 +429,9 @@ def build_worker(settings: Settings) -> Worker:
             metrics.prior_log_loss.set(engine.prior_log_loss.get())
             metrics.model_roc_auc.set(engine.roc_auc.get())
             metrics.acceptance_rate.set(engine.acceptance_rate)
-        drifts = engine.drifts_detected - worker.drifts_reported
-        if drifts > 0:
-            metrics.acceptance_drifts.inc(drifts)
-            worker.drifts_reported = engine.drifts_detected
-        stale = engine.stale_signals - worker.stale_reported
-        if stale > 0:
-            metrics.stale_signals.inc(stale)
-            worker.stale_reported = engine.stale_signals
-        skipped = state.skipped_signals - worker.skipped_reported
-        if skipped > 0:
-            metrics.signals_already_applied.inc(skipped)
-            worker.skipped_reported = state.skipped_signals
+        metrics.catch_up(metrics.acceptance_drifts, engine.drifts_detected)
+        metrics.catch_up(metrics.stale_signals, engine.stale_signals)
+        metrics.catch_up(metrics.signals_already_applied, state.skipped_signals)
         metrics.learning_lag.set(learning.lag())
 
     @app.task

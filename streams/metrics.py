@@ -162,6 +162,21 @@ class WorkerMetrics:
             self.acceptance_rate,
         ):
             gauge.set(float("nan"))
+        self._caught_up: dict[int, int] = {}  # id(counter) -> the total it was raised to
+
+    def catch_up(self, counter: Counter, total: int) -> None:
+        """Raise ``counter`` to ``total``, a running count kept elsewhere (the engine, the
+        store state): those count on the hot path, the timer publishes the difference.
+
+        >>> m = WorkerMetrics()
+        >>> m.catch_up(m.stale_signals, 3); m.catch_up(m.stale_signals, 5)
+        >>> m.registry.get_sample_value("fillrate_stale_signals_total")
+        5.0
+        """
+        delta = total - self._caught_up.get(id(counter), 0)
+        if delta > 0:
+            counter.inc(delta)
+            self._caught_up[id(counter)] = total
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
