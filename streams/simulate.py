@@ -59,9 +59,9 @@ class Window:
     """One reporting interval: realised outcomes, and (with a prior shadow) the true
     acceptance of what was offered against what the prior alone would have offered."""
 
-    t: float
-    offered: int
-    accepted: int
+    t: float = 0.0  # seconds since the start, when the interval was closed
+    offered: int = 0
+    accepted: int = 0
     paired: int = 0
     learned: float = 0.0  # sum of true P(accept) of the worker's offers, paired requests
     prior: float = 0.0  # the same for the prior shadow's offers on those requests
@@ -74,12 +74,10 @@ class DriverStats:
     rankings: int = 0
     accepted: int = 0
     unfilled: int = 0
-    paired: int = 0
-    learned_expected: float = 0.0
-    prior_expected: float = 0.0
     recent: deque[bool] = field(default_factory=lambda: deque(maxlen=300))
     recent_lift: deque[float] = field(default_factory=lambda: deque(maxlen=500))
-    windows: list[Window] = field(default_factory=list)
+    windows: list[Window] = field(default_factory=list)  # closed intervals
+    current: Window = field(default_factory=Window)  # the interval under way
 
     def rolling_acceptance(self) -> float | None:
         return sum(self.recent) / len(self.recent) if self.recent else None
@@ -174,6 +172,8 @@ class SimulationDriver:
         accepted = feedback.outcome == "accepted"
         self.stats.recent.append(accepted)
         self.stats.accepted += accepted
+        self.stats.current.offered += 1
+        self.stats.current.accepted += accepted
 
     async def _answer(self, request: SubstitutionRequest) -> bool:
         """Offer a substitute if a ranking is there; False if the request must wait."""
@@ -200,9 +200,10 @@ class SimulationDriver:
         prior = self.sim.expected_acceptance(request, prior_ids)
         if learned is None or prior is None:
             return
-        self.stats.paired += 1
-        self.stats.learned_expected += learned
-        self.stats.prior_expected += prior
+        window = self.stats.current
+        window.paired += 1
+        window.learned += learned
+        window.prior += prior
         self.stats.recent_lift.append(learned - prior)
 
     async def step(self, real_seconds: float) -> None:
@@ -242,7 +243,6 @@ class SimulationDriver:
         extra_status: Any = None,
     ) -> DriverStats:
         started = last_report = time.monotonic()
-        mark = DriverStats()  # the counters at the last report
         while not stop.is_set():
             now = time.monotonic()
             if duration is not None and now - started >= duration:
@@ -250,17 +250,9 @@ class SimulationDriver:
             await self.step(tick)
             if now - last_report >= report_every:
                 st = self.stats
-                self.stats.windows.append(
-                    Window(
-                        now - started,
-                        st.feedback - mark.feedback,
-                        st.accepted - mark.accepted,
-                        st.paired - mark.paired,
-                        st.learned_expected - mark.learned_expected,
-                        st.prior_expected - mark.prior_expected,
-                    )
-                )
-                mark = dataclasses.replace(st, recent=deque(), recent_lift=deque(), windows=[])
+                st.current.t = now - started
+                st.windows.append(st.current)
+                st.current = Window()
                 last_report = now
                 print(self.status_line(now - started, extra_status), file=out, flush=True)
             with contextlib.suppress(TimeoutError):
