@@ -44,6 +44,17 @@ class WorkerProcess:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.settings.web_port}"
 
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
+        if self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
     def rss(self) -> int:
         """The worker process's resident memory, bytes."""
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
@@ -143,13 +154,7 @@ def worker_factory(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Any]:
     make.started = started  # type: ignore[attr-defined]  # for tests that must stop them all
     yield make
     for proc in started:
-        if proc.process.poll() is None:
-            proc.process.terminate()
-            try:
-                proc.process.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.process.kill()
-                proc.process.wait()
+        proc.stop()
 
 
 @dataclass

@@ -15,7 +15,6 @@ applied twice (a ``not_found`` compounds) or not at all shows.
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 import uuid
 from collections import Counter
@@ -405,12 +404,9 @@ def restart_group(
         except AssertionError as exc:
             print(f"restart attempt {attempt + 1}: the group did not form: {str(exc)[-2500:]}")
             for w in factory.started[mark:]:
-                w.process.terminate()
+                w.process.terminate()  # all at once, then wait for each
             for w in factory.started[mark:]:
-                try:
-                    w.process.wait(15)
-                except subprocess.TimeoutExpired:
-                    w.process.kill()
+                w.stop()
     pytest.fail(f"the restarted group did not form in {attempts} attempts (Tansu JoinGroup loop)")
 
 
@@ -544,12 +540,7 @@ async def test_broker_frozen_then_back_workers_report_it_and_lose_nothing(
             await producer.stop()
             for consumer in io.consumers.values():
                 await consumer.stop()
-            worker.process.terminate()
-            try:
-                worker.process.wait(15)
-            except Exception:
-                worker.process.kill()
-                worker.process.wait()
+            worker.stop()
 
 
 async def test_a_worker_added_mid_stream_takes_partitions_without_loss_or_double_apply(
