@@ -303,6 +303,10 @@ class AisleMatrix:
         self.history = history
         self.ids: tuple[str, ...] = tuple(p.item_id for p in products)
         self.index: dict[str, int] = {item_id: i for i, item_id in enumerate(self.ids)}
+        # The same ids as an array, and their history codes, so a candidate block of any size
+        # is a few gathers rather than Python loops over its rows.
+        self.id_array: npt.NDArray[np.object_] = np.array(self.ids, dtype=object)
+        self.codes: IndexArray | None = None if history is None else history.codes(self.ids)
         if rows is None:
             rows = [item_row(p, tags) for p in products]
         self.names = TokenSets([r.tokens for r in rows])
@@ -346,8 +350,7 @@ class AisleMatrix:
         def take(column: npt.NDArray[Any]) -> npt.NDArray[Any]:
             return column if rows is None else column[rows]
 
-        ids = self.ids if rows is None else [self.ids[i] for i in rows]
-        n = len(ids)
+        n = len(self.ids) if rows is None else len(rows)
         out = np.zeros((n, N_FEATURES), dtype=np.float64)
         if n == 0:
             return out
@@ -381,7 +384,11 @@ class AisleMatrix:
             out[:, _FAT_DISTANCE] = np.where(known, np.abs(fat - req.fat), 0.0)
             out[:, _FAT_UNKNOWN] = ~known
         if self.history is not None and with_history:
-            positions = self.index if rows is None else {item: j for j, item in enumerate(ids)}
+            positions = (
+                self.index
+                if rows is None
+                else dict(zip(self.id_array[rows].tolist(), range(n), strict=True))
+            )
             self.history.fill(req.item_id, positions, out)
         return out
 
@@ -535,14 +542,15 @@ class FeatureStore:
             return scanned[2]
         matrix = self.matrix(requested)
         rows = np.flatnonzero(matrix.rule_mask(requested, self.rules))
-        ids = tuple(matrix.ids[i] for i in rows)
+        ids = tuple(matrix.id_array[rows].tolist())
+        codes = matrix.codes if matrix.history is self.history else None
         block = CandidateBlock(
             ids=ids,
-            positions={item_id: j for j, item_id in enumerate(ids)},
+            positions=dict(zip(ids, range(len(ids)), strict=True)),
             content=matrix.pair_matrix(self.row(requested), rows, with_history=False),
             brand_codes=matrix.brand[rows],
             brand_names=matrix.brand_names,
-            codes=self.history.codes(ids),
+            codes=self.history.codes(ids) if codes is None else codes[rows],
             coded_by=self.history,
         )
         if keep:
