@@ -12,7 +12,11 @@ reordered or replayed stream does not undo newer evidence.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
 
 __all__ = ["AvailabilityConfig", "AvailabilityState"]
 
@@ -76,19 +80,21 @@ class AvailabilityState:
             return self.config.prior
         return self._decayed(entry, now)
 
-    def p_many(
-        self, store_id: str, item_ids: list[str] | tuple[str, ...], now: float
-    ) -> list[float]:
-        """P(available) for many items of one store (one dict lookup per item)."""
+    def p_many(self, store_id: str, item_ids: Sequence[str], now: float) -> npt.NDArray[np.float64]:
+        """P(available) for many items of one store, as :meth:`p` gives them one by one.
+
+        A ranking asks for a whole candidate pool, of which a store has observed only a few:
+        membership is one C-level pass, and Python touches only the observed items.
+        """
+        n = len(item_ids)
+        out = np.full(n, self.config.prior, dtype=np.float64)
         items = self._stores.get(store_id)
-        prior = self.config.prior
-        if not items:
-            return [prior] * len(item_ids)
+        if not items or n == 0:
+            return out
+        observed = np.fromiter(map(items.__contains__, item_ids), dtype=bool, count=n)
         decayed = self._decayed
-        out = []
-        for item_id in item_ids:
-            entry = items.get(item_id)
-            out.append(prior if entry is None else decayed(entry, now))
+        for row in np.flatnonzero(observed).tolist():
+            out[row] = decayed(items[item_ids[row]], now)
         return out
 
     def _decayed(self, entry: tuple[float, float, bool], now: float) -> float:
