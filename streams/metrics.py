@@ -1,6 +1,7 @@
-"""Prometheus metrics of a worker, in their own registry (names per CONVENTIONS.md).
+"""Prometheus metrics of a worker, in their own registry.
 
-No label carries an item or store id: labels are topics, triggers and error kinds only.
+Names follow the project's conventions: prefix ``fillrate_``, base units, counters ending in
+``_total``. No label carries an item or store id: labels are topics, triggers and error kinds only.
 """
 
 from __future__ import annotations
@@ -107,7 +108,9 @@ class WorkerMetrics:
             "fillrate_catalog_items", "Items in this worker's catalog", registry=r
         )
         self.ready = Gauge(
-            "fillrate_ready", "1 once the catalog is loaded and agents consume", registry=r
+            "fillrate_ready",
+            "1 once the catalog is loaded, the learning log replayed and the group joined",
+            registry=r,
         )
         self.consumer_lag = Gauge(
             "fillrate_consumer_lag",
