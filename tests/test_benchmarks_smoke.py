@@ -63,6 +63,10 @@ def test_broker_benchmark_measures_live_traffic_over_each_backlog() -> None:
     assert [int(r[0].replace(",", "")) for r in rows] == [0, 20_000], out
     assert all(int(r[1].replace(",", "")) > 0 and int(r[2]) >= 100 for r in rows), out
     assert rows[0][4] == "1.00", out
+    # then the same traffic once per fetch wait, with each message's latency
+    sweep = re.findall(r"^\s+(\d+)\s+[\d,]+\s+(\d+)%\s+\d+%\s+([\d.]+)\s+([\d.]+)$", out, re.M)
+    assert [int(r[0]) for r in sweep] == [10, 25], out
+    assert all(int(r[1]) >= 100 and 0 < float(r[2]) <= float(r[3]) for r in sweep), out
 
 
 def test_gc_pause_benchmark_compares_both_modes_on_the_same_stream() -> None:
