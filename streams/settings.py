@@ -59,7 +59,7 @@ class Settings:
     )
     batch_size: int = field(default=500, metadata={"help": "Events taken per batch"})
     fetch_wait_ms: int = field(
-        default=10,
+        default=40,
         metadata={"help": "Consumer fetch wait, ms (Tansu answers an empty fetch only after it)"},
     )
     rebalance_timeout_s: float = field(
