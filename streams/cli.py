@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -43,6 +44,35 @@ def _add_settings_flags(parser: argparse.ArgumentParser, only: Sequence[str] | N
 DEMO_ORDERS_PER_MINUTE = 240.0
 
 
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number above zero (durations, speeds).
+
+    >>> positive_float("2.5")
+    2.5
+    >>> positive_float("0")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: must be a number above 0, got '0'
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number above 0, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1 (counts)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
+
+
 def _add_sim_flags(parser: argparse.ArgumentParser, orders_per_minute: float = 60.0) -> None:
     group = parser.add_argument_group("simulation")
     group.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
@@ -56,7 +86,7 @@ def _add_sim_flags(parser: argparse.ArgumentParser, orders_per_minute: float = 6
     )
     group.add_argument(
         "--speed",
-        type=float,
+        type=positive_float,
         default=60.0,
         help="simulated seconds per real second (default: 60)",
     )
@@ -92,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument(
         "--duration",
-        type=float,
+        type=positive_float,
         default=None,
         help="stop after this many real seconds (default: run until Ctrl-C)",
     )
@@ -118,14 +148,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="embedded broker + worker + simulator, with live progress")
     demo.add_argument(
-        "--duration", type=float, default=60.0, help="stop after this many seconds (default: 60)"
+        "--duration",
+        type=positive_float,
+        default=60.0,
+        help="stop after this many seconds (default: 60)",
     )
     _add_sim_flags(demo, orders_per_minute=DEMO_ORDERS_PER_MINUTE)
     _add_settings_flags(demo, only=("web_port", "partitions", "top_k", "log_level"))
 
     tail = sub.add_parser("tail", help="pretty-print rankings as they arrive")
     tail.add_argument("--from-beginning", action="store_true", help="start at the oldest")
-    tail.add_argument("--limit", type=int, default=None, help="stop after N rankings")
+    tail.add_argument("--limit", type=positive_int, default=None, help="stop after N rankings")
     tail.add_argument("--json", action="store_true", help="print raw JSON lines")
     _add_settings_flags(tail, only=("broker", "rankings_topic"))
 
@@ -145,6 +178,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, ValueError) as exc:
         print(f"fillrate: {exc}", file=sys.stderr)
         return 2
+    if args.command in ("simulate", "demo"):
+        from streams.simulate import sim_config
+
+        try:
+            sim_config(args)  # refuse a bad world before a broker or a worker is started
+        except ValueError as exc:
+            print(f"fillrate {args.command}: {exc}", file=sys.stderr)
+            return 2
     if args.command == "worker":
         from streams.run_worker import run_worker
 

@@ -60,6 +60,7 @@ def run_tail(settings: Settings, args: argparse.Namespace) -> int:
             await consumer.start()
         except Exception as exc:
             print(f"fillrate tail: cannot reach {settings.broker}: {exc}", file=sys.stderr)
+            await consumer.stop()  # close what start() opened before it failed
             return 2
         seen = 0
         try:

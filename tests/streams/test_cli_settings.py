@@ -69,3 +69,33 @@ def test_bad_flag_values_exit_2_without_a_traceback() -> None:
     assert "threshold must be in (0, 1)" in result.stderr
     result = run_cli("simulate")
     assert result.returncode == 2 and "no broker given" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("demo", "--duration", "-1"), "argument --duration: must be a number above 0"),
+        (("demo", "--duration", "nan"), "argument --duration: must be a number above 0"),
+        (("simulate", "--speed", "0"), "argument --speed: must be a number above 0"),
+        (("tail", "--limit", "0"), "argument --limit: must be a whole number >= 1"),
+        (("demo", "--n-stores", "0"), "n_stores and n_customers must be >= 1"),
+        (("demo", "--orders-per-minute", "-3"), "orders_per_minute must be finite and >= 0"),
+    ],
+)
+def test_a_bad_run_length_or_world_is_refused_before_anything_starts(
+    args: tuple[str, ...], message: str
+) -> None:
+    # The demo would otherwise start a broker and a worker (seconds of work) and only then stop.
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "starting the embedded Tansu broker" not in result.stdout
+
+
+def test_tail_with_an_unreachable_broker_says_so_and_leaves_nothing_open() -> None:
+    port = free_port()
+    result = run_cli("tail", "--broker", f"kafka://127.0.0.1:{port}")
+    assert result.returncode == 2
+    assert f"fillrate tail: cannot reach kafka://127.0.0.1:{port}" in result.stderr
+    assert "Unclosed" not in result.stderr and "Traceback" not in result.stderr
