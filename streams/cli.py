@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+from streams.arg_types import positive_float, positive_int
 from streams.settings import Settings, SettingsError
 
 __all__ = ["main"]
@@ -44,35 +44,6 @@ def _add_settings_flags(parser: argparse.ArgumentParser, only: Sequence[str] | N
 DEMO_ORDERS_PER_MINUTE = 240.0
 
 
-def positive_float(text: str) -> float:
-    """An argparse type: a finite number above zero (durations, speeds).
-
-    >>> positive_float("2.5")
-    2.5
-    >>> positive_float("0")
-    Traceback (most recent call last):
-    argparse.ArgumentTypeError: must be a number above 0, got '0'
-    """
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a number above 0, got {text!r}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number >= 1 (counts)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
-    return value
-
-
 def _add_sim_flags(parser: argparse.ArgumentParser, orders_per_minute: float = 60.0) -> None:
     group = parser.add_argument_group("simulation")
     group.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
@@ -92,7 +63,7 @@ def _add_sim_flags(parser: argparse.ArgumentParser, orders_per_minute: float = 6
     )
     group.add_argument(
         "--catalog-limit",
-        type=int,
+        type=positive_int,
         default=None,
         help="publish only the first N catalog items (default: all 49,688)",
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import replace
@@ -21,6 +22,7 @@ from online_learning.evaluation import POLICIES, EvalResult, evaluate
 from online_learning.horror import ConfidentMistakes
 from online_learning.rules import load_rules
 from online_learning.simulation import SimConfig
+from streams.arg_types import positive_int
 
 __all__ = [
     "add_evaluate_flags",
@@ -70,7 +72,7 @@ def add_evaluate_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--catalog-limit",
-        type=int,
+        type=positive_int,
         default=None,
         help="only the first N catalog items (default: all 49,688)",
     )
@@ -222,6 +224,15 @@ def run_evaluate(args: argparse.Namespace) -> int:
         return 2
     if args.horror < 0:
         print("fillrate evaluate: --horror must be >= 0", file=sys.stderr)
+        return 2
+    # Now, not after a run that can take many minutes: an output directory we cannot write to.
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"fillrate evaluate: cannot create --out {args.out}: {exc}", file=sys.stderr)
+        return 2
+    if not os.access(args.out, os.W_OK):
+        print(f"fillrate evaluate: cannot write to --out {args.out}", file=sys.stderr)
         return 2
     config = SimConfig(catalog_limit=args.catalog_limit)
     if args.shift_at is not None:

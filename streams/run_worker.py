@@ -8,6 +8,7 @@ import sys
 
 import faust
 
+from online_learning.rules import RulesError, load_rules
 from streams.app import build_worker
 from streams.embedded_broker import BrokerError, EmbeddedBroker
 from streams.settings import Settings
@@ -18,6 +19,11 @@ log = logging.getLogger("fillrate.worker")
 
 def run_worker(settings: Settings) -> int:
     """Run a worker in this process; returns the exit code. Starts Tansu if no broker is set."""
+    try:
+        load_rules(settings.rules)  # a bad rules file: say so before starting anything
+    except RulesError as exc:
+        print(f"fillrate: {exc}", file=sys.stderr)
+        return 2
     broker: EmbeddedBroker | None = None
     if settings.broker is None:
         try:

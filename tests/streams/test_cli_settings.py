@@ -80,6 +80,11 @@ def test_bad_flag_values_exit_2_without_a_traceback() -> None:
         (("tail", "--limit", "0"), "argument --limit: must be a whole number >= 1"),
         (("demo", "--n-stores", "0"), "n_stores and n_customers must be >= 1"),
         (("demo", "--orders-per-minute", "-3"), "orders_per_minute must be finite and >= 0"),
+        (("simulate", "--catalog-limit", "-1"), "argument --catalog-limit: must be a whole"),
+        (("evaluate", "--quick", "--catalog-limit", "0"), "argument --catalog-limit: must be"),
+        # an evaluation can run for many minutes: its output directory is checked first
+        (("evaluate", "--quick", "--out", "/proc/no-such-dir"), "cannot create --out"),
+        (("worker", "--rules", "/no/such/rules.toml"), "cannot read rules file"),
     ],
 )
 def test_a_bad_run_length_or_world_is_refused_before_anything_starts(
@@ -91,6 +96,7 @@ def test_a_bad_run_length_or_world_is_refused_before_anything_starts(
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert "starting the embedded Tansu broker" not in result.stdout
+    assert "started the embedded Tansu broker" not in result.stderr
 
 
 def test_tail_with_an_unreachable_broker_says_so_and_leaves_nothing_open() -> None:

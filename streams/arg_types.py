@@ -1,0 +1,39 @@
+"""Argument types for the ``fillrate`` commands: a bad number is refused by argparse, with the
+flag named, before any broker, worker or simulation is started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+__all__ = ["positive_float", "positive_int"]
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number above zero (durations, speeds).
+
+    >>> positive_float("2.5")
+    2.5
+    >>> positive_float("0")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: must be a number above 0, got '0'
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number above 0, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1 (counts)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
