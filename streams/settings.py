@@ -112,6 +112,15 @@ class Settings:
             raise SettingsError(f"explore_epsilon must be in [0, 1), got {self.explore_epsilon}")
         if self.half_life_s <= 0 or self.refresh_interval_s <= 0:
             raise SettingsError("half_life_s and refresh_interval_s must be > 0")
+        for name in ("rebalance_timeout_s", "session_timeout_s", "heartbeat_interval_s"):
+            if not getattr(self, name) > 0:
+                raise SettingsError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.heartbeat_interval_s >= self.session_timeout_s:
+            # the broker would count the member dead between two of its own heartbeats
+            raise SettingsError(
+                f"heartbeat_interval_s ({self.heartbeat_interval_s}) must be below"
+                f" session_timeout_s ({self.session_timeout_s})"
+            )
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
             raise SettingsError(
                 f"log_level must be debug/info/warning/error, got {self.log_level!r}"

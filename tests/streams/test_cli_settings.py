@@ -29,6 +29,9 @@ def test_flags_override_environment_which_overrides_defaults() -> None:
         ({"FILLRATE_BROKER": "localhost:9092"}, "kafka://HOST:PORT"),
         ({"FILLRATE_PARTITIONS": "0"}, "partitions must be >= 1"),
         ({"FILLRATE_LOG_LEVEL": "loud"}, "log_level"),
+        ({"FILLRATE_REBALANCE_TIMEOUT_S": "0"}, "rebalance_timeout_s must be > 0"),
+        ({"FILLRATE_SESSION_TIMEOUT_S": "-6"}, "session_timeout_s must be > 0"),
+        ({"FILLRATE_HEARTBEAT_INTERVAL_S": "6"}, "must be below session_timeout_s"),
     ],
 )
 def test_bad_settings_are_refused_with_the_variable_named(env: dict, message: str) -> None:
