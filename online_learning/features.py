@@ -543,14 +543,15 @@ class FeatureStore:
         matrix = self.matrix(requested)
         rows = np.flatnonzero(matrix.rule_mask(requested, self.rules))
         ids = tuple(matrix.id_array[rows].tolist())
-        codes = matrix.codes if matrix.history is self.history else None
+        codes = matrix.codes
+        assert codes is not None  # matrix() builds every pool with this store's history
         block = CandidateBlock(
             ids=ids,
             positions=dict(zip(ids, range(len(ids)), strict=True)),
             content=matrix.pair_matrix(self.row(requested), rows, with_history=False),
             brand_codes=matrix.brand[rows],
             brand_names=matrix.brand_names,
-            codes=self.history.codes(ids) if codes is None else codes[rows],
+            codes=codes[rows],
             coded_by=self.history,
         )
         if keep:
