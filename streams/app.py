@@ -50,7 +50,7 @@ from online_learning.events import (
     decode_signal,
 )
 from online_learning.ranking import Ranking
-from online_learning.rules import load_rules
+from online_learning.rules import HardRules, load_rules
 from streams.broker_health import BrokerProbe
 from streams.catalog_reader import CatalogReader
 from streams.fetch_wait import set_fetch_wait
@@ -94,9 +94,10 @@ def model_digest(engine: SubstitutionEngine) -> str:
     return h.hexdigest()
 
 
-def build_engine(settings: Settings) -> SubstitutionEngine:
+def build_engine(settings: Settings, rules: HardRules | None = None) -> SubstitutionEngine:
+    """The worker's engine; ``rules`` already loaded from ``settings.rules``, or loaded here."""
     return SubstitutionEngine(
-        rules=load_rules(settings.rules),
+        rules=load_rules(settings.rules) if rules is None else rules,
         config=EngineConfig(
             top_k=settings.top_k,
             threshold=settings.threshold,
@@ -109,7 +110,7 @@ def build_engine(settings: Settings) -> SubstitutionEngine:
     )
 
 
-def build_worker(settings: Settings) -> Worker:
+def build_worker(settings: Settings, rules: HardRules | None = None) -> Worker:
     """Create the Faust app with every agent, timer and view; nothing runs until it starts."""
     if settings.broker is None:
         raise ValueError("build_worker needs a broker URL (start the embedded one first)")
@@ -133,7 +134,7 @@ def build_worker(settings: Settings) -> Worker:
         consumer_group_instance_id=settings.group_instance_id,
     )
     set_fetch_wait(app, settings.fetch_wait_ms)
-    engine = build_engine(settings)
+    engine = build_engine(settings, rules)
     metrics = WorkerMetrics()
     reader = CatalogReader(settings.bootstrap_servers, settings.catalog_topic, engine)
     learning = LearningLogReader(

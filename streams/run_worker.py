@@ -20,7 +20,7 @@ log = logging.getLogger("fillrate.worker")
 def run_worker(settings: Settings) -> int:
     """Run a worker in this process; returns the exit code. Starts Tansu if no broker is set."""
     try:
-        load_rules(settings.rules)  # a bad rules file: say so before starting anything
+        rules = load_rules(settings.rules)  # a bad rules file: say so before starting anything
     except RulesError as exc:
         print(f"fillrate: {exc}", file=sys.stderr)
         return 2
@@ -48,7 +48,7 @@ def run_worker(settings: Settings) -> int:
             return 2
         if created:
             print(f"fillrate: created topics {', '.join(created)}", file=sys.stderr, flush=True)
-        worker = build_worker(settings)
+        worker = build_worker(settings, rules)
         faust_worker = faust.Worker(
             worker.app,
             loop=loop,
