@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
+import math
 import struct
 import time
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from percentiles import percentile
 from process_cpu import cpu_seconds
 
 from streams.embedded_broker import EmbeddedBroker
@@ -84,10 +85,6 @@ async def follow(
     return share, sent, latencies
 
 
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else float("nan")
-
-
 async def run(backlogs: list[int], seconds: float, rate: float, waits: list[int]) -> None:
     with EmbeddedBroker() as broker:
         assert broker.pid is not None
@@ -137,10 +134,10 @@ async def run(backlogs: list[int], seconds: float, rate: float, waits: list[int]
         header = ("fetch wait ms", "live msgs/s", "read/sent", "broker CPU", "p50 ms", "p99 ms")
         print("{:>14} {:>12} {:>9} {:>11} {:>8} {:>8}".format(*header))
         for wait, share, sent, latencies in sweep:
+            p50, p99 = (1e3 * percentile(latencies, q) if latencies else math.nan for q in (50, 99))
             print(
                 f"{wait:>14} {sent / seconds:>12,.0f} {len(latencies) / max(sent, 1):>9.0%}"
-                f" {share:>10.0%} {1000 * percentile(latencies, 50):>8.1f}"
-                f" {1000 * percentile(latencies, 99):>8.1f}"
+                f" {share:>10.0%} {p50:>8.1f} {p99:>8.1f}"
             )
 
 

@@ -38,6 +38,7 @@ import uuid
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from percentiles import percentile
 from process_cpu import cpu_seconds
 from worker_process import (
     WorkerProcess,
@@ -76,12 +77,6 @@ class CpuShare:
         broker, worker = ((now[i] - self._mark[i]) / wall for i in (1, 2))
         self._mark = now
         return f"CPU: broker {broker:.0%}, worker {worker:.0%} of a core"
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in [0, 100]) of a non-empty list."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
 class RankingWatcher:
