@@ -170,7 +170,14 @@ class EvalResult:
     def to_dict(self) -> dict[str, Any]:
         config = {
             k: getattr(self.sim_config, k)
-            for k in ("n_stores", "n_customers", "orders_per_minute", "catalog_limit", "shift_at")
+            for k in (
+                "n_stores",
+                "n_customers",
+                "orders_per_minute",
+                "catalog_limit",
+                "shift_at",
+                "population",
+            )
         }
         return {
             "target_feedback": self.target_feedback,

@@ -14,6 +14,9 @@ What is hidden, and why it is shaped this way:
 - **Items and brands** carry latent effects (an item's appeal, an (aisle, brand) affinity, a
   brand-to-brand switch affinity and a small per-pair effect) that no content feature shows, so
   only feedback history can learn them.
+- **Who the customers are** (segment mix, willingness, the size of every latent effect) is a
+  named :class:`~online_learning.populations.Population`; ``default`` unless
+  ``SimConfig.population`` says otherwise.
 - **A preference shift** at ``shift_at`` doubles price sensitivity and, in about half the
   aisles, turns brand loyalty into brand fatigue (the requested brand becomes the one to avoid)
   and redraws every hidden item, brand and pair effect: a policy fitted before it gets worse
@@ -45,6 +48,7 @@ from statistics import NormalDist
 
 from online_learning.catalog import load_instacart_products, load_order_baskets
 from online_learning.events import Feedback, InventorySignal, Product
+from online_learning.populations import SEGMENTS, Population, population
 from online_learning.product_text import flavor_tokens, to_base_units
 
 __all__ = ["SimConfig", "Simulation", "SubstitutionRequest"]
@@ -114,10 +118,12 @@ class SimConfig:
     basket_source: str = "auto"
     synthetic_basket_mean: float = 10.0
     id_prefix: str | None = None  # prefix of order/request/feedback ids; None: f"sim{seed}"
+    population: str = "default"  # whose tastes: a name in online_learning.populations
 
     def __post_init__(self) -> None:
         if self.n_stores < 1 or self.n_customers < 1:
             raise ValueError("n_stores and n_customers must be >= 1")
+        population(self.population)  # a clear error for an unknown name, before any work
         if not (self.orders_per_minute >= 0 and math.isfinite(self.orders_per_minute)):
             raise ValueError(
                 f"orders_per_minute must be finite and >= 0, got {self.orders_per_minute}"
@@ -245,6 +251,7 @@ class Simulation:
         self._prefix = config.id_prefix if config.id_prefix is not None else f"sim{config.seed}"
         self._hash_key = hashlib.blake2b(f"fillrate-sim|{config.seed}".encode()).digest()[:32]
         self._rng = random.Random(config.seed)
+        self.population: Population = population(config.population)
         self._shift_ts = None if config.shift_at is None else config.start_ts + config.shift_at
         width = max(3, len(str(config.n_stores)))
         self._store_ids = [f"store-{i:0{width}d}" for i in range(1, config.n_stores + 1)]
@@ -444,7 +451,9 @@ class Simulation:
         flipped = shifted and self._aisle_shifted(requested.aisle)
         epoch = 1 if flipped else 0
         z = customer.willingness + self._appeal(candidate.item_id, epoch)
-        z += 0.35 * self._normal(f"pair|{requested.item_id}|{candidate.item_id}|{epoch}")
+        z += self.population.pair_sd * self._normal(
+            f"pair|{requested.item_id}|{candidate.item_id}|{epoch}"
+        )
         if candidate.aisle != requested.aisle:
             z -= 1.5 if candidate.department == requested.department else 3.0
         z += self._brand_effect(candidate.aisle, candidate.brand or "", epoch)
@@ -555,7 +564,9 @@ class Simulation:
         self._synthetic_cum = list(itertools.accumulate(weights))
         return dict(zip(items, weights, strict=True))
 
-    def _popularity_score(self, item_id: str) -> float:
+    def popularity_score(self, item_id: str) -> float:
+        """How often the item is ordered, as log count scaled to [0, 1] (not hidden: the engine
+        reads the same order lines)."""
         if self._pop_log_max <= 0:
             return 0.0
         return math.log1p(self._popularity.get(item_id, 0.0)) / self._pop_log_max
@@ -566,7 +577,7 @@ class Simulation:
         if total <= 0:
             return 1.0
         weighted = sum(
-            count * (1.5 - self._popularity_score(item)) for item, count in self._popularity.items()
+            count * (1.5 - self.popularity_score(item)) for item, count in self._popularity.items()
         )
         return total / weighted
 
@@ -656,7 +667,7 @@ class Simulation:
         traits = self._stock_cache.get(item_id)
         if traits is None:
             cfg = self.config
-            scarcity = (1.5 - self._popularity_score(item_id)) * self._pop_norm
+            scarcity = (1.5 - self.popularity_score(item_id)) * self._pop_norm
             noise = math.exp(0.4 * self._normal(f"oos|{item_id}") - 0.08)  # mean 1
             low, high = cfg.restock_minutes
             minutes = low + (high - low) * self._uniform(f"restock|{item_id}")
@@ -731,11 +742,14 @@ class Simulation:
         if customer is None:
             rng = random.Random(f"{self.config.seed}|customer|{customer_id}")
             # Segment memberships: a peaked Dirichlet, so most customers lean one or two ways.
-            raw = [rng.gammavariate(0.4, 1.0) for _ in range(5)]
+            mix = self.population.segment_weights
+            raw = [rng.gammavariate(0.4 * mix[i], 1.0) for i in range(len(SEGMENTS))]
             total = sum(raw) or 1.0
             brand, price, organic, size, kind = (r / total for r in raw)
             customer = _Customer(
-                willingness=rng.gauss(1.6, 0.6),
+                willingness=rng.gauss(
+                    self.population.willingness_mean, self.population.willingness_sd
+                ),
                 refuses_all=rng.random() < self.config.no_substitution_share,
                 organic_only=organic > 0.5,
                 w_brand=0.4 + 3.0 * brand,
@@ -769,7 +783,10 @@ class Simulation:
         key = (item_id, epoch)
         value = self._appeals.get(key)
         if value is None:
-            value = 0.4 * self._normal(f"appeal|{item_id}|{epoch}")
+            people = self.population
+            value = people.appeal_sd * self._normal(f"appeal|{item_id}|{epoch}")
+            if people.popularity_appeal:
+                value += people.popularity_appeal * (self.popularity_score(item_id) - 0.5)
             self._appeals[key] = value
         return value
 
@@ -777,7 +794,7 @@ class Simulation:
         key = (aisle, brand, epoch)
         value = self._brand_appeal.get(key)
         if value is None:
-            value = 0.6 * self._normal(f"brand|{aisle}|{brand}|{epoch}")
+            value = self.population.brand_sd * self._normal(f"brand|{aisle}|{brand}|{epoch}")
             self._brand_appeal[key] = value
         return value
 
@@ -785,7 +802,9 @@ class Simulation:
         key = (aisle, from_brand, to_brand, epoch)
         value = self._switch.get(key)
         if value is None:
-            value = 0.6 * self._normal(f"switch|{aisle}|{from_brand}|{to_brand}|{epoch}")
+            value = self.population.switch_sd * self._normal(
+                f"switch|{aisle}|{from_brand}|{to_brand}|{epoch}"
+            )
             self._switch[key] = value
         return value
 

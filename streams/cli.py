@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from online_learning.populations import POPULATIONS
 from streams.arg_types import positive_float, positive_int
 from streams.settings import Settings, SettingsError
 
@@ -66,6 +67,13 @@ def _add_sim_flags(parser: argparse.ArgumentParser, orders_per_minute: float = 6
         type=positive_int,
         default=None,
         help="publish only the first N catalog items (default: all 49,688)",
+    )
+    group.add_argument(
+        "--population",
+        choices=sorted(POPULATIONS),
+        default="default",
+        help="whose tastes the simulated customers have (default: default;"
+        " docs/evaluation.md describes each)",
     )
 
 

@@ -20,6 +20,7 @@ from typing import TextIO
 from online_learning.catalog import load_instacart_products
 from online_learning.evaluation import POLICIES, EvalResult, evaluate
 from online_learning.horror import ConfidentMistakes
+from online_learning.populations import POPULATIONS
 from online_learning.rules import load_rules
 from online_learning.simulation import SimConfig
 from streams.arg_types import positive_int
@@ -75,6 +76,13 @@ def add_evaluate_flags(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=None,
         help="only the first N catalog items (default: all 49,688)",
+    )
+    parser.add_argument(
+        "--population",
+        choices=sorted(POPULATIONS),
+        default="default",
+        help="whose tastes the simulated customers have (default: default;"
+        " docs/evaluation.md describes each)",
     )
 
 
@@ -234,7 +242,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if not os.access(args.out, os.W_OK):
         print(f"fillrate evaluate: cannot write to --out {args.out}", file=sys.stderr)
         return 2
-    config = SimConfig(catalog_limit=args.catalog_limit)
+    config = SimConfig(catalog_limit=args.catalog_limit, population=args.population)
     if args.shift_at is not None:
         if not (args.shift_at >= 0 and math.isfinite(args.shift_at)):
             print("fillrate evaluate: --shift-at must be a number of minutes >= 0", file=sys.stderr)
@@ -251,6 +259,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         mistakes=mistakes if args.horror else None,
     )
     progress.done()
+    people = POPULATIONS[args.population]
+    print(f"customers: the {people.name!r} population ({people.description})")
     print(format_table(result))
     print()
     print(format_off_policy(result))

@@ -291,6 +291,7 @@ def sim_config(args: argparse.Namespace) -> SimConfig:
         orders_per_minute=args.orders_per_minute,
         catalog_limit=args.catalog_limit,
         start_ts=time.time(),
+        population=args.population,
     )
 
 

@@ -85,6 +85,8 @@ def test_bad_flag_values_exit_2_without_a_traceback() -> None:
         (("demo", "--orders-per-minute", "-3"), "orders_per_minute must be finite and >= 0"),
         (("simulate", "--catalog-limit", "-1"), "argument --catalog-limit: must be a whole"),
         (("evaluate", "--quick", "--catalog-limit", "0"), "argument --catalog-limit: must be"),
+        (("evaluate", "--quick", "--population", "nobody"), "argument --population: invalid"),
+        (("demo", "--population", "nobody"), "argument --population: invalid choice: 'nobody'"),
         # an evaluation can run for many minutes: its output directory is checked first
         (("evaluate", "--quick", "--out", "/proc/no-such-dir"), "cannot create --out"),
         (("worker", "--rules", "/no/such/rules.toml"), "cannot read rules file"),
