@@ -2,8 +2,10 @@
 
 Before any feedback the weights are a hand-set content-similarity prior (similar names, same
 brand, similar size and price, kept tags are good), so a brand-new deployment already ranks
-sensibly. Every feedback event then takes one SGD step from there: the prior is where learning
-starts, not a constant it has to fight.
+sensibly. Every feedback event then takes one step from there: the prior is where learning
+starts, not a constant it has to fight. The steps are AdaGrad's with a floor
+(:class:`~online_learning.optimizers.FlooredAdaGrad`): large while a weight has seen little
+feedback, SGD at the floor rate once it has seen a lot, so the model keeps adapting.
 
 Ranking scores many candidates at once with :meth:`AcceptanceModel.predict_proba_matrix`, a dot
 product over the same weights River holds; a test holds it to ``predict_proba_one``.
@@ -15,9 +17,10 @@ import math
 
 import numpy as np
 import numpy.typing as npt
-from river import linear_model, optim, utils
+from river import linear_model, utils
 
 from online_learning.features import FEATURES
+from online_learning.optimizers import FlooredAdaGrad
 
 __all__ = ["PRIOR_INTERCEPT", "PRIOR_WEIGHTS", "AcceptanceModel"]
 
@@ -45,6 +48,9 @@ HISTORY_FEATURES = frozenset({"item_history", "pair_history"})
 class AcceptanceModel:
     """Online logistic regression over pair features, River's verbs and shapes.
 
+    ``learning_rate`` and ``min_learning_rate`` are the weights' AdaGrad rate and its floor;
+    the intercept takes plain SGD steps of ``intercept_lr``.
+
     >>> m = AcceptanceModel()
     >>> x = {"name_jaccard": 0.8, "brand_match": 1.0, "tag_jaccard": 1.0, "popularity": 0.5}
     >>> before = m.predict_proba_one(x)
@@ -56,7 +62,9 @@ class AcceptanceModel:
 
     def __init__(
         self,
-        learning_rate: float = 0.05,
+        learning_rate: float = 0.1,
+        min_learning_rate: float = 0.01,
+        intercept_lr: float = 0.05,
         l2: float = 0.0,
         prior_weights: dict[str, float] | None = None,
         prior_intercept: float = PRIOR_INTERCEPT,
@@ -66,10 +74,10 @@ class AcceptanceModel:
         if unknown:
             raise ValueError(f"prior weights for unknown features: {sorted(unknown)}")
         self.estimator = linear_model.LogisticRegression(
-            optimizer=optim.SGD(learning_rate),
+            optimizer=FlooredAdaGrad(learning_rate, floor=min_learning_rate),
             l2=l2,
             intercept_init=prior_intercept,
-            intercept_lr=learning_rate,
+            intercept_lr=intercept_lr,
         )
         self.estimator._weights = utils.VectorDict(weights)
         self.prior_weights = weights

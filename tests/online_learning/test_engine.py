@@ -611,8 +611,10 @@ def test_learned_brand_offsets_move_only_the_brand_that_had_feedback(
     for _ in range(20):
         engine.on_feedback(feedback("oat", "rejected"))
     assert engine.effects is not None
-    # oatside (and acme -> oatside) lost standing in the milk aisle; acme's own skim did not
-    assert engine.effects.offset(engine.effect_key(requested, oat)) < -0.05
+    # oatside (and acme -> oatside) lost standing in the milk aisle; acme's own skim did not.
+    # (-0.045 after these 20: the shared weights' AdaGrad steps take most of the first
+    # rejections, the offsets the residual; with SGD 0.05 it was below -0.05.)
+    assert engine.effects.offset(engine.effect_key(requested, oat)) < -0.04
     assert engine.effects.offset(engine.effect_key(requested, skim)) == 0.0
     # the model's shared weights moved too, but the oat milk's own offset moved it further
     drop_oat = before_oat - engine.p_accept(requested, oat)
