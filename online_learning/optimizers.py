@@ -10,6 +10,7 @@ learning rate never falls below ``floor``: after the early phase this is SGD at 
 from __future__ import annotations
 
 import collections
+from collections.abc import Hashable
 
 from river import optim
 from river.optim.base import DictLike
@@ -39,7 +40,7 @@ class FlooredAdaGrad(optim.base.Optimizer):
         super().__init__(lr)
         self.floor = floor
         self.eps = eps
-        self.g2: collections.defaultdict[str, float] = collections.defaultdict(float)
+        self.g2: collections.defaultdict[Hashable, float] = collections.defaultdict(float)
 
     def _step_with_dict(self, w: DictLike, g: DictLike) -> DictLike:
         lr, floor, eps = self.learning_rate, self.floor, self.eps
