@@ -1,4 +1,4 @@
-"""Three River models on the same feedback stream: progressive validation, and why ours is kept.
+"""River models on the same feedback stream: progressive validation, and why ours is kept.
 
 The simulator (online_learning/simulation.py) is run through the learning core exactly as
 ``fillrate evaluate`` does; every feedback event's pair features and outcome are recorded as
@@ -12,7 +12,10 @@ ROC AUC over the whole stream and over its last half.
 Candidates:
 
 - ``logreg-from-prior``: what the engine ships (model.py): a LogisticRegression whose weights
-  start at the hand-set content prior, SGD 0.05.
+  start at the hand-set content prior, AdaGrad steps (0.1) with a floor of 0.01
+  (online_learning/optimizers.py).
+- ``logreg-from-prior-sgd``: the same with plain SGD 0.05, what shipped before the floored
+  AdaGrad.
 - ``scaled-logreg``: StandardScaler | LogisticRegression from zero weights, SGD 0.05: the
   textbook online choice, no prior.
 - ``hoeffding-tree``: HoeffdingTreeClassifier (naive-Bayes-adaptive leaves): non-linear, no
@@ -57,8 +60,8 @@ class _Recorder:
 
 
 class _Shipped:
-    def __init__(self) -> None:
-        self.model = AcceptanceModel()
+    def __init__(self, optimizer: optim.base.Optimizer | None = None) -> None:
+        self.model = AcceptanceModel(optimizer=optimizer)
 
     def predict_proba_one(self, x: dict[str, float]) -> dict[bool, float]:
         p = self.model.predict_proba_one(x)
@@ -70,6 +73,7 @@ class _Shipped:
 
 CANDIDATES: dict[str, Callable[[], Any]] = {
     "logreg-from-prior": _Shipped,
+    "logreg-from-prior-sgd": lambda: _Shipped(optim.SGD(0.05)),
     "scaled-logreg": lambda: compose.Pipeline(
         preprocessing.StandardScaler(), linear_model.LogisticRegression(optim.SGD(0.05))
     ),
@@ -116,7 +120,7 @@ def main() -> None:
     stream = recorder.stream
     print(f"replaying {len(stream):,} events through each model (progressive validation)\n")
     header = (
-        f"{'model':<18} {'log loss':>9} {'ROC AUC':>8} {'2nd half LL':>11} "
+        f"{'model':<21} {'log loss':>9} {'ROC AUC':>8} {'2nd half LL':>11} "
         f"{'2nd half AUC':>12} {'us/event':>9}"
     )
     print(header)
@@ -124,7 +128,7 @@ def main() -> None:
     for name, make in CANDIDATES.items():
         r = progressive(make(), stream)
         print(
-            f"{name:<18} {r['log_loss']:>9.4f} {r['roc_auc']:>8.4f} "
+            f"{name:<21} {r['log_loss']:>9.4f} {r['roc_auc']:>8.4f} "
             f"{r['log_loss_last_half']:>11.4f} {r['roc_auc_last_half']:>12.4f} "
             f"{r['us_per_event']:>9.1f}"
         )

@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 import numpy.typing as npt
-from river import linear_model, utils
+from river import linear_model, optim, utils
 
 from online_learning.features import FEATURES
 from online_learning.optimizers import FlooredAdaGrad
@@ -49,7 +49,8 @@ class AcceptanceModel:
     """Online logistic regression over pair features, River's verbs and shapes.
 
     ``learning_rate`` and ``min_learning_rate`` are the weights' AdaGrad rate and its floor;
-    the intercept takes plain SGD steps of ``intercept_lr``.
+    the intercept takes plain SGD steps of ``intercept_lr``. ``optimizer`` replaces the
+    weights' optimizer (benchmarks/compare_models.py compares the previous SGD with it).
 
     >>> m = AcceptanceModel()
     >>> x = {"name_jaccard": 0.8, "brand_match": 1.0, "tag_jaccard": 1.0, "popularity": 0.5}
@@ -68,13 +69,14 @@ class AcceptanceModel:
         l2: float = 0.0,
         prior_weights: dict[str, float] | None = None,
         prior_intercept: float = PRIOR_INTERCEPT,
+        optimizer: optim.base.Optimizer | None = None,
     ) -> None:
         weights = dict(PRIOR_WEIGHTS if prior_weights is None else prior_weights)
         unknown = set(weights) - set(FEATURES)
         if unknown:
             raise ValueError(f"prior weights for unknown features: {sorted(unknown)}")
         self.estimator = linear_model.LogisticRegression(
-            optimizer=FlooredAdaGrad(learning_rate, floor=min_learning_rate),
+            optimizer=optimizer or FlooredAdaGrad(learning_rate, floor=min_learning_rate),
             l2=l2,
             intercept_init=prior_intercept,
             intercept_lr=intercept_lr,
