@@ -131,8 +131,8 @@ async def run(backlogs: list[int], seconds: float, rate: float, waits: list[int]
     if sweep:
         print()
         print(f"at about {backlogs[-1]:,} stored messages, by the follower's fetch wait:")
-        header = ("fetch wait ms", "live msgs/s", "read/sent", "broker CPU", "p50 ms", "p99 ms")
-        print("{:>14} {:>12} {:>9} {:>11} {:>8} {:>8}".format(*header))
+        columns = ("fetch wait ms", "live msgs/s", "read/sent", "broker CPU", "p50 ms", "p99 ms")
+        print("{:>14} {:>12} {:>9} {:>11} {:>8} {:>8}".format(*columns))
         for wait, share, sent, latencies in sweep:
             p50, p99 = (1e3 * percentile(latencies, q) if latencies else math.nan for q in (50, 99))
             print(

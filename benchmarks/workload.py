@@ -10,7 +10,7 @@ from __future__ import annotations
 import collections
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from online_learning.events import Feedback, InventorySignal
 from online_learning.simulation import SimConfig, Simulation
@@ -20,6 +20,22 @@ T = TypeVar("T")
 
 def _same(event: InventorySignal | Feedback) -> Any:
     return event
+
+
+@overload
+def make_events(
+    n_events: int, seed: int = 7, *, n_stores: int = 20
+) -> tuple[Simulation, list[InventorySignal | Feedback]]: ...
+
+
+@overload
+def make_events(
+    n_events: int,
+    seed: int = 7,
+    *,
+    n_stores: int = 20,
+    convert: Callable[[InventorySignal | Feedback], T],
+) -> tuple[Simulation, list[T]]: ...
 
 
 def make_events(
