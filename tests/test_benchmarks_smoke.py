@@ -28,13 +28,15 @@ def test_scoring_benchmark_prints_each_pool_size_and_learning_cost() -> None:
     out = run("bench_scoring.py", "--quick")
     for size in (50, 500, 2000):
         assert re.search(rf"^\s*{size}\s+\d+\s+\d+\s+[\d.]+\s+[\d.]+\s+[\d.]+x$", out, re.M), out
-    assert re.search(r"learning: \d+ us per feedback event", out), out
+    for model in (r"shipped \(AdaGrad with a floor\)", r"baseline \(SGD 0\.05\)"):
+        assert re.search(rf"learning, {model}: \d+ us per feedback event", out), out
+    assert re.search(r"learning cost ratio shipped/baseline: [\d.]+$", out, re.M), out
 
 
-def test_model_comparison_replays_one_stream_through_three_river_models() -> None:
+def test_model_comparison_replays_one_stream_through_four_river_models() -> None:
     out = run("compare_models.py", "--quick")
     assert "replaying 300 events" in out, out
-    for model in ("logreg-from-prior", "scaled-logreg", "hoeffding-tree"):
+    for model in ("logreg-from-prior", "logreg-from-prior-sgd", "scaled-logreg", "hoeffding-tree"):
         row = re.search(rf"^{model}\s+([\d.]+)\s+([\d.]+)\s", out, re.M)
         assert row, out
         log_loss, auc = float(row.group(1)), float(row.group(2))
