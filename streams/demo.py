@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from online_learning.populations import POPULATIONS
 from streams.embedded_broker import BrokerError, EmbeddedBroker, free_port
 from streams.settings import Settings
 from streams.simulate import SimulationDriver, Window, install_stop, sim_config
@@ -157,6 +158,8 @@ async def _demo(
     try:
         n = await driver.publish_catalog()
         print(f"  catalog {n:,} real Instacart items published", flush=True)
+        people = POPULATIONS[args.population]
+        print(f"  customers {people.name!r} population: {people.description}", flush=True)
         started = time.monotonic()
         while not stop.is_set():
             health = await asyncio.to_thread(fetch_json, health_url)

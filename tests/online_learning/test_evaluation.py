@@ -99,10 +99,14 @@ def test_cli_parses_evaluate_flags() -> None:
 def test_the_population_flag_reaches_the_simulation_config() -> None:
     from streams.simulate import sim_config
 
-    for command in (["evaluate"], ["simulate"], ["demo"]):
+    for command, default in (
+        (["evaluate"], "default"),
+        (["simulate"], "default"),
+        (["demo"], "picky"),
+    ):
         args = build_parser().parse_args([*command, "--population", "thrifty"])
         assert args.population == "thrifty"
-        assert build_parser().parse_args(command).population == "default"
+        assert build_parser().parse_args(command).population == default
     assert sim_config(build_parser().parse_args(["demo", "--population", "loyal"])).population == (
         "loyal"
     )

@@ -21,6 +21,7 @@ def test_demo_runs_shows_progress_and_compares_the_worker_with_the_prior() -> No
     out = result.stdout
     assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
     assert "catalog 49,688 real Instacart items published" in out
+    assert "customers 'picky' population: " in out  # who the simulated customers are is said
     progress = re.findall(r"\[\s*\d+s\]\s+signals\s+([\d,]+)\s+feedback\s+([\d,]+)", out)
     assert progress, out[-3000:]
     signals, feedback = (int(x.replace(",", "")) for x in progress[-1])
