@@ -1,13 +1,27 @@
-"""Argument types for the ``fillrate`` commands: a bad number is refused by argparse, with the
-flag named, before any broker, worker or simulation is started.
+"""Argument types and shared flags for the ``fillrate`` commands: a bad value is refused by
+argparse, with the flag named, before any broker, worker or simulation is started.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+from typing import Any
 
-__all__ = ["positive_float", "positive_int"]
+from online_learning.populations import POPULATIONS
+
+__all__ = ["add_population_flag", "positive_float", "positive_int"]
+
+
+def add_population_flag(parser: Any, default: str = "default") -> None:
+    """``--population``: whose tastes the simulated customers have (a parser or a group)."""
+    parser.add_argument(
+        "--population",
+        choices=sorted(POPULATIONS),
+        default=default,
+        help=f"whose tastes the simulated customers have (default: {default};"
+        " docs/evaluation.md describes each)",
+    )
 
 
 def positive_float(text: str) -> float:

@@ -12,8 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from online_learning.populations import POPULATIONS
-from streams.arg_types import positive_float, positive_int
+from streams.arg_types import add_population_flag, positive_float, positive_int
 from streams.settings import Settings, SettingsError
 
 __all__ = ["main"]
@@ -77,13 +76,7 @@ def _add_sim_flags(
         default=None,
         help="publish only the first N catalog items (default: all 49,688)",
     )
-    group.add_argument(
-        "--population",
-        choices=sorted(POPULATIONS),
-        default=population,
-        help=f"whose tastes the simulated customers have (default: {population};"
-        " docs/evaluation.md describes each)",
-    )
+    add_population_flag(group, population)
 
 
 def _settings(args: argparse.Namespace) -> Settings:

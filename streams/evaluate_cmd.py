@@ -23,7 +23,7 @@ from online_learning.horror import ConfidentMistakes
 from online_learning.populations import POPULATIONS
 from online_learning.rules import load_rules
 from online_learning.simulation import SimConfig
-from streams.arg_types import positive_int
+from streams.arg_types import add_population_flag, positive_int
 
 __all__ = [
     "add_evaluate_flags",
@@ -77,13 +77,7 @@ def add_evaluate_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="only the first N catalog items (default: all 49,688)",
     )
-    parser.add_argument(
-        "--population",
-        choices=sorted(POPULATIONS),
-        default="default",
-        help="whose tastes the simulated customers have (default: default;"
-        " docs/evaluation.md describes each)",
-    )
+    add_population_flag(parser)
 
 
 def format_table(result: EvalResult) -> str:
