@@ -75,32 +75,31 @@ def test_identical_listings_differ_only_through_latent_effects():
 def test_thrifty_customers_mind_a_dearer_substitute_more():
     # Averaged over seeds: the dearer item's own latent appeal is one draw per seed.
     seeds = range(1, 6)
-    thrifty = statistics.mean(price_penalty_at("thrifty", s) for s in seeds)
-    mixed = statistics.mean(price_penalty_at("default", s) for s in seeds)
+    thrifty = statistics.mean(penalty_at("thrifty", s, DEARER) for s in seeds)
+    mixed = statistics.mean(penalty_at("default", s, DEARER) for s in seeds)
     assert thrifty > mixed + 0.03
 
 
-def price_penalty_at(name: str, seed: int) -> float:
-    sim = world(name, seed)
-    return statistics.mean(mean_p(sim, t) for t in TWINS) - mean_p(sim, DEARER)
+def twins_mean(sim: Simulation) -> float:
+    """Mean P(accept) of the requested milk's exact twins: the reference an offer is held to."""
+    return statistics.mean(mean_p(sim, t) for t in TWINS)
 
 
-def brand_penalty_at(name: str, seed: int) -> float:
+def penalty_at(name: str, seed: int, candidate: Product) -> float:
+    """How much less ``candidate`` is accepted than a twin of the requested milk."""
     sim = world(name, seed)
-    return statistics.mean(mean_p(sim, t) for t in TWINS) - mean_p(sim, OTHER_BRAND)
+    return twins_mean(sim) - mean_p(sim, candidate)
 
 
 def test_loyal_customers_mind_another_brand_more():
     seeds = range(1, 6)
-    loyal = statistics.mean(brand_penalty_at("loyal", s) for s in seeds)
-    mixed = statistics.mean(brand_penalty_at("default", s) for s in seeds)
+    loyal = statistics.mean(penalty_at("loyal", s, OTHER_BRAND) for s in seeds)
+    mixed = statistics.mean(penalty_at("default", s, OTHER_BRAND) for s in seeds)
     assert loyal > mixed + 0.05
 
 
 def test_picky_customers_accept_less():
-    twins_picky = statistics.mean(mean_p(world("picky"), t) for t in TWINS)
-    twins_default = statistics.mean(mean_p(world("default"), t) for t in TWINS)
-    assert twins_picky < twins_default - 0.05
+    assert twins_mean(world("picky")) < twins_mean(world("default")) - 0.05
 
 
 def test_in_the_popular_population_appeal_follows_orders():
