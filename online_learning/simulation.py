@@ -785,8 +785,7 @@ class Simulation:
         if value is None:
             people = self.population
             value = people.appeal_sd * self._normal(f"appeal|{item_id}|{epoch}")
-            if people.popularity_appeal:
-                value += people.popularity_appeal * (self.popularity_score(item_id) - 0.5)
+            value += people.popularity_appeal * (self.popularity_score(item_id) - 0.5)
             self._appeals[key] = value
         return value
 
