@@ -30,6 +30,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from online_learning.catalog import load_instacart_products, load_order_popularity
 from online_learning.engine import SubstitutionEngine
 from online_learning.events import Feedback
+from streams.batch_produce import Record
 from streams.catalog_reader import CatalogReader
 from streams.embedded_broker import EmbeddedBroker
 from streams.learning_log import LearningLogReader
@@ -81,7 +82,7 @@ async def store_state(bootstrap: str, n: int, items: list[str]) -> tuple[int, fl
         )
     await fill(bootstrap, topic, records)
 
-    async def nothing(key: bytes, value: bytes | None, partition: int) -> None:
+    async def nothing(partition: int, records: list[Record]) -> None:
         return None
 
     engine = SubstitutionEngine()

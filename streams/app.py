@@ -31,6 +31,7 @@ from typing import Any, TypeVar, cast
 
 import faust
 import orjson
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import IllegalStateError
 from faust.streams import Stream
 from faust.types import EventT
@@ -51,6 +52,7 @@ from online_learning.events import (
 )
 from online_learning.ranking import Ranking
 from online_learning.rules import HardRules, load_rules
+from streams.batch_produce import Record, send_records
 from streams.broker_health import BrokerProbe
 from streams.catalog_reader import CatalogReader
 from streams.fetch_wait import set_fetch_wait
@@ -141,26 +143,21 @@ def build_worker(settings: Settings, rules: HardRules | None = None) -> Worker:
         settings.bootstrap_servers, settings.learning_topic, engine, reader, metrics
     )
 
-    def state_delivered(future: asyncio.Future[Any]) -> None:
-        if future.cancelled() or future.exception() is not None:
-            metrics.produce_errors.inc()
-            log.error(
-                "a state changelog record was not delivered: %r",
-                None if future.cancelled() else future.exception(),
-            )
+    def producer() -> AIOKafkaProducer:
+        # Faust's own producer (its settings, flushed by Faust before every offset commit),
+        # used for what Faust's wrapper lacks: record batches (batch_produce.py).
+        return app.producer._ensure_producer()  # type: ignore[attr-defined, no-any-return]
 
-    async def send_state(key: bytes, value: bytes | None, partition: int) -> None:
-        # Not awaited to delivery: Faust flushes the producer before committing offsets.
+    def lost(topic: str, partition: int, n: int, exc: BaseException) -> None:
+        metrics.produce_errors.inc(n)
+        log.error("%d records for %s[%d] were not delivered: %r", n, topic, partition, exc)
+
+    async def send_state(partition: int, records: list[Record]) -> None:
         try:
-            future = cast(
-                "asyncio.Future[Any]",
-                await app.producer.send(settings.state_topic, key, value, partition, None, None),
-            )
+            await send_records(producer(), settings.state_topic, partition, records, lost)
         except Exception:
-            metrics.produce_errors.inc()
-            log.exception("could not write the state changelog")
-            return
-        future.add_done_callback(state_delivered)
+            metrics.produce_errors.inc(len(records))
+            log.exception("could not write %d state changelog records", len(records))
 
     state = StoreState(settings.bootstrap_servers, settings.state_topic, engine, send_state)
     probe = BrokerProbe(settings.bootstrap_servers, metrics)
@@ -289,26 +286,13 @@ def build_worker(settings: Settings, rules: HardRules | None = None) -> Worker:
             if caused_at is not None:
                 metrics.latency.observe(max(0.0, time.time() - caused_at))
 
-    def forwarded(future: asyncio.Future[Any]) -> None:
-        if future.cancelled() or future.exception() is not None:
-            metrics.produce_errors.inc()
-            log.error(
-                "a feedback event was not appended to the learning log: %r",
-                None if future.cancelled() else future.exception(),
-            )
-
-    async def forward(key: bytes | None, value: bytes) -> None:
-        """Append a valid feedback event to the learning log (delivery checked on arrival)."""
+    async def forward(records: list[Record]) -> None:
+        """Append valid feedback events to the learning log (delivery checked on arrival)."""
         try:
-            future = cast(
-                "asyncio.Future[Any]",
-                await app.producer.send(settings.learning_topic, key, value, 0, None, None),
-            )
+            await send_records(producer(), settings.learning_topic, 0, records, lost)
         except Exception:
-            metrics.produce_errors.inc()
-            log.exception("could not append feedback to the learning log")
-            return
-        future.add_done_callback(forwarded)
+            metrics.produce_errors.inc(len(records))
+            log.exception("could not append %d feedback events to the learning log", len(records))
 
     @app.agent(catalog_topic, name="catalog-validate")
     async def validate_catalog(stream: faust.StreamT) -> None:
@@ -352,9 +336,10 @@ def build_worker(settings: Settings, rules: HardRules | None = None) -> Worker:
                         result.item_id,
                         result.was_live,
                     )
-                    # Right behind the rankings, so both usually leave in one produce request:
-                    # a crash then loses both (the signal is processed again) or neither.
-                    await state.flush()
+            # Right behind the batch's rankings: nothing above yields to the event loop (an
+            # unknown item's catalog sync aside), so the producer sends both together and a
+            # crash usually loses both (the signals are processed again) or neither.
+            await state.flush()
 
     @app.agent(feedback_topic, name="feedback")
     async def process_feedback(stream: faust.StreamT) -> None:
@@ -363,12 +348,15 @@ def build_worker(settings: Settings, rules: HardRules | None = None) -> Worker:
         events_in = metrics.events_in.labels(settings.feedback_topic)
         async for batch in cast(Stream, stream).take_events(settings.batch_size, within=0.005):
             events_in.inc(len(batch))
+            valid: list[Record] = []
             for event in batch:
                 if not first_time(event):
                     continue
                 value = await handle(event, partial(check_feedback, event.message.value))
                 if value is not None:
-                    await forward(event.message.key, value)
+                    valid.append((event.message.key, value))
+            if valid:
+                await forward(valid)
 
     @app.timer(settings.refresh_interval_s)
     async def refresh_rankings() -> None:

@@ -6,9 +6,9 @@ the same partition number as the signals of that store, keyed by the entry: the 
 of each key is the state. When the group gives a worker a partition (a crash, a restart, a
 worker added), it reads that changelog partition to its end and puts the stores back into its
 engine before it processes the partition's signals. That is what Faust tables do; this is
-cheaper on the hot path: writes are collected during a batch and produced at its end without
-awaiting delivery. Faust flushes the producer before it commits input offsets, so a committed
-signal always has its state in the changelog.
+cheaper on the hot path: writes are collected during a batch and produced at its end as one
+record batch per partition, without awaiting delivery. Faust flushes the producer before it
+commits input offsets, so a committed signal always has its state in the changelog.
 
 Exactly once: an availability entry carries the offset of the last signal applied to it. After
 a crash, the new owner re-reads signals from the last committed offset; one whose entry already
@@ -32,12 +32,14 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from online_learning.engine import SubstitutionEngine
 from online_learning.ranking import Ranking
+from streams.batch_produce import Record
 
 __all__ = ["RestoredPartition", "StoreState", "decode_entry", "encode_availability"]
 
 log = logging.getLogger("fillrate.state")
 
-Send = Callable[[bytes, bytes | None, int], Awaitable[None]]
+Send = Callable[[int, list[Record]], Awaitable[None]]
+"""Queue (key, value) records, in order, for one changelog partition (not awaiting delivery)."""
 
 
 def encode_availability(
@@ -177,23 +179,27 @@ class StoreState:
     async def flush(self) -> None:
         """Produce the current state of everything changed since the last flush (no waiting).
 
-        Live rankings go first, then availability entries: see the module docstring.
+        One call of ``send`` per partition; in each, live rankings go first, then availability
+        entries: see the module docstring.
         """
         live, self._dirty_live = self._dirty_live, set()
         availability, self._dirty_availability = self._dirty_availability, {}
         engine = self.engine
+        records: dict[int, list[Record]] = {}
         for store_id, item_id in live:
             partition = self.store_partition.get(store_id)
             if partition is None:
                 continue
-            key, value = encode_live(store_id, item_id, engine.live_ranking(store_id, item_id))
-            await self.send(key, value, partition)
+            record = encode_live(store_id, item_id, engine.live_ranking(store_id, item_id))
+            records.setdefault(partition, []).append(record)
         for (store_id, item_id), offset in availability.items():
             entry = engine.availability.entry(store_id, item_id)
             if entry is None:
                 continue
-            key, value = encode_availability(store_id, item_id, entry, offset)
-            await self.send(key, value, self.store_partition[store_id])
+            record = encode_availability(store_id, item_id, entry, offset)
+            records.setdefault(self.store_partition[store_id], []).append(record)
+        for partition, batch in records.items():
+            await self.send(partition, batch)
 
     # -- restore -------------------------------------------------------------------------------
     async def _restore(self, partition: int) -> RestoredPartition:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from online_learning.engine import SubstitutionEngine
+from streams.batch_produce import Record
 from streams.state_changelog import StoreState, decode_entry, encode_availability, encode_live
 
 
-async def nothing(key: bytes, value: bytes | None, partition: int) -> None:
+async def nothing(partition: int, records: list[Record]) -> None:
     return None
 
 
