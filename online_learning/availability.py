@@ -12,7 +12,7 @@ reordered or replayed stream does not undo newer evidence.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,19 +80,38 @@ class AvailabilityState:
             return self.config.prior
         return self._decayed(entry, now)
 
-    def p_many(self, store_id: str, item_ids: Sequence[str], now: float) -> npt.NDArray[np.float64]:
+    def p_many(
+        self,
+        store_id: str,
+        item_ids: Sequence[str],
+        now: float,
+        positions: Mapping[str, int] | None = None,
+    ) -> npt.NDArray[np.float64]:
         """P(available) for many items of one store, as :meth:`p` gives them one by one.
 
-        A ranking asks for a whole candidate pool, of which a store has observed only a few:
-        membership is one C-level pass, and Python touches only the observed items.
+        A ranking asks for a whole candidate pool, of which a store has observed only a few.
+        ``positions`` (each distinct id of ``item_ids`` -> its index, as a candidate block
+        keeps it) lets the store's observed items and the pool meet in one C-level set
+        intersection over the smaller of the two; without it, membership is one C-level pass
+        over ``item_ids``. Either way Python touches only the observed items.
+
+        >>> state = AvailabilityState()
+        >>> _ = state.observe("s1", "oat", "out_of_stock", ts=0.0)
+        >>> ids = ("oat", "soy")
+        >>> state.p_many("s1", ids, 0.0, {"oat": 0, "soy": 1}).tolist()
+        [0.02, 0.9]
         """
         n = len(item_ids)
         out = np.full(n, self.config.prior, dtype=np.float64)
         items = self._stores.get(store_id)
         if not items or n == 0:
             return out
-        observed = np.fromiter(map(items.__contains__, item_ids), dtype=bool, count=n)
         decayed = self._decayed
+        if positions is not None:
+            for item_id in items.keys() & positions.keys():
+                out[positions[item_id]] = decayed(items[item_id], now)
+            return out
+        observed = np.fromiter(map(items.__contains__, item_ids), dtype=bool, count=n)
         for row in np.flatnonzero(observed).tolist():
             out[row] = decayed(items[item_ids[row]], now)
         return out

@@ -119,7 +119,7 @@ def rank_substitutes(
     block = features.candidates(requested, keep=keep_block)
     if not block.ids:
         return (), "no candidate passes the hard rules"
-    p_all = availability.p_many(store_id, block.ids, now)
+    p_all = availability.p_many(store_id, block.ids, now, block.positions)
     rows = np.flatnonzero(p_all >= threshold)
     if rows.size == 0:
         return (), "every rule-passing candidate is believed unavailable at this store"

@@ -211,3 +211,8 @@ def test_p_many_is_p_for_every_item_whatever_was_observed(
     for store_id in ("s1", "s2", "never-seen"):
         got = state.p_many(store_id, asked, now)
         assert got.tolist() == [state.p(store_id, item_id, now) for item_id in asked]
+        # the ranking's path: distinct ids with their positions, as a candidate block has them
+        pool = list(dict.fromkeys(asked))
+        positions = {item_id: row for row, item_id in enumerate(pool)}
+        got = state.p_many(store_id, pool, now, positions)
+        assert got.tolist() == [state.p(store_id, item_id, now) for item_id in pool]
