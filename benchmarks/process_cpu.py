@@ -4,9 +4,11 @@ that say who was busy."""
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 
-__all__ = ["cpu_seconds"]
+__all__ = ["CpuTrace", "cpu_seconds"]
 
 
 def cpu_seconds(pid: int | None) -> float:
@@ -18,3 +20,38 @@ def cpu_seconds(pid: int | None) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuTrace:
+    """CPU time of one process, sampled every ``interval`` seconds by a thread.
+
+    The benchmarks poll a worker for progress and learn its first and last event times only
+    afterwards; the trace answers how much CPU it used between the two. On a shared machine
+    a process's CPU time per event moves much less than its wall-clock rate, which drops
+    whenever a neighbour takes the core.
+    """
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.samples: list[tuple[float, float]] = []  # (time.time(), CPU seconds)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> CpuTrace:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.time(), cpu_seconds(self.pid)))
+            self._stop.wait(self.interval)
+
+    def used(self, start: float, end: float) -> float:
+        """CPU seconds between the samples nearest ``start`` and ``end`` (0 if none)."""
+        inside = [cpu for t, cpu in self.samples if start - self.interval <= t <= end]
+        return inside[-1] - inside[0] if len(inside) >= 2 else 0.0
