@@ -5,6 +5,11 @@ mix from the simulator (about 90% inventory signals, 10% feedback, stock-outs th
 rankings) over the real Instacart catalog. Throughput is counted from the first to the last
 event consumed; each consumer uses a fresh consumer group, so each reads everything.
 
+The worker is measured twice per round. "fillrate worker" is a group that has validated the
+catalog before (its catalog offsets are committed at the end first), as any group that has run
+before has: the steady state, and the figure the target is about. "fillrate worker, new group"
+starts from nothing and validates all 49,688 catalog records while it drains the mix.
+
     .venv/bin/python benchmarks/bench_throughput.py            # 100,000 events, 3 rounds
     .venv/bin/python benchmarks/bench_throughput.py --quick    # CI smoke: 3,000 events, 1 round
 """
@@ -73,14 +78,65 @@ Run = tuple[float, float, float]
 """(first event time, last event time, CPU seconds the consumer used between the two)."""
 
 
-def run_fillrate(settings: Settings, expect: int, timeout: float) -> Run:
-    """A real `fillrate worker` process; first/last from polling its events-in counter."""
+async def mark_catalog_validated(settings: Settings, group: str) -> int:
+    """Commit ``group``'s offsets on the catalog topic at its end; returns the records skipped.
+
+    A worker group validates each catalog record once, when it first reads it (the
+    catalog-validate agent). A new group would validate all 49,688 records while it drains
+    the mix, about half as many messages again through Faust's per-message path, which is
+    not the mix's cost. This puts the group where a long-running one is: catalog validated.
+    (The end is read from the records themselves: Tansu's end offset is the last *batch's*
+    first offset + 1, not the last record's.)
+    """
+    reader = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await reader.start()
+    try:
+        tps = [
+            TopicPartition(settings.catalog_topic, p)
+            for p in sorted(reader.partitions_for_topic(settings.catalog_topic) or ())
+        ]
+        reader.assign(tps)
+        await reader.seek_to_beginning(*tps)
+        ends = await reader.end_offsets(tps)
+        done = {tp: 0 for tp in tps}
+        while any(done[tp] < ends[tp] for tp in tps):
+            for tp, records in (await reader.getmany(timeout_ms=500, max_records=20_000)).items():
+                done[tp] = records[-1].offset + 1
+    finally:
+        await reader.stop()
+    committer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await committer.start()
+    try:
+        committer.assign(tps)
+        await committer.commit(done)
+    finally:
+        await committer.stop()
+    return sum(done.values())
+
+
+def run_fillrate(
+    settings: Settings, expect: int, timeout: float, *, new_group: bool = False
+) -> Run:
+    """A real `fillrate worker` process; first/last from polling its events-in counter.
+
+    Its group has validated the catalog already unless ``new_group``.
+    """
     port = free_port()
+    group = f"bench-{uuid.uuid4().hex[:8]}"
+    if not new_group:
+        asyncio.run(mark_catalog_validated(settings, group))
     env = {k: v for k, v in os.environ.items() if not k.startswith("FILLRATE_")}
     env.update(
         {
             "FILLRATE_BROKER": str(settings.broker),
-            "FILLRATE_APP_ID": f"bench-{uuid.uuid4().hex[:8]}",
+            "FILLRATE_APP_ID": group,
             "FILLRATE_WEB_PORT": str(port),
             "FILLRATE_PARTITIONS": str(settings.partitions),
             "FILLRATE_LOG_LEVEL": "warning",
@@ -244,7 +300,8 @@ def main() -> None:
             f"  {signals:,} signals + {feedback:,} feedback over {items:,} catalog items",
             flush=True,
         )
-        names = ("fillrate worker", "plain Faust agent", "plain aiokafka loop")
+        new_group = "fillrate worker, new group"
+        names = ("fillrate worker", new_group, "plain Faust agent", "plain aiokafka loop")
         rates: dict[str, list[float]] = {name: [] for name in names}
         cpu_us: dict[str, list[float]] = {name: [] for name in names}
         timeout = 30 + expect / 500
@@ -253,13 +310,17 @@ def main() -> None:
                 ("plain aiokafka loop", lambda: asyncio.run(run_aiokafka(settings, expect))),
                 ("plain Faust agent", lambda: run_faust(settings, expect, timeout)),
                 ("fillrate worker", lambda: run_fillrate(settings, expect, timeout)),
+                (
+                    new_group,
+                    lambda: run_fillrate(settings, expect, timeout, new_group=True),
+                ),
             ):
                 first, last, cpu = run()
                 rate = expect / max(last - first, 1e-6)
                 rates[name].append(rate)
                 cpu_us[name].append(1e6 * cpu / expect)
                 print(
-                    f"  round {round_}: {name:<20} {rate:>10,.0f} events/s"
+                    f"  round {round_}: {name:<28} {rate:>10,.0f} events/s"
                     f" {1e6 * cpu / expect:>8.1f} us CPU/event",
                     flush=True,
                 )
@@ -267,12 +328,12 @@ def main() -> None:
         med_cpu = {name: statistics.median(values) for name, values in cpu_us.items()}
         print()
         print(
-            f"{'consumer':<22}{'median events/s':>16}{'vs Faust':>10}{'vs aiokafka':>13}"
+            f"{'consumer':<30}{'median events/s':>16}{'vs Faust':>10}{'vs aiokafka':>13}"
             f"{'us CPU/event':>14}{'CPU vs Faust':>14}"
         )
         for name, rate in med.items():
             print(
-                f"{name:<22}{rate:>16,.0f}{rate / med['plain Faust agent']:>10.2f}"
+                f"{name:<30}{rate:>16,.0f}{rate / med['plain Faust agent']:>10.2f}"
                 f"{rate / med['plain aiokafka loop']:>13.3f}"
                 f"{med_cpu[name]:>14.1f}{med_cpu[name] / med_cpu['plain Faust agent']:>14.2f}"
             )
