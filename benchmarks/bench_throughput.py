@@ -78,6 +78,16 @@ Run = tuple[float, float, float]
 """(first event time, last event time, CPU seconds the consumer used between the two)."""
 
 
+def reader_outside_groups(settings: Settings) -> AIOKafkaConsumer:
+    """A consumer in no group, from the beginning of what it is assigned."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+
+
 async def mark_catalog_validated(settings: Settings, group: str) -> int:
     """Commit ``group``'s offsets on the catalog topic at its end; returns the records skipped.
 
@@ -88,12 +98,7 @@ async def mark_catalog_validated(settings: Settings, group: str) -> int:
     (The end is read from the records themselves: Tansu's end offset is the last *batch's*
     first offset + 1, not the last record's.)
     """
-    reader = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
+    reader = reader_outside_groups(settings)
     await reader.start()
     try:
         tps = [
@@ -240,12 +245,7 @@ def run_faust(settings: Settings, expect: int, timeout: float) -> Run:
 
 
 async def run_aiokafka(settings: Settings, expect: int) -> Run:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
+    consumer = reader_outside_groups(settings)
     await consumer.start()
     try:
         tps = [
