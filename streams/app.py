@@ -336,9 +336,11 @@ def build_worker(settings: Settings, rules: HardRules | None = None) -> Worker:
                         result.item_id,
                         result.was_live,
                     )
-            # Right behind the batch's rankings: nothing above yields to the event loop (an
-            # unknown item's catalog sync aside), so the producer sends both together and a
-            # crash usually loses both (the signals are processed again) or neither.
+            # Right behind the batch's rankings. The loop above seldom yields to the event loop
+            # (only when a rankings batch is full or the catalog must catch up), so the
+            # producer usually sends both together: a crash loses both (the signals are
+            # processed again) or neither. In the rare window between, a signal's rankings are
+            # published twice; its state is never applied twice (state_changelog.py).
             await state.flush()
 
     @app.agent(feedback_topic, name="feedback")
