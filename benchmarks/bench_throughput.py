@@ -27,6 +27,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import orjson
@@ -203,7 +204,8 @@ def _events_in(url: str, topics: tuple[str, ...]) -> float:
     return total
 
 
-def run_faust(settings: Settings, expect: int, timeout: float) -> Run:
+def run_faust(settings: Settings, expect: int, timeout: float, extra: Sequence[str] = ()) -> Run:
+    """faust_consume_baseline.py as a child process (``extra``: its optional steps)."""
     child = subprocess.Popen(
         [
             sys.executable,
@@ -218,6 +220,7 @@ def run_faust(settings: Settings, expect: int, timeout: float) -> Run:
             f"faust-{uuid.uuid4().hex[:8]}",
             "--web-port",
             str(free_port()),
+            *extra,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

@@ -1,20 +1,41 @@
 """Baseline (a) for bench_throughput.py: a plain Faust agent that only consumes.
 
-Run by the benchmark as a child process; prints one JSON line with the first and last event
+Run by the benchmarks as a child process; prints one JSON line with the first and last event
 times once it has seen ``--expect`` events. Same broker settings as the fillrate worker.
 
     python benchmarks/faust_consume_baseline.py --broker kafka://HOST:PORT --topics a,b \
         --expect N --app-id ID --web-port PORT
+
+``--topology`` and ``--write-back`` add, one at a time, what the fillrate worker has on top of
+a plain agent but without any of its work (no decoding, no engine): bench_faust_floor.py uses
+them to measure what Faust costs per event with the worker's shape.
+
+- ``--topology``: one agent per topic with ``take_events`` batches, the worker's 40 ms fetch
+  wait, the web server, a 2 s timer and two plain aiokafka readers of ``--idle-topic`` (the
+  worker's catalog and learning-log readers); the agents start once the readers caught up,
+  as the worker's wait for its catalog and model.
+- ``--write-back R``: R records of 100 bytes written per event consumed (the worker writes
+  about 1.3: state changelog, learning log, rankings), as one record batch per partition per
+  agent batch (``streams/batch_produce.py``, as the worker does), or with one
+  ``producer.send`` each with ``--send-each``.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import tempfile
 import time
+from typing import Any
 
 import faust
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from streams.batch_produce import Record, send_records
+from streams.fetch_wait import set_fetch_wait
+
+WRITE_PARTITIONS = 4
 
 
 def main() -> None:
@@ -24,12 +45,21 @@ def main() -> None:
     parser.add_argument("--expect", type=int, required=True)
     parser.add_argument("--app-id", required=True)
     parser.add_argument("--web-port", type=int, required=True)
+    parser.add_argument("--topology", action="store_true")
+    parser.add_argument("--idle-topic", help="read by the two plain readers of --topology")
+    parser.add_argument("--write-back", type=float, default=0.0, metavar="R")
+    parser.add_argument("--send-each", action="store_true")
     args = parser.parse_args()
+    if args.topology and not args.idle_topic:
+        parser.error("--topology needs --idle-topic")
+    if (args.write_back or args.send_each) and not args.topology:
+        parser.error("--write-back and --send-each come on top of --topology")
     app = faust.App(
         args.app_id,
         broker=args.broker,
         store="memory://",
         autodiscover=False,
+        web_enabled=args.topology,
         web_port=args.web_port,
         web_bind="127.0.0.1",
         datadir=tempfile.mkdtemp(prefix="faust-baseline-"),
@@ -37,21 +67,97 @@ def main() -> None:
         broker_session_timeout=6.0,
         broker_heartbeat_interval=1.0,
         consumer_auto_offset_reset="earliest",
+        producer_linger_ms=2,
+        topic_partitions=WRITE_PARTITIONS,
     )
-    topics = app.topic(*args.topics.split(","), key_serializer="raw", value_serializer="raw")
-    seen = {"n": 0, "first": 0.0}
+    if args.topology:
+        set_fetch_wait(app, 40)
+    seen = {"n": 0, "first": 0.0, "owed": 0.0}
+    written_to = f"{args.app_id}-written"
+    pending: list[Record] = []
+    value = b"x" * 100
 
-    @app.agent(topics)
-    async def consume(stream: faust.StreamT) -> None:
-        async for _value in stream:
-            if seen["n"] == 0:
-                seen["first"] = time.time()
-            seen["n"] += 1
-            if seen["n"] == args.expect:
-                print(
-                    json.dumps({"first": seen["first"], "last": time.time(), "n": seen["n"]}),
-                    flush=True,
-                )
+    def producer() -> AIOKafkaProducer:
+        return app.producer._ensure_producer()  # type: ignore[attr-defined, no-any-return]
+
+    def lost(*_: Any) -> None:
+        raise SystemExit("a write-back batch was not delivered")
+
+    async def on_event() -> None:
+        if seen["n"] == 0:
+            seen["first"] = time.time()
+        seen["n"] += 1
+        seen["owed"] += args.write_back
+        while seen["owed"] >= 1.0:
+            seen["owed"] -= 1.0
+            if args.send_each:
+                await app.producer.send(written_to, b"k", value, None, None, None)
+            else:
+                pending.append((b"k", value))
+        if seen["n"] == args.expect:
+            print(
+                json.dumps({"first": seen["first"], "last": time.time(), "n": seen["n"]}),
+                flush=True,
+            )
+
+    async def write_pending() -> None:
+        for partition in range(WRITE_PARTITIONS):
+            records = pending[partition::WRITE_PARTITIONS]
+            if records:
+                await send_records(producer(), written_to, partition, records, lost)
+        pending.clear()
+
+    names = args.topics.split(",")
+    caught_up = asyncio.Event()
+    if args.topology:
+        for i, name in enumerate(names):
+
+            async def agent(stream: faust.StreamT) -> None:
+                await caught_up.wait()  # as the worker waits for its catalog and model
+                async for batch in stream.take_events(500, within=0.005):  # type: ignore[attr-defined]
+                    for _event in batch:
+                        await on_event()
+                    await write_pending()
+
+            app.agent(
+                app.topic(name, key_serializer="raw", value_serializer="raw"), name=f"agent-{i}"
+            )(agent)
+
+        async def read_forever(topic: str) -> None:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=args.broker.removeprefix("kafka://"),
+                group_id=None,
+                auto_offset_reset="earliest",
+                fetch_max_wait_ms=50,
+            )
+            await consumer.start()
+            try:
+                parts = consumer.partitions_for_topic(topic) or {0}
+                tps = [TopicPartition(topic, p) for p in sorted(parts)]
+                consumer.assign(tps)
+                end = await consumer.end_offsets(tps)
+                while True:
+                    await consumer.getmany(timeout_ms=100, max_records=5000)
+                    if all([await consumer.position(tp) >= end[tp] for tp in tps]):
+                        caught_up.set()
+            finally:
+                await consumer.stop()
+
+        @app.task
+        async def readers() -> None:
+            await asyncio.gather(read_forever(args.idle_topic), read_forever(args.idle_topic))
+
+        @app.timer(2.0)
+        async def tick() -> None:
+            return None
+
+    else:
+        topics = app.topic(*names, key_serializer="raw", value_serializer="raw")
+
+        @app.agent(topics)
+        async def consume(stream: faust.StreamT) -> None:
+            async for _value in stream:
+                await on_event()
 
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()

@@ -97,6 +97,20 @@ def test_throughput_benchmark_measures_all_consumers_with_their_cpu_per_event() 
         assert re.search(rf"^{name}\s+[\d,]+(\s+[\d.]+){{4}}$", out, re.M), out
 
 
+@pytest.mark.broker
+def test_faust_floor_benchmark_measures_each_step_of_the_workers_shape() -> None:
+    out = run("bench_faust_floor.py", "--quick")
+    for name in (
+        "plain agent, consume only",
+        "worker topology",
+        r"\+ 1.3 records/event, batched",
+        r"\+ 1.3 records/event, send each",
+    ):
+        # events/s, vs plain, us CPU/event, CPU vs plain
+        assert re.search(rf"^{name}\s+[\d,]+(\s+[\d.]+){{3}}$", out, re.M), out
+    assert "The 0.8x target allows 1.25x" in out, out
+
+
 def table_rows(out: str, first_column: str, columns: int) -> list[list[float]]:
     """Rows of a printed table whose first cell matches ``first_column``, as numbers."""
     cell = r"\s+([\d,.]+%?)"
