@@ -58,6 +58,7 @@ class EngineConfig:
     effects: EffectsConfig | None = field(default_factory=EffectsConfig)  # None: content only
     explore_epsilon: float = 0.05  # share of rankings that put a runner-up first
     explore_top: int = 3  # ... chosen uniformly among the 2nd to this position
+    candidate_cache: int = 2048  # requested items whose candidate blocks stay cached (LRU)
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
@@ -66,6 +67,8 @@ class EngineConfig:
             raise ValueError(f"refresh_budget must be >= 1, got {self.refresh_budget}")
         if not 0.0 <= self.explore_epsilon < 1.0:
             raise ValueError(f"explore_epsilon must be in [0, 1), got {self.explore_epsilon}")
+        if self.candidate_cache < 1:
+            raise ValueError(f"candidate_cache must be >= 1, got {self.candidate_cache}")
         if self.explore_top < 1:
             raise ValueError(f"explore_top must be >= 1, got {self.explore_top}")
         if not 0.0 < self.threshold < 1.0:
@@ -126,7 +129,9 @@ class SubstitutionEngine:
         self.config = config or EngineConfig()
         self.rules = rules or HardRules()
         self.catalog = Catalog(products)
-        self.features = FeatureStore(self.catalog, self.rules, popularity)
+        self.features = FeatureStore(
+            self.catalog, self.rules, popularity, max_blocks=self.config.candidate_cache
+        )
         self.availability = AvailabilityState(availability)
         self.model = model or AcceptanceModel()
         self.effects = RandomEffects(self.config.effects) if self.config.effects else None

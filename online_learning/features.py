@@ -465,8 +465,14 @@ class FeatureStore:
     """Caches one :class:`AisleMatrix` per candidate pool, rebuilt when the catalog changes it."""
 
     def __init__(
-        self, catalog: CatalogLike, rules: HardRules, popularity: Mapping[str, int] | None = None
+        self,
+        catalog: CatalogLike,
+        rules: HardRules,
+        popularity: Mapping[str, int] | None = None,
+        max_blocks: int = 2048,
     ) -> None:
+        if max_blocks < 1:
+            raise ValueError(f"max_blocks must be >= 1, got {max_blocks}")
         self.catalog = catalog
         self.rules = rules
         counts = popularity or {}
@@ -480,8 +486,9 @@ class FeatureStore:
         # part of a pool, and an aisle is rebuilt whenever one of its items changes
         self._rows: dict[str, tuple[Product, ItemRow]] = {}
         # requested item id -> (pool version, requested product, its candidates)
+        # (about 72 kB each on the Instacart catalog: docs/performance.md, section 11)
         self._blocks: OrderedDict[str, tuple[int, Product, CandidateBlock]] = OrderedDict()
-        self._max_blocks = 2048
+        self._max_blocks = max_blocks
         # the last block built for a pass that does not cache (see candidates(keep=False))
         self._scanned: tuple[int, Product, CandidateBlock] | None = None
 

@@ -106,6 +106,7 @@ def build_engine(settings: Settings, rules: HardRules | None = None) -> Substitu
             allowed_stores=settings.store_allowlist(),
             refresh_budget=settings.refresh_budget,
             explore_epsilon=settings.explore_epsilon,
+            candidate_cache=settings.candidate_cache,
         ),
         availability=AvailabilityConfig(prior=settings.prior, half_life_s=settings.half_life_s),
         popularity=load_order_popularity(),

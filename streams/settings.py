@@ -57,6 +57,13 @@ class Settings:
     stores: str | None = field(
         default=None, metadata={"help": "Comma-separated known store ids; unset: any"}
     )
+    candidate_cache: int = field(
+        default=2048,
+        metadata={
+            "help": "Requested items whose candidate blocks stay cached, ~72 kB each:"
+            " more memory, fewer rebuilds"
+        },
+    )
     batch_size: int = field(default=500, metadata={"help": "Events taken per batch"})
     fetch_wait_ms: int = field(
         default=40,
@@ -98,7 +105,14 @@ class Settings:
     def validate(self) -> None:
         if self.broker is not None and not self.broker.startswith("kafka://"):
             raise SettingsError(f"broker must look like kafka://HOST:PORT, got {self.broker!r}")
-        for name in ("partitions", "replication", "top_k", "batch_size", "refresh_budget"):
+        for name in (
+            "partitions",
+            "replication",
+            "top_k",
+            "batch_size",
+            "refresh_budget",
+            "candidate_cache",
+        ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.web_port <= 65535:

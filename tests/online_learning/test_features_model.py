@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from online_learning.catalog import Catalog
+from online_learning.engine import EngineConfig, SubstitutionEngine
 from online_learning.events import Product
 from online_learning.features import (
     FEATURES,
@@ -356,6 +357,20 @@ def test_a_pass_that_does_not_keep_blocks_leaves_the_block_cache_alone() -> None
     assert fs.candidates(requested, keep=False) is scanned  # reused for the next store
     assert fs.candidates(requested) is scanned  # and the normal path may keep it
     assert requested.item_id in fs._blocks
+
+
+def test_the_block_cache_keeps_the_most_recently_ranked_items_up_to_its_size() -> None:
+    engine = SubstitutionEngine(products=MILK_AISLE, config=EngineConfig(candidate_cache=2))
+    items = [p for p in MILK_AISLE if engine.features.candidates(p, keep=False).ids][:3]
+    assert len(items) == 3, "the test catalog needs three items with candidates"
+    first, second, third = items
+    block = engine.features.candidates(first)
+    engine.features.candidates(second)
+    assert engine.features.candidates(first) is block  # cached: the same block, not rebuilt
+    engine.features.candidates(third)  # evicts the least recently used: second
+    assert list(engine.features._blocks) == [first.item_id, third.item_id]
+    with pytest.raises(ValueError, match="candidate_cache must be >= 1"):
+        EngineConfig(candidate_cache=0)
 
 
 def test_history_array_grows_past_its_first_size_on_learning_alone() -> None:

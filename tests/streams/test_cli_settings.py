@@ -28,6 +28,7 @@ def test_flags_override_environment_which_overrides_defaults() -> None:
         ({"FILLRATE_THRESHOLD": "1.5"}, "threshold must be in (0, 1)"),
         ({"FILLRATE_BROKER": "localhost:9092"}, "kafka://HOST:PORT"),
         ({"FILLRATE_PARTITIONS": "0"}, "partitions must be >= 1"),
+        ({"FILLRATE_CANDIDATE_CACHE": "0"}, "candidate_cache must be >= 1"),
         ({"FILLRATE_LOG_LEVEL": "loud"}, "log_level"),
         ({"FILLRATE_REBALANCE_TIMEOUT_S": "0"}, "rebalance_timeout_s must be > 0"),
         ({"FILLRATE_SESSION_TIMEOUT_S": "-6"}, "session_timeout_s must be > 0"),
