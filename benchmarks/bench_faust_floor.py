@@ -19,12 +19,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import uuid
 
 from bench_throughput import prefill, run_faust
+from worker_process import bench_settings
 
 from streams.embedded_broker import EmbeddedBroker
-from streams.settings import Settings
 
 WRITE_BACK = "1.3"  # records per event: about what the worker writes (docs/performance.md)
 
@@ -40,27 +39,16 @@ def main() -> None:
     if args.quick:
         args.events, args.rounds = 3000, 1
     with EmbeddedBroker() as broker:
-        tag = uuid.uuid4().hex[:6]
-        settings = Settings.load(
-            {
-                "broker": broker.url,
-                "partitions": 4,
-                "catalog_topic": f"f{tag}-catalog",
-                "signals_topic": f"f{tag}-signals",
-                "feedback_topic": f"f{tag}-feedback",
-                "rankings_topic": f"f{tag}-rankings",
-                "deadletter_topic": f"f{tag}-deadletter",
-            },
-            environ={},
-        )
+        settings = bench_settings(broker.url, partitions=4)
         print(f"pre-filling {args.events:,} events on {broker.url} ...", flush=True)
         signals, feedback, _items = asyncio.run(prefill(settings, args.events, seed=7))
         expect = signals + feedback
         topology = ["--topology", "--idle-topic", settings.catalog_topic]
+        plain, batched = "plain agent, consume only", f"+ {WRITE_BACK} records/event, batched"
         steps = {
-            "plain agent, consume only": [],
+            plain: [],
             "worker topology": topology,
-            f"+ {WRITE_BACK} records/event, batched": [*topology, "--write-back", WRITE_BACK],
+            batched: [*topology, "--write-back", WRITE_BACK],
             f"+ {WRITE_BACK} records/event, send each": [
                 *topology,
                 "--write-back",
@@ -83,7 +71,6 @@ def main() -> None:
                 )
         med = {name: statistics.median(v) for name, v in rates.items()}
         med_cpu = {name: statistics.median(v) for name, v in cpu_us.items()}
-        plain = "plain agent, consume only"
         print()
         print(f"{'Faust app':<38}{'events/s':>10}{'vs plain':>10}{'us CPU/event':>14}{'CPU x':>8}")
         for name in steps:
@@ -94,7 +81,7 @@ def main() -> None:
         print(
             f"\nThe 0.8x target allows 1.25x the plain agent's CPU per event"
             f" ({1.25 * med_cpu[plain]:.0f} us here); the worker's shape with its writes back,"
-            f"\nbatched, takes {med_cpu[list(steps)[2]] / med_cpu[plain]:.2f}x before any"
+            f"\nbatched, takes {med_cpu[batched] / med_cpu[plain]:.2f}x before any"
             " decoding, state, ranking or learning."
         )
 

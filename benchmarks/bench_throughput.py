@@ -19,60 +19,34 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from process_cpu import CpuTrace
+from worker_process import WorkerProcess, bench_settings, publish, wait_consumed
 from workload import make_events
 
 from online_learning.events import InventorySignal
 from streams.embedded_broker import EmbeddedBroker, free_port
 from streams.settings import Settings
-from streams.simulate import event_payload, product_payload
-from streams.topics import ensure_topics
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 async def prefill(settings: Settings, n_events: int, seed: int) -> tuple[int, int, int]:
     """Publish the catalog, then the workload's signals and feedback; returns the three counts."""
-    await ensure_topics(settings)
     sim, events = make_events(n_events, seed)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers, linger_ms=20, max_batch_size=256 * 1024
-    )
-    await producer.start()
-    try:
-        catalog = sim.catalog_events()
-        for p in catalog:
-            await producer.send(
-                settings.catalog_topic,
-                key=p.item_id.encode(),
-                value=orjson.dumps(product_payload(p)),
-            )
-        signals = 0
-        for event in events:
-            is_signal = isinstance(event, InventorySignal)
-            signals += is_signal
-            await producer.send(
-                settings.signals_topic if is_signal else settings.feedback_topic,
-                key=event.store_id.encode(),
-                value=orjson.dumps(event_payload(event)),
-            )
-        await producer.flush()
-        return signals, len(events) - signals, len(catalog)
-    finally:
-        await producer.stop()
+    catalog = sim.catalog_events()
+    await publish(settings, catalog, events)
+    signals = sum(isinstance(event, InventorySignal) for event in events)
+    return signals, len(events) - signals, len(catalog)
 
 
 Run = tuple[float, float, float]
@@ -134,74 +108,16 @@ def run_fillrate(
 
     Its group has validated the catalog already unless ``new_group``.
     """
-    port = free_port()
     group = f"bench-{uuid.uuid4().hex[:8]}"
     if not new_group:
         asyncio.run(mark_catalog_validated(settings, group))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FILLRATE_")}
-    env.update(
-        {
-            "FILLRATE_BROKER": str(settings.broker),
-            "FILLRATE_APP_ID": group,
-            "FILLRATE_WEB_PORT": str(port),
-            "FILLRATE_PARTITIONS": str(settings.partitions),
-            "FILLRATE_LOG_LEVEL": "warning",
-        }
-    )
-    for name in (
-        "catalog_topic",
-        "signals_topic",
-        "feedback_topic",
-        "rankings_topic",
-        "deadletter_topic",
-    ):
-        env[f"FILLRATE_{name.upper()}"] = getattr(settings, name)
-    log = Path(tempfile.mkdtemp(prefix="bench-worker-")) / "worker.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker"],
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-    )
-    url = f"http://127.0.0.1:{port}/metrics"
-    topics = (settings.signals_topic, settings.feedback_topic)
-    try:
-        with CpuTrace(proc.pid) as cpu:
-            deadline = time.monotonic() + timeout
-            first = 0.0
-            while time.monotonic() < deadline:
-                now = time.time()
-                count = _events_in(url, topics)
-                if count > 0 and not first:
-                    first = now
-                if count >= expect:
-                    return first, now, cpu.used(first, now)
-                if proc.poll() is not None:
-                    raise RuntimeError(f"worker exited; see {log}")
-                # Every scrape costs the worker ~0.3 ms of its one core: at 20 ms that was ~3% of
-                # its time. 100 ms puts first and last each within 0.1 s of a ~25 s drain.
-                time.sleep(0.1)
-            raise TimeoutError(f"worker saw fewer than {expect} events in {timeout}s; see {log}")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def _events_in(url: str, topics: tuple[str, ...]) -> float:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            text = response.read().decode()
-    except OSError:
-        return 0.0
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith("fillrate_events_in_total{") and any(f'"{t}"' in line for t in topics):
-            total += float(line.rpartition(" ")[2])
-    return total
+    with WorkerProcess(settings, group) as worker:
+        assert worker.proc is not None
+        with CpuTrace(worker.proc.pid) as cpu:
+            # Every scrape costs the worker ~0.3 ms of its one core: at 20 ms that was ~3% of
+            # its time. 100 ms puts first and last each within 0.1 s of a ~25 s drain.
+            first, last = asyncio.run(wait_consumed([worker], expect, timeout, poll=0.1))
+        return first, last, cpu.used(first, last)
 
 
 def run_faust(settings: Settings, expect: int, timeout: float, extra: Sequence[str] = ()) -> Run:
@@ -283,19 +199,7 @@ def main() -> None:
     if args.quick:
         args.events, args.rounds = 3000, 1
     with EmbeddedBroker() as broker:
-        tag = uuid.uuid4().hex[:6]
-        settings = Settings.load(
-            {
-                "broker": broker.url,
-                "partitions": 4,
-                "catalog_topic": f"b{tag}-catalog",
-                "signals_topic": f"b{tag}-signals",
-                "feedback_topic": f"b{tag}-feedback",
-                "rankings_topic": f"b{tag}-rankings",
-                "deadletter_topic": f"b{tag}-deadletter",
-            },
-            environ={},
-        )
+        settings = bench_settings(broker.url, partitions=4)
         print(f"pre-filling {args.events:,} events on {broker.url} ...", flush=True)
         signals, feedback, items = asyncio.run(prefill(settings, args.events, seed=7))
         expect = signals + feedback
