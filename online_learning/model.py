@@ -75,8 +75,10 @@ class AcceptanceModel:
         unknown = set(weights) - set(FEATURES)
         if unknown:
             raise ValueError(f"prior weights for unknown features: {sorted(unknown)}")
+        if optimizer is None:
+            optimizer = FlooredAdaGrad(learning_rate, floor=min_learning_rate)
         self.estimator = linear_model.LogisticRegression(
-            optimizer=optimizer or FlooredAdaGrad(learning_rate, floor=min_learning_rate),
+            optimizer=optimizer,
             l2=l2,
             intercept_init=prior_intercept,
             intercept_lr=intercept_lr,
