@@ -497,6 +497,40 @@ class Simulation:
         """:meth:`true_accept_prob` for many candidates (oracle and evaluation only)."""
         return [self.true_accept_prob(customer_id, requested, c, now) for c in candidates]
 
+    def hidden_effects(
+        self, requested: Product, candidate: Product, now: float | None = None
+    ) -> dict[str, float]:
+        """The latent terms of the acceptance logit for this pair, keyed by the effect.
+
+        Hidden truth, for measuring what a learner could learn at best (the learnability
+        ceiling benchmark); never for a policy. A key names its level first (``appeal``,
+        ``pair``, ``brand``, ``switch``, whose prior sds are the population's ``appeal_sd``,
+        ``pair_sd``, ``brand_sd`` and ``switch_sd``) and then what shares it: two pairs with the
+        same key share that effect. Their sum is what :meth:`true_accept_prob` adds to the
+        logit for every customer (before clipping). The part of an item's appeal that follows
+        its order count (``popularity_appeal``) is left out: the order counts show it.
+        """
+        ts = self.now if now is None else now
+        shifted = self._shift_ts is not None and ts >= self._shift_ts
+        epoch = 1 if shifted and self._aisle_shifted(requested.aisle) else 0
+        people = self.population
+        item, brand = candidate.item_id, candidate.brand or ""
+        appeal = self._appeal(item, epoch) - people.popularity_appeal * (
+            self.popularity_score(item) - 0.5
+        )
+        effects = {
+            f"appeal|{item}|{epoch}": appeal,
+            f"pair|{requested.item_id}|{item}|{epoch}": people.pair_sd
+            * self._normal(f"pair|{requested.item_id}|{item}|{epoch}"),
+            f"brand|{candidate.aisle}|{brand}|{epoch}": self._brand_effect(
+                candidate.aisle, brand, epoch
+            ),
+        }
+        if requested.brand is not None and candidate.brand != requested.brand:
+            key = f"switch|{requested.aisle}|{requested.brand}|{brand}|{epoch}"
+            effects[key] = self._switch_effect(requested.aisle, requested.brand, brand, epoch)
+        return effects
+
     def in_stock(self, store_id: str, item_id: str) -> bool:
         """Whether the item is on the shelf at the store right now (hidden truth)."""
         return self._stock_at(store_id, item_id, self.now)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import random
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from online_learning.catalog import load_instacart_products
@@ -239,6 +240,47 @@ def test_true_accept_prob_is_a_probability_in_bounds(catalog_world, products, da
     now = data.draw(st.floats(catalog_world.now, catalog_world.now + 1e6))
     p = catalog_world.true_accept_prob(customer, requested, candidate, now)
     assert 0.01 <= p <= 0.99
+
+
+@pytest.fixture(scope="module")
+def no_latent_world(products: list[Product]) -> Simulation:
+    """``catalog_world``'s customers (same seed) without any latent effect."""
+    return Simulation(SimConfig(seed=4, population="catalog"), products)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_hidden_effects_are_exactly_what_the_latent_population_adds_to_the_logit(
+    catalog_world, no_latent_world, products, data
+):
+    requested = data.draw(st.sampled_from(products))
+    same_aisle = [p for p in products if p.aisle == requested.aisle]
+    candidate = data.draw(st.sampled_from(same_aisle))
+    customer = f"customer-{data.draw(st.integers(1, 2000)):05d}"
+    p = catalog_world.true_accept_prob(customer, requested, candidate)
+    p_plain = no_latent_world.true_accept_prob(customer, requested, candidate)
+    effects = catalog_world.hidden_effects(requested, candidate)
+    assert all(
+        effect == 0.0 for effect in no_latent_world.hidden_effects(requested, candidate).values()
+    )
+    levels = sorted(key.split("|")[0] for key in effects)
+    switched = requested.brand is not None and candidate.brand != requested.brand
+    assert levels == sorted(["appeal", "pair", "brand"] + ["switch"] * switched)
+    assume(max(p, p_plain) < 0.99 and min(p, p_plain) > 0.01)  # neither clipped
+    assert math.log(p / (1 - p)) - sum(effects.values()) == pytest.approx(
+        math.log(p_plain / (1 - p_plain)), abs=1e-9
+    )
+
+
+def test_pairs_share_the_hidden_effects_of_their_item_and_brands(catalog_world, products):
+    milk = [p for p in products if p.aisle == products[0].aisle]
+    a, b, c = milk[0], milk[1], milk[2]
+    ab, cb = catalog_world.hidden_effects(a, b), catalog_world.hidden_effects(c, b)
+    shared = set(ab) & set(cb)
+    assert f"appeal|{b.item_id}|0" in shared and f"brand|{b.aisle}|{b.brand or ''}|0" in shared
+    assert f"pair|{a.item_id}|{b.item_id}|0" in ab and f"pair|{a.item_id}|{b.item_id}|0" not in cb
+    for key in shared:
+        assert ab[key] == cb[key]
 
 
 # --- shelves -----------------------------------------------------------------------------------
