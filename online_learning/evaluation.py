@@ -40,6 +40,7 @@ from online_learning.simulation import SimConfig, Simulation, SubstitutionReques
 
 __all__ = [
     "POLICIES",
+    "AislePools",
     "EvalResult",
     "PolicyMetrics",
     "SeedResult",
@@ -201,8 +202,12 @@ class EvalResult:
         }
 
 
-class _Baselines:
-    """The candidate pool of a requested item (same aisle, rule-passing), cached per item."""
+class AislePools:
+    """The candidate pool of a requested item (same aisle, rule-passing), cached per item.
+
+    What the random, popular and oracle baselines choose from (and the learnability ceiling
+    benchmark too), so that their gap closures are over the same pools.
+    """
 
     def __init__(
         self, engine: SubstitutionEngine, popularity: Mapping[str, int], seed: int
@@ -277,7 +282,7 @@ def evaluate_seed(
     configs = {"learned": engine_config, "prior": prior_config(engine_config)}
     engines = {name: _engine(catalog, rules, popularity, configs[name]) for name in ENGINE_POLICIES}
     learned = engines["learned"]
-    baselines = _Baselines(learned, popularity, config.seed)
+    baselines = AislePools(learned, popularity, config.seed)
     latest: dict[str, dict[tuple[str, str], Ranking]] = {name: {} for name in ENGINE_POLICIES}
     metrics = {p: PolicyMetrics() for p in POLICIES}
     window_sums = {name: [0.0, 0] for name in ENGINE_POLICIES}  # [sum, count] of this window

@@ -169,3 +169,38 @@ def test_recovery_benchmark_restores_state_and_replays_the_learning_log() -> Non
     assert re.search(
         r"^model: 1,000 feedback events replayed in [\d.]+s: [\d.]+s per million events", out, re.M
     ), out
+
+
+def ceiling_rows(out: str) -> dict[str, tuple[float, float]]:
+    """policy -> (acceptance, gap closure) from the ceiling benchmark's table."""
+    rows = re.findall(r"^(\w+)\s+([\d.]+)\s+(-?[\d.]+)\s+\(", out, re.M)
+    return {name: (float(acceptance), float(gap)) for name, acceptance, gap in rows}
+
+
+def test_learnability_ceiling_scores_the_ideal_learner_between_random_and_the_oracle() -> None:
+    out = run("learnability_ceiling.py", "--quick")
+    rows = ceiling_rows(out)
+    assert list(rows) == ["random", "known", "ideal", "oracle"], out
+    assert rows["random"][1] == 0.0 and rows["oracle"][1] == 1.0, out
+    assert rows["random"][0] < rows["ideal"][0] <= rows["oracle"][0], out
+    assert len(re.findall(r"^  events\s+[\d,]+-[\d,]+\s+-?[\d.]+$", out, re.M)) == 2, out
+
+
+def test_learnability_ceiling_without_latent_effects_is_the_oracle() -> None:
+    """With no latent effects there is nothing to learn: the formula alone is the oracle."""
+    out = run("learnability_ceiling.py", "--quick", "--population", "catalog", "--thompson")
+    rows = ceiling_rows(out)
+    assert list(rows) == ["random", "known", "thompson", "oracle"], out
+    assert rows["known"] == rows["thompson"] == rows["oracle"], out
+
+
+def test_learnability_ceiling_refuses_an_unknown_level() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "learnability_ceiling.py"), "--learn", "aisle"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert result.returncode == 2
+    assert "unknown level(s) aisle; choose from appeal, pair, brand, switch" in result.stderr

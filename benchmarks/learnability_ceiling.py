@@ -1,0 +1,273 @@
+"""How much of the oracle gap *any* learner could close with so many feedback events.
+
+Issue #3's bar is a gap closure of 0.85 after 20,000 feedback events: (policy - random) /
+(oracle - random), where the oracle knows every hidden effect and this customer's tastes. This
+benchmark measures what is learnable at all in that many events, with policies given far more
+than a learner ever sees (the simulator's hidden truth, so never a policy to ship):
+
+- ``known``: the simulator's own acceptance formula, each customer's hidden tastes and the true
+  shelves; every latent effect (an item's appeal, a pair's twist, an aisle's standing of a
+  brand, a brand-to-brand switch: ``Simulation.hidden_effects``) taken at its prior mean, 0.
+- ``ideal``: the same, and it learns every latent effect from the outcomes of its own offers
+  with the exact prior sds of the population: Gaussian assumed-density filtering on the logit
+  (the AdPredictor update: one Newton step on the sum of the pair's effects, split by each
+  effect's share of the variance). It offers the argmax of its posterior mean.
+- ``thompson`` (``--thompson``): the same learner offering a posterior sample's argmax.
+
+Every policy answers the same requests of one simulation (the ideal learner's offers are the
+ones resolved, so its feedback is what it learns from) from the same pools as ``fillrate
+evaluate``'s baselines (same aisle, rule-passing, truly in stock). Acceptance is expected
+acceptance (the true probability of the offer), over all requests of the run, as in the
+evaluator; the per-window table shows when the learner's gap closure would pass a bar.
+
+    .venv/bin/python benchmarks/learnability_ceiling.py                 # 3 seeds x 20,000
+    .venv/bin/python benchmarks/learnability_ceiling.py --quick         # CI smoke
+    .venv/bin/python benchmarks/learnability_ceiling.py --learn brand,switch --seeds 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from online_learning.catalog import load_instacart_products, load_order_popularity
+from online_learning.engine import SubstitutionEngine
+from online_learning.evaluation import AislePools
+from online_learning.events import Product
+from online_learning.populations import POPULATIONS
+from online_learning.rules import load_rules
+from online_learning.simulation import P_MIN, SimConfig, Simulation
+
+LEVELS = ("appeal", "pair", "brand", "switch")
+POLICIES = ("random", "known", "ideal", "thompson", "oracle")
+
+
+class LatentPosterior:
+    """Independent Gaussian beliefs about each latent effect, updated by ADF on the logit.
+
+    Three accepts in four on an offer whose known part is 0 teach the sum of its effects
+    logit(0.75) = 1.10, shared by how uncertain each effect was (the brand's sd is larger):
+
+    >>> post = LatentPosterior({"appeal": 0.4, "brand": 0.6})
+    >>> keys = ["appeal|item-1|0", "brand|milk|acme|0"]
+    >>> for i in range(400):
+    ...     post.update(keys, known_logit=0.0, accepted=i % 4 != 0)
+    >>> round(post.mean_var(keys)[0], 1), post.mean_var(keys[:1])[0] < post.mean_var(keys[1:])[0]
+    (1.1, True)
+    """
+
+    def __init__(self, prior_sd: dict[str, float]) -> None:
+        self.prior_var = {level: sd * sd for level, sd in prior_sd.items()}
+        self.beliefs: dict[str, tuple[float, float]] = {}
+
+    def _belief(self, key: str) -> tuple[float, float]:
+        belief = self.beliefs.get(key)
+        return belief if belief is not None else (0.0, self.prior_var[key.split("|", 1)[0]])
+
+    def mean_var(self, keys: Sequence[str]) -> tuple[float, float]:
+        """Mean and variance of the sum of these effects."""
+        mean = var = 0.0
+        for key in keys:
+            m, v = self._belief(key)
+            mean += m
+            var += v
+        return mean, var
+
+    def update(self, keys: Sequence[str], known_logit: float, accepted: bool) -> None:
+        """One outcome of an offer whose logit is ``known_logit`` plus the sum of ``keys``."""
+        total_mean, total_var = self.mean_var(keys)
+        p = 1.0 / (1.0 + math.exp(-(known_logit + total_mean)))
+        gradient, curvature = float(accepted) - p, p * (1.0 - p)
+        shrink = 1.0 + total_var * curvature
+        for key in keys:
+            m, v = self._belief(key)
+            self.beliefs[key] = (m + v * gradient / shrink, v * (1.0 - v * curvature / shrink))
+
+
+@dataclass
+class SeedRun:
+    seed: int
+    feedback: int = 0
+    requests: int = 0
+    totals: dict[str, float] = field(default_factory=lambda: dict.fromkeys(POLICIES, 0.0))
+    windows: list[dict[str, float]] = field(default_factory=list)
+
+    def acceptance(self, policy: str) -> float:
+        return self.totals[policy] / self.requests if self.requests else math.nan
+
+    def gap(self, policy: str, totals: dict[str, float] | None = None) -> float:
+        t = self.totals if totals is None else totals
+        span = t["oracle"] - t["random"]
+        return (t[policy] - t["random"]) / span if span > 0 else math.nan
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
+
+
+def run_seed(
+    seed: int,
+    feedback: int,
+    *,
+    population: str,
+    learn: Sequence[str],
+    thompson: bool,
+    window: int,
+    products: Sequence[Product] | None,
+) -> SeedRun:
+    """One simulation driven by the ideal learner (its Thompson twin, if asked, is scored on
+    the same requests by its own posterior, fed by the same outcomes)."""
+    sim = Simulation(SimConfig(seed=seed, population=population), products)
+    rules = load_rules()
+    popularity = load_order_popularity()
+    engine = SubstitutionEngine(
+        rules=rules, popularity=popularity, products=sim.catalog_events(), wall_clock=lambda: 0.0
+    )
+    pools = AislePools(engine, popularity, seed)
+    people = sim.population
+    prior_sd = {
+        "appeal": people.appeal_sd,
+        "pair": people.pair_sd,
+        "brand": people.brand_sd,
+        "switch": people.switch_sd,
+    }
+    posterior = LatentPosterior({level: prior_sd[level] for level in learn})
+    sampler = random.Random(f"ceiling-thompson|{seed}")
+    result = SeedRun(seed)
+    window_totals = dict.fromkeys(POLICIES, 0.0)
+    started = time.perf_counter()
+    while result.feedback < feedback:
+        _, requests = sim.advance(60.0)
+        for request in requests:
+            if result.feedback >= feedback:
+                sim.expire(request)
+                continue
+            requested = sim.products[request.item_id]
+            pool = [c for c in pools.pool(requested) if sim.in_stock(request.store_id, c.item_id)]
+            if not pool:
+                sim.expire(request)  # unfilled for every policy alike: not scored
+                continue
+            probs = sim.true_accept_probs(request.customer_id, requested, pool)
+            effects = [sim.hidden_effects(requested, c) for c in pool]
+            known = [_logit(p) - sum(e.values()) for p, e in zip(probs, effects, strict=True)]
+            learned_keys = [[k for k in e if k.split("|", 1)[0] in learn] for e in effects]
+            scores: list[float] = []
+            samples: list[float] = []
+            for p, k, keys in zip(probs, known, learned_keys, strict=True):
+                if p <= P_MIN:  # a hard refusal the formula shows: never worth offering
+                    scores.append(-math.inf)
+                    samples.append(-math.inf)
+                    continue
+                mean, var = posterior.mean_var(keys)
+                scores.append(k + mean)
+                samples.append(k + mean + (sampler.gauss(0.0, math.sqrt(var)) if thompson else 0.0))
+            picks = {
+                "random": pools.rng.randrange(len(pool)),
+                "known": max(range(len(pool)), key=lambda i: known[i]),
+                "ideal": max(range(len(pool)), key=lambda i: scores[i]),
+                "thompson": max(range(len(pool)), key=lambda i: samples[i]),
+                "oracle": max(range(len(pool)), key=lambda i: probs[i]),
+            }
+            for policy, index in picks.items():
+                result.totals[policy] += probs[index]
+                window_totals[policy] += probs[index]
+            result.requests += 1
+            offer = picks["thompson" if thompson else "ideal"]
+            outcome = sim.resolve(request, [pool[offer].item_id])
+            if outcome is None:
+                continue
+            posterior.update(learned_keys[offer], known[offer], outcome.outcome != "rejected")
+            result.feedback += 1
+            if result.feedback % window == 0:
+                result.windows.append(window_totals)
+                window_totals = dict.fromkeys(POLICIES, 0.0)
+                rate = result.feedback / (time.perf_counter() - started)
+                print(
+                    f"  seed {seed}: {result.feedback:,}/{feedback:,} feedback events"
+                    f" ({rate:,.0f}/s), gap closure of the ideal learner so far"
+                    f" {result.gap('ideal'):.3f}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    if any(window_totals.values()):
+        result.windows.append(window_totals)
+    return result
+
+
+def _row(name: str, values: Sequence[float], gaps: Sequence[float]) -> str:
+    per_seed = ", ".join(f"{g:.3f}" for g in gaps)
+    mean_gap = statistics.fmean(gaps)
+    return f"{name:<10} {statistics.fmean(values):>10.4f} {mean_gap:>12.3f}   ({per_seed})"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--feedback", type=int, default=20_000, help="per seed (default 20,000)")
+    parser.add_argument("--population", choices=sorted(POPULATIONS), default="default")
+    parser.add_argument(
+        "--learn",
+        default=",".join(LEVELS),
+        help="latent levels the ideal learner learns, comma separated (default: all four)",
+    )
+    parser.add_argument(
+        "--thompson", action="store_true", help="offer posterior samples instead of the mean"
+    )
+    parser.add_argument("--window", type=int, default=5_000, help="feedback events per window")
+    parser.add_argument(
+        "--quick", action="store_true", help="CI smoke: 1 seed, 400 events, 3,000-item catalog"
+    )
+    args = parser.parse_args(argv)
+    learn = [level.strip() for level in args.learn.split(",") if level.strip()]
+    unknown = sorted(set(learn) - set(LEVELS))
+    if unknown:
+        parser.error(
+            f"--learn: unknown level(s) {', '.join(unknown)}; choose from {', '.join(LEVELS)}"
+        )
+    if args.feedback < 1 or args.window < 1:
+        parser.error("--feedback and --window must be >= 1")
+    products: list[Product] | None = None
+    seeds = args.seeds
+    if args.quick:
+        seeds, args.feedback, args.window = seeds[:1], 400, 200
+        products = load_instacart_products(3000)
+    learner = "thompson" if args.thompson else "ideal"
+    print(
+        f"learnability ceiling: population {args.population}, {args.feedback:,} feedback events"
+        f" per seed, seeds {' '.join(map(str, seeds))}; the {learner} learner learns"
+        f" {', '.join(learn) or 'nothing'}"
+    )
+    runs = [
+        run_seed(
+            seed,
+            args.feedback,
+            population=args.population,
+            learn=learn,
+            thompson=args.thompson,
+            window=args.window,
+            products=products,
+        )
+        for seed in seeds
+    ]
+    shown = ("random", "known", learner, "oracle")
+    print(f"\n{'policy':<10} {'acceptance':>10} {'gap closure':>12}   (per seed)")
+    print("-" * 60)
+    for policy in shown:
+        print(_row(policy, [r.acceptance(policy) for r in runs], [r.gap(policy) for r in runs]))
+    print(f"\n{learner} learner's gap closure per window of {args.window:,} feedback events:")
+    n = min(len(r.windows) for r in runs)
+    for i in range(n):
+        gaps = [r.gap(learner, r.windows[i]) for r in runs]
+        end = min((i + 1) * args.window, args.feedback)
+        print(f"  events {i * args.window:>7,}-{end:<7,} {statistics.fmean(gaps):.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
