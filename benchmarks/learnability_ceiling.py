@@ -13,6 +13,10 @@ than a learner ever sees (the simulator's hidden truth, so never a policy to shi
   (the AdPredictor update: one Newton step on the sum of the pair's effects, split by each
   effect's share of the variance). It offers the argmax of its posterior mean.
 - ``thompson`` (``--thompson``): the same learner offering a posterior sample's argmax.
+- ``--blind``: ``known`` and the learner no longer know who is asking, as a ranking per
+  (store, item) cannot: the formula is averaged over a fixed panel of customers (their mean
+  logit for the pair without the latent effects), and the learner learns against that average,
+  so a customer's own tastes are noise to it. Still given the formula and the panel's tastes.
 
 Every policy answers the same requests of one simulation (the ideal learner's offers are the
 ones resolved, so its feedback is what it learns from) from the same pools as ``fillrate
@@ -42,10 +46,11 @@ from online_learning.evaluation import AislePools
 from online_learning.events import Product
 from online_learning.populations import POPULATIONS
 from online_learning.rules import load_rules
-from online_learning.simulation import P_MIN, SimConfig, Simulation
+from online_learning.simulation import P_MAX, P_MIN, SimConfig, Simulation
 
 LEVELS = ("appeal", "pair", "brand", "switch")
 POLICIES = ("random", "known", "ideal", "thompson", "oracle")
+REFUSAL = -math.inf  # the blind known logit of a pair every panel customer refuses
 
 
 class LatentPosterior:
@@ -120,6 +125,7 @@ def run_seed(
     thompson: bool,
     window: int,
     products: Sequence[Product] | None,
+    blind_panel: int = 0,
 ) -> SeedRun:
     """One simulation driven by the ideal learner (its Thompson twin, if asked, is scored on
     the same requests by its own posterior, fed by the same outcomes)."""
@@ -139,6 +145,27 @@ def run_seed(
     }
     posterior = LatentPosterior({level: prior_sd[level] for level in learn})
     sampler = random.Random(f"ceiling-thompson|{seed}")
+    panel = random.Random(f"ceiling-panel|{seed}").sample(sim.customer_ids, blind_panel)
+    panel_known: dict[tuple[str, str], float] = {}
+
+    def blind(requested: Product, candidate: Product, latent: float) -> float:
+        """The panel's mean logit for this pair, less its latent effects.
+
+        Over the customers whose acceptance is not clipped (where the logit is exact): one
+        who refuses everything sits at 0.01 whatever the latent effects, and would turn them
+        around. A pair every panel customer refuses scores as a refusal.
+        """
+        key = (requested.item_id, candidate.item_id)
+        value = panel_known.get(key)
+        if value is None:
+            exact = [
+                _logit(p) - latent
+                for p in (sim.true_accept_prob(c, requested, candidate) for c in panel)
+                if P_MIN < p < P_MAX
+            ]
+            value = panel_known[key] = statistics.fmean(exact) if exact else REFUSAL
+        return value
+
     result = SeedRun(seed)
     window_totals = dict.fromkeys(POLICIES, 0.0)
     started = time.perf_counter()
@@ -156,11 +183,17 @@ def run_seed(
             probs = sim.true_accept_probs(request.customer_id, requested, pool)
             effects = [sim.hidden_effects(requested, c) for c in pool]
             known = [_logit(p) - sum(e.values()) for p, e in zip(probs, effects, strict=True)]
+            if panel:
+                known = [
+                    blind(requested, c, sum(e.values())) for c, e in zip(pool, effects, strict=True)
+                ]
             learned_keys = [[k for k in e if k.split("|", 1)[0] in learn] for e in effects]
             scores: list[float] = []
             samples: list[float] = []
-            for p, k, keys in zip(probs, known, learned_keys, strict=True):
-                if p <= P_MIN:  # a hard refusal the formula shows: never worth offering
+            # a hard refusal the formula shows (for this customer, or the whole panel if blind)
+            refused = [k <= REFUSAL for k in known] if panel else [p <= P_MIN for p in probs]
+            for k, keys, no in zip(known, learned_keys, refused, strict=True):
+                if no:  # never worth offering
                     scores.append(-math.inf)
                     samples.append(-math.inf)
                     continue
@@ -182,7 +215,8 @@ def run_seed(
             outcome = sim.resolve(request, [pool[offer].item_id])
             if outcome is None:
                 continue
-            posterior.update(learned_keys[offer], known[offer], outcome.outcome != "rejected")
+            if known[offer] > REFUSAL:  # a refusal teaches nothing about the latent effects
+                posterior.update(learned_keys[offer], known[offer], outcome.outcome != "rejected")
             result.feedback += 1
             if result.feedback % window == 0:
                 result.windows.append(window_totals)
@@ -219,6 +253,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--thompson", action="store_true", help="offer posterior samples instead of the mean"
     )
+    parser.add_argument(
+        "--blind",
+        type=int,
+        nargs="?",
+        const=20,
+        default=0,
+        metavar="PANEL",
+        help="know only a panel's average customer (default panel: 20), not who is asking",
+    )
     parser.add_argument("--window", type=int, default=5_000, help="feedback events per window")
     parser.add_argument(
         "--quick", action="store_true", help="CI smoke: 1 seed, 400 events, 3,000-item catalog"
@@ -230,8 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(
             f"--learn: unknown level(s) {', '.join(unknown)}; choose from {', '.join(LEVELS)}"
         )
-    if args.feedback < 1 or args.window < 1:
-        parser.error("--feedback and --window must be >= 1")
+    if args.feedback < 1 or args.window < 1 or args.blind < 0:
+        parser.error("--feedback and --window must be >= 1, --blind >= 0")
     products: list[Product] | None = None
     seeds = args.seeds
     if args.quick:
@@ -242,6 +285,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"learnability ceiling: population {args.population}, {args.feedback:,} feedback events"
         f" per seed, seeds {' '.join(map(str, seeds))}; the {learner} learner learns"
         f" {', '.join(learn) or 'nothing'}"
+        + (
+            f"; blind: knows a panel of {args.blind} customers' mean, not who asks"
+            if args.blind
+            else ""
+        )
     )
     runs = [
         run_seed(
@@ -252,6 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             thompson=args.thompson,
             window=args.window,
             products=products,
+            blind_panel=args.blind,
         )
         for seed in seeds
     ]

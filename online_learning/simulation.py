@@ -296,6 +296,11 @@ class Simulation:
     # Public API
     # ------------------------------------------------------------------------------------------
 
+    @property
+    def customer_ids(self) -> tuple[str, ...]:
+        """Every customer who may place an order."""
+        return tuple(self._customer_ids)
+
     def catalog_events(self) -> list[Product]:
         """The catalog, to publish before any other event."""
         return list(self.products.values())

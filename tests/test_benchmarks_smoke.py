@@ -194,6 +194,14 @@ def test_learnability_ceiling_without_latent_effects_is_the_oracle() -> None:
     assert rows["known"] == rows["thompson"] == rows["oracle"], out
 
 
+def test_learnability_ceiling_blind_to_the_customer_learns_against_a_panel() -> None:
+    out = run("learnability_ceiling.py", "--quick", "--blind", "5")
+    assert "blind: knows a panel of 5 customers' mean, not who asks" in out, out
+    rows = ceiling_rows(out)
+    assert list(rows) == ["random", "known", "ideal", "oracle"], out
+    assert rows["random"][0] < rows["known"][0] < rows["oracle"][0], out
+
+
 def test_learnability_ceiling_refuses_an_unknown_level() -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "learnability_ceiling.py"), "--learn", "aisle"],
