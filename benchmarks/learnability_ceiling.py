@@ -126,9 +126,11 @@ def run_seed(
     window: int,
     products: Sequence[Product] | None,
     blind_panel: int = 0,
+    max_days: float = 30.0,
 ) -> SeedRun:
-    """One simulation driven by the ideal learner (its Thompson twin, if asked, is scored on
-    the same requests by its own posterior, fed by the same outcomes)."""
+    """One simulation whose requests the ideal learner resolves (greedy, or by Thompson
+    sampling if asked); every policy is scored on the same requests. Stops at ``feedback``
+    events, or after ``max_days`` simulated days if the world never gives that many."""
     sim = Simulation(SimConfig(seed=seed, population=population), products)
     rules = load_rules()
     popularity = load_order_popularity()
@@ -169,7 +171,9 @@ def run_seed(
     result = SeedRun(seed)
     window_totals = dict.fromkeys(POLICIES, 0.0)
     started = time.perf_counter()
-    while result.feedback < feedback:
+    learner = "thompson" if thompson else "ideal"
+    end_ts = sim.now + max_days * 86_400.0
+    while result.feedback < feedback and sim.now < end_ts:
         _, requests = sim.advance(60.0)
         for request in requests:
             if result.feedback >= feedback:
@@ -211,7 +215,7 @@ def run_seed(
                 result.totals[policy] += probs[index]
                 window_totals[policy] += probs[index]
             result.requests += 1
-            offer = picks["thompson" if thompson else "ideal"]
+            offer = picks[learner]
             outcome = sim.resolve(request, [pool[offer].item_id])
             if outcome is None:
                 continue
@@ -224,8 +228,8 @@ def run_seed(
                 rate = result.feedback / (time.perf_counter() - started)
                 print(
                     f"  seed {seed}: {result.feedback:,}/{feedback:,} feedback events"
-                    f" ({rate:,.0f}/s), gap closure of the ideal learner so far"
-                    f" {result.gap('ideal'):.3f}",
+                    f" ({rate:,.0f}/s), gap closure of the {learner} learner so far"
+                    f" {result.gap(learner):.3f}",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -262,6 +266,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="PANEL",
         help="know only a panel's average customer (default panel: 20), not who is asking",
     )
+    parser.add_argument(
+        "--max-days",
+        type=float,
+        default=30.0,
+        help="stop a seed after this many simulated days however little feedback (default 30)",
+    )
     parser.add_argument("--window", type=int, default=5_000, help="feedback events per window")
     parser.add_argument(
         "--quick", action="store_true", help="CI smoke: 1 seed, 400 events, 3,000-item catalog"
@@ -273,8 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(
             f"--learn: unknown level(s) {', '.join(unknown)}; choose from {', '.join(LEVELS)}"
         )
-    if args.feedback < 1 or args.window < 1 or args.blind < 0:
-        parser.error("--feedback and --window must be >= 1, --blind >= 0")
+    if args.feedback < 1 or args.window < 1 or args.blind < 0 or not args.max_days > 0:
+        parser.error("--feedback and --window must be >= 1, --blind >= 0, --max-days > 0")
     products: list[Product] | None = None
     seeds = args.seeds
     if args.quick:
@@ -301,9 +311,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             window=args.window,
             products=products,
             blind_panel=args.blind,
+            max_days=args.max_days,
         )
         for seed in seeds
     ]
+    for run in runs:
+        if run.feedback < args.feedback:
+            print(
+                f"note: seed {run.seed} stopped after {args.max_days:g} simulated days with"
+                f" {run.feedback:,} feedback events of the {args.feedback:,} asked"
+            )
     shown = ("random", "known", learner, "oracle")
     print(f"\n{'policy':<10} {'acceptance':>10} {'gap closure':>12}   (per seed)")
     print("-" * 60)
@@ -313,7 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     n = min(len(r.windows) for r in runs)
     for i in range(n):
         gaps = [r.gap(learner, r.windows[i]) for r in runs]
-        end = min((i + 1) * args.window, args.feedback)
+        end = min((i + 1) * args.window, min(r.feedback for r in runs))
         print(f"  events {i * args.window:>7,}-{end:<7,} {statistics.fmean(gaps):.3f}")
     return 0
 

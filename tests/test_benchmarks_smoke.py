@@ -202,6 +202,15 @@ def test_learnability_ceiling_blind_to_the_customer_learns_against_a_panel() -> 
     assert rows["random"][0] < rows["known"][0] < rows["oracle"][0], out
 
 
+def test_learnability_ceiling_says_when_a_seed_ran_out_of_simulated_time() -> None:
+    out = run("learnability_ceiling.py", "--quick", "--max-days", "0.002")
+    note = re.search(
+        r"^note: seed 1 stopped after 0.002 simulated days with (\d+) feedback", out, re.M
+    )
+    assert note and 0 < int(note.group(1)) < 400, out
+    assert re.search(rf"^  events\s+0-{note.group(1)}\s", out, re.M), out
+
+
 def test_learnability_ceiling_refuses_an_unknown_level() -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "learnability_ceiling.py"), "--learn", "aisle"],
