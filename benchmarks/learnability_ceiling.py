@@ -49,7 +49,6 @@ from online_learning.rules import load_rules
 from online_learning.simulation import P_MAX, P_MIN, SimConfig, Simulation
 
 LEVELS = ("appeal", "pair", "brand", "switch")
-POLICIES = ("random", "known", "ideal", "thompson", "oracle")
 REFUSAL = -math.inf  # the blind known logit of a pair every panel customer refuses
 
 
@@ -98,9 +97,9 @@ class LatentPosterior:
 @dataclass
 class SeedRun:
     seed: int
+    totals: dict[str, float]  # policy -> sum of the true acceptance of its offers
     feedback: int = 0
     requests: int = 0
-    totals: dict[str, float] = field(default_factory=lambda: dict.fromkeys(POLICIES, 0.0))
     windows: list[dict[str, float]] = field(default_factory=list)
 
     def acceptance(self, policy: str) -> float:
@@ -120,6 +119,7 @@ def run_seed(
     seed: int,
     feedback: int,
     *,
+    engine: SubstitutionEngine,
     population: str,
     learn: Sequence[str],
     thompson: bool,
@@ -130,14 +130,10 @@ def run_seed(
 ) -> SeedRun:
     """One simulation whose requests the ideal learner resolves (greedy, or by Thompson
     sampling if asked); every policy is scored on the same requests. Stops at ``feedback``
-    events, or after ``max_days`` simulated days if the world never gives that many."""
+    events, or after ``max_days`` simulated days if the world never gives that many.
+    ``engine`` only supplies the evaluator's candidate pools (it learns nothing here)."""
     sim = Simulation(SimConfig(seed=seed, population=population), products)
-    rules = load_rules()
-    popularity = load_order_popularity()
-    engine = SubstitutionEngine(
-        rules=rules, popularity=popularity, products=sim.catalog_events(), wall_clock=lambda: 0.0
-    )
-    pools = AislePools(engine, popularity, seed)
+    pools = AislePools(engine, load_order_popularity(), seed)
     people = sim.population
     prior_sd = {
         "appeal": people.appeal_sd,
@@ -168,10 +164,11 @@ def run_seed(
             value = panel_known[key] = statistics.fmean(exact) if exact else REFUSAL
         return value
 
-    result = SeedRun(seed)
-    window_totals = dict.fromkeys(POLICIES, 0.0)
-    started = time.perf_counter()
     learner = "thompson" if thompson else "ideal"
+    policies = ("random", "known", learner, "oracle")
+    result = SeedRun(seed, totals=dict.fromkeys(policies, 0.0))
+    window_totals = dict.fromkeys(policies, 0.0)
+    started = time.perf_counter()
     end_ts = sim.now + max_days * 86_400.0
     while result.feedback < feedback and sim.now < end_ts:
         _, requests = sim.advance(60.0)
@@ -186,29 +183,27 @@ def run_seed(
                 continue
             probs = sim.true_accept_probs(request.customer_id, requested, pool)
             effects = [sim.hidden_effects(requested, c) for c in pool]
-            known = [_logit(p) - sum(e.values()) for p, e in zip(probs, effects, strict=True)]
+            latent = [sum(e.values()) for e in effects]
             if panel:
-                known = [
-                    blind(requested, c, sum(e.values())) for c, e in zip(pool, effects, strict=True)
-                ]
+                known = [blind(requested, c, z) for c, z in zip(pool, latent, strict=True)]
+                # a hard refusal the formula shows for the whole panel
+                refused = [k <= REFUSAL for k in known]
+            else:
+                known = [_logit(p) - z for p, z in zip(probs, latent, strict=True)]
+                refused = [p <= P_MIN for p in probs]  # ... for this customer
             learned_keys = [[k for k in e if k.split("|", 1)[0] in learn] for e in effects]
             scores: list[float] = []
-            samples: list[float] = []
-            # a hard refusal the formula shows (for this customer, or the whole panel if blind)
-            refused = [k <= REFUSAL for k in known] if panel else [p <= P_MIN for p in probs]
             for k, keys, no in zip(known, learned_keys, refused, strict=True):
                 if no:  # never worth offering
                     scores.append(-math.inf)
-                    samples.append(-math.inf)
                     continue
                 mean, var = posterior.mean_var(keys)
-                scores.append(k + mean)
-                samples.append(k + mean + (sampler.gauss(0.0, math.sqrt(var)) if thompson else 0.0))
+                noise = sampler.gauss(0.0, math.sqrt(var)) if thompson else 0.0
+                scores.append(k + mean + noise)
             picks = {
                 "random": pools.rng.randrange(len(pool)),
                 "known": max(range(len(pool)), key=lambda i: known[i]),
-                "ideal": max(range(len(pool)), key=lambda i: scores[i]),
-                "thompson": max(range(len(pool)), key=lambda i: samples[i]),
+                learner: max(range(len(pool)), key=lambda i: scores[i]),
                 "oracle": max(range(len(pool)), key=lambda i: probs[i]),
             }
             for policy, index in picks.items():
@@ -224,7 +219,7 @@ def run_seed(
             result.feedback += 1
             if result.feedback % window == 0:
                 result.windows.append(window_totals)
-                window_totals = dict.fromkeys(POLICIES, 0.0)
+                window_totals = dict.fromkeys(policies, 0.0)
                 rate = result.feedback / (time.perf_counter() - started)
                 print(
                     f"  seed {seed}: {result.feedback:,}/{feedback:,} feedback events"
@@ -301,10 +296,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             else ""
         )
     )
+    if products is None:
+        products = load_instacart_products()  # what Simulation loads for itself otherwise
+    engine = SubstitutionEngine(
+        rules=load_rules(),
+        popularity=load_order_popularity(),
+        products=products,
+        wall_clock=lambda: 0.0,
+    )
     runs = [
         run_seed(
             seed,
             args.feedback,
+            engine=engine,
             population=args.population,
             learn=learn,
             thompson=args.thompson,
