@@ -453,7 +453,7 @@ class Simulation:
             return P_MIN
         req, cand = self._taste(requested), self._taste(candidate)
         # In a flipped aisle every hidden effect is redrawn: what history taught goes stale.
-        flipped = shifted and self._aisle_shifted(requested.aisle)
+        flipped = self._flipped(requested.aisle, ts)
         epoch = 1 if flipped else 0
         z = customer.willingness + self._appeal(candidate.item_id, epoch)
         z += self.population.pair_sd * self._normal(
@@ -515,9 +515,7 @@ class Simulation:
         logit for every customer (before clipping). The part of an item's appeal that follows
         its order count (``popularity_appeal``) is left out: the order counts show it.
         """
-        ts = self.now if now is None else now
-        shifted = self._shift_ts is not None and ts >= self._shift_ts
-        epoch = 1 if shifted and self._aisle_shifted(requested.aisle) else 0
+        epoch = 1 if self._flipped(requested.aisle, self.now if now is None else now) else 0
         people = self.population
         item, brand = candidate.item_id, candidate.brand or ""
         appeal = self._appeal(item, epoch) - people.popularity_appeal * (
@@ -845,6 +843,10 @@ class Simulation:
             )
             self._switch[key] = value
         return value
+
+    def _flipped(self, aisle: str, ts: float) -> bool:
+        """Whether the shift has redrawn this aisle's hidden effects by ``ts``."""
+        return self._shift_ts is not None and ts >= self._shift_ts and self._aisle_shifted(aisle)
 
     def _aisle_shifted(self, aisle: str) -> bool:
         shifted = self._aisle_shifts.get(aisle)

@@ -7,6 +7,7 @@ import random
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import pytest
 from hypothesis import assume, given, settings
@@ -270,6 +271,31 @@ def test_hidden_effects_are_exactly_what_the_latent_population_adds_to_the_logit
     assert math.log(p / (1 - p)) - sum(effects.values()) == pytest.approx(
         math.log(p_plain / (1 - p_plain)), abs=1e-9
     )
+
+
+def test_after_the_shift_hidden_effects_are_the_redrawn_ones_of_flipped_aisles(products):
+    config = SimConfig(seed=4, shift_at=600.0)
+    world = Simulation(config, products)
+    plain = Simulation(replace(config, population="catalog"), products)
+    after = config.start_ts + 900.0
+    epochs: set[str] = set()
+    checked = 0
+    for requested in products[:400]:
+        candidate = next(p for p in products if p.aisle == requested.aisle)
+        before_keys = world.hidden_effects(requested, candidate, config.start_ts)
+        effects = world.hidden_effects(requested, candidate, after)
+        epoch = {key.rsplit("|", 1)[1] for key in effects}
+        assert len(epoch) == 1 and {k.rsplit("|", 1)[1] for k in before_keys} == {"0"}
+        epochs |= epoch
+        p = world.true_accept_prob("customer-00042", requested, candidate, after)
+        p_plain = plain.true_accept_prob("customer-00042", requested, candidate, after)
+        if max(p, p_plain) < 0.99 and min(p, p_plain) > 0.01:
+            assert math.log(p / (1 - p)) - sum(effects.values()) == pytest.approx(
+                math.log(p_plain / (1 - p_plain)), abs=1e-9
+            )
+            checked += 1
+    assert epochs == {"0", "1"}  # some aisles flipped, some not
+    assert checked > 100
 
 
 def test_pairs_share_the_hidden_effects_of_their_item_and_brands(catalog_world, products):
