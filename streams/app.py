@@ -153,12 +153,16 @@ def build_worker(settings: Settings, rules: HardRules | None = None) -> Worker:
         metrics.produce_errors.inc(n)
         log.error("%d records for %s[%d] were not delivered: %r", n, topic, partition, exc)
 
-    async def send_state(partition: int, records: list[Record]) -> None:
+    async def write(topic: str, partition: int, records: list[Record], what: str) -> None:
+        """Queue records (delivery is checked on arrival, by ``lost``); count what fails here."""
         try:
-            await send_records(producer(), settings.state_topic, partition, records, lost)
+            await send_records(producer(), topic, partition, records, lost)
         except Exception:
             metrics.produce_errors.inc(len(records))
-            log.exception("could not write %d state changelog records", len(records))
+            log.exception("could not write %d %s", len(records), what)
+
+    async def send_state(partition: int, records: list[Record]) -> None:
+        await write(settings.state_topic, partition, records, "state changelog records")
 
     state = StoreState(settings.bootstrap_servers, settings.state_topic, engine, send_state)
     probe = BrokerProbe(settings.bootstrap_servers, metrics)
@@ -288,12 +292,8 @@ def build_worker(settings: Settings, rules: HardRules | None = None) -> Worker:
                 metrics.latency.observe(max(0.0, time.time() - caused_at))
 
     async def forward(records: list[Record]) -> None:
-        """Append valid feedback events to the learning log (delivery checked on arrival)."""
-        try:
-            await send_records(producer(), settings.learning_topic, 0, records, lost)
-        except Exception:
-            metrics.produce_errors.inc(len(records))
-            log.exception("could not append %d feedback events to the learning log", len(records))
+        """Append valid feedback events to the learning log."""
+        await write(settings.learning_topic, 0, records, "feedback events to the learning log")
 
     @app.agent(catalog_topic, name="catalog-validate")
     async def validate_catalog(stream: faust.StreamT) -> None:
