@@ -124,7 +124,7 @@ def run_seed(
     learn: Sequence[str],
     thompson: bool,
     window: int,
-    products: Sequence[Product] | None,
+    products: Sequence[Product],
     blind_panel: int = 0,
     max_days: float = 30.0,
 ) -> SeedRun:
@@ -280,11 +280,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if args.feedback < 1 or args.window < 1 or args.blind < 0 or not args.max_days > 0:
         parser.error("--feedback and --window must be >= 1, --blind >= 0, --max-days > 0")
-    products: list[Product] | None = None
     seeds = args.seeds
     if args.quick:
         seeds, args.feedback, args.window = seeds[:1], 400, 200
-        products = load_instacart_products(3000)
+    # one catalog for every seed's simulation and for the candidate pools
+    products = load_instacart_products(3000 if args.quick else None)
     learner = "thompson" if args.thompson else "ideal"
     print(
         f"learnability ceiling: population {args.population}, {args.feedback:,} feedback events"
@@ -296,8 +296,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             else ""
         )
     )
-    if products is None:
-        products = load_instacart_products()  # what Simulation loads for itself otherwise
     engine = SubstitutionEngine(
         rules=load_rules(),
         popularity=load_order_popularity(),
@@ -325,10 +323,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"note: seed {run.seed} stopped after {args.max_days:g} simulated days with"
                 f" {run.feedback:,} feedback events of the {args.feedback:,} asked"
             )
-    shown = ("random", "known", learner, "oracle")
     print(f"\n{'policy':<10} {'acceptance':>10} {'gap closure':>12}   (per seed)")
     print("-" * 60)
-    for policy in shown:
+    for policy in runs[0].totals:  # random, known, the learner, oracle
         print(_row(policy, [r.acceptance(policy) for r in runs], [r.gap(policy) for r in runs]))
     print(f"\n{learner} learner's gap closure per window of {args.window:,} feedback events:")
     n = min(len(r.windows) for r in runs)
