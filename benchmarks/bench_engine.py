@@ -23,9 +23,9 @@ import time
 
 from workload import make_events
 
-from online_learning.catalog import load_order_popularity
+from online_learning.contract import Feedback
 from online_learning.engine import SubstitutionEngine
-from online_learning.events import Feedback
+from online_learning.offline.instacart import load_order_popularity
 
 TRIGGERS = ("stock_out", "candidate_stock_out", "model_update")
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from workload import make_events
 
-from online_learning.events import InventorySignal
+from online_learning.contract import InventorySignal
 from streams.app import build_engine
 from streams.settings import Settings
 

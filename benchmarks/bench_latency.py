@@ -49,7 +49,7 @@ from worker_process import (
 )
 from workload import make_events
 
-from online_learning.events import InventorySignal, Product
+from online_learning.contract import InventorySignal, Product
 from streams.embedded_broker import EmbeddedBroker
 from streams.settings import Settings
 

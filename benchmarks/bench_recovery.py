@@ -27,9 +27,9 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from online_learning.catalog import load_instacart_products, load_order_popularity
+from online_learning.contract import Feedback
 from online_learning.engine import SubstitutionEngine
-from online_learning.events import Feedback
+from online_learning.offline.instacart import load_instacart_products, load_order_popularity
 from streams.batch_produce import Record
 from streams.catalog_reader import CatalogReader
 from streams.embedded_broker import EmbeddedBroker

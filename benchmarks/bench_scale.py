@@ -32,15 +32,15 @@ import orjson
 import workload
 
 from online_learning.availability import AvailabilityState
-from online_learning.catalog import load_order_popularity
-from online_learning.engine import SubstitutionEngine
-from online_learning.events import (
+from online_learning.contract import (
     Feedback,
     InventorySignal,
     Product,
     decode_feedback,
     decode_signal,
 )
+from online_learning.engine import SubstitutionEngine
+from online_learning.offline.instacart import load_order_popularity
 from streams.simulate import event_payload
 
 STORE_COUNTS = (10, 100, 1000)

@@ -18,11 +18,11 @@ from functools import partial
 from river import optim
 
 from online_learning.availability import AvailabilityState
-from online_learning.catalog import load_instacart_products, load_order_popularity
+from online_learning.contract import Feedback
 from online_learning.engine import SubstitutionEngine
-from online_learning.events import Feedback
 from online_learning.features import pair_features
 from online_learning.model import AcceptanceModel
+from online_learning.offline.instacart import load_instacart_products, load_order_popularity
 from online_learning.ranking import rank_substitutes
 
 

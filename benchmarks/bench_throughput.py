@@ -33,7 +33,7 @@ from process_cpu import CpuTrace
 from worker_process import WorkerProcess, bench_settings, publish, wait_consumed
 from workload import make_events
 
-from online_learning.events import InventorySignal
+from online_learning.contract import InventorySignal
 from streams.embedded_broker import EmbeddedBroker, free_port
 from streams.settings import Settings
 

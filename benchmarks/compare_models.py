@@ -1,6 +1,6 @@
 """River models on the same feedback stream: progressive validation, and why ours is kept.
 
-The simulator (online_learning/simulation.py) is run through the learning core exactly as
+The simulator (online_learning/offline/simulation.py) is run through the learning core exactly as
 ``fillrate evaluate`` does; every feedback event's pair features and outcome are recorded as
 the engine saw them. Each candidate model then replays that stream with progressive
 validation (predict each event, score the prediction, then learn from it): log loss and
@@ -32,9 +32,9 @@ from typing import Any
 
 from river import compose, linear_model, metrics, optim, preprocessing, tree
 
-from online_learning.evaluation import evaluate_seed
 from online_learning.model import AcceptanceModel
-from online_learning.simulation import SimConfig
+from online_learning.offline.evaluation import evaluate_seed
+from online_learning.offline.simulation import SimConfig
 
 Stream = list[tuple[dict[str, float], bool]]
 

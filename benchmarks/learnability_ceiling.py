@@ -40,13 +40,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from online_learning.catalog import load_instacart_products, load_order_popularity
+from online_learning.contract import Product
 from online_learning.engine import SubstitutionEngine
-from online_learning.evaluation import AislePools
-from online_learning.events import Product
-from online_learning.populations import POPULATIONS
+from online_learning.offline.evaluation import AislePools
+from online_learning.offline.instacart import load_instacart_products, load_order_popularity
+from online_learning.offline.populations import POPULATIONS
+from online_learning.offline.simulation import P_MAX, P_MIN, SimConfig, Simulation
 from online_learning.rules import load_rules
-from online_learning.simulation import P_MAX, P_MIN, SimConfig, Simulation
 
 LEVELS = ("appeal", "pair", "brand", "switch")
 REFUSAL = -math.inf  # the blind known logit of a pair every panel customer refuses

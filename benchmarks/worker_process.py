@@ -23,7 +23,7 @@ from types import TracebackType
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from online_learning.events import Feedback, InventorySignal, Product
+from online_learning.contract import Feedback, InventorySignal, Product
 from streams.embedded_broker import free_port
 from streams.settings import Settings
 from streams.simulate import event_payload, product_payload

@@ -12,8 +12,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
-from online_learning.events import Feedback, InventorySignal
-from online_learning.simulation import SimConfig, Simulation
+from online_learning.contract import Feedback, InventorySignal
+from online_learning.offline.simulation import SimConfig, Simulation
 
 T = TypeVar("T")
 

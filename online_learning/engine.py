@@ -25,8 +25,14 @@ from river import drift, metrics
 
 from online_learning.availability import AvailabilityConfig, AvailabilityState
 from online_learning.catalog import Catalog
+from online_learning.contract import (
+    CatalogTombstone,
+    EventError,
+    Feedback,
+    InventorySignal,
+    Product,
+)
 from online_learning.effects import EffectsConfig, Key, RandomEffects
-from online_learning.events import CatalogTombstone, EventError, Feedback, InventorySignal, Product
 from online_learning.exploration import explore
 from online_learning.features import FeatureStore, pair_features
 from online_learning.model import AcceptanceModel

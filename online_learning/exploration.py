@@ -1,4 +1,4 @@
-"""A small, controlled amount of exploration, and the off-policy estimates it makes possible.
+"""A small, controlled amount of exploration, which makes off-policy estimates possible.
 
 A greedy ranker only ever learns about the items it already puts first, so an item that is
 better than its content suggests is never found out. With probability ``epsilon`` a ranking
@@ -18,18 +18,15 @@ anyone estimate what *another* ranking policy would have achieved, without runni
 (True, True)
 >>> round(first_propensity(0, 4, 0.1, 3), 3), round(first_propensity(2, 4, 0.1, 3), 3)
 (0.9, 0.05)
->>> ips([Logged(1.0, 0.5, True), Logged(0.0, 0.9, True)]), snips([Logged(1.0, 0.5, True)])
-(1.0, 1.0)
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import TypeVar
 
-__all__ = ["Logged", "explore", "first_propensity", "ips", "snips"]
+__all__ = ["explore", "first_propensity"]
 
 T = TypeVar("T")
 
@@ -64,34 +61,3 @@ def explore(
     j = 1 + min(int(u_pick * (m - 1)), m - 2)
     shown = (greedy[j], *greedy[:j], *greedy[j + 1 :])
     return shown, epsilon / (m - 1), True
-
-
-@dataclass(frozen=True, slots=True)
-class Logged:
-    """One logged decision: its outcome, the logging propensity, the target's probability."""
-
-    reward: float
-    propensity: float
-    target: float | bool  # P(target policy puts the same item first), or whether it would
-
-    @property
-    def weight(self) -> float:
-        return float(self.target) / self.propensity
-
-
-def ips(log: Iterable[Logged]) -> float:
-    """Inverse propensity scoring: unbiased when every propensity is right and > 0."""
-    total, n = 0.0, 0
-    for entry in log:
-        total += entry.reward * entry.weight
-        n += 1
-    return total / n if n else float("nan")
-
-
-def snips(log: Iterable[Logged]) -> float:
-    """Self-normalised IPS: divides by the summed weights, so it stays within the reward range."""
-    total, weights = 0.0, 0.0
-    for entry in log:
-        total += entry.reward * entry.weight
-        weights += entry.weight
-    return total / weights if weights else float("nan")

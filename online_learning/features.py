@@ -41,7 +41,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from online_learning.events import Product
+from online_learning.contract import Product
 from online_learning.product_text import flavor_tokens, to_base_units, tokenize
 from online_learning.rules import HardRules
 

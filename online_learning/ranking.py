@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from online_learning.availability import AvailabilityState
+from online_learning.contract import Product
 from online_learning.effects import RandomEffects
-from online_learning.events import Product
 from online_learning.features import FeatureStore
 from online_learning.model import AcceptanceModel
 from online_learning.rules import HardRules

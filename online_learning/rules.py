@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from online_learning.events import Product
+from online_learning.contract import Product
 from online_learning.product_text import to_base_units
 
 __all__ = ["DEFAULT_RULES_PATH", "HardRules", "RulesError", "load_rules"]

@@ -37,19 +37,19 @@ from faust.streams import Stream
 from faust.types import EventT
 
 from online_learning.availability import AvailabilityConfig
-from online_learning.catalog import load_order_popularity
-from online_learning.engine import (
-    EngineConfig,
-    SubstitutionEngine,
-    UnknownReference,
-)
-from online_learning.events import (
+from online_learning.contract import (
     EventError,
     dead_letter_payload,
     decode_catalog,
     decode_feedback,
     decode_signal,
 )
+from online_learning.engine import (
+    EngineConfig,
+    SubstitutionEngine,
+    UnknownReference,
+)
+from online_learning.offline.instacart import load_order_popularity
 from online_learning.ranking import Ranking
 from online_learning.rules import HardRules, load_rules
 from streams.batch_produce import Record, send_records

@@ -8,7 +8,7 @@ import argparse
 import math
 from typing import Any
 
-from online_learning.populations import POPULATIONS
+from online_learning.offline.populations import POPULATIONS
 
 __all__ = ["add_population_flag", "positive_float", "positive_int"]
 

@@ -14,8 +14,8 @@ import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from online_learning.contract import EventError, decode_catalog
 from online_learning.engine import SubstitutionEngine
-from online_learning.events import EventError, decode_catalog
 
 __all__ = ["CatalogReader"]
 

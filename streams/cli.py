@@ -42,7 +42,7 @@ def _add_settings_flags(parser: argparse.ArgumentParser, only: Sequence[str] | N
 # but four times the orders per real second, so a one-minute demo carries about 7,000
 # feedback events instead of 2,000, enough for learning to show against the content prior.
 DEMO_ORDERS_PER_MINUTE = 240.0
-# Customers the content prior under-serves (online_learning/populations.py): on the
+# Customers the content prior under-serves (online_learning/offline/populations.py): on the
 # evaluation's default customers the hand-set prior is already within about 0.01 of what one
 # minute of feedback can add, so a demo there shows a flat line. A new deployment meets
 # customers nobody wrote the prior for; these show what learning online then buys.

@@ -22,7 +22,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from online_learning.populations import POPULATIONS
+from online_learning.offline.populations import POPULATIONS
 from streams.embedded_broker import BrokerError, EmbeddedBroker, free_port
 from streams.settings import Settings
 from streams.simulate import SimulationDriver, Window, install_stop, sim_config

@@ -1,4 +1,4 @@
-"""``fillrate evaluate``: the offline evaluation (online_learning/evaluation.py), no broker.
+"""``fillrate evaluate``: the offline evaluation (online_learning/offline/evaluation.py), no broker.
 
 Prints a table of every policy over the seeds, and writes ``evaluation.json`` (every number)
 and ``learning_curve.png`` (learned vs prior expected acceptance per feedback window) into
@@ -17,12 +17,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from online_learning.catalog import load_instacart_products
-from online_learning.evaluation import POLICIES, EvalResult, evaluate
-from online_learning.horror import ConfidentMistakes
-from online_learning.populations import POPULATIONS
+from online_learning.offline.evaluation import POLICIES, EvalResult, evaluate
+from online_learning.offline.horror import ConfidentMistakes
+from online_learning.offline.instacart import load_instacart_products
+from online_learning.offline.populations import POPULATIONS
+from online_learning.offline.simulation import SimConfig
 from online_learning.rules import load_rules
-from online_learning.simulation import SimConfig
 from streams.arg_types import add_population_flag, positive_int
 
 __all__ = [

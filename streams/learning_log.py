@@ -20,8 +20,8 @@ import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from online_learning.contract import EventError, decode_feedback
 from online_learning.engine import FeedbackResult, SubstitutionEngine, UnknownReference
-from online_learning.events import EventError, decode_feedback
 from streams.catalog_reader import CatalogReader
 from streams.metrics import WorkerMetrics
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from online_learning.contract import EventError
 from online_learning.engine import UnknownReference
-from online_learning.events import EventError
 
 __all__ = ["CONTENT_TYPE_LATEST", "WorkerMetrics", "error_kind"]
 

@@ -23,9 +23,9 @@ from typing import Any, TextIO
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from online_learning.events import Feedback, InventorySignal, Product
-from online_learning.shadow import PriorShadow
-from online_learning.simulation import SimConfig, Simulation, SubstitutionRequest
+from online_learning.contract import Feedback, InventorySignal, Product
+from online_learning.offline.shadow import PriorShadow
+from online_learning.offline.simulation import SimConfig, Simulation, SubstitutionRequest
 from streams.settings import Settings
 from streams.topics import ensure_topics
 

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from jsonschema import Draft202012Validator
 
+from online_learning.contract import EventError, Feedback, InventorySignal, Product, load_schema
 from online_learning.engine import (
     EngineConfig,
     FeedbackResult,
     SubstitutionEngine,
     UnknownReference,
 )
-from online_learning.events import EventError, Feedback, InventorySignal, Product, load_schema
 from online_learning.features import pair_features
 from online_learning.model import log_loss
 from online_learning.ranking import Ranking
@@ -457,7 +457,7 @@ def test_any_store_is_accepted_without_an_allow_list(engine: SubstitutionEngine)
 
 
 def test_a_deleted_item_becomes_unknown(engine: SubstitutionEngine) -> None:
-    from online_learning.events import CatalogTombstone
+    from online_learning.contract import CatalogTombstone
 
     engine.apply_catalog(CatalogTombstone("oat"))
     with pytest.raises(UnknownReference):

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from online_learning.exploration import Logged, explore, first_propensity, ips, snips
+from online_learning.exploration import explore, first_propensity
+from online_learning.offline.off_policy import Logged, ips, snips
 
 GREEDY = ("a", "b", "c", "d", "e")
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from online_learning.catalog import Catalog
+from online_learning.contract import Product
 from online_learning.engine import EngineConfig, SubstitutionEngine
-from online_learning.events import Product
 from online_learning.features import (
     FEATURES,
     N_FEATURES,

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import online_learning
-from online_learning.events import Product
+from online_learning.contract import Product
 from online_learning.features import AisleMatrix, TagVocabulary
 from online_learning.rules import HardRules, RulesError, load_rules, parse_rules
 

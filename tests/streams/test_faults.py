@@ -27,8 +27,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
 from online_learning.availability import AvailabilityState
-from online_learning.catalog import load_instacart_products
-from online_learning.events import Product
+from online_learning.contract import Product
+from online_learning.offline.instacart import load_instacart_products
 from streams.embedded_broker import EmbeddedBroker
 from streams.learning_log import event_ids_digest
 from streams.simulate import product_payload

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from online_learning.catalog import load_instacart_products
-from online_learning.events import DEAD_LETTER_MAX_PAYLOAD, decode_signal
+from online_learning.contract import DEAD_LETTER_MAX_PAYLOAD, decode_signal
+from online_learning.offline.instacart import load_instacart_products
 from streams.simulate import product_payload
 
 pytestmark = pytest.mark.broker

@@ -11,8 +11,8 @@ import jsonschema
 import orjson
 import pytest
 
-from online_learning.catalog import load_instacart_products
-from online_learning.events import Product, load_schema
+from online_learning.contract import Product, load_schema
+from online_learning.offline.instacart import load_instacart_products
 from online_learning.rules import load_rules
 from streams.simulate import product_payload
 

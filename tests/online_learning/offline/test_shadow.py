@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from online_learning.contract import Feedback, InventorySignal, Product
 from online_learning.engine import EngineConfig, SubstitutionEngine
-from online_learning.events import Feedback, InventorySignal, Product
+from online_learning.offline.shadow import PriorShadow
 from online_learning.rules import load_rules
-from online_learning.shadow import PriorShadow
 
 
 def milk(item_id: str, name: str, price: float) -> Product:

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from online_learning.catalog import load_order_popularity
+from online_learning.contract import InventorySignal, Product
 from online_learning.engine import EngineConfig, SubstitutionEngine
-from online_learning.events import InventorySignal, Product
+from online_learning.offline.instacart import load_order_popularity
 from online_learning.rules import HardRules, load_rules
 
 __all__ = ["PriorShadow", "prior_config"]

@@ -4,8 +4,8 @@ The contract itself lives in ``schemas/<topic>.v1.json`` (JSON Schema draft 2020
 decoders here are written by hand rather than running ``jsonschema`` per message: a schema
 validator costs tens of microseconds per event, which at stream rates is most of the budget,
 while plain dict lookups and type checks cost a few. The price is two descriptions of the same
-contract, so ``tests/online_learning/test_events.py`` holds them together with property tests:
-for any payload, a decoder accepts exactly when the schema does.
+contract, so ``tests/online_learning/contract/test_inputs.py`` holds them together with property
+tests: for any payload, a decoder accepts exactly when the schema does.
 
 Beyond what JSON Schema can say, decoders also refuse non-finite numbers (NaN, infinities).
 Every refusal is an :class:`EventError` whose text names the topic and field; the stream
@@ -17,10 +17,11 @@ from __future__ import annotations
 import base64
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
+
+import schemas
 
 __all__ = [
     "DEAD_LETTER_MAX_PAYLOAD",
@@ -41,8 +42,6 @@ __all__ = [
 SIGNALS = ("found", "not_found", "out_of_stock", "in_stock")
 OUTCOMES = ("accepted", "rejected", "refunded")
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
-
 _CATALOG = "catalog.items"
 _SIGNALS = "inventory.signals"
 _FEEDBACK = "substitutions.feedback"
@@ -59,6 +58,8 @@ _ABSENT: Any = object()
 
 class EventError(ValueError):
     """Why an input message was refused; the text goes to the dead-letter topic."""
+
+    __module__ = "online_learning.contract"  # its public home, also in tracebacks
 
 
 @dataclass(slots=True, frozen=True)
@@ -141,7 +142,7 @@ def decode_catalog(key: bytes | None, value: bytes | None) -> Product | CatalogT
     >>> decode_catalog(None, b'{"item_id": "milk-1l", "name": "Milk 1 l", "aisle": "dairy"}')
     Traceback (most recent call last):
     ...
-    online_learning.events.EventError: catalog.items: missing required field 'department'
+    online_learning.contract.EventError: catalog.items: missing required field 'department'
     """
     if value is None:
         return CatalogTombstone(_tombstone_key(key))
@@ -183,7 +184,7 @@ quantity=0, source=None)
     >>> decode_signal(b'{"store_id": "s1", "item_id": "milk-1l", "signal": "lost", "ts": 1}')
     Traceback (most recent call last):
     ...
-    online_learning.events.EventError: inventory.signals: field 'signal' must be one of \
+    online_learning.contract.EventError: inventory.signals: field 'signal' must be one of \
 found, not_found, out_of_stock, in_stock, got 'lost'
     """
     t = _SIGNALS
@@ -219,12 +220,12 @@ def decode_feedback(value: bytes | None) -> Feedback:
     ...     b' "substitute_id": "milk-2l", "outcome": "accepted", "ts": 1.5, "position": true}')
     Traceback (most recent call last):
     ...
-    online_learning.events.EventError: substitutions.feedback: field 'position' must be an \
+    online_learning.contract.EventError: substitutions.feedback: field 'position' must be an \
 integer >= 0, got true
     >>> decode_feedback(b'[1, 2]')
     Traceback (most recent call last):
     ...
-    online_learning.events.EventError: substitutions.feedback: payload must be a JSON object, \
+    online_learning.contract.EventError: substitutions.feedback: payload must be a JSON object, \
 got an array
     """
     t = _FEEDBACK
@@ -250,15 +251,14 @@ got an array
 
 
 def load_schema(name: str) -> dict[str, Any]:
-    """Read the v1 JSON Schema for topic ``name`` from ``schemas/`` in the source tree.
+    """The v1 JSON Schema for topic ``name``, from the installed ``schemas`` package.
 
     Examples
     --------
     >>> load_schema("inventory.signals")["title"]
     'inventory.signals v1'
     """
-    result: dict[str, Any] = orjson.loads((SCHEMA_DIR / f"{name}.v1.json").read_bytes())
-    return result
+    return schemas.load(name)
 
 
 DEAD_LETTER_MAX_PAYLOAD = 256 * 1024

@@ -6,9 +6,9 @@ import statistics
 
 import pytest
 
-from online_learning.events import Product
-from online_learning.populations import POPULATIONS, Population, population
-from online_learning.simulation import SimConfig, Simulation
+from online_learning.contract import Product
+from online_learning.offline.populations import POPULATIONS, Population, population
+from online_learning.offline.simulation import SimConfig, Simulation
 
 
 def milk(item_id: str, brand: str = "acme", price: float = 3.0) -> Product:

@@ -15,7 +15,7 @@ What is hidden, and why it is shaped this way:
   brand-to-brand switch affinity and a small per-pair effect) that no content feature shows, so
   only feedback history can learn them.
 - **Who the customers are** (segment mix, willingness, the size of every latent effect) is a
-  named :class:`~online_learning.populations.Population`; ``default`` unless
+  named :class:`~online_learning.offline.populations.Population`; ``default`` unless
   ``SimConfig.population`` says otherwise.
 - **A preference shift** at ``shift_at`` doubles price sensitivity and, in about half the
   aisles, turns brand loyalty into brand fatigue (the requested brand becomes the one to avoid)
@@ -46,9 +46,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from statistics import NormalDist
 
-from online_learning.catalog import load_instacart_products, load_order_baskets
-from online_learning.events import Feedback, InventorySignal, Product
-from online_learning.populations import SEGMENTS, Population, population
+from online_learning.contract import Feedback, InventorySignal, Product
+from online_learning.offline.instacart import load_instacart_products, load_order_baskets
+from online_learning.offline.populations import SEGMENTS, Population, population
 from online_learning.product_text import flavor_tokens, to_base_units
 
 __all__ = ["SimConfig", "Simulation", "SubstitutionRequest"]
@@ -118,7 +118,7 @@ class SimConfig:
     basket_source: str = "auto"
     synthetic_basket_mean: float = 10.0
     id_prefix: str | None = None  # prefix of order/request/feedback ids; None: f"sim{seed}"
-    population: str = "default"  # whose tastes: a name in online_learning.populations
+    population: str = "default"  # whose tastes: a name in online_learning.offline.populations
 
     def __post_init__(self) -> None:
         if self.n_stores < 1 or self.n_customers < 1:

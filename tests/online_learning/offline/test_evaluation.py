@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from online_learning.evaluation import POLICIES, EvalResult, evaluate
-from online_learning.simulation import SimConfig
+from online_learning.offline.evaluation import POLICIES, EvalResult, evaluate
+from online_learning.offline.simulation import SimConfig
 from streams.cli import build_parser
 from streams.evaluate_cmd import format_table, write_outputs
 
@@ -125,7 +125,7 @@ def test_exploration_is_logged_with_propensities_for_off_policy_estimates(
 
 
 def test_horror_collects_the_most_confident_rejections() -> None:
-    from online_learning.horror import THEMES, ConfidentMistakes
+    from online_learning.offline.horror import THEMES, ConfidentMistakes
     from streams.evaluate_cmd import format_mistakes
 
     mistakes = ConfidentMistakes(capacity=20)

@@ -1,6 +1,6 @@
 """Offline evaluation: the learning core against baselines and an oracle on the simulator.
 
-One :class:`~online_learning.simulation.Simulation` per seed produces one stream of inventory
+One :class:`~online_learning.offline.simulation.Simulation` per seed produces one stream of
 signals and substitution requests. Every policy answers *the same* requests and is scored on
 the hidden truth, the expected acceptance (``Simulation.true_accept_prob``) of the item it would
 offer; only the ``learned`` policy's ranking is actually resolved in the simulation, so the
@@ -29,14 +29,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from online_learning.catalog import load_order_popularity
+from online_learning.contract import InventorySignal, Product
 from online_learning.engine import EngineConfig, SubstitutionEngine
-from online_learning.events import InventorySignal, Product
-from online_learning.exploration import Logged, ips, snips
+from online_learning.offline.instacart import load_order_popularity
+from online_learning.offline.off_policy import Logged, ips, snips
+from online_learning.offline.shadow import prior_config
+from online_learning.offline.simulation import SimConfig, Simulation, SubstitutionRequest
 from online_learning.ranking import Ranking
 from online_learning.rules import HardRules, load_rules
-from online_learning.shadow import prior_config
-from online_learning.simulation import SimConfig, Simulation, SubstitutionRequest
 
 __all__ = [
     "POLICIES",
@@ -270,7 +270,7 @@ def evaluate_seed(
     """Run one simulation until ``target_feedback`` feedback events were learned.
 
     ``mistakes``, if given, sees every learned feedback event with the model's prediction
-    before it learned (a :class:`~online_learning.horror.ConfidentMistakes` keeps the most
+    before it learned (a :class:`~online_learning.offline.horror.ConfidentMistakes` keeps the most
     confidently wrong ones).
     """
     if target_feedback < 1 or window < 1:

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from online_learning.catalog import load_instacart_products
-from online_learning.events import Feedback, InventorySignal, Product
-from online_learning.simulation import SimConfig, Simulation, SubstitutionRequest
+from online_learning.contract import Feedback, InventorySignal, Product
+from online_learning.offline.instacart import load_instacart_products
+from online_learning.offline.simulation import SimConfig, Simulation, SubstitutionRequest
 
 CATALOG_LIMIT = 3000
 Policy = Callable[[Simulation, SubstitutionRequest], Sequence[str]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from online_learning.horror import ConfidentMistakes, themes
+from online_learning.offline.horror import ConfidentMistakes, themes
 from online_learning.rules import load_rules
 
 
