@@ -60,7 +60,10 @@ class Catalog:
     ('2',)
     """
 
-    def __init__(self, products: Iterable[Product] = ()) -> None:
+    def __init__(
+        self, products: Iterable[Product] = (), generic_words: frozenset[str] = GENERIC_FIRST_WORDS
+    ) -> None:
+        self.generic_words = generic_words  # first words that are not brands (see enrich)
         self._items: dict[str, Product] = {}
         # scope ("aisle" or "department") -> pool name -> ordered item ids
         self._pools: dict[str, dict[str, dict[str, None]]] = {"aisle": {}, "department": {}}
@@ -82,7 +85,7 @@ class Catalog:
 
     def upsert(self, product: Product) -> Product:
         """Add or replace an item (enriched from its name); returns what was stored."""
-        product = enrich(product)
+        product = enrich(product, self.generic_words)
         old = self._items.get(product.item_id)
         if old is not None:
             self._drop_from_pools(old)

@@ -10,18 +10,22 @@ decides *when* a ranking is due:
   re-emits those whose order changed (the caller debounces it on a timer).
 
 A ranking stays live while its requested item is believed unavailable; a restock ends it.
+
+The engine decides and learns; it does not watch itself. :meth:`SubstitutionEngine.on_feedback`
+returns what it predicted before learning (a :class:`FeedbackOutcome`), and
+``online_learning.monitoring`` scores those beside it. Its state crosses the boundary only
+through methods: restore a store's entries, a model digest, a stats snapshot.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-
-from river import drift, metrics
 
 from online_learning.availability import AvailabilityConfig, AvailabilityState
 from online_learning.catalog import Catalog
@@ -35,18 +39,25 @@ from online_learning.contract import (
 from online_learning.effects import EffectsConfig, Key, RandomEffects
 from online_learning.exploration import explore
 from online_learning.features import FeatureStore, pair_features
+from online_learning.logistic import sigmoid
 from online_learning.model import AcceptanceModel
+from online_learning.product_text import GENERIC_FIRST_WORDS, brand_vocabulary
 from online_learning.ranking import Ranking, rank_substitutes, ranking_id
 from online_learning.rules import HardRules
 
-__all__ = ["EngineConfig", "FeedbackResult", "RecentIds", "SubstitutionEngine", "UnknownReference"]
+__all__ = [
+    "EngineConfig",
+    "EngineStats",
+    "FeedbackOutcome",
+    "FeedbackResult",
+    "RecentIds",
+    "SignalOutcome",
+    "SubstitutionEngine",
+    "UnknownReference",
+]
 
 
 EXPLORE_PERIOD_S = 3600.0  # an exploration decision holds this long (stream time)
-
-
-def _sigmoid(z: float) -> float:
-    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
 class UnknownReference(EventError):
@@ -58,7 +69,6 @@ class EngineConfig:
     top_k: int = 10
     threshold: float = 0.5  # below this P(available) an item is treated as out of stock
     dedup_capacity: int = 1_000_000  # feedback event ids remembered for de-duplication
-    acceptance_window: int = 1000  # feedback events in the rolling acceptance rate
     refresh_budget: int = 500  # live rankings re-ranked per refresh call
     allowed_stores: frozenset[str] | None = None  # None: any well-formed store id
     effects: EffectsConfig | None = field(default_factory=EffectsConfig)  # None: content only
@@ -84,6 +94,39 @@ class EngineConfig:
 class FeedbackResult(Enum):
     LEARNED = "learned"
     DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackOutcome:
+    """What one feedback event did: learned (with the prediction made before learning) or not."""
+
+    result: FeedbackResult
+    event_id: str
+    accepted: bool
+    p: float = math.nan  # P(accept) the engine gave the pair before learning from it
+    prior_p: float = math.nan  # the frozen content prior's P(accept) for the same pair
+    features: Mapping[str, float] | None = None  # the pair's features, as the model saw them
+
+
+@dataclass(frozen=True, slots=True)
+class SignalOutcome:
+    """What one stock signal did to the engine's state."""
+
+    rankings: list[Ranking]
+    changed: bool  # the (store, item) availability entry changed (a stale signal changes none)
+    was_live: bool  # (store, item) had a live ranking before the signal
+
+
+@dataclass(frozen=True, slots=True)
+class EngineStats:
+    """Sizes and counters of the engine's state, for gauges and health checks."""
+
+    catalog_items: int
+    availability_entries: int
+    live_rankings: int
+    feedback_learned: int
+    model_version: str
+    stale_signals: int
 
 
 class RecentIds:
@@ -129,12 +172,18 @@ class SubstitutionEngine:
         model: AcceptanceModel | None = None,
         popularity: Mapping[str, int] | None = None,
         products: Iterable[Product] = (),
+        generic_words: frozenset[str] | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
+        """``popularity``: order counts per item id (the ``popularity`` feature; none: 0 for
+        every item). ``generic_words``: first words of names that are not brands (see
+        :func:`~online_learning.product_text.brand_vocabulary`); None: derived from the
+        catalog itself when :meth:`load_catalog` loads it."""
         self.wall_clock = wall_clock  # stamps each ranking's ts (when it was emitted)
         self.config = config or EngineConfig()
         self.rules = rules or HardRules()
-        self.catalog = Catalog(products)
+        self._fixed_generic_words = generic_words is not None
+        self.catalog = Catalog(products, generic_words or GENERIC_FIRST_WORDS)
         self.features = FeatureStore(
             self.catalog, self.rules, popularity, max_blocks=self.config.candidate_cache
         )
@@ -149,17 +198,7 @@ class SubstitutionEngine:
         self.clock = 0.0  # stream time: the newest event ts seen
         self.learned_since_refresh = 0
         self._refresh_pending: deque[tuple[str, str]] = deque()  # the pass under way
-        self.log_loss = metrics.LogLoss()
-        self.prior_log_loss = metrics.LogLoss()  # the frozen content prior on the same events
-        self.roc_auc = metrics.ROCAUC()
-        self._outcomes: deque[bool] = deque(maxlen=self.config.acceptance_window)
-        self._accepted_in_window = 0
         self.stale_signals = 0
-        self.last_prediction: tuple[float, dict[str, float]] | None = None
-        # ADWIN on the accept/reject stream: a change in acceptance (preferences shifted, a
-        # catalog or rules change) shows as a detected drift, counted for the metrics
-        self.acceptance_drift = drift.ADWIN(delta=0.002)
-        self.drifts_detected = 0
 
     # -- catalog -------------------------------------------------------------------------------
     def apply_catalog(self, record: Product | CatalogTombstone) -> None:
@@ -168,6 +207,30 @@ class SubstitutionEngine:
             self.features.forget(record.item_id)
         else:
             self.catalog.upsert(record)
+
+    def load_catalog(self, records: Sequence[Product | CatalogTombstone]) -> None:
+        """Apply a catalog's backlog at once, learning its brand vocabulary from it first.
+
+        Brands missing from the records are guessed from names, which needs to know which
+        first words are generic ("Organic", "Chocolate") in *this* catalog's language: that
+        is learned from all its names and aisles (unless the engine was given a vocabulary).
+        Later single records keep this vocabulary.
+        """
+        if not self._fixed_generic_words:
+            latest: dict[str, Product | None] = {}
+            for record in records:
+                latest[record.item_id] = record if isinstance(record, Product) else None
+            products = [p for p in latest.values() if p is not None]
+            if products:
+                self.catalog.generic_words = brand_vocabulary(
+                    (p.name for p in products), (p.aisle for p in products)
+                )
+        for record in records:
+            self.apply_catalog(record)
+
+    def warm_features(self) -> int:
+        """Parse every name and build every pool's columns now; returns the pools built."""
+        return self.features.warm()
 
     # -- validation of references (the schema is checked by the decoders) ----------------------
     def _check_store(self, store_id: str) -> None:
@@ -186,6 +249,18 @@ class SubstitutionEngine:
     # -- signals -------------------------------------------------------------------------------
     def on_signal(self, signal: InventorySignal) -> list[Ranking]:
         """Apply a stock signal; returns the rankings it makes due (possibly none)."""
+        return self.apply_signal(signal).rankings
+
+    def apply_signal(self, signal: InventorySignal) -> SignalOutcome:
+        """Apply a stock signal; returns the rankings it makes due and what it changed."""
+        key = (signal.store_id, signal.item_id)
+        was_live = key in self._live
+        rankings = self._apply_signal(signal)
+        changed = rankings is not None
+        return SignalOutcome(rankings or [], changed, was_live)
+
+    def _apply_signal(self, signal: InventorySignal) -> list[Ranking] | None:
+        """The rankings a signal makes due; None if it was stale (changed nothing)."""
         self._check_store(signal.store_id)
         product = self._product(signal.item_id, "item_id")
         self.clock = max(self.clock, signal.ts)
@@ -194,7 +269,7 @@ class SubstitutionEngine:
         )
         if change is None:
             self.stale_signals += 1
-            return []
+            return None
         _before, after = change
         threshold = self.config.threshold
         key = (signal.store_id, signal.item_id)
@@ -213,37 +288,31 @@ class SubstitutionEngine:
         return out
 
     # -- feedback ------------------------------------------------------------------------------
-    def on_feedback(self, feedback: Feedback) -> FeedbackResult:
-        """Learn from one feedback event, once per event_id (progressive validation first)."""
+    def on_feedback(self, feedback: Feedback) -> FeedbackOutcome:
+        """Learn from one feedback event, once per event_id.
+
+        Returns the prediction made *before* learning from it, for progressive validation
+        (``online_learning.monitoring``) and error analysis.
+        """
         self._check_store(feedback.store_id)
         requested = self._product(feedback.item_id, "item_id")
         substitute = self._product(feedback.substitute_id, "substitute_id")
+        y = feedback.outcome == "accepted"  # a refund is a rejection that came late
         if not self.seen_feedback.add(feedback.event_id):
-            return FeedbackResult.DUPLICATE
+            return FeedbackOutcome(FeedbackResult.DUPLICATE, feedback.event_id, y)
         self.clock = max(self.clock, feedback.ts)
         x = pair_features(self.features.pair_vector(requested, substitute))
-        y = feedback.outcome == "accepted"  # a refund is a rejection that came late
         base = self.model.logit_one(x)
         key = self.effect_key(requested, substitute)
         effects = self.effects
-        p = _sigmoid(base + effects.offset(key)) if effects is not None else _sigmoid(base)
-        self.last_prediction = (p, x)  # what it said before learning: for error analysis
-        self.log_loss.update(y, p)
-        self.prior_log_loss.update(y, self.model.prior_proba_one(x))
-        self.roc_auc.update(y, p)
+        p = sigmoid(base + effects.offset(key)) if effects is not None else sigmoid(base)
+        prior_p = self.model.prior_proba_one(x)
         self.model.learn_one(x, y)
         self.features.history.update(requested.item_id, substitute.item_id, y)
         if effects is not None:
             effects.update(key, y, base)
         self.learned_since_refresh += 1
-        if len(self._outcomes) == self._outcomes.maxlen:
-            self._accepted_in_window -= self._outcomes[0]
-        self._outcomes.append(y)
-        self._accepted_in_window += y
-        self.acceptance_drift.update(float(y))
-        if self.acceptance_drift.drift_detected:
-            self.drifts_detected += 1
-        return FeedbackResult.LEARNED
+        return FeedbackOutcome(FeedbackResult.LEARNED, feedback.event_id, y, p, prior_p, x)
 
     def effect_key(self, requested: Product, candidate: Product) -> Key:
         """What the learned offsets of this pair are keyed by."""
@@ -259,12 +328,7 @@ class SubstitutionEngine:
         """P(accept) of one pair as a ranking scores it: River's logit plus learned offsets."""
         x = pair_features(self.features.pair_vector(requested, candidate))
         offset = self.effects.offset(self.effect_key(requested, candidate)) if self.effects else 0.0
-        return _sigmoid(self.model.logit_one(x) + offset)
-
-    @property
-    def acceptance_rate(self) -> float:
-        """Share of accepted substitutes over the last ``acceptance_window`` feedback events."""
-        return self._accepted_in_window / len(self._outcomes) if self._outcomes else math.nan
+        return sigmoid(self.model.logit_one(x) + offset)
 
     # -- model updates -------------------------------------------------------------------------
     @property
@@ -319,6 +383,26 @@ class SubstitutionEngine:
 
     def live_rankings(self) -> int:
         return len(self._live)
+
+    def stats(self) -> EngineStats:
+        return EngineStats(
+            catalog_items=len(self.catalog),
+            availability_entries=len(self.availability),
+            live_rankings=len(self._live),
+            feedback_learned=self.model.n_learned,
+            model_version=self.model.version,
+            stale_signals=self.stale_signals,
+        )
+
+    def model_digest(self) -> str:
+        """A short hash of the weights and learned offsets: equal on engines that learned alike."""
+        weights, intercept = self.model.coefficients()
+        h = hashlib.blake2b(digest_size=8)
+        h.update(weights.tobytes())
+        h.update(repr((intercept, self.model.n_learned)).encode())
+        if self.effects is not None:
+            h.update(self.effects.summary().encode())
+        return h.hexdigest()
 
     # -- internals -----------------------------------------------------------------------------
     def _rank(
@@ -397,15 +481,34 @@ class SubstitutionEngine:
         """Substitute ids of the live ranking of (store, item), or None if it has none."""
         return self._live.get((store_id, item_id))
 
+    def availability_entry(self, store_id: str, item_id: str) -> tuple[float, float, bool] | None:
+        """(p, ts, held) of a (store, item) seen in a signal, or None: what the changelog keeps."""
+        return self.availability.entry(store_id, item_id)
+
+    def restore_availability(
+        self, store_id: str, item_id: str, p: float, ts: float, held: bool
+    ) -> None:
+        """Put back an availability entry as a restart found it (stream time moves with it)."""
+        self.availability.restore(store_id, item_id, p, ts, held)
+        self.clock = max(self.clock, ts)
+
     def restore_live_ranking(
         self, store_id: str, item_id: str, substitute_ids: tuple[str, ...]
-    ) -> None:
-        """Make (store, item) live again with these substitutes, as a restart found it."""
+    ) -> bool:
+        """Make (store, item) live again with these substitutes, as a restart found it.
+
+        Restore availability first. A ranking whose item is believed available again (its
+        miss aged out, and the previous owner retired it in a model-update pass, which writes
+        no tombstone) is not restored: returns False.
+        """
+        if self.availability.p(store_id, item_id, self.clock) >= self.config.threshold:
+            return False
         key = (store_id, item_id)
         self._retire(key)
         self._live[key] = substitute_ids
         for sub in substitute_ids:
             self._offered_in.setdefault((store_id, sub), set()).add(item_id)
+        return True
 
     def forget_stores(self, store_ids: set[str] | frozenset[str]) -> None:
         """Drop availability and live rankings of these stores (another worker owns them now)."""

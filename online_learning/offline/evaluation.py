@@ -31,7 +31,8 @@ from typing import Any, Protocol
 
 from online_learning.contract import InventorySignal, Product
 from online_learning.engine import EngineConfig, SubstitutionEngine
-from online_learning.offline.instacart import load_order_popularity
+from online_learning.monitoring import LearningMonitor
+from online_learning.offline.instacart import generic_first_words, load_order_popularity
 from online_learning.offline.off_policy import Logged, ips, snips
 from online_learning.offline.shadow import prior_config
 from online_learning.offline.simulation import SimConfig, Simulation, SubstitutionRequest
@@ -248,6 +249,7 @@ def _engine(
         rules=rules,
         popularity=popularity,
         products=products,
+        generic_words=generic_first_words(),  # the vocabulary the catalog was enriched with
         wall_clock=lambda: 0.0,
         config=config,
     )
@@ -282,6 +284,7 @@ def evaluate_seed(
     configs = {"learned": engine_config, "prior": prior_config(engine_config)}
     engines = {name: _engine(catalog, rules, popularity, configs[name]) for name in ENGINE_POLICIES}
     learned = engines["learned"]
+    monitor = LearningMonitor()  # drift detection on the learned policy's feedback
     baselines = AislePools(learned, popularity, config.seed)
     latest: dict[str, dict[tuple[str, str], Ranking]] = {name: {} for name in ENGINE_POLICIES}
     metrics = {p: PolicyMetrics() for p in POLICIES}
@@ -388,16 +391,16 @@ def evaluate_seed(
         if feedback is not None:
             # accepted at the door (a refund comes later): what true_accept_prob describes
             log_decision(request, requested, ranking, offer, feedback.outcome != "rejected")
-            learned.on_feedback(feedback)
-            if mistakes is not None and learned.last_prediction is not None:
-                p, x = learned.last_prediction
+            outcome = learned.on_feedback(feedback)
+            monitor.observe(outcome)
+            if mistakes is not None and outcome.features is not None:
                 mistakes.add(
-                    p,
+                    outcome.p,
                     requested.item_id,
                     feedback.substitute_id,
                     requested.aisle,
                     feedback.outcome,
-                    x,
+                    outcome.features,
                     feedback.customer_id,
                 )
             n_feedback += 1
@@ -443,7 +446,7 @@ def evaluate_seed(
         curve_learned=curves["learned"],
         curve_prior=curves["prior"],
         off_policy=off_policy,
-        drifts=learned.drifts_detected,
+        drifts=monitor.drifts,
     )
 
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from online_learning.contract import InventorySignal, Product
 from online_learning.engine import EngineConfig, SubstitutionEngine
-from online_learning.offline.instacart import load_order_popularity
+from online_learning.offline.instacart import generic_first_words, load_order_popularity
 from online_learning.rules import HardRules, load_rules
 
 __all__ = ["PriorShadow", "prior_config"]
@@ -41,6 +41,7 @@ class PriorShadow:
             rules=rules or load_rules(),
             popularity=load_order_popularity() if popularity is None else popularity,
             products=products,
+            generic_words=generic_first_words(),
             wall_clock=lambda: 0.0,
             config=prior_config(config),
         )
