@@ -8,13 +8,14 @@ import argparse
 import math
 from typing import Any
 
-from online_learning.offline.populations import POPULATIONS
-
 __all__ = ["add_population_flag", "positive_float", "positive_int"]
 
 
 def add_population_flag(parser: Any, default: str = "default") -> None:
     """``--population``: whose tastes the simulated customers have (a parser or a group)."""
+    # Here, not at the top: the worker's command line must not import the simulator's side.
+    from online_learning.offline.populations import POPULATIONS
+
     parser.add_argument(
         "--population",
         choices=sorted(POPULATIONS),
