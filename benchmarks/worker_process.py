@@ -22,11 +22,11 @@ from types import TracebackType
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from workload import encode
 
-from online_learning.contract import Feedback, InventorySignal, Product
+from online_learning.contract import Feedback, InventorySignal, Product, product_payload
 from streams.embedded_broker import free_port
 from streams.settings import Settings
-from streams.simulate import event_payload, product_payload
 from streams.topics import ensure_topics
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,12 +48,6 @@ def bench_settings(broker_url: str, partitions: int) -> Settings:
         },
         environ={},
     )
-
-
-def encode(event: InventorySignal | Feedback) -> tuple[str, bytes, bytes]:
-    """(topic setting name, key, value) of an input event, as a producer writes it."""
-    topic = "signals_topic" if isinstance(event, InventorySignal) else "feedback_topic"
-    return topic, event.store_id.encode(), orjson.dumps(event_payload(event))
 
 
 async def publish(

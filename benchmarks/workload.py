@@ -12,10 +12,25 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
-from online_learning.contract import Feedback, InventorySignal
+from online_learning.contract import (
+    FEEDBACK_TOPIC,
+    SIGNALS_TOPIC,
+    Feedback,
+    InventorySignal,
+    encode_event,
+)
 from online_learning.offline.simulation import SimConfig, Simulation
 
 T = TypeVar("T")
+
+# The Settings field that names each input topic (benchmarks run on fresh topic names).
+TOPIC_SETTINGS = {SIGNALS_TOPIC: "signals_topic", FEEDBACK_TOPIC: "feedback_topic"}
+
+
+def encode(event: InventorySignal | Feedback) -> tuple[str, bytes, bytes]:
+    """(topic setting name, key, value) of an input event: the contract's encoding."""
+    topic, key, value = encode_event(event)
+    return TOPIC_SETTINGS[topic], key, value
 
 
 def _same(event: InventorySignal | Feedback) -> Any:

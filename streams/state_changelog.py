@@ -27,9 +27,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from online_learning.contract import decode_entry, encode_availability, encode_live
 from online_learning.engine import SubstitutionEngine
 from online_learning.ranking import Ranking
 from streams.batch_produce import Record
@@ -40,32 +40,6 @@ log = logging.getLogger("fillrate.state")
 
 Send = Callable[[int, list[Record]], Awaitable[None]]
 """Queue (key, value) records, in order, for one changelog partition (not awaiting delivery)."""
-
-
-def encode_availability(
-    store_id: str, item_id: str, entry: tuple[float, float, bool], offset: int
-) -> tuple[bytes, bytes]:
-    """One availability record: key ["a", store, item], value [p, ts, held, signal offset].
-
-    >>> encode_availability("s1", "milk", (0.27, 10.0, False), 41)
-    (b'["a","s1","milk"]', b'[0.27,10.0,false,41]')
-    """
-    p, ts, held = entry
-    return orjson.dumps(["a", store_id, item_id]), orjson.dumps([p, ts, held, offset])
-
-
-def encode_live(
-    store_id: str, item_id: str, substitutes: tuple[str, ...] | None
-) -> tuple[bytes, bytes | None]:
-    """One live-ranking record: its substitute ids, or a tombstone once it was retired."""
-    key = orjson.dumps(["r", store_id, item_id])
-    return key, None if substitutes is None else orjson.dumps(list(substitutes))
-
-
-def decode_entry(key: bytes, value: bytes | None) -> tuple[str, str, str, Any]:
-    """(kind, store, item, value or None) of a changelog record; kind is "a" or "r"."""
-    kind, store_id, item_id = orjson.loads(key)
-    return kind, store_id, item_id, None if value is None else orjson.loads(value)
 
 
 @dataclass

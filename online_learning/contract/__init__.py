@@ -1,4 +1,67 @@
-"""The event contract v1: records and codecs for every topic, in one place."""
+"""The event contract v1: records and codecs for every topic, in one place (no Kafka here).
 
-from online_learning.contract.inputs import *  # noqa: F403
-from online_learning.contract.inputs import __all__  # noqa: F401
+- :mod:`~online_learning.contract.records`: topic names, vocabularies, input records, EventError
+- :mod:`~online_learning.contract.decode` / :mod:`~online_learning.contract.encode`: the input
+  topics (``catalog.items``, ``inventory.signals``, ``substitutions.feedback``)
+- :mod:`~online_learning.contract.rankings`: ``substitutions.rankings``, both ways
+- :mod:`~online_learning.contract.deadletter`: ``substitutions.deadletter``
+- :mod:`~online_learning.contract.changelog`: the worker's state changelog records
+
+The payloads are described by the JSON Schemas of the ``schemas`` package (:func:`load_schema`).
+"""
+
+from online_learning.contract.changelog import decode_entry, encode_availability, encode_live
+from online_learning.contract.deadletter import DEAD_LETTER_MAX_PAYLOAD, dead_letter_payload
+from online_learning.contract.decode import decode_catalog, decode_feedback, decode_signal
+from online_learning.contract.encode import (
+    encode_event,
+    encode_product,
+    event_payload,
+    product_payload,
+)
+from online_learning.contract.rankings import Ranking, Substitute, decode_ranking, ranking_payload
+from online_learning.contract.records import (
+    CATALOG_TOPIC,
+    FEEDBACK_TOPIC,
+    OUTCOMES,
+    RANKINGS_TOPIC,
+    SIGNALS,
+    SIGNALS_TOPIC,
+    CatalogTombstone,
+    EventError,
+    Feedback,
+    InventorySignal,
+    Product,
+    load_schema,
+)
+
+__all__ = [
+    "CATALOG_TOPIC",
+    "DEAD_LETTER_MAX_PAYLOAD",
+    "FEEDBACK_TOPIC",
+    "OUTCOMES",
+    "RANKINGS_TOPIC",
+    "SIGNALS",
+    "SIGNALS_TOPIC",
+    "CatalogTombstone",
+    "EventError",
+    "Feedback",
+    "InventorySignal",
+    "Product",
+    "Ranking",
+    "Substitute",
+    "dead_letter_payload",
+    "decode_catalog",
+    "decode_entry",
+    "decode_feedback",
+    "decode_ranking",
+    "decode_signal",
+    "encode_availability",
+    "encode_event",
+    "encode_live",
+    "encode_product",
+    "event_payload",
+    "load_schema",
+    "product_payload",
+    "ranking_payload",
+]

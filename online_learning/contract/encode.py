@@ -1,0 +1,85 @@
+"""Encoders for the input events of contract v1: what a producer writes to each input topic.
+
+The inverse of :mod:`online_learning.contract.decode`: for a record the decoders built,
+decoding its encoding gives the record back (``tests/online_learning/contract`` checks it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import orjson
+
+from online_learning.contract.records import (
+    FEEDBACK_TOPIC,
+    SIGNALS_TOPIC,
+    Feedback,
+    InventorySignal,
+    Product,
+)
+
+__all__ = ["encode_event", "encode_product", "event_payload", "product_payload"]
+
+
+def product_payload(p: Product, *, derived: bool = False) -> dict[str, Any]:
+    """The ``catalog.items`` payload of a product.
+
+    By default only what a feed of names sends (id, name, aisle, department, price): the
+    worker fills size, unit, brand and tags from the name (``online_learning.catalog.enrich``),
+    so the simulator and the benchmarks leave them out as a real feed would. ``derived=True``
+    writes those too, every field that is set (tags sorted), so the payload decodes back to
+    ``p`` itself.
+
+    >>> milk = Product("milk-1l", "Acme Milk 1 l", "milk", "dairy", 1.2, brand="acme",
+    ...                tags=frozenset({"uht", "organic"}))
+    >>> product_payload(milk)
+    {'item_id': 'milk-1l', 'name': 'Acme Milk 1 l', 'aisle': 'milk', 'department': 'dairy', \
+'price': 1.2}
+    >>> product_payload(milk, derived=True)["tags"]
+    ['organic', 'uht']
+    """
+    payload: dict[str, Any] = {
+        "item_id": p.item_id,
+        "name": p.name,
+        "aisle": p.aisle,
+        "department": p.department,
+    }
+    if p.price is not None:
+        payload["price"] = p.price
+    if derived:
+        for name in ("size", "unit", "brand"):
+            value = getattr(p, name)
+            if value is not None:
+                payload[name] = value
+        if p.tags:
+            payload["tags"] = sorted(p.tags)
+    return payload
+
+
+def event_payload(event: InventorySignal | Feedback) -> dict[str, Any]:
+    """A signal or feedback event as its contract payload: every field that is set.
+
+    >>> event_payload(InventorySignal("s1", "42", "found", 1.0))
+    {'store_id': 's1', 'item_id': '42', 'signal': 'found', 'ts': 1.0}
+    """
+    return {name: value for name, value in dataclasses.asdict(event).items() if value is not None}
+
+
+def encode_product(p: Product, *, derived: bool = False) -> tuple[bytes, bytes]:
+    """(key, value) of a ``catalog.items`` message: keyed by item id (see :func:`product_payload`).
+
+    >>> encode_product(Product("42", "Oat Milk", "milk", "dairy"))
+    (b'42', b'{"item_id":"42","name":"Oat Milk","aisle":"milk","department":"dairy"}')
+    """
+    return p.item_id.encode(), orjson.dumps(product_payload(p, derived=derived))
+
+
+def encode_event(event: InventorySignal | Feedback) -> tuple[str, bytes, bytes]:
+    """(contract topic, key, value) of an input event, as a producer writes it: keyed by store.
+
+    >>> encode_event(InventorySignal("s1", "42", "found", 1.0))
+    ('inventory.signals', b's1', b'{"store_id":"s1","item_id":"42","signal":"found","ts":1.0}')
+    """
+    topic = SIGNALS_TOPIC if isinstance(event, InventorySignal) else FEEDBACK_TOPIC
+    return topic, event.store_id.encode(), orjson.dumps(event_payload(event))
