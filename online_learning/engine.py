@@ -53,7 +53,9 @@ __all__ = [
     "RecentIds",
     "SignalOutcome",
     "SubstitutionEngine",
+    "UnknownItem",
     "UnknownReference",
+    "UnknownStore",
 ]
 
 
@@ -62,6 +64,14 @@ EXPLORE_PERIOD_S = 3600.0  # an exploration decision holds this long (stream tim
 
 class UnknownReference(EventError):
     """A well-formed event names an item or store this worker does not know."""
+
+
+class UnknownStore(UnknownReference):
+    """A store outside the configured ``allowed_stores``: waiting would not change that."""
+
+
+class UnknownItem(UnknownReference):
+    """An item not in the catalog (yet: its catalog record may still be on its way)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,14 +246,12 @@ class SubstitutionEngine:
     def _check_store(self, store_id: str) -> None:
         allowed = self.config.allowed_stores
         if allowed is not None and store_id not in allowed:
-            raise UnknownReference(f"unknown store {store_id!r}")
+            raise UnknownStore(f"unknown store {store_id!r}")
 
     def _product(self, item_id: str, field: str) -> Product:
         product = self.catalog.get(item_id)
         if product is None:
-            raise UnknownReference(
-                f"unknown item {item_id!r} in field '{field}' (not in the catalog)"
-            )
+            raise UnknownItem(f"unknown item {item_id!r} in field '{field}' (not in the catalog)")
         return product
 
     # -- signals -------------------------------------------------------------------------------
@@ -476,6 +484,10 @@ class SubstitutionEngine:
         self._check_store(feedback.store_id)
         self._product(feedback.item_id, "item_id")
         self._product(feedback.substitute_id, "substitute_id")
+
+    def knows_item(self, item_id: str) -> bool:
+        """Is the item in the catalog? (Cheaper than a refused event: no exception.)"""
+        return item_id in self.catalog
 
     def live_ranking(self, store_id: str, item_id: str) -> tuple[str, ...] | None:
         """Substitute ids of the live ranking of (store, item), or None if it has none."""

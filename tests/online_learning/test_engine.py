@@ -8,10 +8,20 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 from jsonschema import Draft202012Validator
 
-from online_learning.contract import EventError, Feedback, InventorySignal, Product, load_schema
+from online_learning.contract import (
+    EventError,
+    Feedback,
+    InventorySignal,
+    Product,
+    Ranking,
+    decode_ranking,
+    load_schema,
+    ranking_payload,
+)
 from online_learning.engine import (
     EngineConfig,
     FeedbackResult,
@@ -19,18 +29,14 @@ from online_learning.engine import (
     UnknownReference,
 )
 from online_learning.features import pair_features
-from online_learning.ranking import Ranking
 from online_learning.rules import load_rules
+from tests.conftest import milk
 
 T0 = 1_700_000_000.0
 WALL = 1_700_000_500.0
 RANKINGS_SCHEMA = Draft202012Validator(load_schema("substitutions.rankings"))
 
 MILK = "milk-whole-gal"
-
-
-def milk(item_id: str, name: str, price: float, brand: str | None = None) -> Product:
-    return Product(item_id, name, "milk", "dairy eggs", price=price, brand=brand)
 
 
 CATALOG = [
@@ -110,7 +116,9 @@ def check_order(config: EngineConfig, ranking: Ranking) -> None:
 
 def check_ranking(engine: SubstitutionEngine, ranking: Ranking) -> None:
     """What every emitted ranking promises a consumer, whatever triggered it."""
-    RANKINGS_SCHEMA.validate(ranking.to_payload())
+    payload = ranking_payload(ranking)
+    RANKINGS_SCHEMA.validate(payload)
+    assert decode_ranking(orjson.dumps(payload)).substitute_ids() == ranking.substitute_ids()
     requested = engine.catalog.get(ranking.item_id)
     assert requested is not None
     ids = ranking.substitute_ids()
@@ -354,7 +362,7 @@ def test_a_never_substituted_aisle_gets_an_empty_ranking_with_the_reason(
     check_ranking(engine, out[0])
     assert out[0].substitutes == ()
     assert out[0].reason == "rule: aisle 'baby food formula' is never substituted"
-    assert out[0].to_payload()["substitutes"] == []
+    assert ranking_payload(out[0])["substitutes"] == []
 
 
 def test_an_item_alone_in_its_aisle_gets_an_empty_ranking_with_the_reason() -> None:
@@ -679,3 +687,17 @@ def test_load_catalog_learns_which_first_words_are_not_brands() -> None:
     assert crunch.brand == "crunchco"
     naive = SubstitutionEngine(products=products)  # no vocabulary learned: the built-in one
     assert naive.catalog.get("p0").brand == "zesty"  # type: ignore[union-attr]
+
+
+def test_an_unknown_store_and_an_unknown_item_are_told_apart() -> None:
+    from online_learning.engine import UnknownItem, UnknownStore
+
+    engine = make_engine(allowed_stores=frozenset({"s1"}))
+    with pytest.raises(UnknownStore, match="unknown store 'nowhere'"):
+        engine.apply_signal(signal(MILK, store="nowhere"))
+    with pytest.raises(UnknownItem, match="unknown item 'ghost'"):
+        engine.apply_signal(signal("ghost"))
+    with pytest.raises(UnknownItem, match="substitute_id"):
+        engine.on_feedback(feedback("ghost"))
+    assert engine.knows_item(MILK) and not engine.knows_item("ghost")
+    assert issubclass(UnknownStore, UnknownReference) and issubclass(UnknownItem, EventError)
