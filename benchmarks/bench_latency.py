@@ -40,14 +40,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from percentiles import percentile
 from process_cpu import cpu_seconds
-from worker_process import (
-    WorkerProcess,
-    bench_settings,
-    encode,
-    publish,
-    wait_consumed,
-)
-from workload import make_events
+from worker_process import WorkerProcess, bench_settings, publish, wait_consumed
+from workload import encode, make_events
 
 from online_learning.contract import InventorySignal, Product
 from streams.embedded_broker import EmbeddedBroker

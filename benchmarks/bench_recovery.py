@@ -23,11 +23,10 @@ import random
 import time
 import uuid
 
-import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from online_learning.contract import Feedback
+from online_learning.contract import Feedback, encode_availability, encode_event, encode_live
 from online_learning.engine import SubstitutionEngine
 from online_learning.offline.instacart import load_instacart_products, load_order_popularity
 from streams.batch_produce import Record
@@ -35,7 +34,7 @@ from streams.catalog_reader import CatalogReader
 from streams.embedded_broker import EmbeddedBroker
 from streams.learning_log import LearningLogReader
 from streams.metrics import WorkerMetrics
-from streams.state_changelog import StoreState, encode_availability, encode_live
+from streams.state_changelog import StoreState
 
 
 async def create(bootstrap: str, *topics: str) -> None:
@@ -112,20 +111,7 @@ async def model(bootstrap: str, n: int) -> tuple[int, float]:
     topic = f"bench-learning-{uuid.uuid4().hex[:8]}"
     await create(bootstrap, topic)
     records: list[tuple[bytes | None, bytes | None]] = [
-        (
-            f.store_id.encode(),
-            orjson.dumps(
-                {
-                    "event_id": f.event_id,
-                    "store_id": f.store_id,
-                    "item_id": f.item_id,
-                    "substitute_id": f.substitute_id,
-                    "outcome": f.outcome,
-                    "ts": f.ts,
-                }
-            ),
-        )
-        for f in feedback
+        (key, value) for _topic, key, value in map(encode_event, feedback)
     ]
     await fill(bootstrap, topic, records)
     engine = SubstitutionEngine(products=products, popularity=load_order_popularity())

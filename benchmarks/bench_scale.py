@@ -28,20 +28,20 @@ import time
 import tracemalloc
 from pathlib import Path
 
-import orjson
 import workload
 
 from online_learning.availability import AvailabilityState
 from online_learning.contract import (
+    SIGNALS_TOPIC,
     Feedback,
     InventorySignal,
     Product,
     decode_feedback,
     decode_signal,
+    encode_event,
 )
 from online_learning.engine import SubstitutionEngine
 from online_learning.offline.instacart import load_order_popularity
-from streams.simulate import event_payload
 
 STORE_COUNTS = (10, 100, 1000)
 TARGET_BYTES_PER_ENTRY = 200
@@ -56,7 +56,8 @@ def make_events(
     """
 
     def encode(event: InventorySignal | Feedback) -> tuple[bool, bytes]:
-        return isinstance(event, InventorySignal), orjson.dumps(event_payload(event))
+        topic, _key, value = encode_event(event)
+        return topic == SIGNALS_TOPIC, value
 
     sim, events = workload.make_events(n_events, seed, n_stores=n_stores, convert=encode)
     return sim.catalog_events(), events

@@ -9,74 +9,19 @@ fills the line. Candidates that break a hard rule or are believed unavailable
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from online_learning.availability import AvailabilityState
-from online_learning.contract import Product
+from online_learning.contract import Product, Ranking, Substitute
 from online_learning.effects import RandomEffects
 from online_learning.features import FeatureStore
 from online_learning.model import AcceptanceModel
 from online_learning.rules import HardRules
 
+# Ranking and Substitute are the contract's ranking record (online_learning.contract.rankings),
+# named here too because this is where rankings are made.
 __all__ = ["Ranking", "Substitute", "rank_substitutes", "ranking_id"]
-
-
-@dataclass(frozen=True, slots=True)
-class Substitute:
-    item_id: str
-    score: float
-    p_accept: float
-    p_available: float
-
-
-@dataclass(frozen=True, slots=True)
-class Ranking:
-    """One ranking event (the ``substitutions.rankings`` payload)."""
-
-    ranking_id: str
-    store_id: str
-    item_id: str
-    substitutes: tuple[Substitute, ...]
-    reason: str | None
-    model_version: str
-    trigger: str
-    ts: float
-    source_ts: float
-    propensity: float = 1.0  # P(the logging policy puts substitutes[0] first)
-    explored: bool = False  # exploration, not the greedy order, chose substitutes[0]
-
-    @property
-    def key(self) -> str:
-        return f"{self.store_id}:{self.item_id}"
-
-    def substitute_ids(self) -> tuple[str, ...]:
-        return tuple(s.item_id for s in self.substitutes)
-
-    def to_payload(self) -> dict[str, Any]:
-        return {
-            "ranking_id": self.ranking_id,
-            "store_id": self.store_id,
-            "item_id": self.item_id,
-            "substitutes": [
-                {
-                    "item_id": s.item_id,
-                    "score": round(s.score, 6),
-                    "p_accept": round(s.p_accept, 6),
-                    "p_available": round(s.p_available, 6),
-                }
-                for s in self.substitutes
-            ],
-            "reason": self.reason,
-            "model_version": self.model_version,
-            "trigger": self.trigger,
-            "ts": self.ts,
-            "source_ts": self.source_ts,
-            "propensity": round(self.propensity, 6),
-            "explored": self.explored,
-        }
 
 
 def ranking_id(store_id: str, item_id: str, trigger: str, source_ts: float, version: str) -> str:

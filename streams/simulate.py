@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import signal
 import sys
 import time
@@ -23,35 +22,13 @@ from typing import Any, TextIO
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from online_learning.contract import Feedback, InventorySignal, Product
+from online_learning.contract import Feedback, event_payload, product_payload
 from online_learning.offline.shadow import PriorShadow
 from online_learning.offline.simulation import SimConfig, Simulation, SubstitutionRequest
 from streams.settings import Settings
 from streams.topics import ensure_topics
 
 __all__ = ["SimulationDriver", "run_simulate"]
-
-
-def product_payload(p: Product) -> dict[str, Any]:
-    """The catalog record; derived fields are left to the worker, as real feeds would."""
-    payload: dict[str, Any] = {
-        "item_id": p.item_id,
-        "name": p.name,
-        "aisle": p.aisle,
-        "department": p.department,
-    }
-    if p.price is not None:
-        payload["price"] = p.price
-    return payload
-
-
-def event_payload(event: InventorySignal | Feedback) -> dict[str, Any]:
-    """A signal or feedback event as its contract payload: every field that is set.
-
-    >>> event_payload(InventorySignal("s1", "42", "found", 1.0))
-    {'store_id': 's1', 'item_id': '42', 'signal': 'found', 'ts': 1.0}
-    """
-    return {name: value for name, value in dataclasses.asdict(event).items() if value is not None}
 
 
 @dataclass(slots=True)

@@ -7,38 +7,41 @@ import asyncio
 import contextlib
 import sys
 import time
-from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from online_learning.contract import EventError, Ranking, decode_ranking
 from streams.settings import Settings
 
 __all__ = ["format_ranking", "run_tail"]
 
 
-def format_ranking(r: dict[str, Any], names: dict[str, str] | None = None) -> str:
+def format_ranking(r: Ranking, names: dict[str, str] | None = None) -> str:
     """A ranking as a few readable lines.
 
-    >>> print(format_ranking({"store_id": "s1", "item_id": "42", "trigger": "stock_out",
-    ...     "model_version": "v1", "substitutes": [], "reason": "no candidate", "ts": 0}))
+    >>> print(format_ranking(Ranking("rk-1", "s1", "42", (), "no candidate", "v1", "stock_out",
+    ...     0.0, 0.0)))
     s1  item 42  stock_out  model v1  (no substitutes: no candidate)
+    >>> from online_learning.contract import Substitute
+    >>> print(format_ranking(Ranking("rk-2", "s1", "42", (Substitute("7", 0.5, 0.625, 0.8),),
+    ...     None, "v1", "stock_out", 0.0, 0.0), names={"7": "Oat Milk"}))
+    s1  item 42  stock_out  model v1
+       1.        7  score 0.500  accept 0.625  available 0.800  Oat Milk
     """
     names = names or {}
     head = (
-        f"{r.get('store_id')}  item {r.get('item_id')}"
-        + (f" {names[r['item_id']]!r}" if r.get("item_id") in names else "")
-        + f"  {r.get('trigger')}  model {r.get('model_version')}"
+        f"{r.store_id}  item {r.item_id}"
+        + (f" {names[r.item_id]!r}" if r.item_id in names else "")
+        + f"  {r.trigger}  model {r.model_version}"
     )
-    subs = r.get("substitutes") or []
-    if not subs:
-        return f"{head}  (no substitutes: {r.get('reason')})"
+    if not r.substitutes:
+        return f"{head}  (no substitutes: {r.reason})"
     lines = [head]
-    for i, s in enumerate(subs, 1):
+    for i, s in enumerate(r.substitutes, 1):
         lines.append(
-            f"  {i:>2}. {s.get('item_id'):>8}  score {s.get('score', 0):.3f}"
-            f"  accept {s.get('p_accept', 0):.3f}  available {s.get('p_available', 0):.3f}"
-            + (f"  {names[s['item_id']]}" if s.get("item_id") in names else "")
+            f"  {i:>2}. {s.item_id:>8}  score {s.score:.3f}"
+            f"  accept {s.p_accept:.3f}  available {s.p_available:.3f}"
+            + (f"  {names[s.item_id]}" if s.item_id in names else "")
         )
     return "\n".join(lines)
 
@@ -88,11 +91,11 @@ def run_tail(settings: Settings, args: argparse.Namespace) -> int:
                             print(record.value.decode("utf-8", "replace"), flush=True)
                             continue
                         try:
-                            ranking = orjson.loads(record.value)
-                        except orjson.JSONDecodeError:
-                            print(f"(not JSON at offset {record.offset})", flush=True)
+                            ranking = decode_ranking(record.value)
+                        except EventError as exc:
+                            print(f"(not a ranking at offset {record.offset}: {exc})", flush=True)
                             continue
-                        stamp = time.strftime("%H:%M:%S", time.localtime(ranking.get("ts", 0)))
+                        stamp = time.strftime("%H:%M:%S", time.localtime(ranking.ts))
                         print(f"{stamp}  {format_ranking(ranking)}", flush=True)
         finally:
             await consumer.stop()

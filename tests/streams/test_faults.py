@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -27,11 +26,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
 from online_learning.availability import AvailabilityState
-from online_learning.contract import Product
+from online_learning.contract import Product, product_payload
 from online_learning.offline.instacart import load_instacart_products
 from streams.embedded_broker import EmbeddedBroker
 from streams.learning_log import event_ids_digest
-from streams.simulate import product_payload
+from tests.conftest import feedback_payload, signal_payload
 from tests.streams.conftest import (
     KafkaIO,
     WorkerProcess,
@@ -76,21 +75,6 @@ def stores_by_partition(n_each: int, prefix: str) -> dict[int, list[str]]:
     return out
 
 
-def signal(store: str, item: str, kind: str, ts: float) -> dict[str, Any]:
-    return {"store_id": store, "item_id": item, "signal": kind, "ts": ts}
-
-
-def feedback(store: str, item: str, sub: str, outcome: str) -> dict[str, Any]:
-    return {
-        "event_id": uuid.uuid4().hex,
-        "store_id": store,
-        "item_id": item,
-        "substitute_id": sub,
-        "outcome": outcome,
-        "ts": time.time(),
-    }
-
-
 class Stream:
     """Sends signals and feedback, and remembers them for the reference checks."""
 
@@ -116,7 +100,7 @@ class Stream:
             self.stock_outs.add((store, item, ts))
         elif change[1] >= 0.5:
             self.live.discard((store, item))
-        value = orjson.dumps(signal(store, item, kind, ts))
+        value = orjson.dumps(signal_payload(store, item, kind, ts))
         if wait:
             await self.io.send(self.io.settings.signals_topic, value, store)
         else:
@@ -127,7 +111,7 @@ class Stream:
 
     async def feedback(self, store: str, i: int, wait: bool = True) -> None:
         item, sub = self.items[i % 40], self.items[40 + (i * 7) % 40]
-        event = feedback(store, item, sub, "accepted" if i % 3 else "rejected")
+        event = feedback_payload(store, item, sub, "accepted" if i % 3 else "rejected")
         self.feedback_ids.append(event["event_id"])
         if wait:
             await self.io.send(self.io.settings.feedback_topic, event, store)

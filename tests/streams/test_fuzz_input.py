@@ -3,7 +3,6 @@ every good one interleaved with them is processed, and the worker's memory stays
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -12,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from online_learning.contract import DEAD_LETTER_MAX_PAYLOAD, decode_signal
+from online_learning.contract import DEAD_LETTER_MAX_PAYLOAD, decode_signal, product_payload
 from online_learning.offline.instacart import load_instacart_products
-from streams.simulate import product_payload
+from tests.conftest import signal_payload
 
 pytestmark = pytest.mark.broker
 
@@ -54,12 +53,7 @@ field_names = st.sampled_from(
 @st.composite
 def mangled_signal(draw: st.DrawFn) -> bytes:
     """A signal with some fields replaced by anything, dropped, or pointing at unknown ids."""
-    payload: dict[str, Any] = {
-        "store_id": "fuzz",
-        "item_id": draw(st.sampled_from(KNOWN)),
-        "signal": "found",
-        "ts": 1_700_000_000.0,
-    }
+    payload = signal_payload("fuzz", draw(st.sampled_from(KNOWN)), "found", 1_700_000_000.0)
     for _ in range(draw(st.integers(1, 3))):
         name = draw(field_names)
         if draw(st.booleans()):
@@ -131,14 +125,7 @@ async def test_fuzzed_input_is_dead_lettered_and_good_input_still_processed(
                 await io.producer.send(
                     s.signals_topic,
                     key=store.encode(),
-                    value=orjson.dumps(
-                        {
-                            "store_id": store,
-                            "item_id": KNOWN[i % len(KNOWN)],
-                            "signal": "not_found",
-                            "ts": time.time(),
-                        }
-                    ),
+                    value=orjson.dumps(signal_payload(store, KNOWN[i % len(KNOWN)], "not_found")),
                 )
         await io.producer.flush()
         rankings = await io.read(

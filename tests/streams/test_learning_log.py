@@ -10,6 +10,7 @@ import orjson
 from online_learning.engine import FeedbackResult
 from streams.learning_log import LearningLogReader
 from streams.metrics import WorkerMetrics
+from tests.conftest import feedback_payload
 
 
 class Engine:
@@ -26,14 +27,7 @@ class Engine:
 
 
 def record(event_id: str, **extra: Any) -> bytes:
-    payload = {
-        "event_id": event_id,
-        "store_id": "s1",
-        "item_id": "1",
-        "substitute_id": "2",
-        "outcome": "accepted",
-        "ts": 1.0,
-    }
+    payload = feedback_payload("s1", "1", "2", "accepted", event_id=event_id, ts=1.0)
     return orjson.dumps({**payload, **extra})
 
 

@@ -12,7 +12,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -21,7 +20,9 @@ from typing import Any
 
 import pytest
 
+from online_learning.contract import product_payload
 from streams.embedded_broker import free_port
+from tests.conftest import feedback_payload, milk, signal_payload
 from tests.deploy_support import (
     ALERTS,
     PROMETHEUS,
@@ -38,10 +39,7 @@ pytestmark = pytest.mark.broker
 # a slow machine may put the first rankings over 50 ms, and timing is not asserted in tests.
 QUIET_WHEN_HEALTHY = {rule["alert"] for rule in alert_rules()} - {"FillrateRankingLatencyHigh"}
 
-MILK = [
-    {"item_id": "p1", "name": "Organic Whole Milk", "aisle": "milk", "department": "dairy eggs"},
-    {"item_id": "p2", "name": "Whole Milk", "aisle": "milk", "department": "dairy eggs"},
-]
+MILK = [milk("p1", "Organic Whole Milk"), milk("p2", "Whole Milk")]
 
 
 class Prometheus:
@@ -152,20 +150,13 @@ async def test_prometheus_scrapes_the_worker_and_evaluates_the_alerts(
             "the worker's first scrape",
         )
 
-        for item in MILK:
-            await io.send(s.catalog_topic, item, key=item["item_id"])
+        for p in MILK:
+            await io.send(s.catalog_topic, product_payload(p), key=p.item_id)
         now = time.time()
-        signal = {"store_id": "s1", "item_id": "p1", "signal": "not_found", "ts": now}
-        await io.send(s.signals_topic, signal, key="s1")
-        feedback = {
-            "event_id": uuid.uuid4().hex,
-            "store_id": "s1",
-            "item_id": "p1",
-            "substitute_id": "p2",
-            "outcome": "accepted",
-            "ts": now,
-        }
-        await io.send(s.feedback_topic, feedback, key="s1")
+        await io.send(s.signals_topic, signal_payload("s1", "p1", "not_found", now), key="s1")
+        await io.send(
+            s.feedback_topic, feedback_payload("s1", "p1", "p2", "accepted", ts=now), key="s1"
+        )
 
         def events_in() -> dict[str, float]:
             by_labels = prometheus.query("fillrate_events_in_total")

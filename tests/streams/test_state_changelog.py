@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from online_learning.contract import decode_entry, encode_availability, encode_live
 from online_learning.engine import SubstitutionEngine
 from streams.batch_produce import Record
-from streams.state_changelog import StoreState, decode_entry, encode_availability, encode_live
+from streams.state_changelog import StoreState
 
 
 async def nothing(partition: int, records: list[Record]) -> None:

@@ -11,10 +11,10 @@ import jsonschema
 import orjson
 import pytest
 
-from online_learning.contract import Product, load_schema
+from online_learning.contract import Product, load_schema, product_payload
 from online_learning.offline.instacart import load_instacart_products
 from online_learning.rules import load_rules
-from streams.simulate import product_payload
+from tests.conftest import feedback_payload, signal_payload
 
 pytestmark = pytest.mark.broker
 
@@ -35,21 +35,6 @@ def catalog() -> list[Product]:
 async def publish_catalog(io: Any, products: list[Product]) -> None:
     for p in products:
         await io.send(io.settings.catalog_topic, product_payload(p), key=p.item_id)
-
-
-def signal(store: str, item: str, kind: str, ts: float | None = None) -> dict[str, Any]:
-    return {"store_id": store, "item_id": item, "signal": kind, "ts": ts or time.time()}
-
-
-def feedback(store: str, item: str, sub: str, outcome: str, event_id: str | None = None) -> dict:
-    return {
-        "event_id": event_id or uuid.uuid4().hex,
-        "store_id": store,
-        "item_id": item,
-        "substitute_id": sub,
-        "outcome": outcome,
-        "ts": time.time(),
-    }
 
 
 def for_item(item_id: str, trigger: str | None = None, store: str | None = None) -> Any:
@@ -99,8 +84,12 @@ async def test_stock_out_yields_valid_ranking_of_same_aisle_available_rule_passi
     # Two candidates are known to be gone at this store: they must never be offered.
     gone = [others[0].item_id, others[1].item_id]
     for item_id in gone:
-        await io.send(worker.settings.signals_topic, signal("s1", item_id, "out_of_stock"), "s1")
-    await io.send(worker.settings.signals_topic, signal("s1", requested.item_id, "not_found"), "s1")
+        await io.send(
+            worker.settings.signals_topic, signal_payload("s1", item_id, "out_of_stock"), "s1"
+        )
+    await io.send(
+        worker.settings.signals_topic, signal_payload("s1", requested.item_id, "not_found"), "s1"
+    )
 
     records = await io.read(worker.settings.rankings_topic, for_item(requested.item_id))
     ranking = pick(records, requested.item_id, "stock_out", "s1")
@@ -135,7 +124,7 @@ async def test_substitute_going_out_of_stock_is_removed_by_a_reemitted_ranking(
     worker, io = await started(worker_factory, kafka_io, catalog)
     requested = next(p for p in catalog if p.aisle == "milk")
     topic = worker.settings.signals_topic
-    await io.send(topic, signal("s2", requested.item_id, "out_of_stock"), "s2")
+    await io.send(topic, signal_payload("s2", requested.item_id, "out_of_stock"), "s2")
     first = pick(
         await io.read(worker.settings.rankings_topic, for_item(requested.item_id)),
         requested.item_id,
@@ -143,7 +132,7 @@ async def test_substitute_going_out_of_stock_is_removed_by_a_reemitted_ranking(
         "s2",
     )
     top = first["substitutes"][0]["item_id"]
-    await io.send(topic, signal("s2", top, "out_of_stock"), "s2")
+    await io.send(topic, signal_payload("s2", top, "out_of_stock"), "s2")
     records = await io.read(
         worker.settings.rankings_topic, for_item(requested.item_id, "candidate_stock_out")
     )
@@ -159,7 +148,7 @@ async def test_feedback_moves_p_accept_and_a_repeated_event_id_does_not(
     worker, io = await started(worker_factory, kafka_io, catalog)
     requested = next(p for p in catalog if p.aisle == "milk")
     s = worker.settings
-    await io.send(s.signals_topic, signal("s3", requested.item_id, "not_found"), "s3")
+    await io.send(s.signals_topic, signal_payload("s3", requested.item_id, "not_found"), "s3")
     first = pick(
         await io.read(s.rankings_topic, for_item(requested.item_id)),
         requested.item_id,
@@ -172,7 +161,9 @@ async def test_feedback_moves_p_accept_and_a_repeated_event_id_does_not(
     for _ in range(25):
         await io.send(
             s.feedback_topic,
-            feedback("s3", requested.item_id, top["item_id"], "rejected", event_id),
+            feedback_payload(
+                "s3", requested.item_id, top["item_id"], "rejected", event_id=event_id
+            ),
             "s3",
         )
     deadline = time.monotonic() + 15
@@ -186,12 +177,14 @@ async def test_feedback_moves_p_accept_and_a_repeated_event_id_does_not(
     # Now many distinct rejections of that pair: its p_accept must fall.
     for _ in range(30):
         await io.send(
-            s.feedback_topic, feedback("s3", requested.item_id, top["item_id"], "rejected"), "s3"
+            s.feedback_topic,
+            feedback_payload("s3", requested.item_id, top["item_id"], "rejected"),
+            "s3",
         )
     # Feedback and signals are different topics, read by different agents: nothing orders
     # one after the other, so wait until the feedback is learned before the next stock-out.
     wait_for_metric(worker, "fillrate_feedback_learned_total", 31)
-    await io.send(s.signals_topic, signal("s4", requested.item_id, "not_found"), "s4")
+    await io.send(s.signals_topic, signal_payload("s4", requested.item_id, "not_found"), "s4")
     later = pick(
         await io.read(s.rankings_topic, for_item(requested.item_id, "stock_out", "s4")),
         requested.item_id,
@@ -209,10 +202,12 @@ async def test_feedback_moves_p_accept_and_a_repeated_event_id_does_not(
     before = worker.metric("fillrate_feedback_learned_total")
     for _ in range(60):
         await io.send(
-            s.feedback_topic, feedback("s3", requested.item_id, top["item_id"], "accepted"), "s3"
+            s.feedback_topic,
+            feedback_payload("s3", requested.item_id, top["item_id"], "accepted"),
+            "s3",
         )
     wait_for_metric(worker, "fillrate_feedback_learned_total", before + 60)
-    await io.send(s.signals_topic, signal("s5", requested.item_id, "not_found"), "s5")
+    await io.send(s.signals_topic, signal_payload("s5", requested.item_id, "not_found"), "s5")
     last = pick(
         await io.read(s.rankings_topic, for_item(requested.item_id, "stock_out", "s5")),
         requested.item_id,
@@ -239,18 +234,18 @@ async def test_bad_messages_are_dead_lettered_and_the_worker_keeps_going(
             "signal",
         ),
         (s.signals_topic, {"store_id": "s6", "item_id": requested.item_id}, "signal"),
-        (s.signals_topic, signal("s6", "no-such-item", "not_found"), "unknown item"),
+        (s.signals_topic, signal_payload("s6", "no-such-item", "not_found"), "unknown item"),
         (s.feedback_topic, {"event_id": "x", "store_id": "s6"}, "item_id"),
         (
             s.feedback_topic,
-            feedback("s6", requested.item_id, "no-such-item", "accepted"),
+            feedback_payload("s6", requested.item_id, "no-such-item", "accepted"),
             "unknown item",
         ),
         (s.catalog_topic, {"item_id": "broken", "name": 5}, "name"),
     ]
     for topic, value, _ in bad:
         await io.send(topic, value, "s6")
-    await io.send(s.signals_topic, signal("s6", requested.item_id, "not_found"), "s6")
+    await io.send(s.signals_topic, signal_payload("s6", requested.item_id, "not_found"), "s6")
 
     dead = await io.read(s.deadletter_topic, lambda r: len(r) >= len(bad))
     assert len(dead) == len(bad)
@@ -317,7 +312,7 @@ async def test_a_10x_burst_grows_lag_that_drains_with_memory_bounded(
         started_at = time.monotonic()
         for _ in range(n):
             store = f"lag-{sent % 7}"
-            payload = signal(store, items[sent % len(items)], "found", ts=1.0 + sent)
+            payload = signal_payload(store, items[sent % len(items)], "found", ts=1.0 + sent)
             payload["note"] = pad
             await io.producer.send(s.signals_topic, key=store.encode(), value=orjson.dumps(payload))
             sent += 1
@@ -369,10 +364,10 @@ async def test_reordered_signals_are_applied_by_event_time_not_arrival(
     s = worker.settings
     item = next(p for p in catalog if p.aisle == "yogurt").item_id
     t0 = time.time()
-    await io.send(s.signals_topic, signal("s7", item, "in_stock", ts=t0 + 100), "s7")
+    await io.send(s.signals_topic, signal_payload("s7", item, "in_stock", ts=t0 + 100), "s7")
     # arrives later but happened earlier: older than the restock, it must not cause a stock-out
-    await io.send(s.signals_topic, signal("s7", item, "not_found", ts=t0), "s7")
-    await io.send(s.signals_topic, signal("s7", item, "not_found", ts=t0 + 200), "s7")
+    await io.send(s.signals_topic, signal_payload("s7", item, "not_found", ts=t0), "s7")
+    await io.send(s.signals_topic, signal_payload("s7", item, "not_found", ts=t0 + 200), "s7")
     records = await io.read(s.rankings_topic, for_item(item, "stock_out", "s7"))
     stock_outs = [r for r in records if r["item_id"] == item and r["store_id"] == "s7"]
     assert [r["source_ts"] for r in stock_outs] == [t0 + 200]

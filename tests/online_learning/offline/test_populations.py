@@ -9,26 +9,18 @@ import pytest
 from online_learning.contract import Product
 from online_learning.offline.populations import POPULATIONS, Population, population
 from online_learning.offline.simulation import SimConfig, Simulation
+from tests.conftest import milk
 
 
-def milk(item_id: str, brand: str = "acme", price: float = 3.0) -> Product:
-    return Product(
-        item_id,
-        f"{brand.title()} Whole Milk 0.5 gal",
-        "milk",
-        "dairy eggs",
-        price,
-        0.5,
-        "gal",
-        brand,
-        frozenset({"whole"}),
-    )
+def whole_half_gallon(item_id: str, brand: str = "acme", price: float = 3.0) -> Product:
+    name = f"{brand.title()} Whole Milk 0.5 gal"
+    return milk(item_id, name, price, brand, size=0.5, unit="gal", tags={"whole"})
 
 
-WHOLE = milk("w0")
-TWINS = [milk(f"w{i}") for i in range(1, 31)]  # the same product, listed 30 times
-DEARER = milk("d1", price=4.5)
-OTHER_BRAND = milk("o1", brand="dairyco")
+WHOLE = whole_half_gallon("w0")
+TWINS = [whole_half_gallon(f"w{i}") for i in range(1, 31)]  # the same product, listed 30 times
+DEARER = whole_half_gallon("d1", price=4.5)
+OTHER_BRAND = whole_half_gallon("o1", brand="dairyco")
 CATALOG = [WHOLE, *TWINS, DEARER, OTHER_BRAND]
 N_CUSTOMERS = 400
 

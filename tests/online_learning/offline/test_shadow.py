@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from online_learning.contract import Feedback, InventorySignal, Product
+from online_learning.contract import Feedback, InventorySignal
 from online_learning.engine import EngineConfig, SubstitutionEngine
 from online_learning.offline.shadow import PriorShadow
 from online_learning.rules import load_rules
-
-
-def milk(item_id: str, name: str, price: float) -> Product:
-    return Product(item_id, name, "milk", "dairy eggs", price=price)
-
+from tests.conftest import milk
 
 PRODUCTS = [
     milk("1", "Organic Whole Milk", 4.0),

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from online_learning.contract import Feedback, InventorySignal, Product
 from online_learning.offline.instacart import load_instacart_products
 from online_learning.offline.simulation import SimConfig, Simulation, SubstitutionRequest
+from tests.conftest import milk
 
 CATALOG_LIMIT = 3000
 Policy = Callable[[Simulation, SubstitutionRequest], Sequence[str]]
@@ -146,17 +147,19 @@ def test_events_arrive_in_time_order_within_the_interval(products):
 # --- hidden customer preferences ---------------------------------------------------------------
 
 
-def milk(item_id: str, name: str, brand: str, size_gal: float, fat: str, price: float = 3.0):
-    return Product(
-        item_id, name, "milk", "dairy eggs", price, size_gal, "gal", brand, frozenset({fat})
-    )
-
-
-WHOLE = milk("w1", "Acme Whole Milk 0.5 gal", "acme", 0.5, "whole")
-WHOLE_TWIN = milk("w2", "Acme Whole Milk 0.5 gal", "acme", 0.5, "whole")
-WHOLE_OTHER_BRAND = milk("w3", "Dairyco Whole Milk 0.5 gal", "dairyco", 0.5, "whole")
-SKIM_SAME_BRAND = milk("s1", "Acme Skim Milk 0.5 gal", "acme", 0.5, "fat_free")
-SKIM_GALLON = milk("s2", "Acme Skim Milk 1 gal", "acme", 1.0, "fat_free")
+WHOLE = milk("w1", "Acme Whole Milk 0.5 gal", 3.0, "acme", size=0.5, unit="gal", tags={"whole"})
+WHOLE_TWIN = milk(
+    "w2", "Acme Whole Milk 0.5 gal", 3.0, "acme", size=0.5, unit="gal", tags={"whole"}
+)
+WHOLE_OTHER_BRAND = milk(
+    "w3", "Dairyco Whole Milk 0.5 gal", 3.0, "dairyco", size=0.5, unit="gal", tags={"whole"}
+)
+SKIM_SAME_BRAND = milk(
+    "s1", "Acme Skim Milk 0.5 gal", 3.0, "acme", size=0.5, unit="gal", tags={"fat_free"}
+)
+SKIM_GALLON = milk(
+    "s2", "Acme Skim Milk 1 gal", 3.0, "acme", size=1.0, unit="gal", tags={"fat_free"}
+)
 GF_BREAD = Product(
     "b1", "Gluten Free Sandwich Bread", "bread", "bakery", 5.0, tags=frozenset({"gluten_free"})
 )

@@ -1,22 +1,19 @@
-"""The v1 event contract: schema files, the hand-written decoders, and their agreement."""
+"""The input decoders of contract v1 and the schema files they stand for: valid events decode,
+refusals say what is wrong, and for any payload a decoder agrees with its schema."""
 
 from __future__ import annotations
 
-import base64
-import json
-import math
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 import schemas
 from online_learning.contract import (
-    DEAD_LETTER_MAX_PAYLOAD,
     OUTCOMES,
     SIGNALS,
     CatalogTombstone,
@@ -24,34 +21,24 @@ from online_learning.contract import (
     Feedback,
     InventorySignal,
     Product,
-    dead_letter_payload,
     decode_catalog,
     decode_feedback,
     decode_signal,
     load_schema,
 )
-
-SCHEMA_NAMES = [
-    "catalog.items",
-    "inventory.signals",
-    "substitutions.feedback",
-    "substitutions.rankings",
-    "substitutions.deadletter",
-]
-VALIDATORS = {name: Draft202012Validator(load_schema(name)) for name in SCHEMA_NAMES}
-PROPERTY_SETTINGS = settings(max_examples=300, deadline=None)
-
-
-def decode_catalog_value(value: bytes | None) -> Product | CatalogTombstone:
-    return decode_catalog(b"any-key", value)
-
-
-DECODERS: dict[str, Callable[[bytes | None], object]] = {
-    "catalog.items": decode_catalog_value,
-    "inventory.signals": decode_signal,
-    "substitutions.feedback": decode_feedback,
-}
-
+from tests.online_learning.contract.conftest import (
+    BOUNDARY_VALUES,
+    DECODERS,
+    PROPERTY_SETTINGS,
+    SCHEMA_NAMES,
+    VALIDATORS,
+    as_json,
+    assert_agrees_with_schema,
+    catalog_items,
+    feedbacks,
+    mutations,
+    signals,
+)
 
 # --- the schema files ----------------------------------------------------------------------------
 
@@ -265,161 +252,6 @@ def test_deep_nesting_is_refused_not_crashed(decode: Callable[[bytes | None], ob
 
 # --- property tests: decoders and schemas agree -------------------------------------------------
 
-ID_LENGTHS = [0, 1, 100, 101, 200, 201, 1000, 1001]
-BOUNDARY_STRINGS = [("x" * n) for n in ID_LENGTHS] + ["X" * 100, "é" * 200, "é" * 201]
-ids = st.one_of(st.text(min_size=1, max_size=20), st.sampled_from(["x" * 200, "é" * 200]))
-timestamps = st.one_of(
-    st.integers(min_value=0, max_value=2**64 - 1),
-    st.floats(min_value=0, max_value=4e9, allow_nan=False),
-)
-counts = st.one_of(st.integers(min_value=0, max_value=2**63), st.sampled_from([0.0, 7.0]))
-positives = st.one_of(
-    st.integers(min_value=1, max_value=10**6),
-    st.floats(min_value=0, exclude_min=True, allow_nan=False, allow_infinity=False),
-)
-json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20))
-json_values = st.recursive(
-    json_scalars,
-    lambda children: st.one_of(
-        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=8,
-)
-# Values chosen to sit on or just past a schema limit, or to be a near miss in type.
-BOUNDARY_VALUES: list[Any] = [
-    None,
-    True,
-    False,
-    0,
-    -0.0,
-    1,
-    -1,
-    0.5,
-    1.5,
-    2.0,
-    -2.0,
-    5e-324,
-    -5e-324,
-    1e20,
-    2**63,
-    2**64,
-    2**70,
-    -(2**70),
-    10**400,
-    math.nan,
-    math.inf,
-    -math.inf,
-    [],
-    {},
-    ["organic"],
-    ["Organic", "organic"],
-    ["t"] * 50,
-    ["t"] * 51,
-    [""],
-    ["x" * 100],
-    ["x" * 101],
-    ["a", 1],
-    [None],
-    "lost",
-    "FOUND",
-    "Accepted",
-    *SIGNALS,
-    *OUTCOMES,
-    *BOUNDARY_STRINGS,
-]
-nasty_values = st.one_of(st.sampled_from(BOUNDARY_VALUES), json_values)
-
-catalog_items = st.fixed_dictionaries(
-    {
-        "item_id": ids,
-        "name": st.one_of(st.text(min_size=1, max_size=30), st.just("n" * 1000)),
-        "aisle": ids,
-        "department": ids,
-    },
-    optional={
-        "price": positives,
-        "size": positives,
-        "unit": ids,
-        "brand": ids,
-        "tags": st.one_of(
-            st.lists(st.one_of(st.text(min_size=1, max_size=10), st.just("T" * 100)), max_size=5),
-            st.just(["t"] * 50),
-        ),
-    },
-)
-signals = st.fixed_dictionaries(
-    {"store_id": ids, "item_id": ids, "signal": st.sampled_from(SIGNALS), "ts": timestamps},
-    optional={"quantity": counts, "source": ids},
-)
-feedbacks = st.fixed_dictionaries(
-    {
-        "event_id": ids,
-        "store_id": ids,
-        "item_id": ids,
-        "substitute_id": ids,
-        "outcome": st.sampled_from(OUTCOMES),
-        "ts": timestamps,
-    },
-    optional={"order_id": ids, "customer_id": ids, "ranking_id": ids, "position": counts},
-)
-
-
-@st.composite
-def mutations(draw: st.DrawFn, valid: st.SearchStrategy[dict[str, Any]], name: str) -> Any:
-    """A valid payload with up to three fields dropped, set or added, or any JSON value."""
-    fields = sorted(load_schema(name)["properties"])  # optional ones too, absent or not
-    if draw(st.integers(0, 9)) == 0:
-        return draw(json_values)
-    obj = dict(draw(valid))
-    for _ in range(draw(st.integers(0, 3))):
-        action = draw(st.sampled_from(["drop", "replace", "add"]))
-        if action == "drop" and obj:
-            del obj[draw(st.sampled_from(sorted(obj)))]
-        elif action == "replace":
-            obj[draw(st.sampled_from(fields))] = draw(nasty_values)
-        else:
-            obj[draw(st.text(max_size=10))] = draw(nasty_values)
-    return obj
-
-
-def encode(obj: Any, ascii_only: bool) -> bytes:
-    # The stdlib writes NaN/Infinity tokens, which is what a sloppy producer would send.
-    return json.dumps(obj, allow_nan=True, ensure_ascii=ascii_only).encode()
-
-
-def has_non_finite(obj: Any) -> bool:
-    """True if the payload holds a number that is not a finite double (JSON Schema can't tell)."""
-    if type(obj) is float:
-        return not math.isfinite(obj)
-    if type(obj) is int:
-        try:
-            float(obj)
-        except OverflowError:
-            return True
-        return False
-    if type(obj) is list:
-        return any(has_non_finite(item) for item in obj)
-    if type(obj) is dict:
-        return any(has_non_finite(item) for item in obj.values())
-    return False
-
-
-def assert_agrees_with_schema(name: str, obj: Any, raw: bytes) -> object | None:
-    """Decode ``raw``; it must be accepted exactly when the schema accepts ``obj``."""
-    decode = DECODERS[name]
-    if has_non_finite(obj):
-        with pytest.raises(EventError):
-            decode(raw)
-        return None
-    schema_errors = [error.message for error in VALIDATORS[name].iter_errors(obj)]
-    try:
-        decoded = decode(raw)
-    except EventError as exc:
-        assert schema_errors, f"decoder refused what the schema accepts: {exc}"
-        return None
-    assert not schema_errors, f"decoder accepted what the schema refuses: {schema_errors}"
-    return decoded
-
 
 @pytest.mark.parametrize("name", DECODERS.keys())
 def test_each_field_at_each_boundary_value_agrees_with_schema(name: str) -> None:
@@ -427,16 +259,16 @@ def test_each_field_at_each_boundary_value_agrees_with_schema(name: str) -> None
     for base in load_schema(name)["examples"]:
         for field in load_schema(name)["properties"]:
             without = {k: v for k, v in base.items() if k != field}
-            assert_agrees_with_schema(name, without, encode(without, ascii_only=True))
+            assert_agrees_with_schema(name, without, as_json(without, ascii_only=True))
             for value in BOUNDARY_VALUES:
                 obj = base | {field: value}
-                assert_agrees_with_schema(name, obj, encode(obj, ascii_only=False))
+                assert_agrees_with_schema(name, obj, as_json(obj, ascii_only=False))
 
 
 @PROPERTY_SETTINGS
 @given(obj=mutations(catalog_items, "catalog.items"), ascii_only=st.booleans())
 def test_catalog_decoder_agrees_with_schema(obj: Any, ascii_only: bool) -> None:
-    product = assert_agrees_with_schema("catalog.items", obj, encode(obj, ascii_only))
+    product = assert_agrees_with_schema("catalog.items", obj, as_json(obj, ascii_only))
     if product is not None:
         assert isinstance(product, Product)
         assert (product.item_id, product.name) == (obj["item_id"], obj["name"])
@@ -446,7 +278,7 @@ def test_catalog_decoder_agrees_with_schema(obj: Any, ascii_only: bool) -> None:
 @PROPERTY_SETTINGS
 @given(obj=mutations(signals, "inventory.signals"), ascii_only=st.booleans())
 def test_signal_decoder_agrees_with_schema(obj: Any, ascii_only: bool) -> None:
-    signal = assert_agrees_with_schema("inventory.signals", obj, encode(obj, ascii_only))
+    signal = assert_agrees_with_schema("inventory.signals", obj, as_json(obj, ascii_only))
     if signal is not None:
         assert isinstance(signal, InventorySignal)
         assert (signal.store_id, signal.item_id, signal.signal) == (
@@ -460,7 +292,7 @@ def test_signal_decoder_agrees_with_schema(obj: Any, ascii_only: bool) -> None:
 @PROPERTY_SETTINGS
 @given(obj=mutations(feedbacks, "substitutions.feedback"), ascii_only=st.booleans())
 def test_feedback_decoder_agrees_with_schema(obj: Any, ascii_only: bool) -> None:
-    feedback = assert_agrees_with_schema("substitutions.feedback", obj, encode(obj, ascii_only))
+    feedback = assert_agrees_with_schema("substitutions.feedback", obj, as_json(obj, ascii_only))
     if feedback is not None:
         assert isinstance(feedback, Feedback)
         assert (feedback.event_id, feedback.substitute_id, feedback.outcome) == (
@@ -509,106 +341,3 @@ def test_any_tombstone_key_gives_a_tombstone_or_an_event_error(key: bytes) -> No
         return
     assert isinstance(tombstone, CatalogTombstone)
     assert tombstone.item_id.encode() == key
-
-
-# --- dead letters -----------------------------------------------------------------------------
-
-
-@PROPERTY_SETTINGS
-@given(
-    raw=st.one_of(st.binary(max_size=64), st.text(max_size=64).map(str.encode)),
-    partition=st.integers(0, 1000),
-    offset=st.integers(0, 2**63 - 1),
-)
-def test_dead_letter_keeps_the_original_bytes(raw: bytes, partition: int, offset: int) -> None:
-    record = dead_letter_payload(
-        "inventory.signals", partition, offset, "inventory.signals: not UTF-8", raw, 1.5
-    )
-    VALIDATORS["substitutions.deadletter"].validate(record)
-    recovered = orjson.loads(orjson.dumps(record))  # survives the trip through Kafka as JSON
-    if recovered["payload_encoding"] == "utf-8":
-        assert recovered["payload"].encode() == raw
-    else:
-        assert recovered["payload_encoding"] == "base64"
-        assert base64.b64decode(recovered["payload"], validate=True) == raw
-    assert (recovered["partition"], recovered["offset"]) == (partition, offset)
-
-
-def test_dead_letter_uses_text_when_it_can_and_base64_when_it_must() -> None:
-    text = dead_letter_payload("t", 0, 1, "bad", '{"ts": "€"}'.encode(), 2.0)
-    assert (text["payload"], text["payload_encoding"]) == ('{"ts": "€"}', "utf-8")
-    binary = dead_letter_payload("t", 0, 1, "bad", b"\x00\xff", 2.0)
-    assert (binary["payload"], binary["payload_encoding"]) == ("AP8=", "base64")
-
-
-def test_dead_letter_for_a_tombstone_has_an_empty_payload() -> None:
-    record = dead_letter_payload("inventory.signals", 2, 9, "unexpected tombstone", None, 3.0)
-    VALIDATORS["substitutions.deadletter"].validate(record)
-    assert (record["payload"], record["payload_encoding"]) == ("", "utf-8")
-
-
-def test_a_huge_value_is_dead_lettered_with_its_head_and_its_size() -> None:
-    raw = b"\xff" * (DEAD_LETTER_MAX_PAYLOAD * 4)  # 1 MiB of non-UTF-8: 1.4 MB in base64
-    record = dead_letter_payload(
-        "inventory.signals", 0, 5, "inventory.signals: not UTF-8", raw, 4.0
-    )
-    VALIDATORS["substitutions.deadletter"].validate(record)
-    assert record["payload_truncated"] is True and record["payload_size"] == len(raw)
-    assert base64.b64decode(record["payload"]) == raw[:DEAD_LETTER_MAX_PAYLOAD]
-    assert len(orjson.dumps(record)) < 512 * 1024  # fits a default 1 MB Kafka message
-    small = dead_letter_payload("t", 0, 1, "bad", b"x" * DEAD_LETTER_MAX_PAYLOAD, 4.0)
-    assert "payload_truncated" not in small and len(small["payload"]) == DEAD_LETTER_MAX_PAYLOAD
-
-
-# --- rankings (output) ------------------------------------------------------------------------
-
-RANKING: dict[str, Any] = {
-    "ranking_id": "rk-1",
-    "store_id": "s1",
-    "item_id": "milk-whole-1l",
-    "substitutes": [{"item_id": "milk-semi-1l", "score": 0.8, "p_accept": 0.9, "p_available": 1}],
-    "reason": None,
-    "model_version": "logreg-1",
-    "trigger": "stock_out",
-    "ts": 1700000001.0,
-    "source_ts": 1700000000.0,
-}
-
-
-@pytest.mark.parametrize(
-    "ranking",
-    [
-        RANKING,
-        RANKING | {"substitutes": [], "reason": "no_candidates"},
-        RANKING | {"reason": "only one candidate in stock", "propensity": 1, "explored": False},
-        RANKING | {"trigger": "a_trigger_invented_later", "extra": [1, 2]},
-    ],
-)
-def test_valid_rankings_match_the_schema(ranking: dict[str, Any]) -> None:
-    VALIDATORS["substitutions.rankings"].validate(ranking)
-
-
-@pytest.mark.parametrize(
-    "ranking",
-    [
-        RANKING | {"substitutes": []},
-        RANKING | {"substitutes": [], "reason": ""},
-        {k: v for k, v in RANKING.items() if k != "reason"},
-        RANKING
-        | {"substitutes": [{"item_id": "x", "score": 1.5, "p_accept": 0, "p_available": 0}]},
-        RANKING | {"substitutes": [{"item_id": "x", "score": 0.5, "p_accept": 0}]},
-        RANKING | {"propensity": 0},
-        RANKING | {"model_version": 3},
-    ],
-    ids=[
-        "empty-without-reason",
-        "empty-with-blank-reason",
-        "reason-missing",
-        "score-above-1",
-        "p_available-missing",
-        "propensity-zero",
-        "model_version-not-string",
-    ],
-)
-def test_invalid_rankings_are_refused_by_the_schema(ranking: dict[str, Any]) -> None:
-    assert not VALIDATORS["substitutions.rankings"].is_valid(ranking)

@@ -1,0 +1,260 @@
+"""What the contract's tests share: the schema validators, every decoder by topic, hypothesis
+strategies for valid payloads and their near misses, and the decoder-agrees-with-schema check."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+
+from online_learning.contract import (
+    OUTCOMES,
+    SIGNALS,
+    CatalogTombstone,
+    EventError,
+    Product,
+    decode_catalog,
+    decode_feedback,
+    decode_ranking,
+    decode_signal,
+    load_schema,
+)
+
+SCHEMA_NAMES = [
+    "catalog.items",
+    "inventory.signals",
+    "substitutions.feedback",
+    "substitutions.rankings",
+    "substitutions.deadletter",
+]
+VALIDATORS = {name: Draft202012Validator(load_schema(name)) for name in SCHEMA_NAMES}
+PROPERTY_SETTINGS = settings(max_examples=300, deadline=None)
+
+
+def decode_catalog_value(value: bytes | None) -> Product | CatalogTombstone:
+    return decode_catalog(b"any-key", value)
+
+
+DECODERS: dict[str, Callable[[bytes | None], object]] = {
+    "catalog.items": decode_catalog_value,
+    "inventory.signals": decode_signal,
+    "substitutions.feedback": decode_feedback,
+    "substitutions.rankings": decode_ranking,
+}
+
+ID_LENGTHS = [0, 1, 100, 101, 200, 201, 1000, 1001]
+BOUNDARY_STRINGS = [("x" * n) for n in ID_LENGTHS] + ["X" * 100, "é" * 200, "é" * 201]
+ids = st.one_of(st.text(min_size=1, max_size=20), st.sampled_from(["x" * 200, "é" * 200]))
+timestamps = st.one_of(
+    st.integers(min_value=0, max_value=2**64 - 1),
+    st.floats(min_value=0, max_value=4e9, allow_nan=False),
+)
+counts = st.one_of(st.integers(min_value=0, max_value=2**63), st.sampled_from([0.0, 7.0]))
+positives = st.one_of(
+    st.integers(min_value=1, max_value=10**6),
+    st.floats(min_value=0, exclude_min=True, allow_nan=False, allow_infinity=False),
+)
+json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20))
+json_values = st.recursive(
+    json_scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=8,
+)
+# Values chosen to sit on or just past a schema limit, or to be a near miss in type.
+BOUNDARY_VALUES: list[Any] = [
+    None,
+    True,
+    False,
+    0,
+    -0.0,
+    1,
+    -1,
+    0.5,
+    1.5,
+    2.0,
+    -2.0,
+    5e-324,
+    -5e-324,
+    1e20,
+    2**63,
+    2**64,
+    2**70,
+    -(2**70),
+    10**400,
+    math.nan,
+    math.inf,
+    -math.inf,
+    [],
+    {},
+    ["organic"],
+    ["Organic", "organic"],
+    ["t"] * 50,
+    ["t"] * 51,
+    [""],
+    ["x" * 100],
+    ["x" * 101],
+    ["a", 1],
+    [None],
+    "lost",
+    "FOUND",
+    "Accepted",
+    *SIGNALS,
+    *OUTCOMES,
+    *BOUNDARY_STRINGS,
+]
+nasty_values = st.one_of(st.sampled_from(BOUNDARY_VALUES), json_values)
+
+catalog_items = st.fixed_dictionaries(
+    {
+        "item_id": ids,
+        "name": st.one_of(st.text(min_size=1, max_size=30), st.just("n" * 1000)),
+        "aisle": ids,
+        "department": ids,
+    },
+    optional={
+        "price": positives,
+        "size": positives,
+        "unit": ids,
+        "brand": ids,
+        "tags": st.one_of(
+            st.lists(st.one_of(st.text(min_size=1, max_size=10), st.just("T" * 100)), max_size=5),
+            st.just(["t"] * 50),
+        ),
+    },
+)
+signals = st.fixed_dictionaries(
+    {"store_id": ids, "item_id": ids, "signal": st.sampled_from(SIGNALS), "ts": timestamps},
+    optional={"quantity": counts, "source": ids},
+)
+feedbacks = st.fixed_dictionaries(
+    {
+        "event_id": ids,
+        "store_id": ids,
+        "item_id": ids,
+        "substitute_id": ids,
+        "outcome": st.sampled_from(OUTCOMES),
+        "ts": timestamps,
+    },
+    optional={"order_id": ids, "customer_id": ids, "ranking_id": ids, "position": counts},
+)
+
+
+@st.composite
+def mutations(draw: st.DrawFn, valid: st.SearchStrategy[dict[str, Any]], name: str) -> Any:
+    """A valid payload with up to three fields dropped, set or added, or any JSON value."""
+    fields = sorted(load_schema(name)["properties"])  # optional ones too, absent or not
+    if draw(st.integers(0, 9)) == 0:
+        return draw(json_values)
+    obj = dict(draw(valid))
+    for _ in range(draw(st.integers(0, 3))):
+        action = draw(st.sampled_from(["drop", "replace", "add"]))
+        if action == "drop" and obj:
+            del obj[draw(st.sampled_from(sorted(obj)))]
+        elif action == "replace":
+            obj[draw(st.sampled_from(fields))] = draw(nasty_values)
+        else:
+            obj[draw(st.text(max_size=10))] = draw(nasty_values)
+    return obj
+
+
+def as_json(obj: Any, ascii_only: bool) -> bytes:
+    # The stdlib writes NaN/Infinity tokens, which is what a sloppy producer would send.
+    return json.dumps(obj, allow_nan=True, ensure_ascii=ascii_only).encode()
+
+
+def has_non_finite(obj: Any) -> bool:
+    """True if the payload holds a number that is not a finite double (JSON Schema can't tell)."""
+    if type(obj) is float:
+        return not math.isfinite(obj)
+    if type(obj) is int:
+        try:
+            float(obj)
+        except OverflowError:
+            return True
+        return False
+    if type(obj) is list:
+        return any(has_non_finite(item) for item in obj)
+    if type(obj) is dict:
+        return any(has_non_finite(item) for item in obj.values())
+    return False
+
+
+def assert_agrees_with_schema(name: str, obj: Any, raw: bytes) -> object | None:
+    """Decode ``raw``; it must be accepted exactly when the schema accepts ``obj``."""
+    decode = DECODERS[name]
+    if has_non_finite(obj):
+        with pytest.raises(EventError):
+            decode(raw)
+        return None
+    schema_errors = [error.message for error in VALIDATORS[name].iter_errors(obj)]
+    try:
+        decoded = decode(raw)
+    except EventError as exc:
+        assert schema_errors, f"decoder refused what the schema accepts: {exc}"
+        return None
+    assert not schema_errors, f"decoder accepted what the schema refuses: {schema_errors}"
+    return decoded
+
+
+probabilities = st.one_of(
+    st.floats(min_value=0, max_value=1), st.sampled_from([0, 1, 0.5, 5e-324, 0.1234567891])
+)
+substitutes = st.fixed_dictionaries(
+    {
+        "item_id": ids,
+        "score": probabilities,
+        "p_accept": probabilities,
+        "p_available": probabilities,
+    }
+)
+_ranking_fields = {
+    "ranking_id": ids,
+    "store_id": ids,
+    "item_id": ids,
+    "model_version": ids,
+    "trigger": ids,
+    "ts": timestamps,
+    "source_ts": timestamps,
+}
+_ranking_options = {
+    "propensity": st.one_of(st.floats(min_value=0, max_value=1, exclude_min=True), st.just(1)),
+    "explored": st.booleans(),
+}
+rankings = st.one_of(
+    st.fixed_dictionaries(
+        _ranking_fields
+        | {
+            "substitutes": st.lists(substitutes, min_size=1, max_size=4),
+            "reason": st.one_of(st.none(), st.text(max_size=20)),
+        },
+        optional=_ranking_options,
+    ),
+    st.fixed_dictionaries(
+        _ranking_fields | {"substitutes": st.just([]), "reason": st.text(min_size=1, max_size=20)},
+        optional=_ranking_options,
+    ),
+)
+
+
+@st.composite
+def ranking_mutations(draw: st.DrawFn) -> Any:
+    """Like :func:`mutations`, and sometimes one field of one substitute changed or dropped."""
+    obj = draw(mutations(rankings, "substitutions.rankings"))
+    listed = obj.get("substitutes") if type(obj) is dict else None
+    if type(listed) is list and listed and type(listed[0]) is dict and draw(st.booleans()):
+        sub = dict(listed[0])
+        field = draw(st.sampled_from(["item_id", "score", "p_accept", "p_available"]))
+        if draw(st.booleans()):
+            sub.pop(field, None)
+        else:
+            sub[field] = draw(nasty_values)
+        obj["substitutes"] = [sub, *listed[1:]]
+    return obj
