@@ -23,12 +23,10 @@ COPY schemas/ schemas/
 COPY online_learning/ online_learning/
 COPY streams/ streams/
 
-# Editable install from /app, on purpose: online_learning/events.py finds the event contract at
-# Path(__file__).parent.parent / "schemas", which only holds when the package is imported from
-# this source tree (/app/online_learning -> /app/schemas). A regular install would put the code
-# in site-packages, where no schemas/ sits beside it. Every dependency has a manylinux wheel for
-# CPython 3.11, so slim needs no compiler.
-RUN pip install --no-cache-dir -e .
+# A regular install into site-packages: the event contract's JSON Schemas are package data of
+# the schemas package (read with importlib.resources), so the installed code needs nothing from
+# /app. Every dependency has a manylinux wheel for CPython 3.11, so slim needs no compiler.
+RUN pip install --no-cache-dir .
 
 # Numeric, so runtimes that enforce "non-root" (runAsNonRoot) can verify it without /etc/passwd.
 USER 10001:10001
