@@ -39,6 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from online_learning.logistic import sigmoid
+
 __all__ = ["LEVELS", "EffectsConfig", "Key", "RandomEffects"]
 
 FloatArray = npt.NDArray[np.float64]
@@ -87,10 +89,6 @@ class Key:
     pool: str
     requested_brand: str | None
     candidate_brand: str | None
-
-
-def _sigmoid(z: float) -> float:
-    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
 class _Level:
@@ -165,7 +163,7 @@ class RandomEffects:
         total = base_logit + sum(parts)
         y = 1.0 if accepted else 0.0
         for (level, k), own in zip(keys, parts, strict=True):
-            p = _sigmoid(total - own)
+            p = sigmoid(total - own)
             level.add(k, y - p, p * (1.0 - p), cfg.decay)
         # index the stats (the same lists) for the per-ranking lookups of offsets()
         for level, k in keys:

@@ -20,6 +20,7 @@ import numpy.typing as npt
 from river import linear_model, optim, utils
 
 from online_learning.features import FEATURES
+from online_learning.logistic import sigmoid
 from online_learning.optimizers import FlooredAdaGrad
 
 __all__ = ["PRIOR_INTERCEPT", "PRIOR_WEIGHTS", "AcceptanceModel"]
@@ -50,7 +51,7 @@ class AcceptanceModel:
 
     ``learning_rate`` and ``min_learning_rate`` are the weights' AdaGrad rate and its floor;
     the intercept takes plain SGD steps of ``intercept_lr``. ``optimizer`` replaces the
-    weights' optimizer (benchmarks/compare_models.py compares the previous SGD with it).
+    weights' optimizer (benchmarks/compare_models.py compares plain SGD with it).
 
     >>> m = AcceptanceModel()
     >>> x = {"name_jaccard": 0.8, "brand_match": 1.0, "tag_jaccard": 1.0, "popularity": 0.5}
@@ -109,7 +110,7 @@ class AcceptanceModel:
         z = self.prior_intercept + sum(
             self.prior_weights.get(k, 0.0) * v for k, v in x.items() if k not in HISTORY_FEATURES
         )
-        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+        return sigmoid(z)
 
     def learn_one(self, x: dict[str, float], y: bool) -> None:
         self.estimator.learn_one(x, bool(y))
@@ -141,6 +142,7 @@ class AcceptanceModel:
         logits = features @ weights + intercept
         if offsets is not None:
             logits = logits + offsets
+        # logistic.sigmoid over an array: clipped at the same +-30
         return 1.0 / (1.0 + np.exp(-np.clip(logits, -30.0, 30.0)))
 
 
