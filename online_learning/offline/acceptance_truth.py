@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from online_learning.contract import Product
+from online_learning.logistic import sigmoid
 from online_learning.offline.keyed_random import KeyedRandom
 from online_learning.offline.populations import SEGMENTS, Population
 from online_learning.offline.sim_config import SimConfig
@@ -149,7 +150,7 @@ class AcceptanceTruth:
             z -= customer.w_organic
         elif cand_organic:
             z += 0.3 * customer.w_organic
-        return min(P_MAX, max(P_MIN, _sigmoid(z)))
+        return min(P_MAX, max(P_MIN, sigmoid(z)))
 
     def hidden_effects(self, requested: Product, candidate: Product, ts: float) -> dict[str, float]:
         """The latent terms of the acceptance logit for this pair at ``ts``, keyed by the effect.
@@ -266,10 +267,3 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     if not a and not b:
         return 1.0
     return len(a & b) / len(a | b)
-
-
-def _sigmoid(z: float) -> float:
-    if z >= 0:
-        return 1.0 / (1.0 + math.exp(-z))
-    e = math.exp(z)
-    return e / (1.0 + e)
