@@ -42,7 +42,13 @@ import numpy as np
 import numpy.typing as npt
 
 from online_learning.contract import Product
-from online_learning.product_text import flavor_tokens, to_base_units, tokenize
+from online_learning.product_text import (
+    FAT_LEVELS,
+    JOINING_WORDS,
+    base_size,
+    flavor_tokens,
+    tokenize,
+)
 from online_learning.rules import HardRules
 
 __all__ = ["FEATURES", "AcceptanceHistory", "AisleMatrix", "FeatureStore", "pair_features"]
@@ -219,27 +225,25 @@ class ItemRow:
     fat: int
 
 
-# Words that join a name's parts without saying what the product is.
-_CONNECTORS = frozenset({"and", "with", "of", "the", "in", "a", "for", "style"})
-_FAT_LEVELS = {"whole": 0, "reduced_fat": 1, "low_fat": 2, "fat_free": 3}
+# Words that say nothing about what a product is, for kind_jaccard: "Cheddar Style Shreds" are
+# not cheddar. The simulated customers judge kind with other stop words (acceptance_truth.py):
+# the features are the model's own guess at what customers weigh, not a copy of the hidden
+# formula, or the evaluation would measure how well the model copies the simulator.
+_KIND_STOPWORDS = JOINING_WORDS | {"style"}
 
 
 def fat_level(tags: frozenset[str]) -> int:
     """0 whole .. 3 fat free, -1 when the name says nothing (or contradicts itself)."""
-    levels = {_FAT_LEVELS[t] for t in tags if t in _FAT_LEVELS}
+    levels = {FAT_LEVELS[t] for t in tags if t in FAT_LEVELS}
     return levels.pop() if len(levels) == 1 else -1
 
 
 def item_row(product: Product, tags: TagVocabulary) -> ItemRow:
-    base = (
-        to_base_units(product.size, product.unit)
-        if product.size and product.unit and product.size > 0
-        else None
-    )
+    base = base_size(product.size, product.unit)
     return ItemRow(
         item_id=product.item_id,
         tokens=frozenset(tokenize(product.name)),
-        kind=frozenset(flavor_tokens(product.name, product.brand)) - _CONNECTORS,
+        kind=frozenset(flavor_tokens(product.name, product.brand)) - _KIND_STOPWORDS,
         brand=product.brand,
         size=base[0] if base else math.nan,
         dim=_DIMS.get(base[1], -1) if base else -1,
@@ -406,11 +410,7 @@ class AisleMatrix:
             ok &= self.rule_tags[tag]
         for tag in rules.match_tags:
             ok &= self.rule_tags[tag] == (tag in requested.tags)
-        base = (
-            to_base_units(requested.size, requested.unit)
-            if requested.size and requested.unit and requested.size > 0
-            else None
-        )
+        base = base_size(requested.size, requested.unit)
         if base is not None:
             dim = _DIMS.get(base[1], -1)
             same = (self.dim == dim) & (self.size > 0)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from online_learning.contract import Product
-from online_learning.product_text import to_base_units
+from online_learning.product_text import DIETARY_TAGS, base_size
 
 __all__ = ["DEFAULT_RULES_PATH", "HardRules", "RulesError", "load_rules"]
 
@@ -25,13 +25,6 @@ DEFAULT_RULES_PATH = "online_learning/data/default_rules.toml"
 
 class RulesError(ValueError):
     """The rules file is unreadable or says something we cannot apply."""
-
-
-def base_size(product: Product) -> tuple[float, str] | None:
-    """Size in base units (g, ml or ct), or None when unknown."""
-    if product.size is None or product.unit is None or not product.size > 0:
-        return None
-    return to_base_units(product.size, product.unit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +42,7 @@ class HardRules:
     True
     """
 
-    preserve_tags: frozenset[str] = frozenset({"gluten_free", "vegan", "kosher", "dairy_free"})
+    preserve_tags: frozenset[str] = DIETARY_TAGS
     match_tags: frozenset[str] = frozenset({"alcohol"})
     max_size_ratio: float = 2.5
     max_price_ratio: float = 1.6
@@ -79,7 +72,8 @@ class HardRules:
         for tag in sorted(self.match_tags):
             if (tag in requested.tags) != (tag in candidate.tags):
                 return f"{tag} mismatch"
-        req_size, cand_size = base_size(requested), base_size(candidate)
+        req_size = base_size(requested.size, requested.unit)
+        cand_size = base_size(candidate.size, candidate.unit)
         if req_size is not None and cand_size is not None and req_size[1] == cand_size[1]:
             ratio = cand_size[0] / req_size[0]
             if ratio > self.max_size_ratio or ratio * self.max_size_ratio < 1.0:

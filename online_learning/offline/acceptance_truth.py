@@ -28,17 +28,22 @@ from online_learning.logistic import sigmoid
 from online_learning.offline.keyed_random import KeyedRandom
 from online_learning.offline.populations import SEGMENTS, Population
 from online_learning.offline.sim_config import SimConfig
-from online_learning.product_text import flavor_tokens, to_base_units
+from online_learning.product_text import (
+    DIETARY_TAGS,
+    FAT_LEVELS,
+    JOINING_WORDS,
+    base_size,
+    flavor_tokens,
+)
 
 __all__ = ["P_MAX", "P_MIN", "AcceptanceTruth"]
 
 P_MIN = 0.01
 P_MAX = 0.99
-DIETARY_TAGS = frozenset({"gluten_free", "vegan", "kosher", "dairy_free"})
-# Milk-fat levels as steps apart: skim for whole is three steps, 2% for whole one.
-_FAT_LEVELS = {"whole": 0, "reduced_fat": 1, "low_fat": 2, "fat_free": 3}
-# Words that say nothing about what a product *is*.
-_KIND_STOPWORDS = frozenset({"and", "with", "of", "the", "in", "a", "for", "organic", "natural"})
+# Words that say nothing about what a product *is* to these customers: "organic" has its own
+# term in the formula. Deliberately not the features' stop words (features.py): the hidden
+# world is written apart from the model's view of it.
+_KIND_STOPWORDS = JOINING_WORDS | {"organic", "natural"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,13 +216,12 @@ class AcceptanceTruth:
         taste = self._tastes.get(product.item_id)
         if taste is None:
             kind = frozenset(flavor_tokens(product.name, product.brand)) - _KIND_STOPWORDS
-            base_size = None
-            if product.size is not None and product.unit is not None and product.size > 0:
-                base_size = to_base_units(product.size, product.unit)
-            levels = [_FAT_LEVELS[t] for t in product.tags if t in _FAT_LEVELS]
+            # A name with two fat levels reads as the leaner one here; the features call it
+            # unknown (features.fat_level), the model's view and not the world's.
+            levels = [FAT_LEVELS[t] for t in product.tags if t in FAT_LEVELS]
             taste = _ItemTaste(
                 kind=kind,
-                base_size=base_size,
+                base_size=base_size(product.size, product.unit),
                 fat_level=max(levels) if levels else None,
             )
             self._tastes[product.item_id] = taste

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 import online_learning
 from online_learning.contract import Product
 from online_learning.features import AisleMatrix, TagVocabulary
+from online_learning.product_text import DIETARY_TAGS
 from online_learning.rules import HardRules, RulesError, load_rules, parse_rules
 
 DEFAULT_FILE = Path(online_learning.__file__).parent / "data" / "default_rules.toml"
@@ -37,6 +38,7 @@ def product(
 def test_the_packaged_default_rules_load() -> None:
     rules = load_rules()
     assert rules.preserve_tags == {"gluten_free", "vegan", "kosher", "dairy_free"}
+    assert rules.preserve_tags == DIETARY_TAGS == HardRules().preserve_tags  # one vocabulary
     assert rules.match_tags == {"alcohol"}
     assert rules.max_size_ratio == 2.5
     assert rules.max_price_ratio == 1.6
@@ -133,7 +135,7 @@ def test_a_plain_lookalike_passes_every_rule() -> None:
     assert RULES.violation(product("a"), product("b")) is None
 
 
-@pytest.mark.parametrize("tag", ["gluten_free", "vegan", "kosher", "dairy_free"])
+@pytest.mark.parametrize("tag", sorted(DIETARY_TAGS))
 def test_dietary_promises_are_kept(tag: str) -> None:
     promised = product("a", tags={tag, "organic"})
     assert RULES.violation(promised, product("b")) == f"loses {tag}"
@@ -241,7 +243,7 @@ def test_no_substitution_reason_for_never_substituted_items() -> None:
 
 # --- the vectorised mask agrees with the one-pair rules -------------------------------------------
 
-TAGS = ["gluten_free", "vegan", "kosher", "dairy_free", "alcohol", "organic"]
+TAGS = [*sorted(DIETARY_TAGS), "alcohol", "organic"]
 UNITS = ["g", "ml", "oz", "fl_oz", "ct", "lb", "gal"]
 
 # Cent prices and small whole or half sizes make exact-limit ratios common (6.25 -> 10.00 is
