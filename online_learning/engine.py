@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -43,6 +43,7 @@ from online_learning.logistic import sigmoid
 from online_learning.model import AcceptanceModel
 from online_learning.product_text import GENERIC_FIRST_WORDS, brand_vocabulary
 from online_learning.ranking import Ranking, rank_substitutes, ranking_id
+from online_learning.recent_ids import RecentIds
 from online_learning.rules import HardRules
 
 __all__ = [
@@ -50,7 +51,6 @@ __all__ = [
     "EngineStats",
     "FeedbackOutcome",
     "FeedbackResult",
-    "RecentIds",
     "SignalOutcome",
     "SubstitutionEngine",
     "UnknownItem",
@@ -137,37 +137,6 @@ class EngineStats:
     feedback_learned: int
     model_version: str
     stale_signals: int
-
-
-class RecentIds:
-    """The most recent ``capacity`` ids, for de-duplication with bounded memory.
-
-    >>> seen = RecentIds(2)
-    >>> [seen.add(x) for x in ["a", "b", "a", "c", "a"]]
-    [True, True, False, True, False]
-    >>> "b" in seen  # evicted: only the last two distinct ids are remembered
-    False
-    """
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._ids: OrderedDict[str, None] = OrderedDict()
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._ids
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    def add(self, key: str) -> bool:
-        """Remember ``key``; False if it was already remembered."""
-        if key in self._ids:
-            self._ids.move_to_end(key)
-            return False
-        self._ids[key] = None
-        if len(self._ids) > self.capacity:
-            self._ids.popitem(last=False)
-        return True
 
 
 class SubstitutionEngine:
