@@ -26,8 +26,11 @@ Feature meanings (all roughly in [-3, 3], so SGD needs no scaler):
 - ``price_up``: how much dearer the candidate is (price ratio - 1, 0 when cheaper): customers
   mind paying more far more than they enjoy paying less.
 
-The two history features come from feedback (:class:`AcceptanceHistory`), so they are the
-learned part of the features; they are 0 for every pair before any feedback.
+The two history features come from feedback (:mod:`online_learning.acceptance_history`), so
+they are the learned part of the features; they are 0 for every pair before any feedback.
+Everything else here is one pipeline from products to feature rows: an item's columns
+(:func:`item_row`), a pool's matrix (:class:`AisleMatrix`), a requested item's rule-passing
+candidates (:class:`CandidateBlock`) and the cache of both (:class:`FeatureStore`).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from online_learning.acceptance_history import AcceptanceHistory
 from online_learning.contract import Product
 from online_learning.product_text import (
     FAT_LEVELS,
@@ -74,116 +78,12 @@ N_FEATURES = len(FEATURES)
 _KIND, _FAT_DISTANCE, _FAT_UNKNOWN, _PRICE_UP = (
     FEATURES.index(name) for name in ("kind_jaccard", "fat_distance", "fat_unknown", "price_up")
 )
+_ITEM_HISTORY, _PAIR_HISTORY = FEATURES.index("item_history"), FEATURES.index("pair_history")
 _DIMS = {"g": 0, "ml": 1, "ct": 2}
 
 FloatArray = npt.NDArray[np.float64]
 IndexArray = npt.NDArray[np.intp]
 BoolArray = npt.NDArray[np.bool_]
-
-
-class AcceptanceHistory:
-    """Accepted / offered counts per candidate and per (requested, candidate) pair.
-
-    >>> h = AcceptanceHistory()
-    >>> h.update("milk", "oat", True); h.update("milk", "oat", True)
-    >>> round(h.item_log_odds("oat"), 3), h.item_log_odds("never-offered")
-    (1.099, 0.0)
-    """
-
-    def __init__(self) -> None:
-        self.items: dict[str, list[int]] = {}
-        self.pairs: dict[tuple[str, str], list[int]] = {}
-        self._by_requested: dict[str, dict[str, list[int]]] = {}  # the same counts, by request
-        # Every item a candidate block or an update has named gets a dense code, and the
-        # item log-odds live in an array by code (0.0 without history), so a ranking reads
-        # its whole item_history column with one gather instead of a Python loop per row.
-        self._codes: dict[str, int] = {}
-        self._item_log_odds = np.zeros(1024, dtype=np.float64)
-
-    def update(self, requested_id: str, candidate_id: str, accepted: bool) -> None:
-        pair = self.pairs.get((requested_id, candidate_id))
-        if pair is None:
-            pair = self.pairs[requested_id, candidate_id] = [0, 0]
-            self._by_requested.setdefault(requested_id, {})[candidate_id] = pair
-        item = self.items.setdefault(candidate_id, [0, 0])
-        for counts in (item, pair):
-            counts[0] += accepted
-            counts[1] += 1
-        # The code first: assigning a new one may grow (replace) the array, and in
-        # ``array[code(...)] = v`` Python would fetch the old array before the code.
-        code = self._code(candidate_id)
-        self._item_log_odds[code] = self._log_odds(item)
-
-    def _code(self, item_id: str) -> int:
-        code = self._codes.get(item_id)
-        if code is None:
-            code = self._codes[item_id] = len(self._codes)
-            if code >= len(self._item_log_odds):
-                grown = np.zeros(2 * len(self._item_log_odds), dtype=np.float64)
-                grown[:code] = self._item_log_odds[:code]
-                self._item_log_odds = grown
-        return code
-
-    def codes(self, item_ids: Sequence[str]) -> IndexArray:
-        """Dense codes of ``item_ids`` (new ones assigned), for :meth:`fill_codes`."""
-        code = self._code
-        return np.fromiter((code(i) for i in item_ids), dtype=np.intp, count=len(item_ids))
-
-    @staticmethod
-    def _log_odds(counts: list[int] | None) -> float:
-        if counts is None:
-            return 0.0
-        accepted, offered = counts
-        return max(-3.0, min(3.0, math.log((accepted + 1.0) / (offered - accepted + 1.0))))
-
-    def item_log_odds(self, candidate_id: str) -> float:
-        return self._log_odds(self.items.get(candidate_id))
-
-    def pair_log_odds(self, requested_id: str, candidate_id: str) -> float:
-        return self._log_odds(self.pairs.get((requested_id, candidate_id)))
-
-    def fill(self, requested_id: str, positions: Mapping[str, int], out: FloatArray) -> None:
-        """Write the two history columns of ``out``; ``positions`` maps item id -> row.
-
-        Walks whichever is smaller, the items with history or the rows, so a large pool with
-        little feedback (or the reverse) stays cheap. Rows without history keep their zeros.
-        """
-        item_col, pair_col = FEATURES.index("item_history"), FEATURES.index("pair_history")
-        log_odds = self._log_odds
-        if len(self.items) < len(positions):
-            for item_id, counts in self.items.items():
-                row = positions.get(item_id)
-                if row is not None:
-                    out[row, item_col] = log_odds(counts)
-        else:
-            get = self.items.get
-            for item_id, row in positions.items():
-                found = get(item_id)
-                if found is not None:
-                    out[row, item_col] = log_odds(found)
-        for item_id, counts in self._by_requested.get(requested_id, {}).items():
-            row = positions.get(item_id)
-            if row is not None:
-                out[row, pair_col] = log_odds(counts)
-
-    def fill_codes(
-        self,
-        requested_id: str,
-        codes: IndexArray,
-        positions: Mapping[str, int],
-        out: FloatArray,
-    ) -> None:
-        """:meth:`fill` for rows whose item codes are known (``codes[row]``, from :meth:`codes`).
-
-        The same numbers as :meth:`fill`; the item column is one gather, so its cost no
-        longer grows with the share of a pool that has feedback.
-        """
-        out[:, FEATURES.index("item_history")] = self._item_log_odds[codes]
-        pair_col, log_odds = FEATURES.index("pair_history"), self._log_odds
-        for item_id, counts in self._by_requested.get(requested_id, {}).items():
-            row = positions.get(item_id)
-            if row is not None:
-                out[row, pair_col] = log_odds(counts)
 
 
 class TagVocabulary:
@@ -393,7 +293,7 @@ class AisleMatrix:
                 if rows is None
                 else dict(zip(self.id_array[rows].tolist(), range(n), strict=True))
             )
-            self.history.fill(req.item_id, positions, out)
+            self.history.fill(req.item_id, positions, out[:, _ITEM_HISTORY], out[:, _PAIR_HISTORY])
         return out
 
     def rule_mask(self, requested: Product, rules: HardRules) -> BoolArray:
@@ -443,9 +343,17 @@ class CandidateBlock:
     def with_history(self, requested_id: str, history: AcceptanceHistory) -> FloatArray:
         pair = self.content.copy()
         if self.codes is not None and history is self.coded_by:
-            history.fill_codes(requested_id, self.codes, self.positions, pair)
+            history.fill_codes(
+                requested_id,
+                self.codes,
+                self.positions,
+                pair[:, _ITEM_HISTORY],
+                pair[:, _PAIR_HISTORY],
+            )
         else:
-            history.fill(requested_id, self.positions, pair)
+            history.fill(
+                requested_id, self.positions, pair[:, _ITEM_HISTORY], pair[:, _PAIR_HISTORY]
+            )
         return pair
 
 

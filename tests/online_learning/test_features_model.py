@@ -12,8 +12,6 @@ from online_learning.contract import Product
 from online_learning.engine import EngineConfig, SubstitutionEngine
 from online_learning.features import (
     FEATURES,
-    N_FEATURES,
-    AcceptanceHistory,
     AisleMatrix,
     FeatureStore,
     TagVocabulary,
@@ -371,17 +369,3 @@ def test_the_block_cache_keeps_the_most_recently_ranked_items_up_to_its_size() -
     assert list(engine.features._blocks) == [first.item_id, third.item_id]
     with pytest.raises(ValueError, match="candidate_cache must be >= 1"):
         EngineConfig(candidate_cache=0)
-
-
-def test_history_array_grows_past_its_first_size_on_learning_alone() -> None:
-    """Feedback naming more new candidates than the array holds (1,024) grows it; no block
-    ever asked for their codes first. This crashed a worker once (IndexError)."""
-    history = AcceptanceHistory()
-    ids = [f"c{i}" for i in range(3000)]
-    for i, item_id in enumerate(ids):
-        history.update("req", item_id, i % 3 == 0)
-    out = np.zeros((len(ids), N_FEATURES))
-    history.fill_codes("req", history.codes(ids), {c: r for r, c in enumerate(ids)}, out)
-    expected = [history.item_log_odds(c) for c in ids]
-    assert out[:, FEATURES.index("item_history")].tolist() == expected
-    assert out[:, FEATURES.index("pair_history")].tolist() == expected  # one offer per pair
