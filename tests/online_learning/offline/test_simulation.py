@@ -1,38 +1,16 @@
-"""The simulated grocery world: reproducible, plausible, and hard enough to need learning."""
+"""The simulated grocery world as an event stream: reproducible, common to every policy, and hard
+enough to need learning."""
 
 from __future__ import annotations
 
-import math
 import random
 import statistics
-from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 
-import pytest
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
-
-from online_learning.contract import Feedback, InventorySignal, Product
-from online_learning.offline.instacart import load_instacart_products
+from online_learning.contract import Feedback, InventorySignal
 from online_learning.offline.simulation import SimConfig, Simulation, SubstitutionRequest
-from tests.conftest import milk
 
-CATALOG_LIMIT = 3000
 Policy = Callable[[Simulation, SubstitutionRequest], Sequence[str]]
-
-
-@pytest.fixture(scope="module")
-def products() -> list[Product]:
-    return load_instacart_products(CATALOG_LIMIT)
-
-
-@pytest.fixture(scope="module")
-def aisles(products: list[Product]) -> dict[str, list[str]]:
-    by_aisle: dict[str, list[str]] = defaultdict(list)
-    for product in products:
-        by_aisle[product.aisle].append(product.item_id)
-    return by_aisle
 
 
 def same_aisle(aisles: dict[str, list[str]]) -> Policy:
@@ -142,203 +120,6 @@ def test_events_arrive_in_time_order_within_the_interval(products):
             assert all(before < ts <= sim.now for ts in stamps)
     kinds = {(s.signal, s.source) for s in signals}
     assert ("found", "shopper") in kinds and ("not_found", "shopper") in kinds
-
-
-# --- hidden customer preferences ---------------------------------------------------------------
-
-
-WHOLE = milk("w1", "Acme Whole Milk 0.5 gal", 3.0, "acme", size=0.5, unit="gal", tags={"whole"})
-WHOLE_TWIN = milk(
-    "w2", "Acme Whole Milk 0.5 gal", 3.0, "acme", size=0.5, unit="gal", tags={"whole"}
-)
-WHOLE_OTHER_BRAND = milk(
-    "w3", "Dairyco Whole Milk 0.5 gal", 3.0, "dairyco", size=0.5, unit="gal", tags={"whole"}
-)
-SKIM_SAME_BRAND = milk(
-    "s1", "Acme Skim Milk 0.5 gal", 3.0, "acme", size=0.5, unit="gal", tags={"fat_free"}
-)
-SKIM_GALLON = milk(
-    "s2", "Acme Skim Milk 1 gal", 3.0, "acme", size=1.0, unit="gal", tags={"fat_free"}
-)
-GF_BREAD = Product(
-    "b1", "Gluten Free Sandwich Bread", "bread", "bakery", 5.0, tags=frozenset({"gluten_free"})
-)
-BREAD = Product("b2", "Sandwich Bread", "bread", "bakery", 3.0)
-BEER = Product(
-    "a1",
-    "Lager Beer 12 ct",
-    "beers coolers",
-    "alcohol",
-    12.0,
-    12,
-    "ct",
-    tags=frozenset({"alcohol"}),
-)
-ROOT_BEER = Product("a2", "Root Beer 12 ct", "soft drinks", "beverages", 6.0, 12, "ct")
-HAND_MADE = [
-    WHOLE,
-    WHOLE_TWIN,
-    WHOLE_OTHER_BRAND,
-    SKIM_SAME_BRAND,
-    SKIM_GALLON,
-    GF_BREAD,
-    BREAD,
-    BEER,
-    ROOT_BEER,
-]
-
-
-@pytest.fixture(scope="module")
-def milk_world() -> Simulation:
-    return Simulation(SimConfig(seed=9, n_customers=600, basket_source="synthetic"), HAND_MADE)
-
-
-def customers(sim: Simulation) -> list[str]:
-    return [f"customer-{i:05d}" for i in range(1, sim.config.n_customers + 1)]
-
-
-def test_dietary_and_alcohol_violations_are_almost_never_accepted(milk_world):
-    for customer in customers(milk_world):
-        assert milk_world.true_accept_prob(customer, GF_BREAD, BREAD) == pytest.approx(0.01)
-        assert milk_world.true_accept_prob(customer, BEER, ROOT_BEER) == pytest.approx(0.01)
-        assert milk_world.true_accept_prob(customer, ROOT_BEER, BEER) == pytest.approx(0.01)
-
-
-def test_a_near_twin_beats_a_different_size_and_fat_level(milk_world):
-    twin = [milk_world.true_accept_prob(c, WHOLE, WHOLE_TWIN) for c in customers(milk_world)]
-    skim = [milk_world.true_accept_prob(c, WHOLE, SKIM_GALLON) for c in customers(milk_world)]
-    print(
-        f"mean P(accept) twin {statistics.mean(twin):.2f}, skim gallon {statistics.mean(skim):.2f}"
-    )
-    assert statistics.mean(twin) > statistics.mean(skim) + 0.3
-
-
-def test_skim_for_whole_is_worse_than_whole_of_another_brand_for_most(milk_world):
-    worse = [
-        milk_world.true_accept_prob(c, WHOLE, SKIM_SAME_BRAND)
-        < milk_world.true_accept_prob(c, WHOLE, WHOLE_OTHER_BRAND)
-        for c in customers(milk_world)
-    ]
-    assert sum(worse) / len(worse) > 0.8
-
-
-def test_customers_differ(milk_world):
-    probs = [
-        milk_world.true_accept_prob(c, WHOLE, WHOLE_OTHER_BRAND) for c in customers(milk_world)
-    ]
-    assert statistics.pstdev(probs) > 0.1
-    assert min(probs) == pytest.approx(0.01)  # some customers never take a substitute
-
-
-@pytest.fixture(scope="module")
-def catalog_world(products: list[Product]) -> Simulation:
-    return Simulation(SimConfig(seed=4), products)
-
-
-@settings(max_examples=200, deadline=None)
-@given(data=st.data())
-def test_true_accept_prob_is_a_probability_in_bounds(catalog_world, products, data):
-    requested = data.draw(st.sampled_from(products))
-    candidate = data.draw(st.sampled_from(products))
-    customer = data.draw(st.text(min_size=1, max_size=12))
-    now = data.draw(st.floats(catalog_world.now, catalog_world.now + 1e6))
-    p = catalog_world.true_accept_prob(customer, requested, candidate, now)
-    assert 0.01 <= p <= 0.99
-
-
-@pytest.fixture(scope="module")
-def no_latent_world(products: list[Product]) -> Simulation:
-    """``catalog_world``'s customers (same seed) without any latent effect."""
-    return Simulation(SimConfig(seed=4, population="catalog"), products)
-
-
-@settings(max_examples=200, deadline=None)
-@given(data=st.data())
-def test_hidden_effects_are_exactly_what_the_latent_population_adds_to_the_logit(
-    catalog_world, no_latent_world, products, data
-):
-    requested = data.draw(st.sampled_from(products))
-    same_aisle = [p for p in products if p.aisle == requested.aisle]
-    candidate = data.draw(st.sampled_from(same_aisle))
-    customer = f"customer-{data.draw(st.integers(1, 2000)):05d}"
-    p = catalog_world.true_accept_prob(customer, requested, candidate)
-    p_plain = no_latent_world.true_accept_prob(customer, requested, candidate)
-    effects = catalog_world.hidden_effects(requested, candidate)
-    assert all(
-        effect == 0.0 for effect in no_latent_world.hidden_effects(requested, candidate).values()
-    )
-    levels = sorted(key.split("|")[0] for key in effects)
-    switched = requested.brand is not None and candidate.brand != requested.brand
-    assert levels == sorted(["appeal", "pair", "brand"] + ["switch"] * switched)
-    assume(max(p, p_plain) < 0.99 and min(p, p_plain) > 0.01)  # neither clipped
-    assert math.log(p / (1 - p)) - sum(effects.values()) == pytest.approx(
-        math.log(p_plain / (1 - p_plain)), abs=1e-9
-    )
-
-
-def test_after_the_shift_hidden_effects_are_the_redrawn_ones_of_flipped_aisles(products):
-    config = SimConfig(seed=4, shift_at=600.0)
-    world = Simulation(config, products)
-    plain = Simulation(replace(config, population="catalog"), products)
-    after = config.start_ts + 900.0
-    epochs: set[str] = set()
-    checked = 0
-    for requested in products[:400]:
-        candidate = next(p for p in products if p.aisle == requested.aisle)
-        before_keys = world.hidden_effects(requested, candidate, config.start_ts)
-        effects = world.hidden_effects(requested, candidate, after)
-        epoch = {key.rsplit("|", 1)[1] for key in effects}
-        assert len(epoch) == 1 and {k.rsplit("|", 1)[1] for k in before_keys} == {"0"}
-        epochs |= epoch
-        p = world.true_accept_prob("customer-00042", requested, candidate, after)
-        p_plain = plain.true_accept_prob("customer-00042", requested, candidate, after)
-        if max(p, p_plain) < 0.99 and min(p, p_plain) > 0.01:
-            assert math.log(p / (1 - p)) - sum(effects.values()) == pytest.approx(
-                math.log(p_plain / (1 - p_plain)), abs=1e-9
-            )
-            checked += 1
-    assert epochs == {"0", "1"}  # some aisles flipped, some not
-    assert checked > 100
-
-
-def test_pairs_share_the_hidden_effects_of_their_item_and_brands(catalog_world, products):
-    milk = [p for p in products if p.aisle == products[0].aisle]
-    a, b, c = milk[0], milk[1], milk[2]
-    ab, cb = catalog_world.hidden_effects(a, b), catalog_world.hidden_effects(c, b)
-    shared = set(ab) & set(cb)
-    assert f"appeal|{b.item_id}|0" in shared and f"brand|{b.aisle}|{b.brand or ''}|0" in shared
-    assert f"pair|{a.item_id}|{b.item_id}|0" in ab and f"pair|{a.item_id}|{b.item_id}|0" not in cb
-    for key in shared:
-        assert ab[key] == cb[key]
-
-
-# --- shelves -----------------------------------------------------------------------------------
-
-
-def test_stock_outs_hit_a_plausible_share_of_lines_and_shelves_restock(products):
-    sim = Simulation(SimConfig(seed=21), products)
-    signals: list[InventorySignal] = []
-    for _ in range(30):
-        new_signals, requests = sim.advance(60)
-        signals += new_signals
-        for request in requests:
-            sim.expire(request)
-    stats = sim.stats()
-    print(f"out-of-stock line share {stats['out_of_stock_line_share']:.3f} of {stats['lines']:.0f}")
-    assert 0.02 <= stats["out_of_stock_line_share"] <= 0.15
-    assert stats["restocks"] > 0 and stats["stock_outs"] > 0
-    store_reports = {s.signal for s in signals if s.source == "store_system"}
-    assert store_reports == {"out_of_stock", "in_stock"}
-    # a not_found is either a real stock-out or shopper noise (~1% of lines in stock)
-    assert stats["not_found_lines"] == stats["out_of_stock_lines"] + stats["false_not_found_lines"]
-    assert 0 < stats["false_not_found_lines"] < 0.03 * stats["lines"]
-
-
-def test_found_signals_cover_about_half_the_found_lines(products):
-    sim = Simulation(SimConfig(seed=8), products)
-    found = sum(s.signal == "found" for _ in range(10) for s in sim.advance(60)[0])
-    share = found / sim.stats()["found_lines"]
-    assert 0.4 < share < 0.6
 
 
 # --- resolving a substitution ------------------------------------------------------------------
@@ -462,10 +243,3 @@ def test_orders_count_only_once_every_request_is_settled(products):
     assert settled["orders_completed"] > stats["orders_completed"]
     assert settled["expired"] == settled["unfilled"] == len(requests)
     assert 0.0 < settled["perfect_order_fill_rate"] < 1.0
-
-
-def test_bad_config_is_refused():
-    with pytest.raises(ValueError, match="out_of_stock_rate"):
-        SimConfig(out_of_stock_rate=0.7)
-    with pytest.raises(ValueError, match="found_signal_rate"):
-        SimConfig(found_signal_rate=1.5)
