@@ -14,8 +14,8 @@ Candidates:
 - ``logreg-from-prior``: what the engine ships (model.py): a LogisticRegression whose weights
   start at the hand-set content prior, AdaGrad steps (0.1) with a floor of 0.01
   (online_learning/optimizers.py).
-- ``logreg-from-prior-sgd``: the same with plain SGD 0.05, what shipped before the floored
-  AdaGrad.
+- ``logreg-from-prior-sgd``: the same with plain SGD 0.05, the baseline the floored AdaGrad
+  has to beat.
 - ``scaled-logreg``: StandardScaler | LogisticRegression from zero weights, SGD 0.05: the
   textbook online choice, no prior.
 - ``hoeffding-tree``: HoeffdingTreeClassifier (naive-Bayes-adaptive leaves): non-linear, no

@@ -13,7 +13,7 @@ than a learner ever sees (the simulator's hidden truth, so never a policy to shi
   (the AdPredictor update: one Newton step on the sum of the pair's effects, split by each
   effect's share of the variance). It offers the argmax of its posterior mean.
 - ``thompson`` (``--thompson``): the same learner offering a posterior sample's argmax.
-- ``--blind``: ``known`` and the learner no longer know who is asking, as a ranking per
+- ``--blind``: ``known`` and the learner do not know who is asking, as a ranking per
   (store, item) cannot: the formula is averaged over a fixed panel of customers (their mean
   logit for the pair without the latent effects), and the learner learns against that average,
   so a customer's own tastes are noise to it. Still given the formula and the panel's tastes.
