@@ -1,4 +1,4 @@
-"""The logistic function and its inverse, written once for the model, the offsets and the simulator."""
+"""The logistic function and its inverse, written once for the model, offsets and simulator."""
 
 from __future__ import annotations
 
