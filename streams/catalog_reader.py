@@ -1,4 +1,9 @@
-"""Every worker's full copy of the catalog: a consumer outside the group, over all partitions.
+"""Every worker's full copy of the catalog: a replay of all its partitions, outside the group.
+
+The backlog (everything the catalog topic held when the worker started) goes to the engine in
+one :meth:`~online_learning.engine.SubstitutionEngine.load_catalog` call once it is read, so
+the engine learns the catalog's brand vocabulary from all of it; each later record is applied
+as it arrives.
 
 Signals and feedback travel on other topics than the catalog, so a signal can overtake the
 catalog record of its item. :meth:`CatalogReader.sync` is the barrier for that: before an
@@ -11,15 +16,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable, Iterator
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
-from online_learning.contract import EventError, decode_catalog
+from online_learning.contract import CatalogTombstone, EventError, Product, decode_catalog
 from online_learning.engine import SubstitutionEngine
+from streams.replay import Offsets, RawRecord, TopicReplay
 
 __all__ = ["CatalogReader"]
 
 log = logging.getLogger("fillrate.catalog")
+
+
+def _decoded(records: Iterable[RawRecord]) -> Iterator[Product | CatalogTombstone]:
+    for record in records:
+        try:
+            decoded = decode_catalog(record.key, record.value)
+        except EventError:
+            continue  # dead-lettered, once, by the group's catalog-validate agent
+        yield decoded
 
 
 class CatalogReader:
@@ -38,76 +52,53 @@ class CatalogReader:
         self.ready = asyncio.Event()
         self.applied = 0
         self.min_sync_s = min_sync_s
-        self._consumer: AIOKafkaConsumer | None = None
-        self._tps: list[TopicPartition] = []
+        self._replay: TopicReplay | None = None
         self._last_sync = 0.0
-        self._target: dict[TopicPartition, int] | None = None
+        self._target: Offsets | None = None
         self._progress = asyncio.Condition()
 
     async def run(self) -> None:
         """Read forever (until cancelled)."""
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap_servers,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
+        async with TopicReplay(self.bootstrap_servers, self.topic) as replay:
+            self._replay = replay
+            try:
+                await self._read(replay)
+            finally:
+                self._replay = None
+
+    async def _read(self, replay: TopicReplay) -> None:
+        started = time.monotonic()
+        backlog: list[Product | CatalogTombstone] = []
+        async for records in replay.follow():
+            if self.ready.is_set():
+                self._apply(records)
+            else:
+                backlog.extend(_decoded(records))
+                if await replay.reached():
+                    self._load(backlog, started)
+                    backlog = []
+            async with self._progress:
+                self._progress.notify_all()
+
+    def _apply(self, records: list[RawRecord]) -> None:
+        for product in _decoded(records):
+            self.engine.apply_catalog(product)
+            self.applied += 1
+
+    def _load(self, backlog: list[Product | CatalogTombstone], started: float) -> None:
+        """The initial backlog, in one go; then every name parsed and every aisle's columns
+        built now, before the agents start, rather than on the first stock-outs."""
+        self.engine.load_catalog(backlog)
+        self.applied += len(backlog)
+        pools = self.engine.warm_features()
+        log.warning(
+            "catalog loaded: %d items in %d pools from %s in %.1fs",
+            self.engine.stats().catalog_items,
+            pools,
+            self.topic,
+            time.monotonic() - started,
         )
-        await consumer.start()
-        self._consumer = consumer
-        try:
-            self._tps = await self._partitions(consumer)
-            consumer.assign(self._tps)
-            await consumer.seek_to_beginning(*self._tps)
-            started = time.monotonic()
-            end = await consumer.end_offsets(self._tps)
-            while True:
-                await self._caught_up_or_read(consumer, end)
-                if not self.ready.is_set() and await self._reached(end):
-                    # Parse every name and build every aisle's columns now, before the agents
-                    # start, rather than on the first stock-outs.
-                    pools = self.engine.features.warm()
-                    log.warning(
-                        "catalog loaded: %d items in %d pools from %s in %.1fs",
-                        len(self.engine.catalog),
-                        pools,
-                        self.topic,
-                        time.monotonic() - started,
-                    )
-                    self.ready.set()
-        finally:
-            self._consumer = None
-            await consumer.stop()
-
-    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        while True:
-            partitions = consumer.partitions_for_topic(self.topic)
-            if partitions:
-                return [TopicPartition(self.topic, p) for p in sorted(partitions)]
-            await asyncio.sleep(0.2)
-            await consumer._client.force_metadata_update()
-
-    async def _caught_up_or_read(
-        self, consumer: AIOKafkaConsumer, end: dict[TopicPartition, int]
-    ) -> None:
-        batches = await consumer.getmany(timeout_ms=100, max_records=5000)
-        for records in batches.values():
-            for record in records:
-                try:
-                    self.engine.apply_catalog(decode_catalog(record.key, record.value))
-                    self.applied += 1
-                except EventError:
-                    pass  # dead-lettered, once, by the group's catalog-validate agent
-        async with self._progress:
-            self._progress.notify_all()
-
-    async def _reached(self, end: dict[TopicPartition, int]) -> bool:
-        consumer = self._consumer
-        if consumer is None:
-            return False
-        for tp in self._tps:
-            if await consumer.position(tp) < end.get(tp, 0):
-                return False
-        return True
+        self.ready.set()
 
     async def sync(self, timeout: float = 5.0) -> bool:
         """Wait until everything now in the catalog topic is applied; False on timeout.
@@ -116,13 +107,13 @@ class CatalogReader:
         instead of asking the broker again, so a flood of bad references cannot turn into a
         flood of offset requests.
         """
-        consumer = self._consumer
-        if consumer is None:
+        replay = self._replay
+        if replay is None:
             return False
         now = time.monotonic()
         if self._target is None or now - self._last_sync >= self.min_sync_s:
             self._last_sync = now
-            self._target = await consumer.end_offsets(self._tps)
+            self._target = await replay.end_offsets()
         target = self._target
         deadline = now + timeout
         while not await self._reached(target):
@@ -135,3 +126,7 @@ class CatalogReader:
                 except TimeoutError:
                     return False
         return True
+
+    async def _reached(self, target: Offsets) -> bool:
+        replay = self._replay
+        return replay is not None and await replay.reached(target)

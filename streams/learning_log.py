@@ -18,12 +18,12 @@ import hashlib
 import logging
 import time
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from online_learning.contract import EventError, decode_feedback
 from online_learning.engine import FeedbackResult, SubstitutionEngine, UnknownReference
+from online_learning.monitoring import LearningMonitor
 from streams.catalog_reader import CatalogReader
 from streams.metrics import WorkerMetrics
+from streams.replay import TopicReplay
 
 __all__ = ["LearningLogReader", "event_ids_digest"]
 
@@ -46,7 +46,11 @@ def event_ids_digest(event_ids: list[str] | set[str]) -> str:
 
 
 class LearningLogReader:
-    """Learns every record of the learning log, in log order; ``ready`` once the backlog is in."""
+    """Learns every record of the learning log, in log order; ``ready`` once the backlog is in.
+
+    Each event learned is scored by ``monitor`` (progressive validation, drift); None: by a
+    monitor of its own.
+    """
 
     def __init__(
         self,
@@ -55,19 +59,20 @@ class LearningLogReader:
         engine: SubstitutionEngine,
         catalog: CatalogReader,
         metrics: WorkerMetrics,
+        monitor: LearningMonitor | None = None,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.topic = topic
         self.engine = engine
         self.catalog = catalog
         self.metrics = metrics
+        self.monitor = LearningMonitor() if monitor is None else monitor
         self.ready = asyncio.Event()
         self.learned = 0
         self.duplicates = 0
         self.skipped = 0  # valid when forwarded, refused now (e.g. an item removed since)
         self._digest = 0
-        self._tp = TopicPartition(topic, 0)
-        self._consumer: AIOKafkaConsumer | None = None
+        self._replay: TopicReplay | None = None
         self._next_offset = 0
 
     @property
@@ -77,10 +82,10 @@ class LearningLogReader:
 
     def lag(self) -> int:
         """Records in the log not learned yet, as of the last fetch (the model's staleness)."""
-        consumer = self._consumer
-        if consumer is None:
+        replay = self._replay
+        if replay is None:
             return 0
-        high = consumer.highwater(self._tp)
+        high = replay.highwater(0)
         if high is None:
             return 0
         return max(0, high - self._next_offset)
@@ -88,33 +93,25 @@ class LearningLogReader:
     async def run(self) -> None:
         """Read forever (until cancelled)."""
         await self.catalog.ready.wait()
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap_servers,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=50,
-        )
-        await consumer.start()
-        self._consumer = consumer
-        try:
-            consumer.assign([self._tp])
-            await consumer.seek_to_beginning(self._tp)
-            started = time.monotonic()
-            end = (await consumer.end_offsets([self._tp]))[self._tp]
-            if end == 0:
+        async with TopicReplay(
+            self.bootstrap_servers, self.topic, [0], fetch_max_wait_ms=50
+        ) as replay:
+            self._replay = replay
+            try:
+                await self._read(replay)
+            finally:
+                self._replay = None
+
+    async def _read(self, replay: TopicReplay) -> None:
+        started = time.monotonic()
+        if await replay.reached():  # an empty log
+            self._caught_up(started)
+        async for records in replay.follow():
+            for record in records:
+                await self._learn(record.value)
+                self._next_offset = record.offset + 1
+            if not self.ready.is_set() and await replay.reached():
                 self._caught_up(started)
-            while True:
-                batches = await consumer.getmany(timeout_ms=100, max_records=5000)
-                for records in batches.values():
-                    for record in records:
-                        await self._learn(record.value)
-                        self._next_offset = record.offset + 1
-                if not self.ready.is_set() and await consumer.position(self._tp) >= end:
-                    self._caught_up(started)
-        finally:
-            self._consumer = None
-            await consumer.stop()
 
     def _caught_up(self, started: float) -> None:
         log.warning(
@@ -130,10 +127,10 @@ class LearningLogReader:
         try:
             feedback = decode_feedback(value)
             try:
-                result = self.engine.on_feedback(feedback)
+                outcome = self.engine.on_feedback(feedback)
             except UnknownReference:
                 await self.catalog.sync()
-                result = self.engine.on_feedback(feedback)
+                outcome = self.engine.on_feedback(feedback)
         except EventError as exc:
             self.skipped += 1
             self.metrics.learning_skipped.labels("refused").inc()
@@ -149,10 +146,11 @@ class LearningLogReader:
                 value[:500] if value else value,
             )
             return
-        if result is FeedbackResult.LEARNED:
+        if outcome.result is FeedbackResult.LEARNED:
             self.learned += 1
             self._digest = (self._digest + _id_hash(feedback.event_id)) & _MASK
             self.metrics.feedback_learned.inc()
+            self.monitor.observe(outcome)
         else:
             self.duplicates += 1
             self.metrics.feedback_duplicates.inc()

@@ -27,14 +27,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from online_learning.contract import decode_entry, encode_availability, encode_live
 from online_learning.engine import SubstitutionEngine
 from online_learning.ranking import Ranking
 from streams.batch_produce import Record
+from streams.replay import TopicReplay
 
-__all__ = ["RestoredPartition", "StoreState", "decode_entry", "encode_availability"]
+__all__ = ["RestoredPartition", "StoreState"]
 
 log = logging.getLogger("fillrate.state")
 
@@ -167,7 +166,7 @@ class StoreState:
             record = encode_live(store_id, item_id, engine.live_ranking(store_id, item_id))
             records.setdefault(partition, []).append(record)
         for (store_id, item_id), offset in availability.items():
-            entry = engine.availability.entry(store_id, item_id)
+            entry = engine.availability_entry(store_id, item_id)
             if entry is None:
                 continue
             record = encode_availability(store_id, item_id, entry, offset)
@@ -207,33 +206,23 @@ class StoreState:
     async def _read(
         self, partition: int
     ) -> tuple[dict[tuple[str, str], list[Any]], dict[tuple[str, str], list[str] | None]]:
-        """The latest value of every key in one changelog partition, up to its current end."""
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap_servers,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
+        """The latest value of every key in one changelog partition, up to its end at start."""
+        availability: dict[tuple[str, str], list[Any]] = {}
+        live: dict[tuple[str, str], list[str] | None] = {}
+        async with TopicReplay(
+            self.bootstrap_servers,
+            self.topic,
+            [partition],
+            fetch_timeout_ms=200,
+            max_records=20_000,
             fetch_max_wait_ms=50,
             max_partition_fetch_bytes=8 * 1024 * 1024,
-        )
-        await consumer.start()
-        try:
-            tp = TopicPartition(self.topic, partition)
-            consumer.assign([tp])
-            await consumer.seek_to_beginning(tp)
-            end = (await consumer.end_offsets([tp]))[tp]
-            availability: dict[tuple[str, str], list[Any]] = {}
-            live: dict[tuple[str, str], list[str] | None] = {}
-            position = await consumer.position(tp)
-            while position < end:
-                batches = await consumer.getmany(tp, timeout_ms=200, max_records=20_000)
-                for record in batches.get(tp, ()):
+        ) as replay:
+            async for records in replay.backlog():
+                for record in records:
                     kind, store_id, item_id, value = decode_entry(record.key, record.value)
                     (availability if kind == "a" else live)[(store_id, item_id)] = value
-                    position = record.offset + 1
-            return availability, live
-        finally:
-            await consumer.stop()
+        return availability, live
 
     def _import(
         self,
@@ -241,29 +230,29 @@ class StoreState:
         availability: dict[tuple[str, str], list[Any]],
         live: dict[tuple[str, str], list[str] | None],
     ) -> RestoredPartition:
-        """Put the stores back into the engine in one go (no await: nothing sees half of it)."""
+        """Put the stores back into the engine in one go (no await: nothing sees half of it).
+
+        Every availability entry first, then the live rankings: the engine judges each ranking
+        against availability at the stream time the entries bring back.
+        """
         engine = self.engine
         restored = RestoredPartition(partition, records=len(availability) + len(live))
-        state = engine.availability
-        clock = engine.clock
         for (store_id, item_id), value in availability.items():
             if value is None:
                 continue
             p, ts, held, offset = value
-            state.restore(store_id, item_id, p, ts, held)
+            engine.restore_availability(store_id, item_id, p, ts, held)
             self.store_partition[store_id] = partition
             restored.applied[(store_id, item_id)] = offset
             restored.applied_upto = max(restored.applied_upto, offset)
-            clock = max(clock, ts)
             restored.availability += 1
-        engine.clock = clock
-        threshold = engine.config.threshold
         for (store_id, item_id), substitutes in live.items():
             # A ranking the old owner retired in a model-update pass (its item drifted back
-            # over the threshold) has no tombstone; the same test retires it here.
-            if substitutes is None or state.p(store_id, item_id, clock) >= threshold:
+            # over the threshold) has no tombstone; the engine does not restore it.
+            if substitutes is None or not engine.restore_live_ranking(
+                store_id, item_id, tuple(substitutes)
+            ):
                 continue
-            engine.restore_live_ranking(store_id, item_id, tuple(substitutes))
             self.store_partition[store_id] = partition
             restored.live += 1
         return restored

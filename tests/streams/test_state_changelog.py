@@ -36,8 +36,8 @@ def restored_state() -> tuple[SubstitutionEngine, StoreState]:
 
 def test_import_puts_back_entries_exactly_and_only_live_rankings() -> None:
     engine, state = restored_state()
-    assert engine.availability.entry("s1", "milk") == (0.27, 100.0, False)
-    assert engine.availability.entry("s1", "oat") == (0.02, 90.0, True)
+    assert engine.availability_entry("s1", "milk") == (0.27, 100.0, False)
+    assert engine.availability_entry("s1", "oat") == (0.02, 90.0, True)
     assert engine.live_ranking("s1", "milk") == ("oat", "soy")
     assert engine.live_ranking("s1", "soy") is None
     assert engine.live_ranking("s1", "rice") is None
@@ -61,6 +61,7 @@ async def test_losing_a_partition_forgets_its_stores() -> None:
     state.owned = {0}
     state.on_assigned([1])
     state._restores[1].cancel()  # partition 1 would be restored from the broker
-    assert len(engine.availability) == 0 and engine.live_rankings() == 0
+    stats = engine.stats()
+    assert stats.availability_entries == 0 and stats.live_rankings == 0
     assert state.store_partition == {}
     assert state.owned == {1}

@@ -1,0 +1,167 @@
+"""Read a topic's partitions from the beginning, outside any consumer group, then follow.
+
+Three parts of the worker read a topic this way: the catalog (all its partitions, on every
+worker), the shared learning log (its one partition, on every worker) and, when the group
+hands a worker a partition, that partition of the store-state changelog. None of them may
+join the group (each worker needs every record, and nothing is committed), so each reads with
+its own consumer: it assigns the partitions, seeks to the beginning and notes the end offsets
+it found at start. :meth:`TopicReplay.reached` says when the reading position has passed them,
+that is when the backlog that existed at start has been read; after that the same consumer
+follows whatever arrives.
+
+The end offsets are the broker's. On the embedded Tansu broker (0.6.0) a partition's reported
+end is the first offset of its last record batch plus one, not the true end
+(docs/performance.md): "reached" then turns true as soon as a fetch returns the first record
+of that last batch. A fetch returns whole batches unless ``max_records`` cuts one, so in
+practice the rest of the batch comes in the same fetch; the readers rely on that, as they did
+before this module was written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeAlias
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from streams.aiokafka_internals import force_metadata_update
+
+__all__ = ["Offsets", "RawRecord", "TopicReplay"]
+
+Offsets: TypeAlias = Mapping[TopicPartition, int]
+RawRecord: TypeAlias = "ConsumerRecord[bytes, bytes]"
+
+
+class TopicReplay:
+    """A consumer outside any group over ``partitions`` of ``topic`` (all of them if None),
+    from their beginning.
+
+    Use it as an async context manager (or call :meth:`start` and :meth:`stop`). ``end`` holds
+    the end offsets found at start. ``consumer_options`` go to :class:`AIOKafkaConsumer`
+    (``fetch_max_wait_ms``, ``max_partition_fetch_bytes``, ...); ``fetch_timeout_ms`` and
+    ``max_records`` shape each :meth:`fetch`.
+    """
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        partitions: Sequence[int] | None = None,
+        *,
+        fetch_timeout_ms: int = 100,
+        max_records: int = 5000,
+        **consumer_options: Any,
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.topic = topic
+        self.fetch_timeout_ms = fetch_timeout_ms
+        self.max_records = max_records
+        self.partitions: list[TopicPartition] = (
+            [] if partitions is None else [TopicPartition(topic, p) for p in partitions]
+        )
+        self.end: dict[TopicPartition, int] = {}
+        self._wanted = partitions
+        self._options = consumer_options
+        self._consumer: AIOKafkaConsumer | None = None
+
+    # -- life cycle ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Connect, assign the partitions (waiting for the topic to exist when it was asked for
+        all of them), seek to their beginning and note their end offsets."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            **self._options,
+        )
+        await consumer.start()
+        try:
+            if self._wanted is None:
+                self.partitions = await self._all_partitions(consumer)
+            consumer.assign(self.partitions)
+            await consumer.seek_to_beginning(*self.partitions)
+            self.end = await consumer.end_offsets(self.partitions)
+        except BaseException:
+            await consumer.stop()
+            raise
+        self._consumer = consumer
+
+    async def stop(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            await consumer.stop()
+
+    async def __aenter__(self) -> TopicReplay:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def _all_partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+        while True:
+            partitions = consumer.partitions_for_topic(self.topic)
+            if partitions:
+                return [TopicPartition(self.topic, p) for p in sorted(partitions)]
+            await asyncio.sleep(0.2)
+            await force_metadata_update(consumer)
+
+    @property
+    def consumer(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            raise RuntimeError(f"the replay of {self.topic} is not running")
+        return self._consumer
+
+    @property
+    def running(self) -> bool:
+        return self._consumer is not None
+
+    # -- reading -------------------------------------------------------------------------------
+    async def fetch(self) -> list[RawRecord]:
+        """The records of one fetch, in offset order within each partition; empty when none
+        arrived within ``fetch_timeout_ms``."""
+        batches = await self.consumer.getmany(
+            *self.partitions, timeout_ms=self.fetch_timeout_ms, max_records=self.max_records
+        )
+        return [record for records in batches.values() for record in records]
+
+    async def backlog(self) -> AsyncIterator[list[RawRecord]]:
+        """Fetches until the end offsets found at start are reached (a one-off read)."""
+        while not await self.reached():
+            yield await self.fetch()
+
+    async def follow(self) -> AsyncIterator[list[RawRecord]]:
+        """Fetches forever: the backlog first, then whatever arrives (empty lists while
+        nothing does, so the reader can look at :meth:`reached` and its other state)."""
+        while True:
+            yield await self.fetch()
+
+    # -- where the reading is ------------------------------------------------------------------
+    async def reached(self, end: Offsets | None = None) -> bool:
+        """Has the reading position passed ``end`` (default: the end offsets found at start)
+        in every partition?"""
+        target = self.end if end is None else end
+        consumer = self.consumer
+        for tp in self.partitions:
+            if await consumer.position(tp) < target.get(tp, 0):
+                return False
+        return True
+
+    async def end_offsets(self) -> dict[TopicPartition, int]:
+        """The partitions' end offsets now (asks the broker)."""
+        ends: dict[TopicPartition, int] = await self.consumer.end_offsets(self.partitions)
+        return ends
+
+    def highwater(self, partition: int) -> int | None:
+        """The partition's end offset as of the last fetch (no request); None before one."""
+        high: int | None = self.consumer.highwater(TopicPartition(self.topic, partition))
+        return high
