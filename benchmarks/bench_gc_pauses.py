@@ -3,8 +3,8 @@
 A worker holds half a million long-lived objects (the 49,688-item catalog, its features, the
 model) before it processes its first event. A full (generation 2) collection walks all of them
 every time one is triggered, which stalls the event loop: every stock-out waiting behind it is
-late. The worker freezes what it loaded once it is ready (``streams/app.py``), which takes those
-objects out of every later collection.
+late. The worker freezes what it loaded once it is ready (``streams/worker/worker.py``), which
+takes those objects out of every later collection.
 
 This runs the engine alone (no Kafka, no Faust, so the pauses are not hidden in other noise)
 in two fresh processes, one per mode, on the same stream: the catalog loaded and warmed as a
@@ -30,8 +30,8 @@ from typing import Any
 from workload import make_events
 
 from online_learning.contract import InventorySignal
-from streams.app import build_engine
 from streams.settings import Settings
+from streams.worker import build_engine
 
 HERE = Path(__file__).resolve().parent
 

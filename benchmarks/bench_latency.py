@@ -18,9 +18,9 @@ again and our fetch.
 
 Faust creates the worker's consumer with a fixed 1.5 s fetch wait, and the embedded Tansu
 broker holds an empty fetch for that long even when data arrives meanwhile; the worker replaces
-it with its ``fetch_wait_ms`` setting (default 40 ms, streams/fetch_wait.py). As a baseline the
-same measurement is repeated, in the same run and on the same stream, with the worker set back
-to Faust's 1,500 ms (``--baseline-fetch-wait-ms 0`` skips it).
+it with its ``fetch_wait_ms`` setting (default 40 ms, streams/faust_internals.py). As a baseline
+the same measurement is repeated, in the same run and on the same stream, with the worker set
+back to Faust's 1,500 ms (``--baseline-fetch-wait-ms 0`` skips it).
 
 p50 and p99 are medians over rounds of each round's percentile; p99.9 needs more samples than
 one round gives, so it is taken over the rankings of all rounds together.

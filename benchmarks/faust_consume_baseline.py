@@ -33,7 +33,7 @@ import faust
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams.batch_produce import Record, send_records
-from streams.fetch_wait import set_fetch_wait
+from streams.faust_internals import producer_of, set_fetch_wait
 
 WRITE_PARTITIONS = 4
 
@@ -78,7 +78,7 @@ def main() -> None:
     value = b"x" * 100
 
     def producer() -> AIOKafkaProducer:
-        return app.producer._ensure_producer()  # type: ignore[attr-defined, no-any-return]
+        return producer_of(app)
 
     def lost(*_: Any) -> None:
         raise SystemExit("a write-back batch was not delivered")

@@ -9,10 +9,10 @@ import sys
 import faust
 
 from online_learning.rules import RulesError, load_rules
-from streams.app import build_worker
 from streams.embedded_broker import BrokerError, EmbeddedBroker
 from streams.settings import Settings
 from streams.topics import ensure_topics
+from streams.worker import build_worker
 
 log = logging.getLogger("fillrate.worker")
 

@@ -1,11 +1,12 @@
-"""The worker's group consumer gets the configured fetch wait instead of Faust's fixed 1,500 ms."""
+"""The Faust internals the worker relies on, on the pinned Faust: the group consumer gets the
+configured fetch wait instead of Faust's fixed 1,500 ms."""
 
 from __future__ import annotations
 
 import pytest
 
-from streams.app import build_worker
 from streams.settings import Settings
+from streams.worker import build_worker
 
 
 async def _group_consumer_wait(settings: Settings) -> int:

@@ -1,0 +1,78 @@
+"""The worker's Faust app and its raw topics.
+
+The topics carry bytes in and bytes out: decoding is the contract's job
+(online_learning/contract), so a message the contract refuses still reaches an agent, which
+dead-letters it with its reason instead of Faust dropping it in a deserializer.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+
+import faust
+from faust.types import TopicT
+
+from streams.faust_internals import set_fetch_wait
+from streams.settings import Settings
+
+__all__ = ["Topics", "create_app", "raw_topic"]
+
+
+def create_app(settings: Settings) -> faust.App:
+    """The Faust app of one worker in the consumer group ``settings.app_id``."""
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker,
+        store="memory://",
+        autodiscover=False,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication,
+        web_enabled=True,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        datadir=settings.data_dir or tempfile.mkdtemp(prefix="fillrate-"),
+        broker_rebalance_timeout=settings.rebalance_timeout_s,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.heartbeat_interval_s,
+        producer_linger_ms=2,
+        consumer_auto_offset_reset="earliest",
+        consumer_group_instance_id=settings.group_instance_id,
+    )
+    set_fetch_wait(app, settings.fetch_wait_ms)
+    return app
+
+
+def raw_topic(app: faust.App, name: str, partitions: int) -> TopicT:
+    """A topic whose keys and values reach the agents as the bytes on the wire."""
+    return app.topic(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """The contract's topics the agents read, and the dead-letter topic they write."""
+
+    catalog: TopicT
+    signals: TopicT
+    feedback: TopicT
+    deadletter: TopicT
+
+    @classmethod
+    def of(cls, app: faust.App, settings: Settings) -> Topics:
+        def topic(name: str) -> TopicT:
+            return raw_topic(app, name, settings.partitions)
+
+        return cls(
+            catalog=topic(settings.catalog_topic),
+            signals=topic(settings.signals_topic),
+            feedback=topic(settings.feedback_topic),
+            deadletter=topic(settings.deadletter_topic),
+        )

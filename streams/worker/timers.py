@@ -1,0 +1,101 @@
+"""A worker's periodic work: model-update re-rankings and the gauges (with consumer lag)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from aiokafka.errors import IllegalStateError
+from faust.types import ConsumerT
+
+from streams.faust_internals import last_read_offset
+
+if TYPE_CHECKING:
+    from streams.worker.worker import Worker
+
+__all__ = ["GAUGES_INTERVAL_S", "Timers", "consumer_lag"]
+
+GAUGES_INTERVAL_S = 1.0
+REFRESH_SLICE = 25  # live rankings re-ranked between two pauses for the event loop
+REFRESH_PAUSE_S = 0.005
+
+
+class Timers:
+    """The timers of ``worker``: :meth:`refresh_rankings` every ``refresh_interval_s``,
+    :meth:`update_gauges` every :data:`GAUGES_INTERVAL_S`."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    async def refresh_rankings(self) -> None:
+        """Re-rank live rankings after learning; publish those whose order changed."""
+        worker = self.worker
+        state, engine = worker.state, worker.engine
+        # Not while a rebalance or a restore is under way: state is incomplete then.
+        if not worker.ready or state.busy():
+            return
+        # In slices, yielding to the event loop between them: one re-rank costs 40-130 us, so
+        # a whole budget in one go would stall the stock-out path for tens of milliseconds.
+        remaining = worker.settings.refresh_budget
+        while remaining > 0 and worker.ready and not state.busy():
+            step = min(REFRESH_SLICE, remaining)
+            remaining -= step
+            rankings = engine.refresh(step)
+            if rankings:
+                await worker.output.publish(rankings, None)
+                state.ranked(rankings)
+            if not engine.refresh_pending:
+                break
+            # a real pause, not sleep(0): Faust needs several loop turns per message, so the
+            # consume path only gets through a batch if the refresh steps aside for a moment
+            await asyncio.sleep(REFRESH_PAUSE_S)
+        await state.flush()
+
+    async def update_gauges(self) -> None:
+        """Publish the sizes and running counts kept elsewhere (engine, monitor, state)."""
+        worker = self.worker
+        metrics, settings = worker.metrics, worker.settings
+        if worker.ready:
+            topics = (settings.signals_topic, settings.feedback_topic)
+            for topic, lag in (await consumer_lag(worker.app.consumer, topics)).items():
+                metrics.consumer_lag.labels(topic).set(lag)
+        stats = worker.engine.stats()
+        metrics.availability_entries.set(stats.availability_entries)
+        metrics.live_rankings.set(stats.live_rankings)
+        metrics.catalog_items.set(stats.catalog_items)
+        learning = worker.monitor.snapshot()
+        if stats.feedback_learned:
+            metrics.model_log_loss.set(learning.log_loss)
+            metrics.prior_log_loss.set(learning.prior_log_loss)
+            metrics.model_roc_auc.set(learning.roc_auc)
+            metrics.acceptance_rate.set(learning.acceptance_rate)
+        metrics.catch_up(metrics.acceptance_drifts, learning.drifts)
+        metrics.catch_up(metrics.stale_signals, stats.stale_signals)
+        metrics.catch_up(metrics.signals_already_applied, worker.state.skipped_signals)
+        metrics.learning_lag.set(worker.learning.lag())
+
+
+async def consumer_lag(consumer: ConsumerT, topics: Iterable[str]) -> dict[str, int]:
+    """Per topic: high watermark minus the next offset to process, over our partitions.
+
+    The next offset follows the last one Faust's streams processed; a partition with nothing
+    processed yet counts from its fetch position.
+    """
+    lag = dict.fromkeys(topics, 0)
+    for tp in consumer.assignment():
+        if tp.topic not in lag:
+            continue
+        try:
+            high = consumer.highwater(tp)
+            if high is None:
+                continue
+            read = last_read_offset(consumer, tp)
+            next_offset = read + 1 if read is not None else await consumer.position(tp)
+        except (AssertionError, IllegalStateError):
+            # Revoked by a rebalance under way (Faust's assignment is not updated yet):
+            # aiokafka refuses the question, and a timer that raises crashes the worker.
+            continue
+        if next_offset is not None:
+            lag[tp.topic] += max(0, high - next_offset)
+    return lag

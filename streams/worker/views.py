@@ -1,0 +1,58 @@
+"""A worker's web views: ``/metrics`` for Prometheus, ``/health`` for orchestration and tests."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from faust.web import Request, Response, View
+
+from streams.metrics import CONTENT_TYPE_LATEST
+
+if TYPE_CHECKING:
+    from streams.worker.worker import Worker
+
+__all__ = ["add_views", "health"]
+
+# aiohttp wants the charset outside content_type; the body is UTF-8 text either way.
+METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST.split(";")[0] + "; version=0.0.4"
+
+
+def add_views(worker: Worker) -> None:
+    """Route ``/metrics`` and ``/health`` on ``worker``'s web server."""
+
+    @worker.app.page("/metrics")
+    async def metrics_view(web: View, request: Request) -> Response:
+        return web.bytes(worker.metrics.exposition(), content_type=METRICS_CONTENT_TYPE)
+
+    @worker.app.page("/health")
+    async def health_view(web: View, request: Request) -> Response:
+        return web.json(health(worker), status=200 if worker.ready else 503)
+
+
+def health(worker: Worker) -> dict[str, Any]:
+    """The /health body: ready or starting, and what the worker holds and has learned."""
+    settings, state, learning = worker.settings, worker.state, worker.learning
+    stats = worker.engine.stats()
+    ready = worker.ready
+    inputs = (settings.signals_topic, settings.feedback_topic)
+    return {
+        "status": "ok" if ready else "starting",
+        "catalog_items": stats.catalog_items,
+        "catalog_loaded": worker.catalog.ready.is_set(),
+        "assigned_partitions": sum(tp.topic in inputs for tp in worker.app.consumer.assignment())
+        if ready
+        else 0,
+        "availability_entries": stats.availability_entries,
+        "live_rankings": stats.live_rankings,
+        "feedback_learned": stats.feedback_learned,
+        "feedback_duplicates": learning.duplicates,
+        "feedback_digest": learning.digest,
+        "learning_lag": learning.lag(),
+        "model_version": stats.model_version,
+        "model_digest": worker.engine.model_digest(),
+        "signal_partitions": sorted(state.owned) if ready else [],
+        "restored_entries": state.restored_entries,
+        "signals_already_applied": state.skipped_signals,
+        "restoring": state.busy(),
+        "broker_up": worker.broker.up,
+    }

@@ -1,0 +1,134 @@
+"""One worker: the Faust app wired to the substitution engine, and the parts that keep it fed.
+
+Every worker needs the whole catalog, whatever partitions it owns, so the catalog is read
+outside the group (catalog_reader.py); the agents wait until it has caught up before they
+process signals and feedback. Every worker also needs the whole model: the feedback agent
+appends the valid feedback of its partitions to the app's single-partition learning log, which
+every worker learns from in the same order (learning_log.py). Per-store state (availability,
+live rankings) is written to a compacted changelog and restored when the group moves a
+partition to this worker, before its signals are processed (state_changelog.py).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+
+from online_learning.availability import AvailabilityConfig
+from online_learning.engine import EngineConfig, SubstitutionEngine
+from online_learning.monitoring import LearningMonitor
+from online_learning.popularity import read_popularity
+from online_learning.rules import HardRules, load_rules
+from streams.broker_health import BrokerProbe
+from streams.catalog_reader import CatalogReader
+from streams.learning_log import LearningLogReader
+from streams.metrics import WorkerMetrics
+from streams.redelivery import SeenOffsets
+from streams.settings import Settings
+from streams.state_changelog import StoreState
+from streams.worker.agents import Agents
+from streams.worker.app import Topics, create_app
+from streams.worker.output import Output
+from streams.worker.rebalance import Rebalance
+from streams.worker.timers import GAUGES_INTERVAL_S, Timers
+from streams.worker.views import add_views
+
+__all__ = ["Worker", "build_engine", "build_worker"]
+
+log = logging.getLogger("fillrate.worker")
+
+
+def build_engine(settings: Settings, rules: HardRules | None = None) -> SubstitutionEngine:
+    """The worker's engine; ``rules`` already loaded from ``settings.rules``, or loaded here."""
+    return SubstitutionEngine(
+        rules=load_rules(settings.rules) if rules is None else rules,
+        config=EngineConfig(
+            top_k=settings.top_k,
+            threshold=settings.threshold,
+            allowed_stores=settings.store_allowlist(),
+            refresh_budget=settings.refresh_budget,
+            explore_epsilon=settings.explore_epsilon,
+            candidate_cache=settings.candidate_cache,
+        ),
+        availability=AvailabilityConfig(prior=settings.prior, half_life_s=settings.half_life_s),
+        popularity=read_popularity(settings.popularity) if settings.popularity else None,
+    )
+
+
+class Worker:
+    """A Faust app with every agent, timer, task and view, and the engine and metrics it drives.
+
+    Nothing runs until the app starts (``faust.Worker(worker.app, ...)``, see run_worker.py).
+    ``ready`` turns true once the catalog is loaded, the learning log replayed and the group
+    joined.
+    """
+
+    def __init__(self, settings: Settings, rules: HardRules | None = None) -> None:
+        if settings.broker is None:
+            raise ValueError("a worker needs a broker URL (start the embedded one first)")
+        self.settings = settings
+        self.app = create_app(settings)
+        self.topics = Topics.of(self.app, settings)
+        self.engine = build_engine(settings, rules)
+        self.monitor = LearningMonitor()
+        self.metrics = WorkerMetrics()
+        self.output = Output(self.app, settings, self.metrics, self.topics.deadletter)
+        servers = settings.bootstrap_servers
+        self.catalog = CatalogReader(servers, settings.catalog_topic, self.engine)
+        self.learning = LearningLogReader(
+            servers, settings.learning_topic, self.engine, self.catalog, self.metrics, self.monitor
+        )
+        self.state = StoreState(servers, settings.state_topic, self.engine, self.output.write_state)
+        self.broker = BrokerProbe(servers, self.metrics)
+        self.seen = SeenOffsets()
+        self.rebalance = Rebalance(self.app, settings, self.state, self.seen)
+        self.ready = False
+        self._wire()
+
+    def _wire(self) -> None:
+        """Register the agents, timers, background tasks, rebalance handlers and views."""
+        app, topics = self.app, self.topics
+        agents = Agents(self)
+        app.agent(topics.catalog, name="catalog-validate")(agents.validate_catalog)
+        app.agent(topics.signals, name="signals")(agents.process_signals)
+        app.agent(topics.feedback, name="feedback")(agents.process_feedback)
+        timers = Timers(self)
+        app.timer(self.settings.refresh_interval_s)(timers.refresh_rankings)
+        app.timer(GAUGES_INTERVAL_S)(timers.update_gauges)
+        app.task(self.catalog.run)
+        app.task(self.learning.run)
+        app.task(self.broker.run)
+        self.rebalance.connect()
+        app.task(self.announce_ready)
+        add_views(self)
+
+    async def announce_ready(self) -> None:
+        """Become ready once the catalog and the model are in and the group is joined."""
+        await self.catalog.ready.wait()
+        await self.learning.ready.wait()
+        await self.rebalance.joined.wait()
+        # The catalog, its features and the replayed model live as long as the worker: take
+        # them out of the cyclic GC, whose full collections would walk them all again and
+        # stall the event loop for a quarter of a second each time (docs/performance.md).
+        gc.collect()
+        gc.freeze()
+        self.ready = True
+        self.metrics.ready.set(1)
+        settings = self.settings
+        log.warning(
+            "fillrate worker ready: %d catalog items, consuming %s and %s on %s; "
+            "health http://%s:%d/health, metrics http://%s:%d/metrics",
+            self.engine.stats().catalog_items,
+            settings.signals_topic,
+            settings.feedback_topic,
+            settings.broker,
+            settings.web_host,
+            settings.web_port,
+            settings.web_host,
+            settings.web_port,
+        )
+
+
+def build_worker(settings: Settings, rules: HardRules | None = None) -> Worker:
+    """Create the Faust app with every agent, timer and view; nothing runs until it starts."""
+    return Worker(settings, rules)
