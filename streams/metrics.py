@@ -30,11 +30,21 @@ def error_kind(exc: Exception) -> str:
 
 
 class WorkerMetrics:
-    """Every metric the worker exports; one instance per process."""
+    """Every metric the worker exports; one instance per process.
+
+    Grouped by what they watch: the traffic in and out, the learning, the state held, and
+    whether the worker and its broker are up.
+    """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
-        r = self.registry
+        self._add_traffic(self.registry)
+        self._add_learning(self.registry)
+        self._add_state(self.registry)
+        self._add_health(self.registry)
+        self._caught_up: dict[int, int] = {}  # id(counter) -> the total it was raised to
+
+    def _add_traffic(self, r: CollectorRegistry) -> None:
         self.events_in = Counter(
             "fillrate_events_in_total", "Input messages consumed, by topic", ["topic"], registry=r
         )
@@ -50,66 +60,15 @@ class WorkerMetrics:
             ["trigger"],
             registry=r,
         )
-        self.feedback_learned = Counter(
-            "fillrate_feedback_learned_total", "Feedback events the model learned from", registry=r
-        )
-        self.feedback_duplicates = Counter(
-            "fillrate_feedback_duplicates_total",
-            "Feedback events ignored because their event_id was already learned",
-            registry=r,
-        )
-        self.stale_signals = Counter(
-            "fillrate_stale_signals_total",
-            "Inventory signals older than the state they would overwrite (ignored)",
-            registry=r,
-        )
-        self.model_log_loss = Gauge(
-            "fillrate_model_log_loss", "Progressive-validation log loss of p_accept", registry=r
-        )
-        self.prior_log_loss = Gauge(
-            "fillrate_prior_log_loss",
-            "Log loss the content prior alone would have on the same feedback; learning helps"
-            " while fillrate_model_log_loss is below it",
-            registry=r,
-        )
-        self.acceptance_drifts = Counter(
-            "fillrate_acceptance_drift_total",
-            "Changes in the acceptance rate detected by ADWIN on the accept/reject stream",
-            registry=r,
-        )
         self.rankings_explored = Counter(
             "fillrate_rankings_explored_total",
             "Ranking events whose first substitute was chosen by exploration, not greedily",
-            registry=r,
-        )
-        self.model_roc_auc = Gauge(
-            "fillrate_model_roc_auc", "Progressive-validation ROC AUC of p_accept", registry=r
-        )
-        self.acceptance_rate = Gauge(
-            "fillrate_acceptance_rate",
-            "Share of offered substitutes accepted, over the last feedback events",
             registry=r,
         )
         self.latency = Histogram(
             "fillrate_event_to_ranking_latency_seconds",
             "From the triggering event's Kafka timestamp to its ranking being published",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
-            registry=r,
-        )
-        self.availability_entries = Gauge(
-            "fillrate_availability_entries",
-            "Tracked (store, item) availability entries",
-            registry=r,
-        )
-        self.live_rankings = Gauge(
-            "fillrate_live_rankings", "Rankings of items still believed unavailable", registry=r
-        )
-        self.catalog_items = Gauge(
-            "fillrate_catalog_items", "Items in this worker's catalog", registry=r
-        )
-        self.ready = Gauge(
-            "fillrate_ready",
-            "1 once the catalog is loaded, the learning log replayed and the group joined",
             registry=r,
         )
         self.consumer_lag = Gauge(
@@ -121,14 +80,56 @@ class WorkerMetrics:
         self.produce_errors = Counter(
             "fillrate_produce_errors_total", "Output messages that failed to publish", registry=r
         )
+        self.redelivered = Counter(
+            "fillrate_redelivered_total",
+            "Messages handed over again after a rebalance (Faust seeks back to the last commit)"
+            " and skipped: this worker had processed them already",
+            ["topic"],
+            registry=r,
+        )
+
+    def _add_learning(self, r: CollectorRegistry) -> None:
+        self.feedback_learned = Counter(
+            "fillrate_feedback_learned_total", "Feedback events the model learned from", registry=r
+        )
+        self.feedback_duplicates = Counter(
+            "fillrate_feedback_duplicates_total",
+            "Feedback events ignored because their event_id was already learned",
+            registry=r,
+        )
+        self.model_log_loss = Gauge(
+            "fillrate_model_log_loss", "Progressive-validation log loss of p_accept", registry=r
+        )
+        self.prior_log_loss = Gauge(
+            "fillrate_prior_log_loss",
+            "Log loss the content prior alone would have on the same feedback; learning helps"
+            " while fillrate_model_log_loss is below it",
+            registry=r,
+        )
+        self.model_roc_auc = Gauge(
+            "fillrate_model_roc_auc", "Progressive-validation ROC AUC of p_accept", registry=r
+        )
+        self.acceptance_rate = Gauge(
+            "fillrate_acceptance_rate",
+            "Share of offered substitutes accepted, over the last feedback events",
+            registry=r,
+        )
+        # Undefined until the first feedback event, and NaN says so (0 would read as a value).
+        for gauge in (
+            self.model_log_loss,
+            self.prior_log_loss,
+            self.model_roc_auc,
+            self.acceptance_rate,
+        ):
+            gauge.set(float("nan"))
+        self.acceptance_drifts = Counter(
+            "fillrate_acceptance_drift_total",
+            "Changes in the acceptance rate detected by ADWIN on the accept/reject stream",
+            registry=r,
+        )
         self.learning_lag = Gauge(
             "fillrate_learning_lag",
             "Feedback records in the shared learning log this worker's model has not learned yet",
-            registry=r,
-        )
-        self.signals_already_applied = Counter(
-            "fillrate_signals_already_applied_total",
-            "Re-delivered signals skipped because the state changelog shows them applied",
             registry=r,
         )
         self.learning_skipped = Counter(
@@ -140,11 +141,34 @@ class WorkerMetrics:
         )
         for reason in ("refused", "internal"):
             self.learning_skipped.labels(reason)
-        self.redelivered = Counter(
-            "fillrate_redelivered_total",
-            "Messages handed over again after a rebalance (Faust seeks back to the last commit)"
-            " and skipped: this worker had processed them already",
-            ["topic"],
+
+    def _add_state(self, r: CollectorRegistry) -> None:
+        self.availability_entries = Gauge(
+            "fillrate_availability_entries",
+            "Tracked (store, item) availability entries",
+            registry=r,
+        )
+        self.live_rankings = Gauge(
+            "fillrate_live_rankings", "Rankings of items still believed unavailable", registry=r
+        )
+        self.catalog_items = Gauge(
+            "fillrate_catalog_items", "Items in this worker's catalog", registry=r
+        )
+        self.stale_signals = Counter(
+            "fillrate_stale_signals_total",
+            "Inventory signals older than the state they would overwrite (ignored)",
+            registry=r,
+        )
+        self.signals_already_applied = Counter(
+            "fillrate_signals_already_applied_total",
+            "Re-delivered signals skipped because the state changelog shows them applied",
+            registry=r,
+        )
+
+    def _add_health(self, r: CollectorRegistry) -> None:
+        self.ready = Gauge(
+            "fillrate_ready",
+            "1 once the catalog is loaded, the learning log replayed and the group joined",
             registry=r,
         )
         self.broker_up = Gauge(
@@ -156,16 +180,6 @@ class WorkerMetrics:
             registry=r,
         )
         self.broker_up.set(1)
-
-        # Undefined until the first feedback event, and NaN says so (0 would read as a value).
-        for gauge in (
-            self.model_log_loss,
-            self.prior_log_loss,
-            self.model_roc_auc,
-            self.acceptance_rate,
-        ):
-            gauge.set(float("nan"))
-        self._caught_up: dict[int, int] = {}  # id(counter) -> the total it was raised to
 
     def catch_up(self, counter: Counter, total: int) -> None:
         """Raise ``counter`` to ``total``, a running count kept elsewhere (the engine, the
