@@ -1,36 +1,34 @@
 """Real `fillrate worker` processes for the benchmarks, and what they have consumed.
 
-Shared by bench_latency.py and bench_scaleout.py: start a worker as a child process with the
-benchmark's broker, topics and consumer group, wait until its /health says ready, read its
-input counter from /metrics, stop it. Each worker logs to its own file in a temp directory.
+Shared by bench_latency.py, bench_scaleout.py and bench_throughput.py: a worker as a child
+process (the package's harness, streams/worker_process.py) with the benchmark's broker, topics
+and consumer group, and its input counter read from /metrics. Each worker logs to its own file
+in a temp directory.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
+import dataclasses
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
 from workload import encode
 
 from online_learning.contract import Feedback, InventorySignal, Product, product_payload
+from streams import worker_process
 from streams.embedded_broker import free_port
 from streams.settings import Settings
 from streams.topics import ensure_topics
 
 ROOT = Path(__file__).resolve().parent.parent
-TOPIC_SETTINGS = ("catalog_topic", "signals_topic", "feedback_topic", "rankings_topic")
 
 
 def bench_settings(broker_url: str, partitions: int) -> Settings:
@@ -76,107 +74,50 @@ async def publish(
         await producer.stop()
 
 
-class WorkerProcess:
-    """One `fillrate worker` child process in consumer group ``app_id``."""
+class WorkerProcess(worker_process.WorkerProcess):
+    """A `fillrate worker` child process (streams/worker_process.py) in consumer group
+    ``app_id``, on the benchmark's topics, logging to its own temp directory.
+
+    ``fetch_wait_ms`` None: the worker as shipped (the setting's default); else that setting.
+    """
 
     def __init__(self, settings: Settings, app_id: str, fetch_wait_ms: int | None = None) -> None:
-        self.settings = settings
-        # None: the worker as shipped (FILLRATE_FETCH_WAIT_MS default); else that setting
-        self.fetch_wait_ms = fetch_wait_ms
-        self.web_port = free_port()
-        self.log_path = Path(tempfile.mkdtemp(prefix="bench-worker-")) / "worker.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FILLRATE_")}
-        env.update(
-            {
-                "FILLRATE_BROKER": str(settings.broker),
-                "FILLRATE_APP_ID": app_id,
-                "FILLRATE_WEB_PORT": str(self.web_port),
-                "FILLRATE_PARTITIONS": str(settings.partitions),
-                "FILLRATE_LOG_LEVEL": "warning",
-                "FILLRATE_DEADLETTER_TOPIC": settings.deadletter_topic,
-            }
-        )
-        for name in TOPIC_SETTINGS:
-            env[f"FILLRATE_{name.upper()}"] = getattr(settings, name)
+        changes: dict[str, Any] = {
+            "app_id": app_id,
+            "web_port": free_port(),
+            "log_level": "warning",
+        }
         if fetch_wait_ms is not None:
-            env["FILLRATE_FETCH_WAIT_MS"] = str(fetch_wait_ms)
-        self._env = env
-        self.proc: subprocess.Popen[bytes] | None = None
+            changes["fetch_wait_ms"] = fetch_wait_ms
+        log_path = Path(tempfile.mkdtemp(prefix="bench-worker-")) / "worker.log"
+        super().__init__(dataclasses.replace(settings, **changes), log_path, cwd=ROOT)
+        self.fetch_wait_ms = fetch_wait_ms
 
-    def start(self) -> WorkerProcess:
-        command = [sys.executable, "-m", "streams.cli", "worker"]
-        self.proc = subprocess.Popen(
-            command,
-            env=self._env,
-            stdout=self.log_path.open("wb"),
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-        return self
+    @property
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        """The child process; None before it started."""
+        return self.process
 
-    def _get(self, path: str) -> tuple[int, bytes]:
-        try:
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{self.web_port}{path}", timeout=2
-            ) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
-        except OSError:
-            return 0, b""
-
-    def health(self) -> dict[str, object]:
-        status, body = self._get("/health")
-        return json.loads(body) if status in (200, 503) and body else {}
-
-    def wait_ready(self, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.health().get("status") == "ok":
-                return
-            self.check_alive()
-            time.sleep(0.1)
-        raise TimeoutError(f"worker not ready within {timeout:g}s; see {self.log_path}")
-
-    def check_alive(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            raise RuntimeError(f"worker exited; see {self.log_path}")
+    def wait_ready(
+        self,
+        timeout: float = 120.0,
+        until: Callable[[worker_process.Health], bool] | None = None,
+        poll: float = 0.1,
+    ) -> None:
+        """As the harness's, with a benchmark's patience (a whole catalog to load)."""
+        super().wait_ready(timeout, until, poll)
 
     def events_in(self) -> float:
-        """Input events (signals + feedback) this worker has consumed so far."""
-        status, body = self._get("/metrics")
-        if status != 200:
-            return 0.0
-        topics = (self.settings.signals_topic, self.settings.feedback_topic)
-        total = 0.0
-        for line in body.decode().splitlines():
-            if line.startswith("fillrate_events_in_total{") and any(
-                f'"{t}"' in line for t in topics
-            ):
-                total += float(line.rpartition(" ")[2])
-        return total
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        proc.terminate()
+        """Input events (signals + feedback) this worker has consumed so far; 0 if it does not
+        answer."""
         try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-    def __enter__(self) -> WorkerProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+            metrics = self.metrics()
+        except OSError:
+            return 0.0
+        name, settings = "fillrate_events_in_total", self.settings
+        return metrics.value(name, topic=settings.signals_topic) + metrics.value(
+            name, topic=settings.feedback_topic
+        )
 
 
 def events_in(workers: list[WorkerProcess]) -> float:

@@ -9,94 +9,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
+from functools import partial
 from pathlib import Path
-from typing import Any
 
+from online_learning.offline.instacart import load_order_popularity
 from online_learning.offline.populations import POPULATIONS
+from online_learning.popularity import write_popularity
 from streams.embedded_broker import BrokerError, EmbeddedBroker, free_port
 from streams.settings import Settings
-from streams.simulate import SimulationDriver, Window, install_stop, sim_config
+from streams.simulate import DriverStats, SimulationDriver, Window, install_stop, sim_config
+from streams.worker_process import Health, WorkerExited, WorkerProcess
 
 __all__ = ["run_demo"]
 
-
-def fetch_json(url: str, timeout: float = 1.0) -> dict[str, Any] | None:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return json.loads(response.read())  # type: ignore[no-any-return]
-    except urllib.error.HTTPError as exc:  # 503 while starting still has a JSON body
-        try:
-            return json.loads(exc.read())  # type: ignore[no-any-return]
-        except ValueError:
-            return None
-    except (OSError, ValueError):
-        return None
-
-
-def fetch_metrics(url: str) -> dict[str, float]:
-    """Unlabelled and summed samples of the worker's /metrics, by metric name."""
-    try:
-        with urllib.request.urlopen(url, timeout=1.0) as response:
-            text = response.read().decode()
-    except OSError:
-        return {}
-    values: dict[str, float] = {}
-    for line in text.splitlines():
-        if not line.startswith("fillrate_"):
-            continue
-        name_labels, _, value = line.rpartition(" ")
-        name = name_labels.split("{", 1)[0]
-        with contextlib.suppress(ValueError):
-            values[name] = values.get(name, 0.0) + float(value)
-    return values
-
-
-def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable,
-        "-m",
-        "streams.cli",
-        "worker",
-        "--broker",
-        str(settings.broker),
-        "--web-port",
-        str(settings.web_port),
-        "--partitions",
-        str(settings.partitions),
-        "--top-k",
-        str(settings.top_k),
-        "--log-level",
-        settings.log_level,
-    ]
-    with log_path.open("ab") as log:
-        return subprocess.Popen(
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-
-
-def stop_worker(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+READY_TIMEOUT_S = 90.0
 
 
 def run_demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -112,37 +42,37 @@ def run_demo(settings: Settings, args: argparse.Namespace) -> int:
     except BrokerError as exc:
         print(f"fillrate demo: {exc}", file=sys.stderr)
         return 2
-    settings = Settings.load(
-        {
-            "broker": broker.url,
-            "web_port": web_port,
-            "partitions": settings.partitions,
-            "top_k": settings.top_k,
-            "log_level": settings.log_level,
-        },
-        environ={},
-    )
-    health_url = f"http://127.0.0.1:{web_port}/health"
-    metrics_url = f"http://127.0.0.1:{web_port}/metrics"
-    worker_log = workdir / "worker.log"
+    settings = demo_settings(settings, broker.url, web_port, workdir)
     print(f"  broker  {broker.url} (memory only)", flush=True)
-    worker = start_worker(settings, worker_log)
-    print(f"  worker  pid {worker.pid}, log {worker_log}", flush=True)
+    worker = WorkerProcess(settings, workdir / "worker.log", new_session=True).start()
+    print(f"  worker  pid {worker.pid}, log {worker.log_path}", flush=True)
     try:
-        return asyncio.run(_demo(settings, args, worker, health_url, metrics_url))
+        return asyncio.run(_demo(settings, args, worker))
     finally:
-        stop_worker(worker)
+        worker.stop()
         broker.stop()
         print(f"fillrate demo: stopped (logs in {workdir})", flush=True)
 
 
-async def _demo(
-    settings: Settings,
-    args: argparse.Namespace,
-    worker: subprocess.Popen[bytes],
-    health_url: str,
-    metrics_url: str,
-) -> int:
+def demo_settings(given: Settings, broker_url: str, web_port: int, workdir: Path) -> Settings:
+    """The worker's settings: the demo's broker and port, the flags the demo takes, and the
+    order counts of the real Instacart order lines behind its catalog (written to
+    ``workdir``) for the popularity feature."""
+    popularity = write_popularity(load_order_popularity(), workdir / "popularity.json")
+    return Settings.load(
+        {
+            "broker": broker_url,
+            "web_port": web_port,
+            "partitions": given.partitions,
+            "top_k": given.top_k,
+            "log_level": given.log_level,
+            "popularity": str(popularity),
+        },
+        environ={},
+    )
+
+
+async def _demo(settings: Settings, args: argparse.Namespace, worker: WorkerProcess) -> int:
     stop = asyncio.Event()
     install_stop(stop)
     built = time.monotonic()
@@ -160,52 +90,89 @@ async def _demo(
         print(f"  catalog {n:,} real Instacart items published", flush=True)
         people = POPULATIONS[args.population]
         print(f"  customers {people.name!r} population: {people.description}", flush=True)
-        started = time.monotonic()
-        while not stop.is_set():
-            health = await asyncio.to_thread(fetch_json, health_url)
-            if health and health.get("status") == "ok" and health.get("catalog_items", 0) >= n:
-                break
-            if worker.poll() is not None:
-                print(
-                    "fillrate demo: the worker exited while starting; see its log", file=sys.stderr
-                )
-                return 1
-            if time.monotonic() - started > 90:
-                print("fillrate demo: the worker was not ready within 90 s", file=sys.stderr)
-                return 1
-            await asyncio.sleep(0.5)
-        print(
-            f"  worker  ready, catalog loaded in {time.monotonic() - started:.1f}s;"
-            f" metrics {metrics_url}",
-            flush=True,
-        )
+        if not await wait_for_worker(worker, n, stop):
+            return 1
         print(f"running for {args.duration:g}s (Ctrl-C stops) ...", flush=True)
-        latest: dict[str, float] = {}
-
-        def worker_status() -> str:
-            dead = latest.get("fillrate_dead_letters_total", 0.0)
-            loss = latest.get("fillrate_model_log_loss")
-            prior = latest.get("fillrate_prior_log_loss")
-            if loss is None or loss != loss or prior is None:  # NaN before the first feedback
-                return f"dead letters {dead:,.0f}"
-            return f"dead letters {dead:,.0f}  log loss {loss:.3f} (prior alone {prior:.3f})"
-
-        async def poll_metrics() -> None:
-            while True:
-                latest.update(await asyncio.to_thread(fetch_metrics, metrics_url))
-                await asyncio.sleep(1.0)
-
-        poller = asyncio.create_task(poll_metrics())
-        try:
-            stats = await driver.run(args.duration, stop, extra_status=worker_status)
-        finally:
-            poller.cancel()
+        stats = await run_with_status(driver, worker, args.duration, stop)
         await asyncio.sleep(1.0)  # let the worker publish what the last feedback caused
-        final = await asyncio.to_thread(fetch_metrics, metrics_url)
+        final = await asyncio.to_thread(metric_totals, worker)
         print(summary(stats.windows, driver.sim.stats(), stats.rankings, final), flush=True)
-        return 0 if worker.poll() is None else 1
+        return 0 if worker.alive() else 1
     finally:
         await driver.stop()
+
+
+async def wait_for_worker(worker: WorkerProcess, catalog_items: int, stop: asyncio.Event) -> bool:
+    """Wait until the worker is ready with the whole catalog (or Ctrl-C); False, said on
+    stderr, if it exits or is not ready within :data:`READY_TIMEOUT_S`."""
+    started = time.monotonic()
+
+    def loaded(health: Health) -> bool:
+        return bool(health.get("catalog_items", 0) >= catalog_items)
+
+    while not stop.is_set():
+        try:
+            if await asyncio.to_thread(worker.is_ready, loaded):
+                break
+        except WorkerExited:
+            print("fillrate demo: the worker exited while starting; see its log", file=sys.stderr)
+            return False
+        if time.monotonic() - started > READY_TIMEOUT_S:
+            print(
+                f"fillrate demo: the worker was not ready within {READY_TIMEOUT_S:g} s",
+                file=sys.stderr,
+            )
+            return False
+        await asyncio.sleep(0.5)
+    print(
+        f"  worker  ready, catalog loaded in {time.monotonic() - started:.1f}s;"
+        f" metrics {worker.base_url}/metrics",
+        flush=True,
+    )
+    return True
+
+
+async def run_with_status(
+    driver: SimulationDriver, worker: WorkerProcess, duration: float, stop: asyncio.Event
+) -> DriverStats:
+    """Run the simulation, its status lines ending with the worker's own figures (polled
+    from /metrics once a second)."""
+    latest: dict[str, float] = {}
+
+    async def poll_metrics() -> None:
+        while True:
+            latest.update(await asyncio.to_thread(metric_totals, worker))
+            await asyncio.sleep(1.0)
+
+    poller = asyncio.create_task(poll_metrics())
+    try:
+        return await driver.run(duration, stop, extra_status=partial(worker_status, latest))
+    finally:
+        poller.cancel()
+
+
+def metric_totals(worker: WorkerProcess) -> dict[str, float]:
+    """The worker's metrics summed over their labels; empty if it does not answer."""
+    try:
+        return worker.metrics(timeout=1.0).totals()
+    except OSError:
+        return {}
+
+
+def worker_status(latest: dict[str, float]) -> str:
+    """The worker's part of a status line: dead letters, and log loss against the prior's.
+
+    >>> worker_status({"fillrate_dead_letters_total": 2.0})
+    'dead letters 2'
+    >>> worker_status({"fillrate_model_log_loss": 0.61, "fillrate_prior_log_loss": 0.64})
+    'dead letters 0  log loss 0.610 (prior alone 0.640)'
+    """
+    dead = latest.get("fillrate_dead_letters_total", 0.0)
+    loss = latest.get("fillrate_model_log_loss")
+    prior = latest.get("fillrate_prior_log_loss")
+    if loss is None or loss != loss or prior is None:  # NaN before the first feedback
+        return f"dead letters {dead:,.0f}"
+    return f"dead letters {dead:,.0f}  log loss {loss:.3f} (prior alone {prior:.3f})"
 
 
 def summary(

@@ -1,18 +1,14 @@
 """Integration fixtures: one real Tansu broker per session, one real worker process per test.
 
 Each test gets its own topic names and consumer group, so tests never see each other's data.
+The worker processes are the package's own harness (streams/worker_process.py), the one the
+demo and the benchmarks use.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -23,8 +19,12 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from streams.aiokafka_internals import force_metadata_update
 from streams.embedded_broker import EmbeddedBroker, free_port
 from streams.settings import Settings
+from streams.worker_process import WorkerExited, WorkerNotReady, WorkerProcess
+
+__all__ = ["KafkaIO", "WorkerProcess", "wait_ready", "worker_settings"]
 
 
 @pytest.fixture(scope="session")
@@ -34,66 +34,8 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]
         yield running
 
 
-@dataclass
-class WorkerProcess:
-    settings: Settings
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.settings.web_port}"
-
-    def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
-        if self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-    def rss(self) -> int:
-        """The worker process's resident memory, bytes."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        raise AssertionError("no VmRSS")
-
-    def health(self) -> dict[str, Any] | None:
-        try:
-            with urllib.request.urlopen(self.base_url + "/health", timeout=1) as r:
-                return json.loads(r.read())  # type: ignore[no-any-return]
-        except urllib.error.HTTPError as exc:
-            return json.loads(exc.read())  # type: ignore[no-any-return]
-        except OSError:
-            return None
-
-    def metric(self, name: str, **labels: str) -> float:
-        """The value of one sample on /metrics (0 if absent)."""
-        with urllib.request.urlopen(self.base_url + "/metrics", timeout=2) as r:
-            text = r.read().decode()
-        want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-        total = 0.0
-        for line in text.splitlines():
-            if line.startswith("#"):
-                continue
-            sample, _, value = line.rpartition(" ")
-            metric, _, rest = sample.partition("{")
-            if metric != name:
-                continue
-            got = ",".join(sorted(rest.rstrip("}").split(","))) if rest else ""
-            if not labels or all(part in got.split(",") for part in want.split(",")):
-                total += float(value)
-        return total
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-def _worker_settings(broker: EmbeddedBroker, **overrides: Any) -> Settings:
+def worker_settings(broker: EmbeddedBroker, **overrides: Any) -> Settings:
+    """A worker's settings with its own app id, web port and topic names."""
     tag = uuid.uuid4().hex[:8]
     values: dict[str, Any] = {
         "broker": broker.url,
@@ -111,32 +53,12 @@ def _worker_settings(broker: EmbeddedBroker, **overrides: Any) -> Settings:
     return Settings.load(values, environ={})
 
 
-def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FILLRATE_")}
-    for name in Settings.__dataclass_fields__:
-        value = getattr(settings, name)
-        if value is not None:
-            env[f"FILLRATE_{name.upper()}"] = str(value)
-    with log_path.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-        )
-
-
 def wait_ready(worker: WorkerProcess, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if worker.process.poll() is not None:
-            raise AssertionError(f"worker exited early:\n{worker.log()[-3000:]}")
-        health = worker.health()
-        if health and health.get("status") == "ok":
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"worker not ready in {timeout}s:\n{worker.log()[-3000:]}")
+    """Wait until /health says ok; a worker that exits or is not ready fails the test."""
+    try:
+        worker.wait_ready(timeout)
+    except (WorkerExited, WorkerNotReady) as exc:
+        raise AssertionError(str(exc)) from exc
 
 
 @pytest.fixture
@@ -144,17 +66,16 @@ def worker_factory(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Any]:
     started: list[WorkerProcess] = []
 
     def make(**overrides: Any) -> WorkerProcess:
-        settings = _worker_settings(broker, **overrides)
-        log_path = tmp_path / f"worker-{len(started)}.log"
-        proc = WorkerProcess(settings, start_worker(settings, log_path), log_path)
-        started.append(proc)
-        wait_ready(proc)
-        return proc
+        settings = worker_settings(broker, **overrides)
+        worker = WorkerProcess(settings, tmp_path / f"worker-{len(started)}.log").start()
+        started.append(worker)
+        wait_ready(worker)
+        return worker
 
     make.started = started  # type: ignore[attr-defined]  # for tests that must stop them all
     yield make
-    for proc in started:
-        proc.stop()
+    for worker in started:
+        worker.stop()
 
 
 @dataclass
@@ -184,7 +105,7 @@ class KafkaIO:
             if parts:
                 break
             await asyncio.sleep(0.1)
-            await consumer._client.force_metadata_update()
+            await force_metadata_update(consumer)
         tps = [TopicPartition(topic, p) for p in sorted(parts or ())]
         consumer.assign(tps)
         await consumer.seek_to_end(*tps)

@@ -31,13 +31,7 @@ from online_learning.offline.instacart import load_instacart_products
 from streams.embedded_broker import EmbeddedBroker
 from streams.learning_log import event_ids_digest
 from tests.conftest import feedback_payload, signal_payload
-from tests.streams.conftest import (
-    KafkaIO,
-    WorkerProcess,
-    _worker_settings,
-    start_worker,
-    wait_ready,
-)
+from tests.streams.conftest import KafkaIO, WorkerProcess, wait_ready, worker_settings
 
 pytestmark = pytest.mark.broker
 
@@ -473,10 +467,8 @@ async def test_broker_frozen_then_back_workers_report_it_and_lose_nothing(
     catalog: list[Product], tmp_path: Path
 ) -> None:
     with EmbeddedBroker(log_path=tmp_path / "tansu.log") as broker:
-        settings = _worker_settings(broker, partitions=PARTITIONS)
-        worker = WorkerProcess(
-            settings, start_worker(settings, tmp_path / "worker.log"), tmp_path / "worker.log"
-        )
+        settings = worker_settings(broker, partitions=PARTITIONS)
+        worker = WorkerProcess(settings, tmp_path / "worker.log").start()
         producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers, linger_ms=1)
         await producer.start()
         io = KafkaIO(settings, producer)
