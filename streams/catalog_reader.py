@@ -36,6 +36,9 @@ def _decoded(records: Iterable[RawRecord]) -> Iterator[Product | CatalogTombston
         yield decoded
 
 
+CATALOG_FETCH_WAIT_MS = 50
+
+
 class CatalogReader:
     """Applies the catalog topic to an engine; ``ready`` once the initial backlog is in."""
 
@@ -59,7 +62,12 @@ class CatalogReader:
 
     async def run(self) -> None:
         """Read forever (until cancelled)."""
-        async with TopicReplay(self.bootstrap_servers, self.topic) as replay:
+        # A short fetch wait: Tansu answers a fetch only when its wait runs out, even when data
+        # arrives meanwhile, and a signal that overtook its item's catalog record waits for
+        # this reader to see that record (on Apache Kafka it only sets the idle request rate).
+        async with TopicReplay(
+            self.bootstrap_servers, self.topic, fetch_max_wait_ms=CATALOG_FETCH_WAIT_MS
+        ) as replay:
             self._replay = replay
             try:
                 await self._read(replay)

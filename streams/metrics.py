@@ -80,6 +80,19 @@ class WorkerMetrics:
         self.produce_errors = Counter(
             "fillrate_produce_errors_total", "Output messages that failed to publish", registry=r
         )
+        self.waiting_for_catalog = Gauge(
+            "fillrate_records_waiting_for_catalog",
+            "Input records in batches now waiting for the catalog to catch up (they name items"
+            " this worker's catalog does not hold yet)",
+            registry=r,
+        )
+        self.catalog_waits = Histogram(
+            "fillrate_catalog_wait_seconds",
+            "How long a batch naming unknown items waited for the catalog (at most"
+            " reference_wait_s, once per batch)",
+            buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0),
+            registry=r,
+        )
         self.redelivered = Counter(
             "fillrate_redelivered_total",
             "Messages handed over again after a rebalance (Faust seeks back to the last commit)"

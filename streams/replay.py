@@ -15,6 +15,11 @@ end is the first offset of its last record batch plus one, not the true end
 of that last batch. A fetch returns whole batches unless ``max_records`` cuts one, so in
 practice the rest of the batch comes in the same fetch; the readers rely on that, as they did
 before this module was written.
+
+Asking for the end offsets *while following* uses a second connection that never fetches. A
+broker answers one connection's requests in order, so on the reading connection the question
+would queue behind a waiting fetch: up to ``fetch_max_wait_ms`` (500 ms by default) for every
+answer, which is what made a burst of records naming unknown items crawl.
 """
 
 from __future__ import annotations
@@ -66,6 +71,8 @@ class TopicReplay:
         self._wanted = partitions
         self._options = consumer_options
         self._consumer: AIOKafkaConsumer | None = None
+        self._offsets: AIOKafkaConsumer | None = None  # asks for end offsets, never fetches
+        self._offsets_lock = asyncio.Lock()
 
     # -- life cycle ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -92,8 +99,10 @@ class TopicReplay:
 
     async def stop(self) -> None:
         consumer, self._consumer = self._consumer, None
-        if consumer is not None:
-            await consumer.stop()
+        offsets, self._offsets = self._offsets, None
+        for client in (consumer, offsets):
+            if client is not None:
+                await client.stop()
 
     async def __aenter__(self) -> TopicReplay:
         await self.start()
@@ -157,11 +166,32 @@ class TopicReplay:
         return True
 
     async def end_offsets(self) -> dict[TopicPartition, int]:
-        """The partitions' end offsets now (asks the broker)."""
-        ends: dict[TopicPartition, int] = await self.consumer.end_offsets(self.partitions)
+        """The partitions' end offsets now (asks the broker, on a connection of its own)."""
+        self.consumer  # noqa: B018 - refuse the question when the replay is not running
+        async with self._offsets_lock:
+            if self._offsets is None:
+                client = AIOKafkaConsumer(
+                    bootstrap_servers=self.bootstrap_servers,
+                    group_id=None,
+                    enable_auto_commit=False,
+                    **_connection_options(self._options),
+                )
+                await client.start()
+                self._offsets = client
+        ends: dict[TopicPartition, int] = await self._offsets.end_offsets(self.partitions)
         return ends
 
     def highwater(self, partition: int) -> int | None:
         """The partition's end offset as of the last fetch (no request); None before one."""
         high: int | None = self.consumer.highwater(TopicPartition(self.topic, partition))
         return high
+
+
+# What a connection needs (security, client id, timeouts), without the fetch-shaping options.
+_FETCH_OPTIONS = frozenset(
+    {"fetch_max_wait_ms", "fetch_max_bytes", "fetch_min_bytes", "max_partition_fetch_bytes"}
+)
+
+
+def _connection_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if k not in _FETCH_OPTIONS}

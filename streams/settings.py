@@ -72,6 +72,13 @@ class Settings:
         },
     )
     batch_size: int = field(default=500, metadata={"help": "Events taken per batch"})
+    reference_wait_s: float = field(
+        default=2.0,
+        metadata={
+            "help": "How long a batch naming items the catalog lacks waits for the catalog to"
+            " catch up (once per batch), s; 0: refuse them at once"
+        },
+    )
     fetch_wait_ms: int = field(
         default=40,
         metadata={"help": "Consumer fetch wait, ms (Tansu answers an empty fetch only after it)"},
@@ -127,6 +134,10 @@ class Settings:
         for name in ("threshold", "prior"):
             if not 0.0 < getattr(self, name) < 1.0:
                 raise SettingsError(f"{name} must be in (0, 1), got {getattr(self, name)}")
+        if not 0.0 <= self.reference_wait_s <= 60.0:
+            raise SettingsError(
+                f"reference_wait_s must be between 0 and 60, got {self.reference_wait_s}"
+            )
         if self.fetch_wait_ms < 0:
             raise SettingsError(f"fetch_wait_ms must be >= 0, got {self.fetch_wait_ms}")
         if not 0.0 <= self.explore_epsilon < 1.0:

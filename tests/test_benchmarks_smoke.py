@@ -221,3 +221,22 @@ def test_learnability_ceiling_refuses_an_unknown_level() -> None:
     )
     assert result.returncode == 2
     assert "unknown level(s) aisle; choose from appeal, pair, brand, switch" in result.stderr
+
+
+@pytest.mark.broker
+def test_bad_input_benchmark_dead_letters_every_kind_and_ranks_the_good_record() -> None:
+    out = run("bench_bad_input.py", "--quick")
+    rows = re.findall(r"^(\w+, \w+)\s+([\d,]+)\s+([\d.]+)x\s+([\d.]+) s$", out, re.M)
+    scenarios = {name for name, *_ in rows}
+    assert scenarios == {
+        f"{topic}, {kind}"
+        for topic, kinds in (
+            ("signals", ("unknown_item", "unknown_store", "malformed", "schema")),
+            ("feedback", ("unknown_item", "unknown_store", "malformed", "schema")),
+            ("catalog", ("malformed", "schema")),
+        )
+        for kind in kinds
+    }, out
+    for _name, rate, ratio, delay in rows:  # every burst dead-lettered, every good record seen
+        assert float(rate.replace(",", "")) > 0 and float(ratio) > 0 and float(delay) > 0, out
+    assert re.search(r"^valid signals \(baseline\)\s+[\d,]+\s+1\.00x\s+[\d.]+ s$", out, re.M), out

@@ -3,15 +3,21 @@
 Each message is taken once: one this worker processed before a rebalance handed it over again
 is skipped (redelivery.py). Anything refused (bad bytes, schema, an unknown reference, even a
 bug in the engine) goes to the dead-letter topic with its reason and is counted; an agent never
-dies on a message. A message naming an item the catalog does not hold yet gets one more try
-once the catalog reader has caught up (catalog_reader.py), since the catalog travels on its
-own topic and can be overtaken.
+dies on a message. Refused messages are queued and sent at the end of their batch, in record
+batches, so a burst of bad input costs about what good input costs.
+
+The catalog travels on its own topic, so a signal or a feedback event can overtake its item's
+catalog record. A batch that names items the catalog does not hold waits, once and for all of
+them together, at most ``reference_wait_s``, for the catalog reader to apply what the catalog
+topic holds (catalog_reader.py), then is processed in order; what is still unknown is refused.
+When the catalog reader is already at the end it knows of, that wait costs nothing, so a flood
+of records naming unknown items flows at the speed of good ones.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
+import time
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, TypeVar, cast
 
 import faust
@@ -20,12 +26,13 @@ from faust.types import EventT, Message
 
 from online_learning.contract import (
     EventError,
+    Feedback,
     InventorySignal,
     decode_catalog,
     decode_feedback,
     decode_signal,
 )
-from online_learning.engine import SignalOutcome, UnknownReference
+from online_learning.engine import SignalOutcome
 from streams.batch_produce import Record
 
 if TYPE_CHECKING:
@@ -65,14 +72,15 @@ class Agents:
         async for batch in cast(Stream, stream).take_events(
             settings.batch_size, within=CATALOG_WITHIN_S
         ):
+            events_in.inc(len(batch))
             for event in batch:
-                events_in.inc()
                 if not self.first_time(event):
                     continue
                 try:
                     decode_catalog(event.message.key, event.message.value)
                 except EventError as exc:
-                    await self.output.dead_letter(event.message, exc)
+                    self.output.refuse(event.message, exc)
+            await self.output.flush_dead_letters()
 
     async def process_signals(self, stream: faust.StreamT) -> None:
         """Batch, restore a partition's state first if it is new here, apply, publish, log.
@@ -87,11 +95,9 @@ class Agents:
             settings.batch_size, within=INPUT_WITHIN_S
         ):
             events_in.inc(len(batch))
-            for event in batch:
-                if self.first_time(event):
-                    await self.process_signal(event)
+            await self.process_signal_batch(batch)
             # Right behind the batch's rankings. The loop above seldom yields to the event loop
-            # (only when a rankings batch is full or the catalog must catch up), so the
+            # (only when a rankings batch is full or a partition's state is restored), so the
             # producer usually sends both together: a crash loses both (the signals are
             # processed again) or neither. In the rare window between, a signal's rankings are
             # published twice; its state is never applied twice (state_changelog.py).
@@ -106,26 +112,77 @@ class Agents:
             settings.batch_size, within=INPUT_WITHIN_S
         ):
             events_in.inc(len(batch))
-            valid: list[Record] = []
-            for event in batch:
-                if not self.first_time(event):
-                    continue
-                value = await self.handle(event, partial(self.check_feedback, event.message.value))
-                if value is not None:
-                    valid.append((event.message.key, value))
+            valid = await self.validate_feedback_batch(batch)
             if valid:
                 await self.output.forward(valid)
 
+    # -- a batch -------------------------------------------------------------------------------
+    async def process_signal_batch(self, batch: Sequence[EventT]) -> None:
+        """Decode, let the catalog catch up once if needed, apply in order, send refusals."""
+        signals = self.decode(batch, decode_signal)
+        await self.wait_for_items(signals, lambda signal: (signal.item_id,))
+        for event, signal in signals:
+            await self.process_signal(event, signal)
+        await self.output.flush_dead_letters()
+
+    async def validate_feedback_batch(self, batch: Sequence[EventT]) -> list[Record]:
+        """The batch's valid feedback events, raw, in order; the rest refused and sent."""
+        events = self.decode(batch, decode_feedback)
+        await self.wait_for_items(events, lambda fb: (fb.item_id, fb.substitute_id))
+        valid: list[Record] = [
+            (event.message.key, event.message.value)
+            for event, feedback in events
+            if self.check_feedback(event, feedback)
+        ]
+        await self.output.flush_dead_letters()
+        return valid
+
+    def decode(
+        self, batch: Iterable[EventT], decoder: Callable[[bytes | None], T]
+    ) -> list[tuple[EventT, T]]:
+        """The batch's messages seen for the first time, decoded; the rest refused (queued)."""
+        decoded: list[tuple[EventT, T]] = []
+        for event in batch:
+            if not self.first_time(event):
+                continue
+            try:
+                decoded.append((event, decoder(event.message.value)))
+            except Exception as exc:
+                self.output.refuse(event.message, exc)
+        return decoded
+
+    async def wait_for_items(
+        self, records: Sequence[tuple[EventT, T]], items: Callable[[T], Iterable[str]]
+    ) -> None:
+        """If records name items the catalog lacks, let the catalog catch up, once, bounded.
+
+        The wait returns at once when the catalog reader has applied everything the catalog
+        topic held at the last look (end offsets are asked for at most every half second).
+        """
+        engine = self.engine
+        waiting = sum(
+            1 for _, record in records if not all(engine.knows_item(i) for i in items(record))
+        )
+        if not waiting or self.settings.reference_wait_s <= 0:
+            return
+        gauge = self.metrics.waiting_for_catalog
+        gauge.inc(waiting)
+        started = time.monotonic()
+        try:
+            await self.catalog.sync(timeout=self.settings.reference_wait_s)
+        finally:
+            gauge.dec(waiting)
+            self.metrics.catalog_waits.observe(time.monotonic() - started)
+
     # -- one message ---------------------------------------------------------------------------
-    async def process_signal(self, event: EventT) -> None:
+    async def process_signal(self, event: EventT, signal: InventorySignal) -> None:
         """One signal: wait for its partition's state, apply it, publish what it caused, note
         the state to write at the batch end."""
         message = event.message
         await self.state.ready(message.partition)
-        applied = await self.handle(event, partial(self.apply_signal, message))
-        if applied is None:
+        outcome = self.apply_signal(message, signal)
+        if outcome is None:
             return
-        signal, outcome = applied
         if outcome.rankings:
             await self.output.publish(outcome.rankings, message.timestamp)
             self.state.ranked(outcome.rankings)
@@ -134,20 +191,27 @@ class Agents:
                 message.partition, message.offset, signal.store_id, signal.item_id, outcome.was_live
             )
 
-    def apply_signal(self, message: Message) -> tuple[InventorySignal, SignalOutcome] | None:
-        """Decode and apply a signal; None if the changelog shows it applied before a crash."""
-        signal = decode_signal(message.value)
-        if self.state.already_applied(
-            message.partition, message.offset, signal.store_id, signal.item_id
-        ):
+    def apply_signal(self, message: Message, signal: InventorySignal) -> SignalOutcome | None:
+        """Apply a decoded signal; None if it was refused (queued for the dead-letter topic)
+        or if the changelog shows it applied before a crash."""
+        try:
+            if self.state.already_applied(
+                message.partition, message.offset, signal.store_id, signal.item_id
+            ):
+                return None
+            return self.engine.apply_signal(signal)
+        except Exception as exc:  # an unknown reference, or a bug: never the agent's end
+            self.output.refuse(message, exc)
             return None
-        return signal, self.engine.apply_signal(signal)
 
-    def check_feedback(self, value: bytes | None) -> bytes:
-        """The raw event if it is valid feedback naming known items and stores; else raises."""
-        self.engine.validate_feedback(decode_feedback(value))
-        assert value is not None  # decode_feedback refuses a null value
-        return value
+    def check_feedback(self, event: EventT, feedback: Feedback) -> bool:
+        """True if the event names known items and stores; else it is refused (queued)."""
+        try:
+            self.engine.validate_feedback(feedback)
+        except Exception as exc:
+            self.output.refuse(event.message, exc)
+            return False
+        return True
 
     def first_time(self, event: EventT) -> bool:
         """False for a message this worker processed before a rebalance handed it over again."""
@@ -156,19 +220,3 @@ class Agents:
             return True
         self.metrics.redelivered.labels(message.topic).inc()
         return False
-
-    async def handle(self, event: EventT, apply: Callable[[], T]) -> T | None:
-        """Run ``apply``; on an unknown item, let the catalog catch up and try once more.
-
-        None (and the message dead-lettered) if it fails.
-        """
-        try:
-            try:
-                return apply()
-            except UnknownReference:
-                if not await self.catalog.sync():
-                    raise
-                return apply()
-        except Exception as exc:
-            await self.output.dead_letter(event.message, exc)
-            return None

@@ -17,6 +17,7 @@ from typing import Any, cast
 
 import faust
 import orjson
+from aiokafka.partitioner import DefaultPartitioner
 from faust.types import Message, TopicT
 
 from online_learning.contract import dead_letter_payload
@@ -41,6 +42,9 @@ class Output:
         self.settings = settings
         self.metrics = metrics
         self.deadletter = deadletter
+        self._dead: list[tuple[bytes | None, bytes, int]] = []  # (key, value, source partition)
+        self._deadletter_partition_ids: list[int] = []
+        self._partitioner = DefaultPartitioner()
 
     # -- rankings ------------------------------------------------------------------------------
     async def publish(self, rankings: Sequence[Ranking], caused_at: float | None) -> None:
@@ -79,11 +83,13 @@ class Output:
             )
 
     # -- dead letters --------------------------------------------------------------------------
-    async def dead_letter(self, message: Message, exc: Exception) -> None:
-        """Send ``message`` with the reason it was refused to the dead-letter topic; count it.
+    def refuse(self, message: Message, exc: Exception) -> None:
+        """Count ``message`` as refused and queue it, with the reason, for the dead-letter topic.
 
-        An exception that is not a refusal of the input is a bug: logged with its traceback,
-        dead-lettered as ``internal``.
+        :meth:`flush_dead_letters` sends what was queued, in record batches: refusing a record
+        costs about what accepting one does, so a burst of bad input does not stall the good
+        input behind it. An exception that is not a refusal of the input is a bug: logged with
+        its traceback, dead-lettered as ``internal``.
         """
         kind = error_kind(exc)
         if kind == "internal":
@@ -101,13 +107,40 @@ class Output:
         payload = dead_letter_payload(
             message.topic, message.partition, message.offset, error, message.value, time.time()
         )
-        try:
-            await self.deadletter.send(key=message.key, value=orjson.dumps(payload))
-        except Exception:
-            self.metrics.produce_errors.inc()
-            log.exception(
-                "could not dead-letter %s@%s/%s", message.topic, message.partition, message.offset
-            )
+        self._dead.append((message.key, orjson.dumps(payload), message.partition))
+
+    async def flush_dead_letters(self) -> None:
+        """Send the queued dead letters: one record batch per dead-letter partition.
+
+        A keyed record goes where Kafka's default partitioner (murmur2, as Java's) puts its
+        key, as a plain producer would; an unkeyed one to its source partition number.
+        """
+        if not self._dead:
+            return
+        dead, self._dead = self._dead, []
+        topic = self.settings.deadletter_topic
+        partitions = await self._deadletter_partitions()
+        batches: dict[int, list[Record]] = {}
+        for key, value, source_partition in dead:
+            if not partitions:
+                partition = source_partition
+            elif key is not None:
+                partition = self._partitioner(key, partitions, partitions)
+            else:
+                partition = partitions[source_partition % len(partitions)]
+            batches.setdefault(partition, []).append((key, value))
+        for partition, records in batches.items():
+            await self.write(topic, partition, records, "dead letters")
+
+    async def _deadletter_partitions(self) -> list[int]:
+        if not self._deadletter_partition_ids:
+            try:
+                found = await producer_of(self.app).partitions_for(self.settings.deadletter_topic)
+            except Exception:
+                log.exception("no metadata for %s", self.settings.deadletter_topic)
+                return []
+            self._deadletter_partition_ids = sorted(found)
+        return self._deadletter_partition_ids
 
     # -- record batches ------------------------------------------------------------------------
     async def write(self, topic: str, partition: int, records: list[Record], what: str) -> None:

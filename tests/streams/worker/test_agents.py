@@ -28,14 +28,21 @@ MILK = [Product(f"m{i}", f"Brand{i} Whole Milk", "milk", "dairy eggs") for i in 
 class Output:
     def __init__(self) -> None:
         self.rankings: list[Ranking] = []
-        self.dead: list[tuple[int, str]] = []
+        self.dead: list[tuple[int, str]] = []  # sent
+        self.queued: list[tuple[int, str]] = []  # refused, not sent yet
+        self.flushes = 0
         self.forwarded: list[tuple[bytes | None, bytes | None]] = []
 
     async def publish(self, rankings: list[Ranking], caused_at: float | None) -> None:
         self.rankings.extend(rankings)
 
-    async def dead_letter(self, message: Any, exc: Exception) -> None:
-        self.dead.append((message.offset, error_kind(exc)))
+    def refuse(self, message: Any, exc: Exception) -> None:
+        self.queued.append((message.offset, error_kind(exc)))
+
+    async def flush_dead_letters(self) -> None:
+        self.dead.extend(self.queued)
+        self.queued.clear()
+        self.flushes += 1
 
     async def forward(self, records: list[tuple[bytes | None, bytes | None]]) -> None:
         self.forwarded.extend(records)
@@ -46,11 +53,13 @@ class Catalog:
 
     def __init__(self, engine: SubstitutionEngine, arriving: list[Product]) -> None:
         self.engine, self.arriving, self.syncs = engine, arriving, 0
+        self.timeouts: list[float] = []
         self.ready = asyncio.Event()
         self.ready.set()
 
-    async def sync(self) -> bool:
+    async def sync(self, timeout: float = 5.0) -> bool:
         self.syncs += 1
+        self.timeouts.append(timeout)
         for product in self.arriving:
             self.engine.apply_catalog(product)
         return bool(self.arriving)
@@ -76,10 +85,10 @@ class State:
         self.applied_signals.append((offset, store, item, was_live))
 
 
-def agents(arriving: Sequence[Product] = (), done: Set[int] = frozenset()) -> Any:
+def agents(arriving: Sequence[Product] = (), done: Set[int] = frozenset(), **settings: Any) -> Any:
     engine = SubstitutionEngine(products=MILK[:3])
     worker = SimpleNamespace(
-        settings=Settings(),
+        settings=Settings(**settings),
         engine=engine,
         metrics=WorkerMetrics(),
         output=Output(),
@@ -107,27 +116,63 @@ def stock_out(offset: int, item: str, kind: str = "not_found") -> Any:
     return event(offset, {"store_id": "s1", "item_id": item, "signal": kind, "ts": 100.0 + offset})
 
 
+def run(agent: Agents, *batch: Any) -> None:
+    asyncio.run(agent.process_signal_batch(batch))
+
+
 def test_a_stock_out_is_ranked_published_and_noted_for_the_changelog() -> None:
     agent, worker = agents()
-    asyncio.run(agent.process_signal(stock_out(0, "m0")))
+    run(agent, stock_out(0, "m0"))
     assert [(r.item_id, r.trigger) for r in worker.output.rankings] == [("m0", "stock_out")]
     assert worker.state.applied_signals == [(0, "s1", "m0", False)]
-    asyncio.run(agent.process_signal(stock_out(1, "m0")))  # live already: a change, no ranking
+    run(agent, stock_out(1, "m0"))  # live already: a change, no ranking
     assert len(worker.output.rankings) == 1
     assert worker.state.applied_signals[-1] == (1, "s1", "m0", True)
+    assert worker.catalog.syncs == 0  # every item known: no wait for the catalog
 
 
 def test_an_item_whose_catalog_record_was_overtaken_is_ranked_after_the_catch_up() -> None:
     agent, worker = agents(arriving=[MILK[3]])
-    asyncio.run(agent.process_signal(stock_out(0, "m3")))
+    run(agent, stock_out(0, "m3"))
     assert worker.catalog.syncs == 1
     assert [r.item_id for r in worker.output.rankings] == ["m3"]
     assert worker.output.dead == []
 
 
+def test_a_batch_naming_many_unknown_items_waits_for_the_catalog_once() -> None:
+    agent, worker = agents(reference_wait_s=0.25)
+    run(agent, *(stock_out(i, f"ghost-{i}") for i in range(50)), stock_out(50, "m1"))
+    assert worker.catalog.syncs == 1 and worker.catalog.timeouts == [0.25]
+    assert worker.output.dead == [(i, "unknown_reference") for i in range(50)]
+    assert worker.output.flushes == 1  # the refusals of the batch are sent together
+    assert [r.item_id for r in worker.output.rankings] == ["m1"]  # the good one, behind them
+    metrics = worker.metrics.registry
+    assert metrics.get_sample_value("fillrate_records_waiting_for_catalog") == 0.0
+    assert metrics.get_sample_value("fillrate_catalog_wait_seconds_count") == 1.0
+
+
+def test_without_a_reference_wait_unknown_items_are_refused_at_once() -> None:
+    agent, worker = agents(arriving=[MILK[3]], reference_wait_s=0)
+    run(agent, stock_out(0, "m3"))
+    assert worker.catalog.syncs == 0
+    assert worker.output.dead == [(0, "unknown_reference")]
+
+
+def test_signals_keep_their_order_around_the_wait() -> None:
+    # the overtaken item's miss and then its restock: applied in that order after the wait
+    agent, worker = agents(arriving=[MILK[3]])
+    run(agent, stock_out(0, "m3"), stock_out(1, "m3", "in_stock"), stock_out(2, "m0"))
+    assert [(o, i) for o, _, i, _ in worker.state.applied_signals] == [
+        (0, "m3"),
+        (1, "m3"),
+        (2, "m0"),
+    ]
+    assert worker.engine.live_ranking("s1", "m3") is None  # retired by the restock
+
+
 def test_an_item_the_catalog_never_brings_is_dead_lettered_with_its_reason() -> None:
     agent, worker = agents()
-    asyncio.run(agent.process_signal(stock_out(5, "nope")))
+    run(agent, stock_out(5, "nope"))
     assert worker.output.dead == [(5, "unknown_reference")]
     assert worker.output.rankings == [] and worker.state.applied_signals == []
 
@@ -136,15 +181,16 @@ def test_bad_bytes_are_dead_lettered_and_the_next_signal_still_processed() -> No
     agent, worker = agents()
     bad = event(0, {})
     bad.message.value = b"\xff{not json"
-    asyncio.run(agent.process_signal(bad))
-    asyncio.run(agent.process_signal(stock_out(1, "m1")))
-    assert worker.output.dead == [(0, "malformed")]
+    schema = event(1, {"store_id": "s1"})
+    run(agent, bad, schema, stock_out(2, "m1"))
+    assert worker.output.dead == [(0, "malformed"), (1, "schema")]
     assert [r.item_id for r in worker.output.rankings] == ["m1"]
+    assert worker.catalog.syncs == 0  # nothing named an unknown item: no wait
 
 
 def test_a_signal_the_changelog_shows_applied_is_not_applied_again() -> None:
     agent, worker = agents(done={0})
-    asyncio.run(agent.process_signal(stock_out(0, "m0")))
+    run(agent, stock_out(0, "m0"))
     assert worker.output.rankings == [] and worker.state.applied_signals == []
 
 
@@ -169,8 +215,19 @@ def test_valid_feedback_passes_unchanged_and_unknown_items_are_refused() -> None
         "outcome": "accepted",
         "ts": 1.0,
     }
-    raw = orjson.dumps(good)
-    assert asyncio.run(agent.handle(event(0, good), lambda: agent.check_feedback(raw))) == raw
-    bad = orjson.dumps({**good, "substitute_id": "nope"})
-    assert asyncio.run(agent.handle(event(1, {}), lambda: agent.check_feedback(bad))) is None
-    assert worker.output.dead == [(1, "unknown_reference")]
+    topic = "substitutions.feedback"
+    batch = [
+        event(0, good, topic),
+        event(1, {**good, "substitute_id": "nope"}, topic),
+        event(2, {**good, "event_id": "e3", "store_id": ""}, topic),
+        event(3, {**good, "event_id": "e4", "item_id": "ghost"}, topic),
+    ]
+    valid = asyncio.run(agent.validate_feedback_batch(batch))
+    assert valid == [(b"s1", orjson.dumps(good))]
+    # (bad bytes and schema are refused as decoded, unknown references after the catalog wait)
+    assert sorted(worker.output.dead) == [
+        (1, "unknown_reference"),
+        (2, "schema"),
+        (3, "unknown_reference"),
+    ]
+    assert worker.catalog.syncs == 1  # two unknown items, one wait
