@@ -129,7 +129,33 @@ async def wait_for_worker(worker: WorkerProcess, catalog_items: int, stop: async
         f" metrics {worker.base_url}/metrics",
         flush=True,
     )
+    await wait_for_validation(worker, catalog_items, stop)
     return True
+
+
+async def wait_for_validation(
+    worker: WorkerProcess, catalog_items: int, stop: asyncio.Event
+) -> None:
+    """Wait (at most :data:`READY_TIMEOUT_S`) until the worker's group has validated every
+    catalog record: a new consumer group checks the whole catalog once, and Faust hands a
+    worker its messages one at a time across topics, so until then signals queue behind
+    catalog records and the first third of the run would have no rankings to show."""
+    started = time.monotonic()
+    topic = worker.settings.catalog_topic
+    while not stop.is_set() and time.monotonic() - started < READY_TIMEOUT_S:
+        try:
+            seen = (await asyncio.to_thread(worker.metrics)).value(
+                "fillrate_events_in_total", topic=topic
+            )
+        except (OSError, ValueError):
+            seen = 0.0
+        if seen >= catalog_items:
+            break
+        await asyncio.sleep(0.25)
+    print(
+        f"  worker  catalog validated by its consumer group in {time.monotonic() - started:.1f}s",
+        flush=True,
+    )
 
 
 async def run_with_status(
