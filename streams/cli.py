@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.metadata
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -160,6 +161,14 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
 }
 
 
+def version() -> str:
+    """The installed distribution's version (``unknown`` when run from an uninstalled tree)."""
+    try:
+        return importlib.metadata.version("fillrate")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The ``fillrate`` parser; with ``command``, the other commands are listed but get no
     flags, so parsing ``fillrate worker ...`` imports nothing of the simulator or the
@@ -168,6 +177,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         prog="fillrate",
         description="Streaming, inventory-aware product substitution on Kafka.",
     )
+    parser.add_argument("--version", action="version", version=f"fillrate {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (help_text, add_flags) in COMMANDS.items():
         command_parser = sub.add_parser(name, help=help_text)

@@ -10,15 +10,20 @@ import faust
 
 from online_learning.rules import RulesError, load_rules
 from streams.embedded_broker import BrokerError, EmbeddedBroker
-from streams.settings import Settings
+from streams.settings import EMBEDDED, Settings
 from streams.topics import ensure_topics
 from streams.worker import build_worker
 
 log = logging.getLogger("fillrate.worker")
 
+NO_BROKER = (
+    "fillrate worker: no broker given: set FILLRATE_BROKER=kafka://HOST:PORT (or pass --broker),"
+    f" or --broker {EMBEDDED} to start the in-memory embedded Tansu broker in this process"
+)
+
 
 def run_worker(settings: Settings) -> int:
-    """Run a worker in this process; returns the exit code. Starts Tansu if no broker is set."""
+    """Run a worker in this process; returns the exit code. Starts Tansu for ``embedded``."""
     try:
         rules = load_rules(settings.rules)  # a bad rules file: say so before starting anything
     except RulesError as exc:
@@ -26,6 +31,9 @@ def run_worker(settings: Settings) -> int:
         return 2
     broker: EmbeddedBroker | None = None
     if settings.broker is None:
+        print(NO_BROKER, file=sys.stderr)
+        return 2
+    if settings.broker == EMBEDDED:
         try:
             broker = EmbeddedBroker().start()
         except BrokerError as exc:
@@ -33,7 +41,7 @@ def run_worker(settings: Settings) -> int:
             return 2
         settings = settings.with_broker(broker.url)
         print(
-            f"fillrate: no broker given, started the embedded Tansu broker at {broker.url}"
+            f"fillrate: started the embedded Tansu broker at {broker.url}"
             " (memory only: topics vanish when this worker stops)",
             file=sys.stderr,
             flush=True,

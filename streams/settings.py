@@ -2,7 +2,9 @@
 
 Each field's environment variable is ``FILLRATE_`` + the field name in upper case (for example
 ``FILLRATE_BROKER``, ``FILLRATE_WEB_PORT``); a flag given on the command line wins. Defaults run
-on a laptop: no broker means "start the embedded one".
+on a laptop, except the broker: ``fillrate worker`` needs ``FILLRATE_BROKER`` (or ``--broker``),
+``kafka://HOST:PORT`` for a cluster or ``embedded`` for the in-memory Tansu broker, so a missing
+or misspelt variable never leaves a worker running happily against nothing.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-__all__ = ["ENV_PREFIX", "Settings", "SettingsError"]
+__all__ = ["EMBEDDED", "ENV_PREFIX", "Settings", "SettingsError"]
 
 ENV_PREFIX = "FILLRATE_"
+EMBEDDED = "embedded"  # the broker setting that starts the in-memory Tansu broker
 
 
 class SettingsError(ValueError):
@@ -26,7 +29,10 @@ class SettingsError(ValueError):
 class Settings:
     broker: str | None = field(
         default=None,
-        metadata={"help": "Kafka bootstrap URL, kafka://HOST:PORT[;HOST:PORT]; unset: embedded"},
+        metadata={
+            "help": "Kafka bootstrap URL, kafka://HOST:PORT[;HOST:PORT], or 'embedded' (worker"
+            " only): start the in-memory Tansu broker in this process"
+        },
     )
     app_id: str = field(default="fillrate", metadata={"help": "Consumer group / Faust app id"})
     partitions: int = field(default=4, metadata={"help": "Partitions of each topic it creates"})
@@ -117,8 +123,10 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        if self.broker is not None and not self.broker.startswith("kafka://"):
-            raise SettingsError(f"broker must look like kafka://HOST:PORT, got {self.broker!r}")
+        if self.broker not in (None, EMBEDDED) and not str(self.broker).startswith("kafka://"):
+            raise SettingsError(
+                f"broker must look like kafka://HOST:PORT (or be '{EMBEDDED}'), got {self.broker!r}"
+            )
         for name in (
             "partitions",
             "replication",
@@ -161,7 +169,7 @@ class Settings:
     @property
     def bootstrap_servers(self) -> str:
         """The broker URL as aiokafka wants it (HOST:PORT[,HOST:PORT])."""
-        if self.broker is None:
+        if self.broker is None or self.broker == EMBEDDED:
             raise SettingsError("no broker set")
         return self.broker.removeprefix("kafka://").replace(";", ",")
 

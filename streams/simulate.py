@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from online_learning.contract import Feedback, event_payload, product_payload
 from online_learning.offline.shadow import PriorShadow
 from online_learning.offline.simulation import SimConfig, Simulation, SubstitutionRequest
-from streams.settings import Settings
+from streams.settings import EMBEDDED, Settings
 from streams.topics import ensure_topics
 
 __all__ = ["SimulationDriver", "run_simulate"]
@@ -280,10 +280,10 @@ def install_stop(stop: asyncio.Event) -> None:
 
 
 def run_simulate(settings: Settings, args: argparse.Namespace) -> int:
-    if settings.broker is None:
+    if settings.broker in (None, EMBEDDED):
         print(
             "fillrate simulate: no broker given; pass --broker kafka://HOST:PORT or set "
-            "FILLRATE_BROKER (the worker prints its broker URL when it starts)",
+            "FILLRATE_BROKER (a worker started with --broker embedded prints its broker's URL)",
             file=sys.stderr,
         )
         return 2

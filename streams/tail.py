@@ -11,7 +11,7 @@ import time
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from online_learning.contract import EventError, Ranking, decode_ranking
-from streams.settings import Settings
+from streams.settings import EMBEDDED, Settings
 
 __all__ = ["format_ranking", "run_tail"]
 
@@ -47,7 +47,7 @@ def format_ranking(r: Ranking, names: dict[str, str] | None = None) -> str:
 
 
 def run_tail(settings: Settings, args: argparse.Namespace) -> int:
-    if settings.broker is None:
+    if settings.broker in (None, EMBEDDED):
         print(
             "fillrate tail: no broker given; pass --broker or set FILLRATE_BROKER", file=sys.stderr
         )

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from streams.cli import build_parser
 from streams.embedded_broker import free_port
 from streams.settings import Settings, SettingsError
+from streams.worker_process import WorkerProcess
 
 
 def test_flags_override_environment_which_overrides_defaults() -> None:
@@ -137,3 +140,39 @@ def test_tail_with_an_unreachable_broker_says_so_and_leaves_nothing_open() -> No
     assert result.returncode == 2
     assert f"fillrate tail: cannot reach kafka://127.0.0.1:{port}" in result.stderr
     assert "Unclosed" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_worker_without_a_broker_exits_2_naming_the_variable() -> None:
+    # A missing or misspelt FILLRATE_BROKER must not leave a worker running against nothing.
+    result = run_cli("worker")
+    assert result.returncode == 2
+    assert "FILLRATE_BROKER" in result.stderr and "--broker embedded" in result.stderr
+    assert "started the embedded Tansu broker" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["simulate", "tail"])
+def test_the_embedded_broker_is_for_a_worker_only(command: str) -> None:
+    # it lives inside the worker process: other commands need its URL
+    result = run_cli(command, "--broker", "embedded")
+    assert result.returncode == 2 and "no broker given" in result.stderr
+
+
+def test_the_version_is_printed() -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"fillrate {importlib.metadata.version('fillrate')}"
+
+
+@pytest.mark.broker
+def test_a_worker_asked_for_the_embedded_broker_starts_it_and_becomes_ready(
+    tmp_path: Path,
+) -> None:
+    settings = Settings.load({"broker": "embedded", "web_port": free_port()}, environ={})
+    worker = WorkerProcess(settings, tmp_path / "worker.log").start()
+    try:
+        worker.wait_ready(90)
+        assert worker.health()["status"] == "ok"  # type: ignore[index]
+        assert "started the embedded Tansu broker at kafka://" in worker.log()
+    finally:
+        worker.stop()
