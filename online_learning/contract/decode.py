@@ -20,12 +20,12 @@ from online_learning.contract.fields import (
     TEXT_MAX,
     choice,
     count,
+    event_time,
     parse_object,
     positive,
     required,
     tags,
     text,
-    timestamp,
 )
 from online_learning.contract.records import (
     CATALOG_TOPIC,
@@ -126,7 +126,7 @@ found, not_found, out_of_stock, in_stock, got 'lost'
         store_id=text(t, "store_id", required(t, obj, "store_id"), ID_MAX),
         item_id=text(t, "item_id", required(t, obj, "item_id"), ID_MAX),
         signal=choice(t, "signal", required(t, obj, "signal"), SIGNALS),
-        ts=timestamp(t, "ts", required(t, obj, "ts")),
+        ts=event_time(t, "ts", required(t, obj, "ts")),
         quantity=None if quantity is ABSENT else count(t, "quantity", quantity),
         source=None if source is ABSENT else text(t, "source", source, TEXT_MAX),
     )
@@ -171,7 +171,7 @@ got an array
         item_id=text(t, "item_id", required(t, obj, "item_id"), ID_MAX),
         substitute_id=text(t, "substitute_id", required(t, obj, "substitute_id"), ID_MAX),
         outcome=choice(t, "outcome", required(t, obj, "outcome"), OUTCOMES),
-        ts=timestamp(t, "ts", required(t, obj, "ts")),
+        ts=event_time(t, "ts", required(t, obj, "ts")),
         order_id=None if order_id is ABSENT else text(t, "order_id", order_id, ID_MAX),
         customer_id=(
             None if customer_id is ABSENT else text(t, "customer_id", customer_id, ID_MAX)

@@ -109,6 +109,32 @@ def timestamp(topic: str, field: str, value: Any) -> float:
     return ts
 
 
+# Epoch seconds this large are past the year 5000: what was sent is milliseconds (any time
+# after March 1973) or microseconds. Read as seconds it would lie millennia ahead, so it is
+# refused; old event times stay valid (backfills replay history).
+EVENT_TIME_MAX = 1e11
+
+
+def event_time(topic: str, field: str, value: Any) -> float:
+    """An input's event time: epoch seconds, >= 0 and below :data:`EVENT_TIME_MAX`.
+
+    >>> event_time("inventory.signals", "ts", 1_700_000_000.5)
+    1700000000.5
+    >>> event_time("inventory.signals", "ts", 1_700_000_000_000)
+    Traceback (most recent call last):
+    ...
+    online_learning.contract.EventError: inventory.signals: field 'ts' must be epoch seconds, \
+got 1700000000000 (milliseconds or microseconds since the epoch?)
+    """
+    ts = timestamp(topic, field, value)
+    if ts >= EVENT_TIME_MAX:
+        raise EventError(
+            f"{topic}: field '{field}' must be epoch seconds, got {value}"
+            " (milliseconds or microseconds since the epoch?)"
+        )
+    return ts
+
+
 def positive(topic: str, field: str, value: Any) -> float:
     result = number(topic, field, value, "> 0")
     if result <= 0:

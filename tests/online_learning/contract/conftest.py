@@ -55,6 +55,12 @@ timestamps = st.one_of(
     st.integers(min_value=0, max_value=2**64 - 1),
     st.floats(min_value=0, max_value=4e9, allow_nan=False),
 )
+# An input's event time: epoch seconds below 1e11 (above it is milliseconds or microseconds)
+event_times = st.one_of(
+    st.integers(min_value=0, max_value=10**11 - 1),
+    st.floats(min_value=0, max_value=4e9, allow_nan=False),
+    st.sampled_from([99_999_999_999.5, 1_700_000_000]),
+)
 counts = st.one_of(st.integers(min_value=0, max_value=2**63), st.sampled_from([0.0, 7.0]))
 positives = st.one_of(
     st.integers(min_value=1, max_value=10**6),
@@ -84,6 +90,10 @@ BOUNDARY_VALUES: list[Any] = [
     5e-324,
     -5e-324,
     1e20,
+    99_999_999_999,
+    10**11,
+    1.7e12,  # milliseconds
+    1.7e15,  # microseconds
     2**63,
     2**64,
     2**70,
@@ -131,7 +141,7 @@ catalog_items = st.fixed_dictionaries(
     },
 )
 signals = st.fixed_dictionaries(
-    {"store_id": ids, "item_id": ids, "signal": st.sampled_from(SIGNALS), "ts": timestamps},
+    {"store_id": ids, "item_id": ids, "signal": st.sampled_from(SIGNALS), "ts": event_times},
     optional={"quantity": counts, "source": ids},
 )
 feedbacks = st.fixed_dictionaries(
@@ -141,7 +151,7 @@ feedbacks = st.fixed_dictionaries(
         "item_id": ids,
         "substitute_id": ids,
         "outcome": st.sampled_from(OUTCOMES),
-        "ts": timestamps,
+        "ts": event_times,
     },
     optional={"order_id": ids, "customer_id": ids, "ranking_id": ids, "position": counts},
 )

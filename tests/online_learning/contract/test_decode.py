@@ -341,3 +341,28 @@ def test_any_tombstone_key_gives_a_tombstone_or_an_event_error(key: bytes) -> No
         return
     assert isinstance(tombstone, CatalogTombstone)
     assert tombstone.item_id.encode() == key
+
+
+@pytest.mark.parametrize("ts", [1_700_000_000_000, 1_700_000_000_000_000, 1.7e12])
+def test_event_times_in_milliseconds_or_microseconds_are_refused_with_that_reason(
+    ts: float,
+) -> None:
+    signal = {"store_id": "s1", "item_id": "i1", "signal": "found", "ts": ts}
+    feedback = {
+        "event_id": "e1",
+        "store_id": "s1",
+        "item_id": "i1",
+        "substitute_id": "i2",
+        "outcome": "accepted",
+        "ts": ts,
+    }
+    with pytest.raises(EventError, match="milliseconds or microseconds"):
+        decode_signal(orjson.dumps(signal))
+    with pytest.raises(EventError, match="milliseconds or microseconds"):
+        decode_feedback(orjson.dumps(feedback))
+
+
+def test_old_event_times_stay_valid_for_backfills() -> None:
+    for ts in (0, 86_400.5, 946_684_800, 99_999_999_999):  # 1970, 2000, the year 5138
+        payload = {"store_id": "s1", "item_id": "i1", "signal": "found", "ts": ts}
+        assert decode_signal(orjson.dumps(payload)).ts == ts
