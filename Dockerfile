@@ -33,10 +33,11 @@ USER 10001:10001
 
 EXPOSE 6066
 
-# /health answers 503 until the catalog is loaded and partitions are assigned; urlopen raises on
-# that (no curl in slim). FILLRATE_WEB_PORT is honoured if it is changed from 6066.
-HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + (os.environ.get('FILLRATE_WEB_PORT') or '6066') + '/health', timeout=4)"]
+# Liveness: /live answers 200 whenever the worker's event loop answers, also during a restart's
+# long replay of the learning log (readiness is /ready: point a readiness probe there, not this).
+# urlopen raises on an error status (no curl in slim). FILLRATE_WEB_PORT is honoured if changed.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + (os.environ.get('FILLRATE_WEB_PORT') or '6066') + '/live', timeout=4)"]
 
 ENTRYPOINT ["fillrate"]
 CMD ["worker"]

@@ -1,4 +1,11 @@
-"""A worker's web views: ``/metrics`` for Prometheus, ``/health`` for orchestration and tests."""
+"""A worker's web views: ``/metrics`` for Prometheus; ``/live`` and ``/ready`` for orchestration.
+
+Liveness and readiness are different questions. ``/live`` answers 200 whenever the worker's
+event loop answers, also while it replays the learning log for minutes after a restart: a
+liveness probe on it restarts only a worker that is stuck. ``/ready`` (and ``/health``, its
+older name) answers 503 until the catalog is loaded, the learning log replayed and the group
+joined: a readiness probe on it keeps traffic and dashboards off a worker that is starting.
+"""
 
 from __future__ import annotations
 
@@ -18,11 +25,19 @@ METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST.split(";")[0] + "; version=0.0.4"
 
 
 def add_views(worker: Worker) -> None:
-    """Route ``/metrics`` and ``/health`` on ``worker``'s web server."""
+    """Route ``/metrics``, ``/live``, ``/ready`` and ``/health`` on ``worker``'s web server."""
 
     @worker.app.page("/metrics")
     async def metrics_view(web: View, request: Request) -> Response:
         return web.bytes(worker.metrics.exposition(), content_type=METRICS_CONTENT_TYPE)
+
+    @worker.app.page("/live")
+    async def live_view(web: View, request: Request) -> Response:
+        return web.json({"status": "alive", "ready": worker.ready})
+
+    @worker.app.page("/ready")
+    async def ready_view(web: View, request: Request) -> Response:
+        return web.json(health(worker), status=200 if worker.ready else 503)
 
     @worker.app.page("/health")
     async def health_view(web: View, request: Request) -> Response:
