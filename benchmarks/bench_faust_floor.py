@@ -1,6 +1,6 @@
 """What Faust costs per event with the fillrate worker's shape, before any of its work.
 
-The ingest target of issue #4 is 0.8x a plain Faust agent's rate; both run at 100% of one
+The ingest target is 0.8x a plain Faust agent's rate; both run at 100% of one
 core while draining, so that is 1.25x the agent's CPU per event. This measures how much of
 that budget the framework takes with what the worker has to have: on the same pre-filled mix
 as bench_throughput.py, a plain consume-only agent (the baseline), then the worker's topology

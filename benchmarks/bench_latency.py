@@ -48,7 +48,7 @@ from streams.embedded_broker import EmbeddedBroker
 from streams.settings import Settings
 
 LEVELS = (0.25, 0.50, 0.90)
-TARGET_P99_MS = 50.0  # issue #4: p99 under 50 ms at half the maximum sustained rate
+TARGET_P99_MS = 50.0  # the target: p99 under 50 ms at half the maximum sustained rate
 
 CATCH_UP_S = 180.0  # a load the worker has not caught up with by then is beyond its capacity
 

@@ -246,7 +246,7 @@ def main() -> None:
             )
         print(
             "\nCPU per event is the steadier figure on a shared machine: a neighbour taking the"
-            " core\nlowers events/s but not the CPU each event costs. The target of issue #4 in"
+            " core\nlowers events/s but not the CPU each event costs. The ingest target in"
             " those terms:\nthe worker at <= 1.25x the Faust agent's CPU per event"
             f" (now {med_cpu['fillrate worker'] / med_cpu['plain Faust agent']:.2f}x)."
         )
