@@ -58,12 +58,11 @@ def raw_topic(app: faust.App, name: str, partitions: int) -> TopicT:
 
 @dataclass(frozen=True, slots=True)
 class Topics:
-    """The contract's topics the agents read, and the dead-letter topic they write."""
+    """The contract's topics the agents read (the outputs are written as record batches)."""
 
     catalog: TopicT
     signals: TopicT
     feedback: TopicT
-    deadletter: TopicT
 
     @classmethod
     def of(cls, app: faust.App, settings: Settings) -> Topics:
@@ -74,5 +73,4 @@ class Topics:
             catalog=topic(settings.catalog_topic),
             signals=topic(settings.signals_topic),
             feedback=topic(settings.feedback_topic),
-            deadletter=topic(settings.deadletter_topic),
         )

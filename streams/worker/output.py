@@ -18,7 +18,7 @@ from typing import Any, cast
 import faust
 import orjson
 from aiokafka.partitioner import DefaultPartitioner
-from faust.types import Message, TopicT
+from faust.types import Message
 
 from online_learning.contract import dead_letter_payload
 from online_learning.ranking import Ranking
@@ -35,13 +35,10 @@ log = logging.getLogger("fillrate.worker")
 class Output:
     """Publishes rankings, dead-letters refused messages, writes record batches."""
 
-    def __init__(
-        self, app: faust.App, settings: Settings, metrics: WorkerMetrics, deadletter: TopicT
-    ) -> None:
+    def __init__(self, app: faust.App, settings: Settings, metrics: WorkerMetrics) -> None:
         self.app = app
         self.settings = settings
         self.metrics = metrics
-        self.deadletter = deadletter
         self._dead: list[tuple[bytes | None, bytes, int]] = []  # (key, value, source partition)
         self._deadletter_partition_ids: list[int] = []
         self._partitioner = DefaultPartitioner()

@@ -72,7 +72,7 @@ class Worker:
         self.engine = build_engine(settings, rules)
         self.monitor = LearningMonitor()
         self.metrics = WorkerMetrics()
-        self.output = Output(self.app, settings, self.metrics, self.topics.deadletter)
+        self.output = Output(self.app, settings, self.metrics)
         servers = settings.bootstrap_servers
         self.catalog = CatalogReader(servers, settings.catalog_topic, self.engine)
         self.learning = LearningLogReader(
