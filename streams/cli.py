@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from streams.arg_types import add_population_flag, positive_float, positive_int
-from streams.settings import Settings, SettingsError
+from streams.settings import CONNECTION_SETTINGS, Settings, SettingsError, parse_bool
 
 __all__ = ["main"]
 
@@ -27,7 +27,27 @@ def _add_settings_flags(parser: argparse.ArgumentParser, only: Sequence[str] | N
         if only is not None and f.name not in only:
             continue
         kind = str(f.type)
-        convert: Any = int if kind.startswith("int") else float if kind.startswith("float") else str
+        help_text = f.metadata.get("help", f.name.replace("_", " "))
+        if f.metadata.get("secret"):
+            # the value itself would be visible to anyone listing processes: a file instead
+            group.add_argument(
+                "--" + f.name.replace("_", "-") + "-file",
+                dest=f.name + "_file",
+                default=None,
+                metavar="PATH",
+                help=f"file holding the {help_text[0].lower()}{help_text[1:]}"
+                f" (or FILLRATE_{f.name.upper()}[_FILE])",
+            )
+            continue
+        convert: Any = (
+            int
+            if kind.startswith("int")
+            else float
+            if kind.startswith("float")
+            else parse_bool
+            if kind.startswith("bool")
+            else str
+        )
         default = f.default if f.default is not dataclasses.MISSING else None
         group.add_argument(
             "--" + f.name.replace("_", "-"),
@@ -35,7 +55,7 @@ def _add_settings_flags(parser: argparse.ArgumentParser, only: Sequence[str] | N
             type=convert,
             default=None,
             metavar=f.name.upper(),
-            help=f"{f.metadata.get('help', f.name.replace('_', ' '))} (default: {default})",
+            help=f"{help_text} (default: {default})",
         )
 
 
@@ -81,10 +101,10 @@ def _add_sim_flags(
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    names = [f.name for f in dataclasses.fields(Settings)]
+    names += [f.name + "_file" for f in dataclasses.fields(Settings) if f.metadata.get("secret")]
     overrides = {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(Settings)
-        if getattr(args, f.name, None) is not None
+        name: getattr(args, name) for name in names if getattr(args, name, None) is not None
     }
     return Settings.load(overrides)
 
@@ -111,7 +131,7 @@ def _add_simulate(parser: argparse.ArgumentParser) -> None:
     _add_settings_flags(
         parser,
         only=(
-            "broker",
+            *CONNECTION_SETTINGS,
             "catalog_topic",
             "signals_topic",
             "feedback_topic",
@@ -136,7 +156,7 @@ def _add_tail(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from-beginning", action="store_true", help="start at the oldest")
     parser.add_argument("--limit", type=positive_int, default=None, help="stop after N rankings")
     parser.add_argument("--json", action="store_true", help="print raw JSON lines")
-    _add_settings_flags(parser, only=("broker", "rankings_topic"))
+    _add_settings_flags(parser, only=(*CONNECTION_SETTINGS, "rankings_topic"))
 
 
 def _add_evaluate(parser: argparse.ArgumentParser) -> None:
@@ -147,7 +167,7 @@ def _add_evaluate(parser: argparse.ArgumentParser) -> None:
 
 # name -> (help, adds its flags)
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
-    "worker": ("run a stream worker (starts Tansu if no --broker)", _add_worker),
+    "worker": ("run a stream worker (--broker kafka://... or embedded)", _add_worker),
     "simulate": (
         "produce a realistic Instacart-based stream and answer rankings",
         _add_simulate,

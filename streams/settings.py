@@ -5,6 +5,10 @@ Each field's environment variable is ``FILLRATE_`` + the field name in upper cas
 on a laptop, except the broker: ``fillrate worker`` needs ``FILLRATE_BROKER`` (or ``--broker``),
 ``kafka://HOST:PORT`` for a cluster or ``embedded`` for the in-memory Tansu broker, so a missing
 or misspelt variable never leaves a worker running happily against nothing.
+
+Secrets (``sasl_password``, ``ssl_key_password``) come from the environment or from a file
+(``FILLRATE_SASL_PASSWORD_FILE``, ``--sasl-password-file``), never from a flag; they are left
+out of the settings' repr and out of every error message, log line and endpoint.
 """
 
 from __future__ import annotations
@@ -15,10 +19,35 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-__all__ = ["EMBEDDED", "ENV_PREFIX", "Settings", "SettingsError"]
+__all__ = [
+    "CONNECTION_SETTINGS",
+    "EMBEDDED",
+    "ENV_PREFIX",
+    "SASL_MECHANISMS",
+    "SECURITY_PROTOCOLS",
+    "Settings",
+    "SettingsError",
+    "parse_bool",
+]
 
 ENV_PREFIX = "FILLRATE_"
 EMBEDDED = "embedded"  # the broker setting that starts the in-memory Tansu broker
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
+# How a client reaches the cluster: every command that talks to Kafka takes these.
+CONNECTION_SETTINGS = (
+    "broker",
+    "security_protocol",
+    "ssl_cafile",
+    "ssl_certfile",
+    "ssl_keyfile",
+    "ssl_key_password",
+    "ssl_check_hostname",
+    "sasl_mechanism",
+    "sasl_username",
+    "sasl_password",
+    "sasl_oauth_token_file",
+)
 
 
 class SettingsError(ValueError):
@@ -34,9 +63,69 @@ class Settings:
             " only): start the in-memory Tansu broker in this process"
         },
     )
+    security_protocol: str = field(
+        default="PLAINTEXT",
+        metadata={
+            "help": "PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL (TLS + SASL login), as"
+            " Kafka names them; docs/operations.md shows each managed service's settings"
+        },
+    )
+    ssl_cafile: str | None = field(
+        default=None,
+        metadata={
+            "help": "CA bundle (PEM) that signed the brokers' certificates; unset: system CAs"
+        },
+    )
+    ssl_certfile: str | None = field(
+        default=None, metadata={"help": "Client certificate (PEM) for mutual TLS; unset: none"}
+    )
+    ssl_keyfile: str | None = field(
+        default=None, metadata={"help": "Private key (PEM) of ssl_certfile; unset: in the certfile"}
+    )
+    ssl_key_password: str | None = field(
+        default=None,
+        repr=False,
+        metadata={"help": "Password of an encrypted ssl_keyfile", "secret": True},
+    )
+    ssl_check_hostname: bool = field(
+        default=True,
+        metadata={"help": "Check that a broker's certificate names the host connected to"},
+    )
+    sasl_mechanism: str | None = field(
+        default=None,
+        metadata={"help": "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER (SASL_* only)"},
+    )
+    sasl_username: str | None = field(
+        default=None, metadata={"help": "SASL user (PLAIN / SCRAM; a Confluent Cloud API key)"}
+    )
+    sasl_password: str | None = field(
+        default=None,
+        repr=False,
+        metadata={"help": "SASL password (PLAIN / SCRAM; an API secret)", "secret": True},
+    )
+    sasl_oauth_token_file: str | None = field(
+        default=None,
+        metadata={
+            "help": "OAUTHBEARER: file holding the bearer token, read again at every login, so"
+            " a sidecar or the platform can rotate it"
+        },
+    )
     app_id: str = field(default="fillrate", metadata={"help": "Consumer group / Faust app id"})
     partitions: int = field(default=4, metadata={"help": "Partitions of each topic it creates"})
     replication: int = field(default=1, metadata={"help": "Replication factor of its topics"})
+    min_insync_replicas: int | None = field(
+        default=None,
+        metadata={
+            "help": "min.insync.replicas of the topics it creates; unset: the broker's default"
+        },
+    )
+    create_topics: bool = field(
+        default=True,
+        metadata={
+            "help": "Create missing topics at start; false: create nothing and check that the"
+            " topics exist with the right partitions and cleanup policy (managed clusters)"
+        },
+    )
     catalog_topic: str = "catalog.items"
     signals_topic: str = "inventory.signals"
     feedback_topic: str = "substitutions.feedback"
@@ -110,12 +199,21 @@ class Settings:
     ) -> Settings:
         """Defaults, then ``FILLRATE_*`` variables, then non-None ``overrides`` (CLI flags)."""
         env = os.environ if environ is None else environ
+        overrides = dict(overrides or {})
         values: dict[str, Any] = {}
         for f in fields(cls):
-            raw = env.get(ENV_PREFIX + f.name.upper())
+            where = ENV_PREFIX + f.name.upper()
+            raw = env.get(where)
             if raw is not None and raw != "":
-                values[f.name] = _convert(f, raw, ENV_PREFIX + f.name.upper())
-        for name, value in (overrides or {}).items():
+                values[f.name] = _convert(f, raw, where)
+            if f.metadata.get("secret"):
+                # a secret may also come from a file (Docker / Kubernetes secrets), named by
+                # FILLRATE_<NAME>_FILE or --<name>-file; a command-line flag would show the
+                # secret itself to everyone who can list processes, so there is none
+                path = overrides.pop(f.name + "_file", None) or env.get(where + "_FILE")
+                if path:
+                    values[f.name] = _read_secret(path, where + "_FILE")
+        for name, value in overrides.items():
             if value is not None:
                 values[name] = value
         settings = cls(**values)
@@ -161,10 +259,66 @@ class Settings:
                 f"heartbeat_interval_s ({self.heartbeat_interval_s}) must be below"
                 f" session_timeout_s ({self.session_timeout_s})"
             )
+        self._validate_security()
+        if self.min_insync_replicas is not None and not (
+            1 <= self.min_insync_replicas <= self.replication
+        ):
+            raise SettingsError(
+                f"min_insync_replicas must be between 1 and replication ({self.replication}),"
+                f" got {self.min_insync_replicas}"
+            )
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
             raise SettingsError(
                 f"log_level must be debug/info/warning/error, got {self.log_level!r}"
             )
+
+    def _validate_security(self) -> None:
+        # Every message names the setting, never a secret's value.
+        if self.security_protocol not in SECURITY_PROTOCOLS:
+            raise SettingsError(
+                f"security_protocol must be one of {', '.join(SECURITY_PROTOCOLS)},"
+                f" got {self.security_protocol!r}"
+            )
+        sasl = self.security_protocol.startswith("SASL_")
+        tls = self.security_protocol.endswith("SSL")
+        if sasl and self.sasl_mechanism is None:
+            raise SettingsError(
+                f"security_protocol {self.security_protocol} needs sasl_mechanism"
+                f" ({', '.join(SASL_MECHANISMS)})"
+            )
+        if self.sasl_mechanism is not None:
+            if self.sasl_mechanism not in SASL_MECHANISMS:
+                raise SettingsError(
+                    f"sasl_mechanism must be one of {', '.join(SASL_MECHANISMS)},"
+                    f" got {self.sasl_mechanism!r}"
+                )
+            if not sasl:
+                raise SettingsError(
+                    f"sasl_mechanism is set but security_protocol is {self.security_protocol}:"
+                    " use SASL_SSL (or SASL_PLAINTEXT on a network you trust)"
+                )
+            if self.sasl_mechanism == "OAUTHBEARER":
+                if not self.sasl_oauth_token_file:
+                    raise SettingsError("sasl_mechanism OAUTHBEARER needs sasl_oauth_token_file")
+            elif not (self.sasl_username and self.sasl_password):
+                raise SettingsError(
+                    f"sasl_mechanism {self.sasl_mechanism} needs sasl_username and sasl_password"
+                    f" (FILLRATE_SASL_PASSWORD or FILLRATE_SASL_PASSWORD_FILE)"
+                )
+        tls_files = ("ssl_cafile", "ssl_certfile", "ssl_keyfile")
+        if not tls:
+            given = [name for name in tls_files if getattr(self, name)]
+            if given:
+                raise SettingsError(
+                    f"{', '.join(given)} set but security_protocol is {self.security_protocol}:"
+                    " use SSL or SASL_SSL"
+                )
+        if self.ssl_keyfile and not self.ssl_certfile:
+            raise SettingsError("ssl_keyfile needs ssl_certfile (the client certificate)")
+        for name in (*tls_files, "sasl_oauth_token_file"):
+            path = getattr(self, name)
+            if path and not os.path.isfile(path):
+                raise SettingsError(f"{name}: no such file {path}")
 
     @property
     def bootstrap_servers(self) -> str:
@@ -195,8 +349,37 @@ class Settings:
         return (self.catalog_topic, self.signals_topic, self.feedback_topic)
 
 
+def _read_secret(path: str, where: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().strip()
+    except OSError as exc:
+        raise SettingsError(f"{where}: cannot read {path}: {exc.strerror}") from None
+
+
+def parse_bool(text: str) -> bool:
+    """``true``/``false`` as an operator writes them in an environment file or a flag.
+
+    >>> parse_bool("False"), parse_bool("1"), parse_bool("yes")
+    (False, True, True)
+    """
+    value = text.strip().lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
 def _convert(f: dataclasses.Field[Any], raw: str, where: str) -> Any:
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    if f.metadata.get("secret"):
+        return raw
+    if kind.startswith("bool"):
+        try:
+            return parse_bool(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{where}: {exc}") from None
     try:
         if kind.startswith("int"):
             return int(raw)
