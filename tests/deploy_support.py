@@ -38,8 +38,19 @@ INSTALL_PROMETHEUS = "apt-get install -y --no-install-recommends prometheus"
 # Series Prometheus itself attaches to every scrape target.
 PROMETHEUS_BUILTINS = frozenset({"up"})
 
-# Grafana's interval variables, and what stands in for them when a query is run elsewhere.
-GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "1h"}
+# The dashboard's template variables: the data source every panel and query uses, and the
+# scrape jobs every PromQL selector is limited to (``job=~"$job"``).
+DATASOURCE_VARIABLE = "${datasource}"
+JOB_MATCHER = 'job=~"$job"'
+
+# Grafana's interval variables and the dashboard's $job, and what stands in for them when a
+# query is run elsewhere ($job: the scrape job of deploy/prometheus/prometheus.yml).
+GRAFANA_VARIABLES = {
+    "$__rate_interval": "1m",
+    "$__interval": "15s",
+    "$__range": "1h",
+    "$job": "fillrate",
+}
 
 
 def require_check_jsonschema() -> None:
@@ -89,13 +100,15 @@ def exported_metric_names() -> frozenset[str]:
     return frozenset(names)
 
 
-_FILLRATE_NAME = re.compile(r"\bfillrate_[A-Za-z0-9_:]*")
+# fillrate's own metrics and prometheus_client's standard process and Python ones.
+_FILLRATE_NAME = re.compile(r"\b(?:fillrate|process|python)_[A-Za-z0-9_:]*")
 # A crude PromQL reading: an identifier followed by a label matcher is a metric selector.
 _SELECTOR = re.compile(r"\b([A-Za-z_:][A-Za-z0-9_:]*)\s*\{")
 
 
 def metric_names_in(expr: str) -> set[str]:
-    """Metric names a PromQL expression selects (by regex: fillrate_* and ``name{...}``).
+    """Metric names a PromQL expression selects (by regex: fillrate_*, process_*, python_*
+    and ``name{...}``).
 
     >>> sorted(metric_names_in('sum by (le) (rate(fillrate_x_bucket[5m])) and up{job="a"}'))
     ['fillrate_x_bucket', 'up']
@@ -127,10 +140,10 @@ def dashboard_panels() -> list[dict[str, Any]]:
 
 
 def as_promql(grafana_expr: str) -> str:
-    """A panel's query with Grafana's interval variables replaced, as Prometheus would run it.
+    """A panel's query with Grafana's variables replaced, as Prometheus would run it.
 
-    >>> as_promql("rate(x[$__rate_interval])")
-    'rate(x[1m])'
+    >>> as_promql('rate(x{job=~"$job"}[$__rate_interval])')
+    'rate(x{job=~"fillrate"}[1m])'
     """
     for variable, value in GRAFANA_VARIABLES.items():
         grafana_expr = grafana_expr.replace(variable, value)

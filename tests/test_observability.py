@@ -17,14 +17,20 @@ from typing import Any
 
 import pytest
 
+from streams.cli import version
+from streams.metrics import WorkerMetrics
 from tests.deploy_support import (
     ALERTS,
     ALERTS_TEST,
     DASHBOARD,
+    DATASOURCE_VARIABLE,
     GRAFANA_DATASOURCES,
+    GRAFANA_VARIABLES,
+    JOB_MATCHER,
     OPERATIONS,
     PROMETHEUS,
     alert_rules,
+    dashboard,
     dashboard_panels,
     dashboard_queries,
     exported_metric_names,
@@ -127,18 +133,71 @@ def test_dashboard_is_json_with_unique_panel_ids() -> None:
     assert len(ids) == len(set(ids)), f"panel ids repeat: {ids}"
 
 
-def test_every_panel_queries_the_provisioned_prometheus() -> None:
-    uid = _datasource_uid()
+def _variables() -> dict[str, dict[str, Any]]:
+    return {v["name"]: v for v in dashboard()["templating"]["list"]}
+
+
+def test_the_data_source_is_a_variable_that_opens_on_the_provisioned_prometheus() -> None:
+    # Imported into another Grafana, the dashboard asks for (or defaults to) a Prometheus
+    # there; provisioned by compose, it opens on the compose Prometheus.
+    variable = _variables()["datasource"]
+    assert (variable["type"], variable["query"]) == ("datasource", "prometheus")
+    assert variable["current"]["value"] == _datasource_uid()
+    assert "${" + variable["name"] + "}" == DATASOURCE_VARIABLE
+
+
+def test_the_job_variable_lists_the_jobs_that_scrape_workers() -> None:
+    variable = _variables()["job"]
+    assert variable["type"] == "query"
+    assert variable["datasource"] == {"type": "prometheus", "uid": DATASOURCE_VARIABLE}
+    match = re.fullmatch(r"label_values\((\w+),\s*job\)", variable["query"]["query"])
+    assert match, variable["query"]
+    assert match[1] in exported_metric_names() and match[1].startswith("fillrate_")
+    # "All" must mean the jobs that list offers, never every job of that Prometheus (".*"
+    # would show, say, node exporters on "Workers up").
+    assert variable["includeAll"] and not variable.get("allValue")
+    # What the checks put in for $job is the compose stack's job.
+    jobs = {job["job_name"] for job in load_yaml(PROMETHEUS)["scrape_configs"]}
+    assert GRAFANA_VARIABLES["$job"] in jobs
+
+
+def test_every_panel_and_query_uses_the_data_source_variable() -> None:
     for panel in dashboard_panels():
         title = panel["title"]
-        assert panel.get("datasource", {}).get("uid") == uid, f"{title}: datasource"
+        assert panel.get("datasource") == {"type": "prometheus", "uid": DATASOURCE_VARIABLE}, (
+            f"{title}: datasource"
+        )
         targets = panel.get("targets", [])
         assert targets, f"{title} has no query"
         ref_ids = [t["refId"] for t in targets]
         assert len(ref_ids) == len(set(ref_ids)), f"{title}: refIds repeat"
         for target in targets:
             assert target.get("expr"), f"{title} {target['refId']}: empty query"
-            assert target.get("datasource", {"uid": uid})["uid"] == uid, title
+            assert target.get("datasource", {}).get("uid") == DATASOURCE_VARIABLE, title
+
+
+def _unscoped_selectors(expr: str) -> set[str]:
+    """Metric names ``expr`` selects, at least once, without the ``job=~"$job"`` matcher.
+
+    >>> expr = 'rate(fillrate_a{job=~"$job"}[1m]) / process_b + up{x="y"} + fillrate_a'
+    >>> sorted(_unscoped_selectors(expr))
+    ['fillrate_a', 'process_b', 'up']
+    >>> _unscoped_selectors('fillrate_a{topic="t", job=~"$job"} / process_b{job=~"$job"}')
+    set()
+    """
+    unscoped = set()
+    for name in metric_names_in(expr):
+        for selector in re.finditer(rf"\b{name}\b(\{{[^}}]*\}})?", expr):
+            if JOB_MATCHER not in (selector[1] or ""):
+                unscoped.add(name)
+    return unscoped
+
+
+def test_every_query_selects_only_the_chosen_jobs() -> None:
+    for panel in dashboard_panels():
+        for target in panel["targets"]:
+            unscoped = _unscoped_selectors(target["expr"])
+            assert not unscoped, f"{panel['title']}: {sorted(unscoped)} without {JOB_MATCHER}"
 
 
 def test_dashboard_panels_fit_the_grid_without_overlapping() -> None:
@@ -162,8 +221,13 @@ def test_dashboard_uses_only_metrics_the_worker_exports() -> None:
 
 
 def test_dashboard_shows_every_metric_the_worker_exports() -> None:
+    # Every fillrate_ metric; of the standard process_ and python_ ones, those panels use.
     shown = set().union(*(metric_names_in(expr) for _, expr in dashboard_queries()))
-    families = {re.sub(r"_(bucket|sum|count)$", "", name) for name in exported_metric_names()}
+    families = {
+        re.sub(r"_(bucket|sum|count)$", "", name)
+        for name in exported_metric_names()
+        if name.startswith("fillrate_")
+    }
     shown_families = {re.sub(r"_(bucket|sum|count)$", "", name) for name in shown}
     assert families <= shown_families, f"no panel shows {sorted(families - shown_families)}"
 
@@ -189,6 +253,39 @@ def test_promtool_parses_every_dashboard_query(tmp_path: Path) -> None:
     assert f"SUCCESS: {len(queries)} rules found" in result.stdout
 
 
+def _threshold(rule: dict[str, Any]) -> float:
+    (value,) = re.findall(r"\)\s*>\s*([0-9.]+)\s*$", rule["expr"].strip())
+    return float(value)
+
+
+@pytest.mark.parametrize(
+    ("title", "alert"),
+    [
+        ("Event-to-ranking latency", "FillrateRankingLatencyHigh"),
+        ("Dead letters, by topic and kind", "FillrateDeadLetters"),
+    ],
+)
+def test_a_panels_red_line_is_its_alerts_threshold(title: str, alert: str) -> None:
+    (panel,) = [p for p in dashboard_panels() if p["title"] == title]
+    (rule,) = [r for r in alert_rules() if r["alert"] == alert]
+    steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert [s["value"] for s in steps if s["color"] == "red"] == [_threshold(rule)]
+
+
+def test_the_worker_exports_its_version_and_process_metrics() -> None:
+    text = WorkerMetrics().exposition().decode()
+    assert f'fillrate_build_info{{version="{version()}"}} 1.0' in text.splitlines()
+    for name in (
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_start_time_seconds",
+        "python_info",
+        "python_gc_collections_total",
+    ):
+        assert name in exported_metric_names(), name
+
+
 @pytest.mark.parametrize(
     "title",
     [
@@ -205,6 +302,10 @@ def test_promtool_parses_every_dashboard_query(tmp_path: Path) -> None:
         "Catalog items",
         "Workers up",
         "Workers ready",
+        "Versions running",
+        "CPU, each worker",
+        "Resident memory, each worker",
+        "Python garbage collections, each worker",
     ],
 )
 def test_dashboard_has_the_panels_operators_look_for(title: str) -> None:
