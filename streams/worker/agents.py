@@ -4,7 +4,9 @@ Each message is taken once: one this worker processed before a rebalance handed 
 is skipped (redelivery.py). Anything refused (bad bytes, schema, an unknown reference, even a
 bug in the engine) goes to the dead-letter topic with its reason and is counted; an agent never
 dies on a message. Refused messages are queued and sent at the end of their batch, in record
-batches, so a burst of bad input costs about what good input costs.
+batches, so a burst of bad input costs about what good input costs. A signal or feedback record
+that arrived on another partition than its store's (a producer with another partitioner) is
+processed all the same, and counted (partitioning.py).
 
 The catalog travels on its own topic, so a signal or a feedback event can overtake its item's
 catalog record. A batch that names items the catalog does not hold waits, once and for all of
@@ -34,6 +36,7 @@ from online_learning.contract import (
 )
 from online_learning.engine import SignalOutcome
 from streams.batch_produce import Record
+from streams.worker.partitioning import RoutingCheck, partition_count
 
 if TYPE_CHECKING:
     from streams.worker.worker import Worker
@@ -60,6 +63,11 @@ class Agents:
         self.seen = worker.seen
         for topic in self.settings.input_topics():
             self.metrics.redelivered.labels(topic)  # exported as 0 from the start, not absent
+        self.routing = RoutingCheck(
+            self.metrics,
+            lambda topic: partition_count(worker.app, topic),
+            (self.settings.signals_topic, self.settings.feedback_topic),
+        )
 
     # -- the agents ----------------------------------------------------------------------------
     async def validate_catalog(self, stream: faust.StreamT) -> None:
@@ -120,6 +128,7 @@ class Agents:
     async def process_signal_batch(self, batch: Sequence[EventT]) -> None:
         """Decode, let the catalog catch up once if needed, apply in order, send refusals."""
         signals = self.decode(batch, decode_signal)
+        await self.routing.check(signals)  # counts records off their store's partition
         await self.wait_for_items(signals, lambda signal: (signal.item_id,))
         for event, signal in signals:
             await self.process_signal(event, signal)
@@ -128,6 +137,7 @@ class Agents:
     async def validate_feedback_batch(self, batch: Sequence[EventT]) -> list[Record]:
         """The batch's valid feedback events, raw, in order; the rest refused and sent."""
         events = self.decode(batch, decode_feedback)
+        await self.routing.check(events)  # counts records off their store's partition
         await self.wait_for_items(events, lambda fb: (fb.item_id, fb.substitute_id))
         valid: list[Record] = [
             (event.message.key, event.message.value)

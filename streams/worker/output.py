@@ -17,7 +17,6 @@ from typing import Any, cast
 
 import faust
 import orjson
-from aiokafka.partitioner import DefaultPartitioner
 from faust.types import Message
 
 from online_learning.contract import dead_letter_payload
@@ -26,6 +25,7 @@ from streams.batch_produce import Record, send_records
 from streams.faust_internals import producer_of
 from streams.metrics import WorkerMetrics, error_kind
 from streams.settings import Settings
+from streams.worker.partitioning import murmur2_partition
 
 __all__ = ["Output"]
 
@@ -41,7 +41,6 @@ class Output:
         self.metrics = metrics
         self._dead: list[tuple[bytes | None, bytes, int]] = []  # (key, value, source partition)
         self._deadletter_partition_ids: list[int] = []
-        self._partitioner = DefaultPartitioner()
 
     # -- rankings ------------------------------------------------------------------------------
     async def publish(self, rankings: Sequence[Ranking], caused_at: float | None) -> None:
@@ -122,7 +121,7 @@ class Output:
             if not partitions:
                 partition = source_partition
             elif key is not None:
-                partition = self._partitioner(key, partitions, partitions)
+                partition = partitions[murmur2_partition(key, len(partitions))]
             else:
                 partition = partitions[source_partition % len(partitions)]
             batches.setdefault(partition, []).append((key, value))
