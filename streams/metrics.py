@@ -2,15 +2,28 @@
 
 Names follow the project's conventions: prefix ``fillrate_``, base units, counters ending in
 ``_total``. No label carries an item or store id: labels are topics, triggers and error kinds only.
+The same registry also carries prometheus_client's standard ``process_*`` and ``python_*``
+metrics (CPU, memory, file descriptors, start time, garbage collections), which dashboards
+and alerts made for any Python service expect, and ``fillrate_build_info{version}``.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from online_learning.contract import EventError
 from online_learning.engine import UnknownReference
+from streams.cli import version
 
 __all__ = ["CONTENT_TYPE_LATEST", "WorkerMetrics", "error_kind"]
 
@@ -32,12 +45,13 @@ def error_kind(exc: Exception) -> str:
 class WorkerMetrics:
     """Every metric the worker exports; one instance per process.
 
-    Grouped by what they watch: the traffic in and out, the learning, the state held, and
-    whether the worker and its broker are up.
+    Grouped by what they watch: the traffic in and out, the learning, the state held,
+    whether the worker and its broker are up, and the process itself.
     """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
+        self._add_process(self.registry)
         self._add_traffic(self.registry)
         self._add_learning(self.registry)
         self._add_state(self.registry)
@@ -202,6 +216,19 @@ class WorkerMetrics:
             registry=r,
         )
         self.broker_up.set(1)
+
+    def _add_process(self, r: CollectorRegistry) -> None:
+        # Collected at scrape time from /proc and the gc module: nothing to update here.
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)
+        self.build_info = Gauge(
+            "fillrate_build_info",
+            "Always 1; the version label is the installed fillrate's (as `fillrate --version`)",
+            ["version"],
+            registry=r,
+        )
+        self.build_info.labels(version()).set(1)
 
     def catch_up(self, counter: Counter, total: int) -> None:
         """Raise ``counter`` to ``total``, a running count kept elsewhere (the engine, the
