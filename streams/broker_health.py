@@ -14,6 +14,7 @@ import time
 
 from aiokafka.client import AIOKafkaClient
 
+from streams.connection import KafkaConnection
 from streams.metrics import WorkerMetrics
 
 __all__ = ["BrokerProbe"]
@@ -26,13 +27,14 @@ class BrokerProbe:
 
     def __init__(
         self,
-        bootstrap_servers: str,
+        connection: KafkaConnection | str,
         metrics: WorkerMetrics,
         interval_s: float = 1.0,
         timeout_s: float = 2.0,
         remind_every_s: float = 10.0,
     ) -> None:
-        self.bootstrap_servers = bootstrap_servers
+        self.connection = KafkaConnection.of(connection)
+        self.bootstrap_servers = self.connection.bootstrap_servers
         self.metrics = metrics
         self.interval_s = interval_s
         self.timeout_s = timeout_s
@@ -44,7 +46,7 @@ class BrokerProbe:
     async def run(self) -> None:
         """Probe forever (until cancelled)."""
         client = AIOKafkaClient(
-            bootstrap_servers=self.bootstrap_servers,
+            **self.connection.client_options(),
             request_timeout_ms=int(self.timeout_s * 1000),
             client_id="fillrate-broker-probe",
         )

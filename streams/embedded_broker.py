@@ -56,11 +56,22 @@ class EmbeddedBroker:
     """
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, log_path: str | Path | None = None
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log_path: str | Path | None = None,
+        *,
+        advertised: str | None = None,
+        authentication: bool = False,
     ) -> None:
+        """``advertised``: the HOST:PORT clients are told to connect to (default: where it
+        listens), for a broker behind a proxy; ``authentication``: Tansu's own
+        ``--authentication`` (clients must log in with SCRAM)."""
         self.host = host
         self.port = port or free_port(host)
         self.log_path = Path(log_path) if log_path else None
+        self.advertised = advertised or f"{self.host}:{self.port}"
+        self.authentication = authentication
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -94,9 +105,10 @@ class EmbeddedBroker:
                 "--listener-url",
                 listener,
                 "--advertised-listener-url",
-                listener,
+                f"tcp://{self.advertised}",
                 "--storage-engine",
                 "memory://tansu/",
+                *(["--authentication"] if self.authentication else []),
             ],
             stdout=out,
             stderr=subprocess.STDOUT,

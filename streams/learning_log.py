@@ -22,6 +22,7 @@ from online_learning.contract import EventError, decode_feedback
 from online_learning.engine import FeedbackResult, SubstitutionEngine, UnknownReference
 from online_learning.monitoring import LearningMonitor
 from streams.catalog_reader import CatalogReader
+from streams.connection import KafkaConnection
 from streams.metrics import WorkerMetrics
 from streams.replay import TopicReplay
 
@@ -54,14 +55,14 @@ class LearningLogReader:
 
     def __init__(
         self,
-        bootstrap_servers: str,
+        connection: KafkaConnection | str,
         topic: str,
         engine: SubstitutionEngine,
         catalog: CatalogReader,
         metrics: WorkerMetrics,
         monitor: LearningMonitor | None = None,
     ) -> None:
-        self.bootstrap_servers = bootstrap_servers
+        self.connection = connection
         self.topic = topic
         self.engine = engine
         self.catalog = catalog
@@ -93,9 +94,7 @@ class LearningLogReader:
     async def run(self) -> None:
         """Read forever (until cancelled)."""
         await self.catalog.ready.wait()
-        async with TopicReplay(
-            self.bootstrap_servers, self.topic, [0], fetch_max_wait_ms=50
-        ) as replay:
+        async with TopicReplay(self.connection, self.topic, [0], fetch_max_wait_ms=50) as replay:
             self._replay = replay
             try:
                 await self._read(replay)

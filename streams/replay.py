@@ -33,6 +33,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from streams.aiokafka_internals import force_metadata_update
+from streams.connection import KafkaConnection
 
 __all__ = ["Offsets", "RawRecord", "TopicReplay"]
 
@@ -52,7 +53,7 @@ class TopicReplay:
 
     def __init__(
         self,
-        bootstrap_servers: str,
+        connection: KafkaConnection | str,
         topic: str,
         partitions: Sequence[int] | None = None,
         *,
@@ -60,7 +61,7 @@ class TopicReplay:
         max_records: int = 5000,
         **consumer_options: Any,
     ) -> None:
-        self.bootstrap_servers = bootstrap_servers
+        self.connection = KafkaConnection.of(connection)
         self.topic = topic
         self.fetch_timeout_ms = fetch_timeout_ms
         self.max_records = max_records
@@ -79,7 +80,7 @@ class TopicReplay:
         """Connect, assign the partitions (waiting for the topic to exist when it was asked for
         all of them), seek to their beginning and note their end offsets."""
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap_servers,
+            **self.connection.client_options(),
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -171,7 +172,7 @@ class TopicReplay:
         async with self._offsets_lock:
             if self._offsets is None:
                 client = AIOKafkaConsumer(
-                    bootstrap_servers=self.bootstrap_servers,
+                    **self.connection.client_options(),
                     group_id=None,
                     enable_auto_commit=False,
                     **_connection_options(self._options),

@@ -274,6 +274,11 @@ class Settings:
 
     def _validate_security(self) -> None:
         # Every message names the setting, never a secret's value.
+        if self.broker == EMBEDDED and self.security_protocol != "PLAINTEXT":
+            raise SettingsError(
+                f"the {EMBEDDED} broker listens in plaintext on this machine only:"
+                f" security_protocol {self.security_protocol} is for a cluster (kafka://...)"
+            )
         if self.security_protocol not in SECURITY_PROTOCOLS:
             raise SettingsError(
                 f"security_protocol must be one of {', '.join(SECURITY_PROTOCOLS)},"

@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from online_learning.contract import Feedback, event_payload, product_payload
 from online_learning.offline.shadow import PriorShadow
 from online_learning.offline.simulation import SimConfig, Simulation, SubstitutionRequest
+from streams.connection import KafkaConnection
 from streams.settings import EMBEDDED, Settings
 from streams.topics import ensure_topics
 
@@ -89,12 +90,11 @@ class SimulationDriver:
 
     async def start(self) -> None:
         await ensure_topics(self.settings)
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.bootstrap_servers, linger_ms=5
-        )
+        connection = KafkaConnection.from_settings(self.settings).client_options()
+        self._producer = AIOKafkaProducer(**connection, linger_ms=5)
         await self._producer.start()
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap_servers,
+            **connection,
             group_id=None,
             enable_auto_commit=False,
         )

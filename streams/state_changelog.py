@@ -31,6 +31,7 @@ from online_learning.contract import decode_entry, encode_availability, encode_l
 from online_learning.engine import SubstitutionEngine
 from online_learning.ranking import Ranking
 from streams.batch_produce import Record
+from streams.connection import KafkaConnection
 from streams.replay import TopicReplay
 
 __all__ = ["RestoredPartition", "StoreState"]
@@ -59,12 +60,12 @@ class StoreState:
 
     def __init__(
         self,
-        bootstrap_servers: str,
+        connection: KafkaConnection | str,
         topic: str,
         engine: SubstitutionEngine,
         send: Send,
     ) -> None:
-        self.bootstrap_servers = bootstrap_servers
+        self.connection = connection
         self.topic = topic
         self.engine = engine
         self.send = send
@@ -210,7 +211,7 @@ class StoreState:
         availability: dict[tuple[str, str], list[Any]] = {}
         live: dict[tuple[str, str], list[str] | None] = {}
         async with TopicReplay(
-            self.bootstrap_servers,
+            self.connection,
             self.topic,
             [partition],
             fetch_timeout_ms=200,

@@ -11,6 +11,7 @@ import time
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from online_learning.contract import EventError, Ranking, decode_ranking
+from streams.connection import KafkaConnection
 from streams.settings import EMBEDDED, Settings
 
 __all__ = ["format_ranking", "run_tail"]
@@ -55,7 +56,7 @@ def run_tail(settings: Settings, args: argparse.Namespace) -> int:
 
     async def main() -> int:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.bootstrap_servers,
+            **KafkaConnection.from_settings(settings).client_options(),
             group_id=None,
             enable_auto_commit=False,
         )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
+from streams.connection import KafkaConnection, check_connection
 from streams.settings import Settings
 
 __all__ = ["TopicSpec", "contract_topics", "ensure_topics", "internal_topics"]
@@ -61,8 +62,13 @@ async def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
     Existing topics are left as they are (their partition count is not changed). The
     store-state changelog gets as many partitions as the signals topic has.
     """
+    connection = KafkaConnection.from_settings(settings)
+    try:
+        await check_connection(connection, min(timeout, 10.0))
+    except ConnectionError as exc:
+        raise ConnectionError(f"cannot reach Kafka at {settings.broker}: {exc}") from None
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=int(timeout * 1000)
+        **connection.client_options(), request_timeout_ms=int(timeout * 1000)
     )
     try:
         await asyncio.wait_for(admin.start(), timeout)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import faust
 from faust.types import TopicT
 
+from streams.connection import faust_credentials
 from streams.faust_internals import set_fetch_wait
 from streams.settings import Settings
 
@@ -24,6 +25,7 @@ def create_app(settings: Settings) -> faust.App:
     app = faust.App(
         settings.app_id,
         broker=settings.broker,
+        broker_credentials=faust_credentials(settings),
         store="memory://",
         autodiscover=False,
         topic_partitions=settings.partitions,

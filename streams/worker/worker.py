@@ -21,6 +21,7 @@ from online_learning.popularity import read_popularity
 from online_learning.rules import HardRules, load_rules
 from streams.broker_health import BrokerProbe
 from streams.catalog_reader import CatalogReader
+from streams.connection import KafkaConnection
 from streams.learning_log import LearningLogReader
 from streams.metrics import WorkerMetrics
 from streams.redelivery import SeenOffsets
@@ -73,7 +74,7 @@ class Worker:
         self.monitor = LearningMonitor()
         self.metrics = WorkerMetrics()
         self.output = Output(self.app, settings, self.metrics)
-        servers = settings.bootstrap_servers
+        servers = KafkaConnection.from_settings(settings)
         self.catalog = CatalogReader(servers, settings.catalog_topic, self.engine)
         self.learning = LearningLogReader(
             servers, settings.learning_topic, self.engine, self.catalog, self.metrics, self.monitor

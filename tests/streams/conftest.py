@@ -20,6 +20,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams.aiokafka_internals import force_metadata_update
+from streams.connection import KafkaConnection
 from streams.embedded_broker import EmbeddedBroker, free_port
 from streams.settings import Settings
 from streams.worker_process import WorkerExited, WorkerNotReady, WorkerProcess
@@ -34,11 +35,12 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]
         yield running
 
 
-def worker_settings(broker: EmbeddedBroker, **overrides: Any) -> Settings:
-    """A worker's settings with its own app id, web port and topic names."""
+def worker_settings(broker: EmbeddedBroker | str, **overrides: Any) -> Settings:
+    """A worker's settings with its own app id, web port and topic names (``broker``: the
+    embedded one, or the kafka:// URL of a listener in front of it)."""
     tag = uuid.uuid4().hex[:8]
     values: dict[str, Any] = {
-        "broker": broker.url,
+        "broker": broker if isinstance(broker, str) else broker.url,
         "app_id": f"test-{tag}",
         "web_port": free_port(),
         "partitions": 2,
@@ -95,7 +97,7 @@ class KafkaIO:
     async def follow(self, topic: str) -> None:
         """Start reading ``topic`` from its current end (call before causing output)."""
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap_servers,
+            **KafkaConnection.from_settings(self.settings).client_options(),
             group_id=None,
             enable_auto_commit=False,
         )
@@ -134,7 +136,8 @@ async def kafka_io(broker: EmbeddedBroker) -> AsyncIterator[Any]:
     ios: list[KafkaIO] = []
 
     async def make(settings: Settings) -> KafkaIO:
-        producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=1)
+        connection = KafkaConnection.from_settings(settings)
+        producer = AIOKafkaProducer(**connection.client_options(), linger_ms=1)
         await producer.start()
         io = KafkaIO(settings, producer)
         ios.append(io)
