@@ -11,7 +11,7 @@ import faust
 from online_learning.rules import RulesError, load_rules
 from streams.embedded_broker import BrokerError, EmbeddedBroker
 from streams.settings import EMBEDDED, Settings
-from streams.topics import ensure_topics
+from streams.topics import TopicsError, ensure_topics
 from streams.worker import build_worker
 
 log = logging.getLogger("fillrate.worker")
@@ -51,7 +51,7 @@ def run_worker(settings: Settings) -> int:
     try:
         try:
             created = loop.run_until_complete(ensure_topics(settings))
-        except ConnectionError as exc:
+        except (ConnectionError, TopicsError) as exc:
             print(f"fillrate: {exc}", file=sys.stderr)
             return 2
         if created:

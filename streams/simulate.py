@@ -27,7 +27,7 @@ from online_learning.offline.shadow import PriorShadow
 from online_learning.offline.simulation import SimConfig, Simulation, SubstitutionRequest
 from streams.connection import KafkaConnection
 from streams.settings import EMBEDDED, Settings
-from streams.topics import ensure_topics
+from streams.topics import TopicsError, ensure_topics
 
 __all__ = ["SimulationDriver", "run_simulate"]
 
@@ -296,7 +296,7 @@ def run_simulate(settings: Settings, args: argparse.Namespace) -> int:
         )
         try:
             await driver.start()
-        except ConnectionError as exc:
+        except (ConnectionError, TopicsError) as exc:
             print(f"fillrate simulate: {exc}", file=sys.stderr)
             return 2
         try:

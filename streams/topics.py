@@ -1,33 +1,71 @@
-"""The topics of the contract, and creating the missing ones before anything attaches."""
+"""The topics of the contract and the app's own, created or checked before anything attaches.
+
+With ``create_topics`` (the default) the missing topics are created with the settings'
+partitions, replication factor and ``min.insync.replicas``. Without it (clusters where topics
+are managed by a platform team) nothing is created: a missing topic stops the worker with the
+commands that would create it. Either way the existing topics are checked, because a wrong
+one fails quietly much later: a catalog or changelog that is not compacted loses items and
+state after its retention, a compacted signals or feedback topic drops events, a learning log
+with more than one partition or a finite retention gives workers different models.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
 from streams.connection import KafkaConnection, check_connection
 from streams.settings import Settings
 
-__all__ = ["TopicSpec", "contract_topics", "ensure_topics", "internal_topics"]
+__all__ = [
+    "TopicSpec",
+    "TopicsError",
+    "contract_topics",
+    "ensure_topics",
+    "internal_topics",
+    "new_topic",
+    "topic_problems",
+]
 
 log = logging.getLogger(__name__)
 
 
+class TopicsError(RuntimeError):
+    """Topics are missing (and may not be created) or exist in a shape the worker cannot use;
+    the message lists each, with the reason and the fix."""
+
+
 @dataclass(frozen=True, slots=True)
 class TopicSpec:
+    """A topic as the worker needs it.
+
+    ``compacted``: the latest record per key must stay (cleanup.policy compact);
+    ``append_only``: every record must stay until read (compaction would drop events);
+    ``retain_forever``: never deleted by age or size (the learning log: the model is rebuilt
+    from it); ``exact_partitions``: the partition count is part of the design (the learning
+    log's one order); ``min_partitions``: fewer partitions than this cannot hold the data.
+    """
+
     name: str
     partitions: int
     compacted: bool = False
+    append_only: bool = False
     retain_forever: bool = False
+    exact_partitions: bool = False
+    min_partitions: int = 1
+    why: str = ""
 
     def configs(self) -> dict[str, str]:
         configs = {"cleanup.policy": "compact"} if self.compacted else {}
         if self.retain_forever:
             configs["retention.ms"] = "-1"
+            configs["retention.bytes"] = "-1"
         return configs
 
 
@@ -35,9 +73,9 @@ def contract_topics(settings: Settings) -> list[TopicSpec]:
     """Every topic of the v1 contract, inputs and outputs; the catalog is compacted."""
     n = settings.partitions
     return [
-        TopicSpec(settings.catalog_topic, n, compacted=True),
-        TopicSpec(settings.signals_topic, n),
-        TopicSpec(settings.feedback_topic, n),
+        TopicSpec(settings.catalog_topic, n, compacted=True, why="the catalog: item id -> item"),
+        TopicSpec(settings.signals_topic, n, append_only=True, why="stock signals"),
+        TopicSpec(settings.feedback_topic, n, append_only=True, why="customer feedback"),
         TopicSpec(settings.rankings_topic, n),
         TopicSpec(settings.deadletter_topic, n),
     ]
@@ -51,16 +89,97 @@ def internal_topics(settings: Settings, signal_partitions: int) -> list[TopicSpe
     store's state sits in the partition number of its signals.
     """
     return [
-        TopicSpec(settings.learning_topic, 1, retain_forever=True),
-        TopicSpec(settings.state_topic, signal_partitions, compacted=True),
+        TopicSpec(
+            settings.learning_topic,
+            1,
+            append_only=True,
+            retain_forever=True,
+            exact_partitions=True,
+            why="the learning log every worker rebuilds the model from, in one order",
+        ),
+        TopicSpec(
+            settings.state_topic,
+            signal_partitions,
+            compacted=True,
+            min_partitions=signal_partitions,
+            why="per-store state, in the partition number of the store's signals",
+        ),
     ]
 
 
-async def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
-    """Create the contract's and the app's missing topics; returns the names it created.
+def new_topic(spec: TopicSpec, settings: Settings) -> NewTopic:
+    """The creation request of ``spec``: the settings' replication and min.insync.replicas."""
+    configs = spec.configs()
+    if settings.min_insync_replicas is not None:
+        configs["min.insync.replicas"] = str(settings.min_insync_replicas)
+    return NewTopic(
+        spec.name,
+        num_partitions=spec.partitions,
+        replication_factor=settings.replication,
+        topic_configs=configs,
+    )
 
-    Existing topics are left as they are (their partition count is not changed). The
-    store-state changelog gets as many partitions as the signals topic has.
+
+def topic_problems(spec: TopicSpec, partitions: int, configs: Mapping[str, str]) -> list[str]:
+    """What is wrong with an existing topic for ``spec`` (nothing: an empty list).
+
+    ``configs`` are the topic's settings as the broker describes them; a setting it does not
+    report is taken at Kafka's default (cleanup.policy delete, retention of 7 days).
+
+    >>> log = TopicSpec("app-learning", 1, append_only=True, retain_forever=True,
+    ...                 exact_partitions=True)
+    >>> topic_problems(log, 1, {"retention.ms": "-1"})
+    []
+    >>> topic_problems(log, 3, {"retention.ms": "604800000"})  # doctest: +NORMALIZE_WHITESPACE
+    ['app-learning: 3 partitions, needs exactly 1',
+     'app-learning: retention.ms=604800000, needs -1 (kept forever)']
+    """
+    problems = []
+    if spec.exact_partitions and partitions != spec.partitions:
+        problems.append(f"{spec.name}: {partitions} partitions, needs exactly {spec.partitions}")
+    elif partitions < spec.min_partitions:
+        problems.append(
+            f"{spec.name}: {partitions} partitions, needs at least {spec.min_partitions}"
+        )
+    policy = {p.strip() for p in configs.get("cleanup.policy", "delete").split(",")}
+    if spec.compacted and "compact" not in policy:
+        problems.append(
+            f"{spec.name}: cleanup.policy={','.join(sorted(policy))}, needs compact"
+            " (the latest record of each key must stay)"
+        )
+    if spec.append_only and "compact" in policy:
+        problems.append(
+            f"{spec.name}: cleanup.policy={','.join(sorted(policy))}, must not compact"
+            " (compaction drops events)"
+        )
+    if spec.retain_forever:
+        for name in ("retention.ms", "retention.bytes"):
+            value = configs.get(name, "604800000" if name == "retention.ms" else "-1")
+            if value.strip() != "-1":
+                problems.append(f"{spec.name}: {name}={value}, needs -1 (kept forever)")
+    return problems
+
+
+def create_commands(specs: Iterable[TopicSpec], settings: Settings) -> list[str]:
+    """``kafka-topics.sh`` lines that create ``specs`` as the worker would."""
+    lines = []
+    for spec in specs:
+        request = new_topic(spec, settings)
+        configs = "".join(f" --config {k}={v}" for k, v in request.topic_configs.items())
+        lines.append(
+            f"kafka-topics.sh --bootstrap-server HOST:PORT --create --topic {spec.name}"
+            f" --partitions {spec.partitions} --replication-factor {settings.replication}{configs}"
+        )
+    return lines
+
+
+async def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
+    """Create the missing topics (unless ``settings.create_topics`` is false) and check every
+    one; returns the names it created.
+
+    Existing topics are never changed. The store-state changelog gets as many partitions as
+    the signals topic has. Raises :class:`ConnectionError` when the cluster cannot be reached
+    and :class:`TopicsError` when topics are missing or unusable.
     """
     connection = KafkaConnection.from_settings(settings)
     try:
@@ -78,47 +197,87 @@ async def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
             f"cannot reach Kafka at {settings.broker}: {exc.__class__.__name__}: {exc}"
         ) from None
     try:
-        existing = set(await admin.list_topics())
-        created = await _create(admin, settings, contract_topics(settings), existing)
-        signal_partitions = await _partition_count(admin, settings.signals_topic)
-        created += await _create(
-            admin,
-            settings,
-            internal_topics(settings, signal_partitions or settings.partitions),
-            existing,
-        )
-        if created:
-            log.info("created topics: %s", ", ".join(created))
-        return created
+        return await _ensure(admin, settings)
     finally:
         await admin.close()
 
 
-async def _partition_count(admin: AIOKafkaAdminClient, topic: str) -> int | None:
-    for description in await admin.describe_topics([topic]):
-        if description.get("topic") == topic and description.get("partitions"):
-            return len(description["partitions"])
-    return None
+async def _ensure(admin: AIOKafkaAdminClient, settings: Settings) -> list[str]:
+    existing = set(await admin.list_topics())
+    contract = contract_topics(settings)
+    created = await _create(admin, settings, contract, existing)
+    signal_partitions = None
+    if settings.signals_topic in existing or settings.signals_topic in created:
+        # never describe a topic that is not there: a broker that creates topics on a
+        # metadata request (Tansu, auto.create.topics.enable) would create it
+        signal_partitions = (await _partitions(admin, [settings.signals_topic])).get(
+            settings.signals_topic
+        )
+    specs = contract + internal_topics(settings, signal_partitions or settings.partitions)
+    created += await _create(admin, settings, specs[len(contract) :], existing)
+    missing = [spec for spec in specs if spec.name not in existing and spec.name not in created]
+    if missing:
+        raise TopicsError(
+            "topics missing and create_topics is false: "
+            + ", ".join(spec.name for spec in missing)
+            + "; create them (or let the worker, with create_topics true):\n  "
+            + "\n  ".join(create_commands(missing, settings))
+        )
+    if created:
+        log.info("created topics: %s", ", ".join(created))
+    present = [spec for spec in specs if spec.name not in created]
+    partitions = await _partitions(admin, [spec.name for spec in present])
+    configs = await _configs(admin, [spec.name for spec in present])
+    problems = [
+        problem
+        for spec in present
+        for problem in topic_problems(
+            spec, partitions.get(spec.name, 0), configs.get(spec.name, {})
+        )
+    ]
+    if problems:
+        raise TopicsError(
+            "existing topics the worker cannot use (it never changes a topic):\n  "
+            + "\n  ".join(problems)
+            + "\nfix them with kafka-configs.sh --alter (cleanup.policy, retention), or"
+            " delete and recreate them, or point the worker at other topics or another app_id"
+        )
+    return created
+
+
+async def _partitions(admin: AIOKafkaAdminClient, topics: list[str]) -> dict[str, int]:
+    return {
+        description["topic"]: len(description["partitions"])
+        for description in await admin.describe_topics(topics)
+        if description.get("partitions")
+    }
+
+
+async def _configs(admin: AIOKafkaAdminClient, topics: list[str]) -> dict[str, dict[str, str]]:
+    """Each topic's settings as the broker reports them (Tansu reports only those set at
+    creation, Apache Kafka all of them)."""
+    found: dict[str, dict[str, str]] = {}
+    if not topics:
+        return found
+    resources = [ConfigResource(ConfigResourceType.TOPIC, topic) for topic in topics]
+    for response in await admin.describe_configs(resources):
+        for _error, _message, _type, name, entries in response.resources:
+            found[name] = {entry[0]: entry[1] for entry in entries if entry[1] is not None}
+    return found
 
 
 async def _create(
     admin: AIOKafkaAdminClient, settings: Settings, specs: list[TopicSpec], existing: set[str]
 ) -> list[str]:
-    wanted = [spec for spec in specs if spec.name not in existing]
+    if not settings.create_topics:
+        return []
     created = []
-    for spec in wanted:
+    for spec in specs:
+        if spec.name in existing:
+            continue
         try:
-            await admin.create_topics(
-                [
-                    NewTopic(
-                        spec.name,
-                        num_partitions=spec.partitions,
-                        replication_factor=settings.replication,
-                        topic_configs=spec.configs(),
-                    )
-                ]
-            )
+            await admin.create_topics([new_topic(spec, settings)])
             created.append(spec.name)
-        except TopicAlreadyExistsError:  # another worker won the race
-            pass
+        except TopicAlreadyExistsError:  # another worker won the race: check it like ours
+            existing.add(spec.name)
     return created

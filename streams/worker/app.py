@@ -41,6 +41,10 @@ def create_app(settings: Settings) -> faust.App:
         producer_linger_ms=2,
         consumer_auto_offset_reset="earliest",
         consumer_group_instance_id=settings.group_instance_id,
+        # every topic is created (or checked, in managed clusters) by streams/topics.py with
+        # the operator's settings; the worker needs no leader election, so no leader topic
+        topic_allow_declare=False,
+        topic_disable_leader=True,
     )
     set_fetch_wait(app, settings.fetch_wait_ms)
     return app
