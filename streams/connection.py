@@ -162,6 +162,23 @@ class KafkaConnection:
     def tls(self) -> bool:
         return "ssl_context" in self.security
 
+    def summary(self) -> str:
+        """One line for the start-up log: how this connection logs in, no secrets.
+
+        >>> KafkaConnection("b:9096", {"security_protocol": "SASL_PLAINTEXT",
+        ...     "sasl_mechanism": "SCRAM-SHA-512", "sasl_plain_username": "fillrate",
+        ...     "sasl_plain_password": "hunter2"}).summary()
+        "b:9096 over SASL_PLAINTEXT, SCRAM-SHA-512 as 'fillrate'"
+        """
+        shown = self.describe()
+        parts = [f"{self.bootstrap_servers} over {shown['security_protocol']}"]
+        if "sasl_mechanism" in shown:
+            who = self.security.get("sasl_plain_username")
+            parts.append(shown["sasl_mechanism"] + (f" as {who!r}" if who else ""))
+        if "ssl_context" in shown:
+            parts.append(shown["ssl_context"])
+        return ", ".join(parts)
+
 
 def _describe_tls(context: ssl.SSLContext) -> str:
     verify = "verify certificates" if context.verify_mode == ssl.CERT_REQUIRED else "no verify"

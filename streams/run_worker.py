@@ -9,8 +9,9 @@ import sys
 import faust
 
 from online_learning.rules import RulesError, load_rules
+from streams.connection import KafkaConnection
 from streams.embedded_broker import BrokerError, EmbeddedBroker
-from streams.settings import EMBEDDED, Settings
+from streams.settings import EMBEDDED, Settings, SettingsError
 from streams.topics import TopicsError, ensure_topics
 from streams.worker import build_worker
 
@@ -46,6 +47,13 @@ def run_worker(settings: Settings) -> int:
             file=sys.stderr,
             flush=True,
         )
+    try:
+        connection = KafkaConnection.from_settings(settings)
+    except SettingsError as exc:  # a key its password does not open, a CA file that is not PEM
+        print(f"fillrate: {exc}", file=sys.stderr)
+        return 2
+    if connection.security:
+        print(f"fillrate: Kafka at {connection.summary()}", file=sys.stderr, flush=True)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:

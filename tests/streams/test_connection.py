@@ -226,3 +226,37 @@ def test_the_worker_command_exits_2_on_contradictory_security_settings(
     code = main(["worker", "--broker", "kafka://b:9093", "--sasl-mechanism", "PLAIN"])
     err = capsys.readouterr().err
     assert code == 2 and "use SASL_SSL" in err and SECRET not in err
+
+
+def test_simulate_and_tail_take_the_connection_settings(tmp_path: Path) -> None:
+    secret_file = tmp_path / "password"
+    secret_file.write_text(SECRET)
+    for command in ("simulate", "tail"):
+        args = build_parser(command).parse_args(
+            [
+                command,
+                "--broker",
+                "kafka://b:9096",
+                "--security-protocol",
+                "SASL_SSL",
+                "--sasl-mechanism",
+                "SCRAM-SHA-512",
+                "--sasl-username",
+                "fillrate",
+                "--sasl-password-file",
+                str(secret_file),
+                "--ssl-check-hostname",
+                "false",
+            ]
+        )
+        settings = _settings_of(args)
+        options = KafkaConnection.from_settings(settings).client_options()
+        assert options["sasl_mechanism"] == "SCRAM-SHA-512"
+        assert options["sasl_plain_password"] == SECRET
+        assert options["ssl_context"].check_hostname is False
+
+
+def _settings_of(args: Any) -> Settings:
+    from streams.cli import _settings
+
+    return _settings(args)

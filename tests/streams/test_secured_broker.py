@@ -134,6 +134,9 @@ async def test_a_worker_on_a_secured_cluster_is_ready_and_publishes_rankings(
         assert len(logins) >= 3
         assert all(login.ok and login.user == "fillrate" for login in logins)
         assert {login.mechanism for login in logins} == {"SCRAM-SHA-512"}
+        assert "over SASL_SSL, SCRAM-SHA-512 as 'fillrate', TLS (verify certificates" in text
+    else:
+        assert "over SSL, TLS (verify certificates, check hostname" in text
 
 
 @pytest.mark.parametrize("mechanism", MECHANISMS)
