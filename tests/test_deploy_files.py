@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from streams.cli import DEMO_EXTRA_MODULES
 from streams.settings import ENV_PREFIX, Settings
 from streams.topics import contract_topics
 from tests.deploy_support import (
@@ -41,6 +42,7 @@ from tests.deploy_support import (
     GRAFANA_DATASOURCES,
     PROMETHEUS,
     ROOT,
+    dockerfile_instructions,
     load_yaml,
     prometheus_tool,
     require_check_jsonschema,
@@ -247,6 +249,99 @@ def test_kafka_init_creates_the_contract_topics(services: dict[str, dict[str, An
 
     kafka_env = _environment(services["kafka"])
     assert kafka_env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+
+
+# --- The image: a normal install, the worker's without the demo extra, non-root -------------
+
+
+def _dockerfile_args() -> dict[str, str]:
+    """The Dockerfile's build arguments and their defaults."""
+    return {
+        name: default
+        for kw, args in dockerfile_instructions()
+        if kw == "ARG"
+        for name, _, default in [shlex.split(args)[0].partition("=")]
+    }
+
+
+def _image_pip_install(build_args: dict[str, str]) -> list[str]:
+    """The arguments of the image's ``pip install``, as /bin/sh expands them in the build with
+    ``build_args`` over the Dockerfile's ARG defaults."""
+    defaults = _dockerfile_args()
+    (command,) = [
+        args for kw, args in dockerfile_instructions() if kw == "RUN" and "pip install" in args
+    ]
+    _, _, arguments = command.partition("pip install")
+    expanded = subprocess.run(
+        ["sh", "-c", f"printf '%s\\n' {arguments}"],
+        env={"PATH": "/usr/bin:/bin", **defaults, **build_args},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return expanded.stdout.splitlines()
+
+
+def _build_args(service: dict[str, Any]) -> dict[str, str] | None:
+    """The build arguments of a service built from this repository's Dockerfile (None: not
+    built from it)."""
+    build = service.get("build")
+    if build is None:
+        return None
+    if isinstance(build, str):
+        build = {"context": build}
+    if (COMPOSE.parent / build.get("context", ".")).resolve() != ROOT:
+        return None
+    if (ROOT / build.get("dockerfile", "Dockerfile")).resolve() != DOCKERFILE:
+        return None
+    args = build.get("args") or {}
+    if isinstance(args, list):
+        args = dict(item.split("=", 1) for item in args)
+    return {key: str(value) for key, value in args.items()}
+
+
+def test_the_image_is_a_regular_install_of_the_core_package() -> None:
+    # `.`: the package and its core dependencies; not editable, no extra.
+    assert _image_pip_install({})[-1] == "."
+    assert not {"-e", "--editable"} & set(_image_pip_install({}))
+    assert _image_pip_install({"EXTRAS": "demo"})[-1] == ".[demo]"
+
+
+def test_the_image_runs_as_a_non_root_user_it_creates() -> None:
+    instructions = dockerfile_instructions()
+    users = [args for kw, args in instructions if kw == "USER"]
+    assert users, "the image runs as root"
+    # Numeric, so runAsNonRoot can check it without /etc/passwd; not root, nor root's group.
+    uid, _, gid = users[-1].partition(":")
+    assert uid.isdigit() and int(uid) != 0, users[-1]
+    assert gid == "" or (gid.isdigit() and int(gid) != 0), users[-1]
+    creates = " ".join(args for kw, args in instructions if kw == "RUN")
+    assert re.search(rf"useradd [^&]*--uid {uid}\b", creates), f"no user with uid {uid}"
+    # Nothing runs after the switch that would need root, and the command starts after it.
+    after = [kw for kw, _ in instructions[instructions.index(("USER", users[-1])) :]]
+    assert "RUN" not in after and "ENTRYPOINT" in after
+
+
+def test_the_image_healthcheck_asks_for_liveness() -> None:
+    (check,) = [args for kw, args in dockerfile_instructions() if kw == "HEALTHCHECK"]
+    assert "/live'" in check and "/health" not in check and "/ready" not in check
+
+
+def test_only_the_services_that_run_the_example_world_get_the_demo_extra(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    built = {name: _build_args(svc) for name, svc in services.items()}
+    built = {name: args for name, args in built.items() if args is not None}
+    assert built, "no service is built from the Dockerfile"
+    declared = set(_dockerfile_args())
+    for name, args in built.items():
+        assert set(args) <= declared, f"{name} passes {sorted(set(args) - declared)}"
+        command = services[name].get("command", ["worker"])
+        installs = _image_pip_install(args)[-1]
+        if command[0] in DEMO_EXTRA_MODULES:
+            assert installs == ".[demo]", f"{name} runs `{command[0]}` without the demo extra"
+        else:
+            assert installs == ".", f"{name} ({command[0]}) gets {installs}, not the core install"
 
 
 # --- Prometheus ---------------------------------------------------------------------------------

