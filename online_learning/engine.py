@@ -41,7 +41,6 @@ from online_learning.exploration import explore
 from online_learning.features import FeatureStore, pair_features
 from online_learning.logistic import sigmoid
 from online_learning.model import AcceptanceModel
-from online_learning.product_text import GENERIC_FIRST_WORDS, brand_vocabulary
 from online_learning.ranking import Ranking, rank_substitutes, ranking_id
 from online_learning.recent_ids import RecentIds
 from online_learning.rules import HardRules
@@ -155,14 +154,13 @@ class SubstitutionEngine:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         """``popularity``: order counts per item id (the ``popularity`` feature; none: 0 for
-        every item). ``generic_words``: first words of names that are not brands (see
-        :func:`~online_learning.product_text.brand_vocabulary`); None: derived from the
-        catalog itself when :meth:`load_catalog` loads it."""
+        every item). ``generic_words``: first words of names that are not brands; None: learned
+        from the catalog's own names as items arrive and leave (see
+        :class:`~online_learning.product_text.BrandVocabulary`)."""
         self.wall_clock = wall_clock  # stamps each ranking's ts (when it was emitted)
         self.config = config or EngineConfig()
         self.rules = rules or HardRules()
-        self._fixed_generic_words = generic_words is not None
-        self.catalog = Catalog(products, generic_words or GENERIC_FIRST_WORDS)
+        self.catalog = Catalog(products, generic_words, self.rules.tags_by_taxonomy())
         self.features = FeatureStore(
             self.catalog, self.rules, popularity, max_blocks=self.config.candidate_cache
         )
@@ -188,24 +186,20 @@ class SubstitutionEngine:
             self.catalog.upsert(record)
 
     def load_catalog(self, records: Sequence[Product | CatalogTombstone]) -> None:
-        """Apply a catalog's backlog at once, learning its brand vocabulary from it first.
+        """Apply a catalog's backlog at once (the last record of each item wins).
 
         Brands missing from the records are guessed from names, which needs to know which
-        first words are generic ("Organic", "Chocolate") in *this* catalog's language: that
-        is learned from all its names and aisles (unless the engine was given a vocabulary).
-        Later single records keep this vocabulary.
+        first words are generic ("Organic", "Chocolate") in *this* catalog's language: the
+        catalog learns that from all the backlog's names before guessing any, and keeps
+        learning from the records applied later (:meth:`apply_catalog`).
         """
-        if not self._fixed_generic_words:
-            latest: dict[str, Product | None] = {}
-            for record in records:
-                latest[record.item_id] = record if isinstance(record, Product) else None
-            products = [p for p in latest.values() if p is not None]
-            if products:
-                self.catalog.generic_words = brand_vocabulary(
-                    (p.name for p in products), (p.aisle for p in products)
-                )
+        latest: dict[str, Product | CatalogTombstone] = {}
         for record in records:
-            self.apply_catalog(record)
+            latest[record.item_id] = record
+        for record in latest.values():
+            if isinstance(record, CatalogTombstone):
+                self.apply_catalog(record)
+        self.catalog.load(p for p in latest.values() if isinstance(p, Product))
 
     def warm_features(self) -> int:
         """Parse every name and build every pool's columns now; returns the pools built."""

@@ -1,23 +1,32 @@
 """The brand a product name starts with, and which first words are not brands.
 
-:func:`guess_brand` is a heuristic on the leading words; most Instacart names carry no brand.
-Its stoplist is :data:`GENERIC_FIRST_WORDS`, best extended with the descriptors a catalog uses
-(:func:`brand_vocabulary`).
+:func:`guess_brand` is a heuristic on the leading words; many names carry no brand. Its
+stoplist is the catalog's own: :class:`BrandVocabulary` learns which first words are
+descriptors from the names a catalog holds, and keeps learning as items come and go, on top of
+:data:`GENERIC_FIRST_WORDS`, a seed of English descriptors (:func:`brand_vocabulary` is the
+same in one go).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
-from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Container, Iterable
 
 from online_learning.product_text.tokens import APOSTROPHES, fold
 
-__all__ = ["GENERIC_FIRST_WORDS", "brand_vocabulary", "guess_brand"]
+__all__ = [
+    "GENERIC_FIRST_WORDS",
+    "BrandVocabulary",
+    "brand_guess_words",
+    "brand_vocabulary",
+    "guess_brand",
+]
 
-# First words that describe a product rather than name its maker. brand_vocabulary() adds the
-# catalog's own descriptors to these.
+# First words that describe a product rather than name its maker, in English: a seed that
+# BrandVocabulary adds the catalog's own descriptors to, in whatever language it is written.
 _GENERIC_FIRST_WORDS_TEXT = """
     a an the all and with in of for by to no non not new old big mini
     organic organics natural naturals naturally fresh original originals classic classics
@@ -65,58 +74,167 @@ def _brand_keys(name: str) -> list[str]:
     return [word.strip(".-") for word in _BRAND_WORD.findall(text)]
 
 
-def brand_vocabulary(
-    names: Iterable[str],
-    aisles: Iterable[str] | None = None,
-    *,
-    min_aisle_share: float = 0.02,
-    min_later_uses: int = 8,
-) -> frozenset[str]:
-    """First words that are generic descriptors, learned from a catalog's own names.
+def brand_guess_words(name: str) -> list[str]:
+    """The words whose standing as descriptors :func:`guess_brand` reads for this name: the
+    first word, a possessive second word ("Trader Joe's"), and with a brand marked ® the first
+    five. When one of them turns descriptor or brand, the guess may change.
 
-    A word counts as generic when it is in :data:`GENERIC_FIRST_WORDS`, or when the catalog
-    also uses it *inside* names: at least as often as it leads one (and 3 times or more), or
-    broadly, i.e. as a non-first word in at least ``min_aisle_share`` of the aisles when
-    ``aisles`` (one per name) are given, else at least ``min_later_uses`` times. Descriptors
-    ("chocolate", "decaf", "ibuprofen") turn up mid-name across several aisles; a maker's
-    name mostly leads its own products. Pass the result to :func:`guess_brand`.
+    >>> brand_guess_words("Trader Joe's Cheddar"), brand_guess_words("Ben & Jerry's Fudge")
+    (['trader', 'joes'], ['ben'])
+    >>> brand_guess_words("Ultra Downy® April Fresh Softener")
+    ['ultra', 'downy', 'april', 'fresh', 'softener']
+    """
+    head = name[:160]
+    if "®" in head:
+        words = _BRAND_WORD.findall(head)[:5]
+        if any(word.endswith("®") for word in words[:4]):
+            return [_brand_key(word) for word in words]
+    words = [m.group() for m in itertools.islice(_BRAND_WORD.finditer(head), 3)]
+    keys = [_brand_key(word) for word in words[:1]]
+    if len(words) >= 3 and _is_possessive(words[1]) and not _is_possessive(words[0]):
+        keys.append(_brand_key(words[1]))
+    return keys
+
+
+class BrandVocabulary:
+    """Which first words of a catalog's names are descriptors, not brands, kept up to date as
+    names are added and removed. ``word in vocabulary`` asks; pass it to :func:`guess_brand`.
+
+    A word is a descriptor when it is in ``seed`` (:data:`GENERIC_FIRST_WORDS` by default),
+    or when the catalog also uses it *inside* names: at least as often as it leads one (and
+    3 times or more), or broadly, as a non-first word in at least ``min_aisle_share`` of the
+    aisles (and at least 2). Descriptors ("chocolate", "decaf", "ibuprofen") turn up mid-name
+    across several aisles; a maker's name mostly leads its own products.
+
+    :meth:`add` and :meth:`remove` cost a few dictionary updates per word of the name and
+    return the words whose standing changed, so a catalog can re-guess the brands that depend
+    on them; only when the number of aisles moves the breadth threshold are all words looked
+    at again.
+
+    >>> vocabulary = BrandVocabulary()
+    >>> vocabulary.extend([("Zesty Crackers", "crackers"), ("Zesty Chips", "chips")])
+    set()
+    >>> "zesty" in vocabulary
+    False
+    >>> sorted(vocabulary.add("Crunchco Zesty Snack", "snacks"))
+    []
+    >>> sorted(vocabulary.add("Nutco Zesty Nuts", "nuts"))
+    ['zesty']
+    >>> "zesty" in vocabulary, "nutco" in vocabulary
+    (True, False)
+    >>> sorted(vocabulary.remove("Nutco Zesty Nuts", "nuts"))
+    ['zesty']
+    """
+
+    def __init__(
+        self, seed: frozenset[str] = GENERIC_FIRST_WORDS, *, min_aisle_share: float = 0.02
+    ) -> None:
+        self.seed = seed
+        self.min_aisle_share = min_aisle_share
+        self._first: Counter[str] = Counter()  # word -> names it leads
+        self._later: Counter[str] = Counter()  # word -> names it is in after the first word
+        self._later_aisles: dict[str, Counter[str]] = {}  # word -> aisle -> such names
+        self._names_per_aisle: Counter[str] = Counter()
+        self._learned: set[str] = set()
+        self._need = 2  # aisles a word must be used in, mid-name, to count as a descriptor
+
+    def __contains__(self, word: object) -> bool:
+        return word in self.seed or word in self._learned
+
+    @property
+    def words(self) -> frozenset[str]:
+        """Every descriptor now: the seed and what was learned."""
+        return self.seed | self._learned
+
+    def add(self, name: str, aisle: str) -> set[str]:
+        """Count a name; returns the words that became or stopped being descriptors."""
+        return self._restate(self._count(name, aisle, 1))
+
+    def remove(self, name: str, aisle: str) -> set[str]:
+        """Forget a name added before; returns the words whose standing changed."""
+        return self._restate(self._count(name, aisle, -1))
+
+    def extend(self, names: Iterable[tuple[str, str]]) -> set[str]:
+        """:meth:`add` for many (name, aisle) pairs, looking at each word once at the end."""
+        touched: set[str] = set()
+        for name, aisle in names:
+            touched |= self._count(name, aisle, 1)
+        return self._restate(touched)
+
+    def _count(self, name: str, aisle: str, step: int) -> set[str]:
+        # Counts at zero are dropped (here and in _drop), so memory follows what is held.
+        self._names_per_aisle[aisle] += step
+        if self._names_per_aisle[aisle] <= 0:
+            del self._names_per_aisle[aisle]
+        words = _brand_keys(name)
+        if not words:
+            return set()
+        first = words[0]
+        self._first[first] += step
+        if self._first[first] <= 0:
+            del self._first[first]
+        later = set(words[1:])
+        for word in later:
+            self._later[word] += step
+            per_aisle = self._later_aisles.get(word)
+            if per_aisle is None:
+                per_aisle = self._later_aisles[word] = Counter()
+            per_aisle[aisle] += step
+            if per_aisle[aisle] <= 0:
+                del per_aisle[aisle]
+                if not per_aisle:
+                    del self._later_aisles[word]
+            if self._later[word] <= 0:
+                del self._later[word]
+        later.add(first)
+        return later
+
+    def _restate(self, touched: set[str]) -> set[str]:
+        need = max(2, math.ceil(self.min_aisle_share * len(self._names_per_aisle)))
+        if need != self._need:
+            self._need = need
+            touched = touched | set(self._later_aisles) | set(self._later) | self._learned
+        flipped: set[str] = set()
+        for word in touched:
+            later = self._later[word]
+            generic = later >= max(3, self._first[word]) or (
+                later > 0 and len(self._later_aisles.get(word, ())) >= need
+            )
+            if generic != (word in self._learned):
+                if generic:
+                    self._learned.add(word)
+                else:
+                    self._learned.discard(word)
+                if word not in self.seed:
+                    flipped.add(word)
+        return flipped
+
+
+def brand_vocabulary(
+    names: Iterable[str], aisles: Iterable[str], *, min_aisle_share: float = 0.02
+) -> frozenset[str]:
+    """The descriptors of a whole catalog at once (one name per aisle given): see
+    :class:`BrandVocabulary`, whose ``words`` this returns.
 
     >>> names = ["Oikos Lemon Yogurt", "Oikos Plain Yogurt", "Lemon Cake", "Greek Lemon Bar"]
     >>> generic = brand_vocabulary(names, ["yogurt", "yogurt", "cakes", "bars"])
     >>> "lemon" in generic, "oikos" in generic
     (True, False)
     """
-    first_uses: Counter[str] = Counter()
-    later_uses: Counter[str] = Counter()
-    later_aisles: defaultdict[str, set[str]] = defaultdict(set)
-    aisle_list = list(aisles) if aisles is not None else None
-    for i, name in enumerate(names):
-        words = _brand_keys(name)
-        if not words:
-            continue
-        first_uses[words[0]] += 1
-        aisle = aisle_list[i] if aisle_list is not None else ""
-        for word in set(words[1:]):
-            later_uses[word] += 1
-            later_aisles[word].add(aisle)
-    learned = {w for w, n in later_uses.items() if n >= max(3, first_uses[w])}
-    if aisle_list is not None:
-        need = max(2, math.ceil(min_aisle_share * len(set(aisle_list))))
-        learned.update(w for w, seen in later_aisles.items() if len(seen) >= need)
-    else:
-        learned.update(w for w, n in later_uses.items() if n >= min_later_uses)
-    return GENERIC_FIRST_WORDS | learned
+    vocabulary = BrandVocabulary(min_aisle_share=min_aisle_share)
+    vocabulary.extend(zip(names, aisles, strict=True))
+    return vocabulary.words
 
 
-def guess_brand(name: str, common_first_words: frozenset[str] = GENERIC_FIRST_WORDS) -> str | None:
+def guess_brand(name: str, common_first_words: Container[str] = GENERIC_FIRST_WORDS) -> str | None:
     """The brand a product name starts with, lower-cased, or None.
 
     The first word is taken as a brand unless it is generic (``common_first_words``, best
-    learned with :func:`brand_vocabulary`), a number, a single letter, directly followed by a
-    comma ("Jerky, Chicken") or the whole name. A word marked ® within the first four moves
-    the start to the first non-generic word before it ("Ultra Downy® ..." -> "downy"). A
-    possessive second word joins ("trader joe's"), as does "& X's" ("ben & jerry's"); "and"
-    between brand words is written "&".
+    learned from the catalog with :class:`BrandVocabulary`), a number, a single letter,
+    directly followed by a comma ("Jerky, Chicken") or the whole name. A word marked ® within
+    the first four moves the start to the first non-generic word before it ("Ultra Downy® ..."
+    -> "downy"). A possessive second word joins ("trader joe's"), as does "& X's" ("ben &
+    jerry's"); "and" between brand words is written "&".
 
     >>> guess_brand("Ben & Jerry's Half Baked Ice Cream")
     "ben & jerry's"

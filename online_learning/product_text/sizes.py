@@ -55,7 +55,10 @@ _UNIT_SPELLINGS: list[tuple[str, str, float]] = [
     (r"ct\.?|cts|cnt|count|pks?\.?|packs?|pcs?\.?|pieces?|ea|each", "ct", 1.0),
     (r"dozen", "ct", 12.0),
 ]
-_NUMBER = r"\d+\s+\d+/\d+|\d+/\d+|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d*\.\d+|\d+"
+# A comma before exactly three digits groups thousands ("1,000 g"); before one or two it is a
+# decimal comma, as most of Europe writes sizes ("1,5 l", "0,75 l").
+_NUMBER = r"\d+\s+\d+/\d+|\d+/\d+|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+,\d{1,2}(?!\d)|\d*\.\d+|\d+"
+_DECIMAL_COMMA = re.compile(r"\d+,\d{1,2}")
 _SIZE = re.compile(
     rf"(?<![\d.,/])(?P<num>{_NUMBER})(?P<sep>\s*[-‐‑–]?\s*)(?:"
     + "|".join(f"(?P<u{i}>{pattern})" for i, (pattern, _, _) in enumerate(_UNIT_SPELLINGS))
@@ -90,7 +93,9 @@ _NUTRIENT_AFTER = re.compile(
 
 
 def _number(text: str) -> float:
-    """The value of a _NUMBER match: "12", "1.5", "1,000", "1/2" or "1 1/2" (x/0 is inf)."""
+    """The value of a _NUMBER match: "12", "1.5", "1,5", "1,000", "1/2" or "1 1/2" (x/0 is inf)."""
+    if _DECIMAL_COMMA.fullmatch(text):
+        return float(text.replace(",", "."))
     value = 0.0
     for part in text.replace(",", "").split():
         num, _, den = part.partition("/")

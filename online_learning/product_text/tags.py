@@ -1,21 +1,37 @@
-"""Dietary, quality and alcohol tags a product name states, and the tag vocabularies.
+"""Dietary, quality, alcohol and infant-formula tags a product name states; tag vocabularies.
 
-:func:`derive_tags` favours precision for the tags the hard rules keep (:data:`DIETARY_TAGS`
-and ``alcohol``): a tag is set only on an explicit claim, with a few documented inferences
-(``vegan`` implies ``dairy_free``; the ``kosher foods`` aisle implies ``kosher``; the alcohol
-department implies ``alcohol``). "Kosher Dill" and "Kosher Salt" are styles, not
-certifications, and "Lactose Free" is not dairy free. ``alcohol`` means an alcoholic *drink*:
-flavours and cooking ingredients ("Vodka Sauce", "Red Wine Vinegar", "Cooking Wine", "Beer
-Battered Fish") are not, nor are "Root Beer", "Ginger Ale" or anything marked non-alcoholic.
+:func:`derive_tags` favours precision for the tags the hard rules use (:data:`DIETARY_TAGS`,
+``alcohol`` and ``infant_formula``): a tag is set only on an explicit claim, with a few
+documented inferences (``vegan`` implies ``dairy_free``; an aisle or department whose name
+says kosher implies ``kosher``; one whose name names alcoholic drinks implies ``alcohol``).
+"Kosher Dill" and "Kosher Salt" are styles, not certifications, and "Lactose Free" is not
+dairy free. ``alcohol`` means an alcoholic *drink*: flavours and cooking ingredients ("Vodka
+Sauce", "Red Wine Vinegar", "Cooking Wine", "Beer Battered Fish") are not, nor are "Root Beer",
+"Ginger Ale" or anything marked non-alcoholic.
+
+Names are read in English. The claims the rules depend on most (gluten free, lactose free,
+dairy free, vegan, alcohol free, infant formula) are also read in French, German, Spanish,
+Italian and Dutch, and so are the alcohol words in department and aisle names; alcoholic drinks
+are recognised by name in English only. A producer whose names say less sends ``tags``, or
+maps its own departments and aisles to tags in the rules file (``[taxonomy_tags]``).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from functools import lru_cache
 
 from online_learning.product_text.tokens import APOSTROPHES, fold
 
-__all__ = ["DIETARY_TAGS", "FAT_LEVELS", "derive_tags"]
+__all__ = [
+    "CONTRADICTING_TAGS",
+    "DIETARY_TAGS",
+    "FAT_LEVELS",
+    "derive_tags",
+    "implied_tags",
+    "normalize_tag",
+]
 
 # The dietary promises a substitute must keep: the hard rules' default preserve_tags (and
 # online_learning/data/default_rules.toml, which a test holds to this), and what the simulated
@@ -23,6 +39,34 @@ __all__ = ["DIETARY_TAGS", "FAT_LEVELS", "derive_tags"]
 DIETARY_TAGS: frozenset[str] = frozenset({"gluten_free", "vegan", "kosher", "dairy_free"})
 # Milk-fat levels as steps apart: skim for whole is three steps, 2% for whole one.
 FAT_LEVELS: dict[str, int] = {"whole": 0, "reduced_fat": 1, "low_fat": 2, "fat_free": 3}
+# Tags that cannot both hold; the more explicit source keeps its own (see derive_tags and
+# online_learning.catalog.enrich).
+CONTRADICTING_TAGS: dict[str, str] = {"alcohol": "non_alcoholic", "non_alcoholic": "alcohol"}
+# A tag that promises another: a vegan product is dairy free, whoever said it was vegan.
+_IMPLIES: dict[str, frozenset[str]] = {"vegan": frozenset({"dairy_free"})}
+_NOT_TAG_CHARACTERS = re.compile(r"[^a-z0-9%]+")
+
+
+def normalize_tag(tag: str) -> str:
+    """A tag as the rules and features compare it: folded, words joined by ``_``.
+
+    Producers write tags as they like ("Gluten-Free", "gluten free"); the rules file and
+    :func:`derive_tags` use the ``gluten_free`` spelling. Empty if nothing is left.
+
+    >>> normalize_tag("Gluten-Free"), normalize_tag(" Non Alcoholic "), normalize_tag("Bio")
+    ('gluten_free', 'non_alcoholic', 'bio')
+    """
+    return _NOT_TAG_CHARACTERS.sub("_", APOSTROPHES.sub("", fold(tag))).strip("_")
+
+
+def implied_tags(tags: frozenset[str]) -> frozenset[str]:
+    """``tags`` with what they promise added (``vegan`` -> ``dairy_free``).
+
+    >>> sorted(implied_tags(frozenset({"vegan"})))
+    ['dairy_free', 'vegan']
+    """
+    extra = [_IMPLIES[tag] for tag in tags if tag in _IMPLIES]
+    return tags.union(*extra) if extra else tags
 
 
 def _alternatives(alternatives: str) -> str:
@@ -51,10 +95,13 @@ def _tag_text(text: str) -> str:
 # Claims that set a tag wherever they appear; the tag text has hyphens turned into spaces.
 _CLAIMS: dict[str, str] = {
     "organic": "organic | organics",
-    "gluten_free": "gluten free | no gluten | without gluten",
-    "vegan": "vegan",
-    "dairy_free": "dairy free | non dairy | no dairy | milk free",
-    "lactose_free": "lactose free | lactaid | no lactose",
+    "gluten_free": """gluten free | no gluten | without gluten | sans gluten
+        | glutenfrei(?:e[mnrs]?)? | sin gluten | senza glutine | glutenvrije?""",
+    "vegan": "vegan(?:e|es|er|o|a|os|as)? | vegetalien(?:ne)?s?",
+    "dairy_free": """dairy free | non dairy | no dairy | milk free | sans produits laitiers
+        | sans lait | milchfrei(?:e[mnrs]?)? | sin lacteos | senza latte | zuivelvrije?""",
+    "lactose_free": """lactose free | lactaid | no lactose | sans lactose | laktosefrei(?:e[mnrs]?)?
+        | sin lactosa | senza lattosio | lactosevrije?""",
     "sugar_free": r"sugar free | sugarless | zero sugar | no sugar(?! added) | 0 g sugars?",
     "no_sugar_added": "no sugar added | no added sugars? | without added sugars?",
     "unsweetened": "unsweetened | unsweet",
@@ -68,7 +115,8 @@ _CLAIMS: dict[str, str] = {
     "fat_free": "non fat | fat free | zero fat | skim | skimmed",
     "whole": r"whole milk | milk whole | whole fat | vitamin d(?= (?:organic )?milk)",
     "non_alcoholic": r"""non alcoholic | alcohol free | de alcoholized | de alcoholised
-        | zero alcohol | no alcohol | 0\.0 ?%""",
+        | zero alcohol | no alcohol | 0\.0 ?% | 0 0 ?% | sans alcool | alkoholfrei(?:e[mnrs]?)?
+        | sin alcohol | senza alcol | analcolic[ao] | alcoholvrij""",
 }
 # Clues that derive_tags weighs before setting a tag.
 _CLUES: dict[str, str] = {
@@ -87,6 +135,7 @@ _CLAIM_SCAN = re.compile(
     + "|".join(f"(?P<clue_{clue}>{_alternatives(alts)})" for clue, alts in _CLUES.items())
     + r")(?![a-z0-9])"
 )
+_CLAIMS_NON_ALCOHOLIC = _words(_CLAIMS["non_alcoholic"])
 # Milk-fat percentages only mean a fat level on dairy ("1% Hydrocortisone Cream" is not).
 _DAIRY = _words(
     """milk | milkfat | yogurt | yoghurt | cheese | kefir | cottage | skyr | buttermilk | ricotta
@@ -97,19 +146,78 @@ _PERCENT_FAT: dict[str, re.Pattern[str]] = {
     "low_fat": re.compile(r"(?<![\d.])1 ?%"),
     "reduced_fat": re.compile(r"(?<![\d.])2 ?%"),
 }
-# The Instacart "kosher foods" aisle holds certified goods.
 _KOSHER_STYLE = _words("dills? | pickles? | relish | salt | kosher style")
-_KOSHER_AISLES = frozenset({"kosher foods"})
 
 _NOT_FOOD = _words(
     "soap | wash | shampoo | conditioner | lotion | creme | balm | mist | scrub | cleanser"
 )
-_NOT_FOOD_DEPARTMENTS = frozenset({"personal care", "household", "pets"})
 
-_ALCOHOL_DEPARTMENTS = frozenset({"alcohol"})
-_ALCOHOL_AISLES = frozenset(
-    {"beers coolers", "red wines", "white wines", "spirits", "specialty wines champagnes"}
+# Formula for babies and toddlers: the default rules never substitute it. Toddler snacks and
+# cereals are not formula, nor are the things formula is kept or mixed in.
+_INFANT_FORMULA = _words(
+    r"""(?:infants?|baby|babies|toddlers?|newborn|follow on|follow up) (?:[a-z0-9.]+ ){0,5}?
+        (?:formula|milk drink) | toddler drink | growing up milk | laits? infantiles?
+        | laits? (?:1er|1|2e|2eme|3e|3eme|premier|deuxieme|troisieme) age
+        | laits? de (?:suite|croissance)
+        | preparations? (?:pour nourrissons|infantiles?) | sauglingsmilch | sauglingsnahrung
+        | anfangsmilch | folgemilch | kleinkindmilch | leches? infantil(?:es)?
+        | leche de (?:inicio|continuacion|crecimiento) | formulas? infantil(?:es)?
+        | latte (?:in polvere )?per lattanti | latte di (?:crescita|proseguimento)
+        | zuigelingenvoeding | opvolgmelk | groeimelk"""
 )
+_FORMULA_ACCESSORY = _words("dispensers? | pitchers? | mixers? | containers? | storage")
+# Substrings every _INFANT_FORMULA match contains: most names are spared the search.
+_FORMULA_HINTS = (
+    "formul",
+    "milk",
+    "drink",
+    "lait",
+    "prepar",
+    "sauglings",
+    "milch",
+    "lech",
+    "latte",
+    "voeding",
+    "melk",
+)
+
+# Department and aisle names read like names: these words in either say what every item
+# filed there is, in the languages of the claims above.
+_KOSHER_PLACE = _words("kosher | casher | cacher | koscher")
+_NOT_FOOD_PLACE = _words(
+    """personal care | household | pets? | pet care | pet supplies | beauty | hygiene
+    | cleaning | laundry | toiletries | entretien | beaute | animaux | droguerie | drogerie
+    | haushalt | tierbedarf | cuidado personal | limpieza | mascotas"""
+)
+_ALCOHOL_PLACE = _words(
+    """alcohol | alcoholic (?:drinks|beverages) | beers? | wines? | spirits | liquors?
+    | champagnes? | alcools? | bieres? | vins? | spiritueux | alkohol | bier(?:e|en)? | weine?
+    | spirituosen | cervezas? | vinos? | licores? | birre? | vini | liquori | alcolici"""
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """What a department and aisle name say about every item filed there."""
+
+    alcohol: bool
+    kosher: bool
+    not_food: bool
+
+
+@lru_cache(maxsize=4096)
+def _place(aisle: str, department: str) -> _Place:
+    """Read once per (aisle, department): a catalog has few, and every item names one."""
+    texts = [_tag_text(aisle), _tag_text(department)]
+    return _Place(
+        alcohol=any(
+            _ALCOHOL_PLACE.search(t) and not _CLAIMS_NON_ALCOHOLIC.search(t) for t in texts
+        ),
+        kosher=any(_KOSHER_PLACE.search(t) and not _KOSHER_STYLE.search(t) for t in texts),
+        not_food=any(_NOT_FOOD_PLACE.search(t) for t in texts),
+    )
+
+
 # Drinks that are only ever alcoholic, whatever else the name says ("Hard Seltzer Black Cherry").
 _ALCOHOLIC_ANYWAY = _words(
     "(?:hard|spiked) (?:cider|seltzer|lemonade|kombucha|iced tea|tea|root beer|soda|cola)"
@@ -144,9 +252,8 @@ _ALCOHOL_NOT_A_DRINK = _words(
 )
 
 
-def _alcohol(text: str, aisle: str, department: str) -> bool:
-    if department in _ALCOHOL_DEPARTMENTS or aisle in _ALCOHOL_AISLES:
-        return True
+def _alcohol(text: str) -> bool:
+    """Does the name name an alcoholic drink (in English)?"""
     if _ALCOHOLIC_ANYWAY.search(text):
         return True
     if not _ALCOHOL_WORDS.search(text) or _ALCOHOL_NOT_A_DRINK.search(text):
@@ -155,15 +262,16 @@ def _alcohol(text: str, aisle: str, department: str) -> bool:
 
 
 def derive_tags(name: str, aisle: str = "", department: str = "") -> frozenset[str]:
-    """Dietary, quality and alcohol tags stated by a product name (and its aisle/department).
+    """Dietary, quality, alcohol and infant-formula tags stated by a product name (and by the
+    names of its aisle and department).
 
     Tags: ``organic``, ``gluten_free``, ``vegan``, ``kosher``, ``dairy_free``,
     ``lactose_free``, ``sugar_free``, ``no_sugar_added``, ``unsweetened``, ``caffeine_free``,
     ``low_sodium``, milk-fat levels as US labels use them (``whole``; ``reduced_fat`` = 2% or
     "reduced fat"; ``low_fat`` = 1%, "lowfat" or part-skim; ``fat_free`` = skim, nonfat, 0%),
-    ``plant_based`` (plant milks, yogurts and creamers), ``alcohol`` and ``non_alcoholic``.
-    ``vegan`` implies ``dairy_free``; ``alcohol`` and ``non_alcoholic`` never come together.
-    Matching ignores case, accents and hyphenation.
+    ``plant_based`` (plant milks, yogurts and creamers), ``infant_formula``, ``alcohol`` and
+    ``non_alcoholic``. ``vegan`` implies ``dairy_free``; ``alcohol`` and ``non_alcoholic``
+    never come together. Matching ignores case, accents and hyphenation.
 
     >>> sorted(derive_tags("Organic Gluten-Free Vegan Cheddar Style Shreds"))
     ['dairy_free', 'gluten_free', 'organic', 'vegan']
@@ -177,24 +285,29 @@ def derive_tags(name: str, aisle: str = "", department: str = "") -> frozenset[s
     (frozenset(), frozenset(), frozenset())
     >>> sorted(derive_tags("Non Alcoholic Beer", "beers coolers", "alcohol"))
     ['non_alcoholic']
+    >>> sorted(derive_tags("Kronenbourg 1664 Blonde 6x25cl", "Bières", "Boissons"))
+    ['alcohol']
+    >>> sorted(derive_tags("Bière blonde sans alcool 0,0% 6x25cl", "Bières", "Boissons"))
+    ['non_alcoholic']
+    >>> sorted(derive_tags("Gentle Infant Formula Powder")), derive_tags("Toddler Cookies")
+    (['infant_formula'], frozenset())
     """
     text = _tag_text(name)
-    aisle = " ".join(fold(aisle).split())
-    department = " ".join(fold(department).split())
+    place = _place(aisle, department)
     found = {m.lastgroup or "" for m in _CLAIM_SCAN.finditer(text)}
     tags = {group.removeprefix("tag_") for group in found if group.startswith("tag_")}
     if "%" in text and _DAIRY.search(text):
         tags.update(tag for tag, pattern in _PERCENT_FAT.items() if pattern.search(text))
-    if aisle in _KOSHER_AISLES or ("clue_kosher" in found and not _KOSHER_STYLE.search(text)):
+    if place.kosher or ("clue_kosher" in found and not _KOSHER_STYLE.search(text)):
         tags.add("kosher")
-    if (
-        department not in _NOT_FOOD_DEPARTMENTS
-        and "clue_plant_milk" in found
-        and not _NOT_FOOD.search(text)
-    ):
+    if not place.not_food and "clue_plant_milk" in found and not _NOT_FOOD.search(text):
         tags.add("plant_based")
-    if "vegan" in tags:
-        tags.add("dairy_free")
-    if "non_alcoholic" not in tags and _alcohol(text, aisle, department):
+    if (
+        any(hint in text for hint in _FORMULA_HINTS)
+        and _INFANT_FORMULA.search(text)
+        and not _FORMULA_ACCESSORY.search(text)
+    ):
+        tags.add("infant_formula")
+    if "non_alcoholic" not in tags and (place.alcohol or _alcohol(text)):
         tags.add("alcohol")
-    return frozenset(tags)
+    return implied_tags(frozenset(tags))

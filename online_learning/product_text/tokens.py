@@ -10,7 +10,7 @@ import html
 import re
 import unicodedata
 
-__all__ = ["APOSTROPHES", "fold", "tokenize"]
+__all__ = ["APOSTROPHES", "fold", "label_key", "tokenize"]
 
 # Vulgar fractions would decompose to "1⁄2" glued to a preceding digit ("1½" -> "11⁄2").
 _VULGAR = str.maketrans({"½": " 1/2", "¼": " 1/4", "¾": " 3/4", "⅓": " 1/3", "⅔": " 2/3"})
@@ -30,6 +30,17 @@ def fold(text: str) -> str:
     text = unicodedata.normalize("NFKD", text).casefold()
     text = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
+def label_key(label: str) -> str:
+    """How department and aisle names compare: folded, single spaces, no outer spaces.
+
+    A rules file that says "Laits végétaux" then matches a feed that says "LAITS  VEGETAUX".
+
+    >>> label_key("  Laits  Végétaux "), label_key("beers coolers")
+    ('laits vegetaux', 'beers coolers')
+    """
+    return " ".join(fold(label).split())
 
 
 def tokenize(name: str) -> list[str]:

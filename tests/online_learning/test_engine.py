@@ -13,6 +13,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from online_learning.contract import (
+    CatalogTombstone,
     EventError,
     Feedback,
     InventorySignal,
@@ -29,6 +30,7 @@ from online_learning.engine import (
     UnknownReference,
 )
 from online_learning.features import pair_features
+from online_learning.product_text import GENERIC_FIRST_WORDS
 from online_learning.rules import load_rules
 from tests.conftest import milk
 
@@ -354,14 +356,15 @@ def test_every_ranking_offering_the_substitute_is_re_emitted(engine: Substitutio
 # --- rules that say "never" -----------------------------------------------------------------------
 
 
-def test_a_never_substituted_aisle_gets_an_empty_ranking_with_the_reason(
+def test_infant_formula_gets_an_empty_ranking_with_the_reason(
     engine: SubstitutionEngine,
 ) -> None:
+    # The default rules never substitute items tagged infant_formula, here read from the name.
     out = engine.on_signal(signal("formula-a"))
     assert len(out) == 1
     check_ranking(engine, out[0])
     assert out[0].substitutes == ()
-    assert out[0].reason == "rule: aisle 'baby food formula' is never substituted"
+    assert out[0].reason == "rule: items tagged infant_formula are never substituted"
     assert ranking_payload(out[0])["substitutes"] == []
 
 
@@ -466,8 +469,6 @@ def test_any_store_is_accepted_without_an_allow_list(engine: SubstitutionEngine)
 
 
 def test_a_deleted_item_becomes_unknown(engine: SubstitutionEngine) -> None:
-    from online_learning.contract import CatalogTombstone
-
     engine.apply_catalog(CatalogTombstone("oat"))
     with pytest.raises(UnknownReference):
         engine.on_signal(signal("oat"))
@@ -685,8 +686,26 @@ def test_load_catalog_learns_which_first_words_are_not_brands() -> None:
     assert zesty is not None and crunch is not None
     assert zesty.brand is None  # a descriptor, learned from this catalog's names
     assert crunch.brand == "crunchco"
-    naive = SubstitutionEngine(products=products)  # no vocabulary learned: the built-in one
-    assert naive.catalog.get("p0").brand == "zesty"  # type: ignore[union-attr]
+    # A vocabulary given to the engine is kept: the seed alone takes "Zesty" for a brand.
+    fixed = SubstitutionEngine(products=products, generic_words=GENERIC_FIRST_WORDS)
+    assert fixed.catalog.get("p0").brand == "zesty"  # type: ignore[union-attr]
+
+
+def test_catalog_records_after_the_load_keep_teaching_which_words_are_not_brands() -> None:
+    # A worker that starts before the producer has published anything loads an empty backlog:
+    # everything it learns comes from the records that arrive afterwards, one by one.
+    engine = SubstitutionEngine()
+    engine.load_catalog([])
+    engine.apply_catalog(Product("p0", "Zesty Thing 250 g", "crisps", "snacks"))
+    assert engine.catalog.get("p0").brand == "zesty"  # type: ignore[union-attr]
+    for i in range(3):
+        engine.apply_catalog(Product(f"c{i}", f"Crunchco Zesty Snack {i}", f"aisle-{i}", "snacks"))
+    # "Zesty" turned up inside names in several aisles: a descriptor, and p0 was guessed again.
+    assert engine.catalog.get("p0").brand is None  # type: ignore[union-attr]
+    assert engine.catalog.get("c0").brand == "crunchco"  # type: ignore[union-attr]
+    for i in range(3):
+        engine.apply_catalog(CatalogTombstone(f"c{i}"))
+    assert engine.catalog.get("p0").brand == "zesty"  # type: ignore[union-attr]
 
 
 def test_an_unknown_store_and_an_unknown_item_are_told_apart() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 import pytest
@@ -9,9 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import online_learning
+from online_learning.catalog import enrich
 from online_learning.contract import Product
 from online_learning.features import AisleMatrix, TagVocabulary
-from online_learning.product_text import DIETARY_TAGS
+from online_learning.product_text import DIETARY_TAGS, label_key, normalize_tag
 from online_learning.rules import HardRules, RulesError, load_rules, parse_rules
 
 DEFAULT_FILE = Path(online_learning.__file__).parent / "data" / "default_rules.toml"
@@ -42,8 +45,11 @@ def test_the_packaged_default_rules_load() -> None:
     assert rules.match_tags == {"alcohol"}
     assert rules.max_size_ratio == 2.5
     assert rules.max_price_ratio == 1.6
-    assert rules.never_aisles == {"baby food formula"}
+    # Written in tags, not in any grocer's aisle names: it suits every catalog.
+    assert rules.never_tags == {"infant_formula"}
+    assert rules.never_aisles == frozenset()
     assert rules.never_departments == frozenset()
+    assert rules.taxonomy_tags == frozenset()
     assert rules.never_items == frozenset()
     assert rules.scope == "aisle"
 
@@ -51,7 +57,7 @@ def test_the_packaged_default_rules_load() -> None:
 def test_the_default_file_says_what_the_code_defaults_say() -> None:
     # Someone copying the file to edit it starts from the behaviour they already have.
     from_file = load_rules(DEFAULT_FILE)
-    assert from_file == HardRules(never_aisles=frozenset({"baby food formula"}))
+    assert from_file == HardRules()
     assert from_file.source == str(DEFAULT_FILE)
     assert load_rules() == from_file
 
@@ -119,6 +125,153 @@ def test_a_file_that_is_not_utf8_is_a_rules_error(tmp_path: Path) -> None:
     path.write_bytes("[never_substitute]\naisles = ['pâté']\n".encode("latin-1"))
     with pytest.raises(RulesError, match=f"cannot read rules file {path}: not UTF-8"):
         load_rules(str(path))
+
+
+def test_rules_and_producers_may_spell_a_tag_as_they_like() -> None:
+    rules = parse_rules(
+        "[preserve_tags]\ntags = ['Gluten-Free', 'halal']\n"
+        "[never_substitute]\ntags = ['Infant Formula']\n"
+    )
+    assert rules.preserve_tags == {"gluten_free", "halal"}
+    assert rules.never_tags == {"infant_formula"}
+    halal = product("h", tags={"halal"})
+    assert rules.violation(halal, product("x")) == "loses halal"
+
+
+def test_never_substitute_tags_give_an_empty_ranking_with_the_reason() -> None:
+    rules = parse_rules("[never_substitute]\ntags = ['infant_formula', 'prescription']\n")
+    formula = product("SKU-7F3A-0012", tags={"infant_formula"})
+    assert (
+        rules.no_substitution_reason(formula)
+        == "rule: items tagged infant_formula are never substituted"
+    )
+    assert rules.no_substitution_reason(product("milk")) is None
+    # An empty list switches the rule off; leaving the key out keeps the default.
+    assert parse_rules("[never_substitute]\ntags = []\n").no_substitution_reason(formula) is None
+    assert parse_rules("[never_substitute]\naisles = []\n").never_tags == {"infant_formula"}
+
+
+def test_the_old_aisle_and_department_keys_still_work_in_any_case_or_accents() -> None:
+    rules = parse_rules(
+        "[never_substitute]\naisles = ['Laits infantiles 1er âge']\ndepartments = ['PHARMACIE']\n"
+    )
+    formula = product("f", aisle="LAITS INFANTILES 1ER AGE", department="Bébé")
+    pill = product("p", aisle="Douleur", department="Pharmacie")
+    assert (
+        rules.no_substitution_reason(formula)
+        == "rule: aisle 'LAITS INFANTILES 1ER AGE' is never substituted"
+    )
+    assert rules.no_substitution_reason(pill) == "rule: department 'Pharmacie' is never substituted"
+
+
+def test_taxonomy_tags_name_departments_and_aisles_of_any_catalog() -> None:
+    rules = parse_rules(
+        "[taxonomy_tags]\n"
+        "alcohol = ['Cave', 'Bières']\n"
+        "Infant-Formula = ['Laits infantiles']\n"
+        "halal = ['Boucherie halal', 'Bières']\n"
+    )
+    assert rules.tags_by_taxonomy() == {
+        "cave": {"alcohol"},
+        "bieres": {"alcohol", "halal"},
+        "laits infantiles": {"infant_formula"},
+        "boucherie halal": {"halal"},
+    }
+    assert parse_rules("").tags_by_taxonomy() == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[never_substitute]\ntag = ['x']", "[never_substitute] unknown key(s) tag (known: "),
+        ("[price]\nmax = 1.2", "[price] unknown key(s) max (known: max_ratio)"),
+        ("[candidates]\nscope = 'aisle'\npool = 1", "[candidates] unknown key(s) pool"),
+        ("[never_substitute]\ntags = ['--']", "[never_substitute] tags: ['--'] holds a name"),
+        ("[taxonomy_tags]\nalcohol = 'Cave'", "[taxonomy_tags] alcohol must be a list of strings"),
+        ("[taxonomy_tags]\n'--' = ['Cave']", "[taxonomy_tags] '--' is no tag"),
+        ("taxonomy_tags = 3", "[taxonomy_tags] must be a table"),
+    ],
+)
+def test_a_misspelt_key_or_a_bad_tag_is_refused_not_ignored(text: str, message: str) -> None:
+    with pytest.raises(RulesError) as info:
+        parse_rules(text)
+    assert message in str(info.value)
+
+
+# Rules files as an operator might write them: any table, any key, values of any TOML type.
+_toml_values = st.one_of(
+    st.lists(st.text(max_size=12), max_size=4),
+    st.text(max_size=12),
+    st.integers(-5, 5),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+)
+_tables = st.sampled_from(
+    [
+        "preserve_tags",
+        "match_tags",
+        "size",
+        "price",
+        "never_substitute",
+        "taxonomy_tags",
+        "candidates",
+        "other",
+    ]
+)
+_keys = st.sampled_from(
+    ["tags", "max_ratio", "aisles", "departments", "item_ids", "scope", "alcohol", "x y", "tag"]
+)
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_tables, st.dictionaries(_keys, _toml_values, max_size=3), max_size=4))
+def test_any_rules_file_parses_or_is_refused_with_a_rules_error(
+    doc: dict[str, dict[str, object]],
+) -> None:
+    text = "".join(
+        f"[{table}]\n" + "".join(f"{json.dumps(k)} = {_toml(v)}\n" for k, v in keys.items())
+        for table, keys in doc.items()
+    )
+    try:
+        rules = parse_rules(text)
+    except RulesError as exc:
+        assert str(exc).startswith("<string>: ")
+        return
+    # What parsed is in the spelling the rules compare in, and obeys the file.
+    for tags in (rules.preserve_tags, rules.match_tags, rules.never_tags):
+        assert all(tag and normalize_tag(tag) == tag for tag in tags)
+    never = doc.get("never_substitute", {})
+    if "tags" in never:
+        assert rules.never_tags == {normalize_tag(t) for t in never["tags"]}  # type: ignore[attr-defined]
+    for where, tag in rules.taxonomy_tags:
+        assert label_key(where) == where and normalize_tag(tag) == tag
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    words=st.lists(st.text("abcdefghij", min_size=1, max_size=6), min_size=1, max_size=3),
+    rule_sep=st.sampled_from(["_", "-", " "]),
+    sent_sep=st.sampled_from(["_", "-", " "]),
+    upper=st.booleans(),
+)
+def test_a_never_tag_matches_the_producers_tag_in_any_spelling(
+    words: list[str], rule_sep: str, sent_sep: str, upper: bool
+) -> None:
+    in_rules = rule_sep.join(words)
+    sent = sent_sep.join(words)
+    rules = parse_rules(f"[never_substitute]\ntags = [{json.dumps(in_rules)}]\n")
+    stored = enrich(product("SKU-1", tags={sent.upper() if upper else sent}))
+    assert rules.no_substitution_reason(stored) is not None
 
 
 # --- each rule ------------------------------------------------------------------------------------

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from online_learning.product_text import guess_brand
+from online_learning.product_text import (
+    GENERIC_FIRST_WORDS,
+    BrandVocabulary,
+    brand_vocabulary,
+    guess_brand,
+)
 from tests.online_learning.product_text.conftest import catalog_vocabulary
 
 
@@ -62,3 +69,44 @@ def test_brand_vocabulary_learns_descriptors_from_the_catalog() -> None:
     assert {"chocolate", "roasted", "decaf", "sauvignon", "toilet"} <= vocabulary
     assert not {"eggo", "lunchables", "nesquik", "keebler", "pepperidge"} & vocabulary
     assert guess_brand("Salt & Pepper Kettle Chips", vocabulary) is None
+
+
+# --- a vocabulary that follows the catalog ---------------------------------------------------
+
+WORDS = ["zesty", "crunchco", "boisson", "lait", "alpro", "organic", "oat", "snack", "nature"]
+names = st.lists(st.sampled_from(WORDS), min_size=0, max_size=4).map(" ".join)
+entries = st.tuples(names, st.sampled_from(["a", "b", "c", "d"]))
+
+
+@settings(max_examples=200)
+@given(st.lists(entries, max_size=30), st.data())
+def test_add_and_remove_report_exactly_the_words_that_changed_standing(
+    added: list[tuple[str, str]], data: st.DataObject
+) -> None:
+    vocabulary = BrandVocabulary()
+    held: list[tuple[str, str]] = []
+    for name, aisle in added:
+        before = vocabulary.words
+        changed = vocabulary.add(name, aisle)
+        held.append((name, aisle))
+        assert changed == (before ^ vocabulary.words)
+        assert vocabulary.words == brand_vocabulary([n for n, _ in held], [a for _, a in held])
+    while held:
+        name, aisle = held.pop(data.draw(st.integers(0, len(held) - 1)))
+        before = vocabulary.words
+        assert vocabulary.remove(name, aisle) == (before ^ vocabulary.words)
+    assert vocabulary.words == GENERIC_FIRST_WORDS  # all forgotten: only the seed is left
+
+
+def test_extend_learns_what_adding_one_by_one_learns() -> None:
+    rows = [("Alpro Boisson soja", "laits"), ("Boisson avoine", "laits"), ("Andros Boisson", "jus")]
+    one_by_one = BrandVocabulary()
+    for name, aisle in rows:
+        one_by_one.add(name, aisle)
+    at_once = BrandVocabulary()
+    assert at_once.extend(rows) == {"boisson"}
+    assert (
+        at_once.words
+        == one_by_one.words
+        == brand_vocabulary([n for n, _ in rows], [a for _, a in rows])
+    )

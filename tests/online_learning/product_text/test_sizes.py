@@ -51,6 +51,12 @@ from online_learning.product_text import CANONICAL_UNITS, base_size, parse_size,
         ("Sparkling Water 6 x 330 ml", (330.0, "ml")),
         ("Pure Irish Butter 8 Ounces", (8.0, "oz")),
         ("Lemon Ginger Tea 20 Bags 1.41 Oz", (1.41, "oz")),
+        # A decimal comma, as most of Europe writes sizes; three digits after it group thousands.
+        ("Lait demi-écrémé 1,5 l", (1.5, "l")),
+        ("Côtes du Rhône rouge 0,75l", (0.75, "l")),
+        ("Jus d'orange 1,75 L", (1.75, "l")),
+        ("Bière blonde 6x25cl", (250.0, "ml")),
+        ("Beurre doux 250g", (250.0, "g")),
     ],
 )
 def test_parse_size_reads_real_names(name: str, expected: tuple[float, str]) -> None:
@@ -156,13 +162,18 @@ UNIT_SPELLINGS = [
 @st.composite
 def quantities(draw: st.DrawFn) -> tuple[str, float]:
     """A quantity as written in a name, with its value."""
-    kind = draw(st.sampled_from(["int", "decimal", "fraction", "mixed", "thousands"]))
+    kind = draw(
+        st.sampled_from(["int", "decimal", "decimal_comma", "fraction", "mixed", "thousands"])
+    )
     whole = draw(st.integers(1, 999))
     if kind == "int":
         return str(whole), float(whole)
     if kind == "decimal":
         cents = draw(st.integers(1, 99))
         return f"{whole - 1}.{cents:02d}", whole - 1 + cents / 100
+    if kind == "decimal_comma":
+        tenths = draw(st.integers(1, 9))
+        return f"{whole - 1},{tenths}", whole - 1 + tenths / 10
     if kind == "thousands":
         rest = draw(st.integers(0, 999))
         return f"{whole},{rest:03d}", whole * 1000.0 + rest

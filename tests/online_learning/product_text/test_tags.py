@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from online_learning.product_text import DIETARY_TAGS, FAT_LEVELS, derive_tags
+from online_learning.product_text import (
+    DIETARY_TAGS,
+    FAT_LEVELS,
+    derive_tags,
+    implied_tags,
+    normalize_tag,
+)
 from tests.online_learning.product_text.conftest import instacart
 
 
@@ -101,6 +107,78 @@ def test_derive_tags_on_real_names(
     assert derive_tags(name, aisle, department) == expected
 
 
+@pytest.mark.parametrize(
+    ("name", "aisle", "department", "expected"),
+    [
+        # The claims the rules depend on, in the languages of European grocers.
+        ("Pain de mie sans gluten 300 g", "Pains", "Boulangerie", {"gluten_free"}),
+        ("Glutenfreies Brot 500 g", "Brot", "Bäckerei", {"gluten_free"}),
+        ("Pasta senza glutine 400 g", "Pasta", "Dispensa", {"gluten_free"}),
+        ("Lait demi-écrémé sans lactose 1 l", "Laits", "Produits laitiers", {"lactose_free"}),
+        ("Vollmilch laktosefrei 1 l", "Milch", "Molkerei", {"lactose_free"}),
+        ("Leche sin lactosa 1 l", "Leche", "Lácteos", {"lactose_free"}),
+        ("Boisson avoine végétalienne 1 l", "Laits végétaux", "Crèmerie", {"vegan", "dairy_free"}),
+        ("Vegane Wurst", "Aufschnitt", "Kühlregal", {"vegan", "dairy_free"}),
+        ("Dessert soja sans lait", "Desserts", "Crèmerie", {"dairy_free"}),
+        # Alcohol: the aisle or department names the drink, in whatever language ...
+        ("Kronenbourg 1664 Blonde 6x25cl", "Bières", "Boissons", {"alcohol"}),
+        ("Côtes du Rhône 75 cl", "Rouges", "Vins", {"alcohol"}),
+        ("Rioja Crianza 75 cl", "Tintos", "Vinos", {"alcohol"}),
+        ("Augustiner Hell 0,5 l", "Bier", "Getränke", {"alcohol"}),
+        # ... unless the name says otherwise, or the place is the alcohol-free one.
+        ("Bière blonde sans alcool 0,0% 6x25cl", "Bières", "Boissons", {"non_alcoholic"}),
+        ("Alkoholfreies Weizen 0,5 l", "Bier", "Getränke", {"non_alcoholic"}),
+        ("Birra analcolica 33 cl", "Birre", "Bevande", {"non_alcoholic"}),
+        ("Jus de pomme 1 l", "Boissons sans alcool", "Boissons", set()),
+        ("Cidre doux 75 cl", "Cidres", "Boissons", set()),  # cider can be juice: not read
+        # Infant formula, whatever the aisle; accessories and toddler food are not formula.
+        ("Lait infantile 1er âge 800 g", "Laits infantiles", "Bébé", {"infant_formula"}),
+        ("Lait de croissance 1 l", "Bébé", "Bébé", {"infant_formula"}),
+        ("Folgemilch 2 600 g", "Babynahrung", "Baby", {"infant_formula"}),
+        ("Organic Infant Formula With Iron", "formula", "baby", {"organic", "infant_formula"}),
+        ("Guigoz Optipro 1 800 g", "Laits infantiles", "Bébé", set()),  # name says no more
+        ("Infant Formula Dispenser", "baby accessories", "babies", set()),
+        ("Toddler Cheddar Wheels", "baby food formula", "babies", set()),
+        # Kosher and not-food places, named in other words than the demo catalog's.
+        ("Poulet fermier", "Casher", "Boucherie", {"kosher"}),
+        ("Oat Milk Body Lotion", "Lotions", "Beauty", set()),
+    ],
+)
+def test_derive_tags_on_other_grocers_names_and_taxonomies(
+    name: str, aisle: str, department: str, expected: set[str]
+) -> None:
+    assert derive_tags(name, aisle, department) == expected
+
+
+@pytest.mark.parametrize(
+    ("sent", "tag"),
+    [
+        ("Gluten-Free", "gluten_free"),
+        ("gluten free", "gluten_free"),
+        ("GLUTEN_FREE", "gluten_free"),
+        ("Non-Alcoholic", "non_alcoholic"),
+        ("Végétalien", "vegetalien"),
+        ("Kid's", "kids"),
+        ("  --  ", ""),
+    ],
+)
+def test_normalize_tag_spells_tags_as_the_rules_do(sent: str, tag: str) -> None:
+    assert normalize_tag(sent) == tag
+
+
+@given(st.text())
+def test_normalize_tag_is_idempotent_and_plain(sent: str) -> None:
+    tag = normalize_tag(sent)
+    assert normalize_tag(tag) == tag
+    assert all(ch.isascii() and (ch.isalnum() or ch in "_%") for ch in tag)
+    assert not tag.startswith("_") and not tag.endswith("_")
+
+
+def test_vegan_promises_dairy_free_whoever_said_it() -> None:
+    assert implied_tags(frozenset({"vegan", "organic"})) == {"vegan", "organic", "dairy_free"}
+    assert implied_tags(frozenset({"gluten_free"})) == {"gluten_free"}
+
+
 def test_lactose_free_is_not_dairy_free() -> None:
     assert "dairy_free" not in derive_tags("100% Lactose Free Milk", "soy lactosefree")
     assert "dairy_free" in derive_tags("RichWhip Non-Dairy Topping Lactose Free")
@@ -117,6 +195,7 @@ def test_the_tag_vocabularies_name_tags_that_names_are_read_into() -> None:
     seen = set().union(*(derive_tags(name, aisle, dept) for name, aisle, dept in instacart()))
     assert seen >= DIETARY_TAGS
     assert seen >= set(FAT_LEVELS)
+    assert "infant_formula" in seen  # what the default rules never substitute
 
 
 @given(st.text(), st.text(), st.text())
