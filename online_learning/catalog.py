@@ -17,6 +17,7 @@ from collections.abc import Container, Iterable, Iterator, Mapping
 
 from online_learning.contract import Product
 from online_learning.product_text import (
+    CANONICAL_UNITS,
     CONTRADICTING_TAGS,
     GENERIC_FIRST_WORDS,
     BrandVocabulary,
@@ -55,10 +56,19 @@ def enrich(
     >>> beer = Product("b", "Lager 0.0", "Bières", "Cave", tags=frozenset({"Non-Alcoholic"}))
     >>> sorted(enrich(beer, taxonomy_tags={"cave": frozenset({"alcohol"})}).tags)
     ['non_alcoholic']
+    >>> wine = enrich(Product("w", "Côtes du Rhône", "Vins", "Cave", size=75, unit="cl"))
+    >>> wine.size, wine.unit
+    (750.0, 'ml')
     """
     changes: dict[str, object] = {}
     if product.size is None or product.unit is None:
         parsed = parse_size(product.name)
+        if parsed is not None:
+            changes["size"], changes["unit"] = parsed
+    elif product.unit not in CANONICAL_UNITS:
+        # The producer's own spelling ("L", "cl", "Grams", "each") read as a name's would be,
+        # so the size rule can compare it; a unit no name could spell stays as sent (unknown).
+        parsed = parse_size(f"{format(product.size, 'f').rstrip('0').rstrip('.')} {product.unit}")
         if parsed is not None:
             changes["size"], changes["unit"] = parsed
     if product.brand is None:

@@ -3,6 +3,7 @@ the items the catalog holds, however they arrive."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -67,6 +68,26 @@ def test_enrich_twice_changes_nothing_more() -> None:
         item("SKU-10", "Kronenbourg 1664 6x25cl", "Bières", "Cave"), taxonomy_tags=taxonomy
     )
     assert enrich(once, taxonomy_tags=taxonomy) is once
+
+
+@pytest.mark.parametrize(
+    ("size", "unit", "expected"),
+    [
+        (1.0, "L", (1.0, "l")),
+        (75.0, "cl", (750.0, "ml")),
+        (500.0, "Grams", (500.0, "g")),
+        (6.0, "each", (6.0, "ct")),
+        (2.0, "dozen", (24.0, "ct")),
+        (12.0, "fl oz", (12.0, "fl_oz")),
+        (0.5, "kg", (0.5, "kg")),  # already as the rules spell it
+        (3.0, "sachets", (3.0, "sachets")),  # no name spells it: kept, and unknown to the rule
+    ],
+)
+def test_a_producers_unit_is_read_in_its_own_spelling(
+    size: float, unit: str, expected: tuple[float, str]
+) -> None:
+    p = enrich(Product("SKU-U", "Article 2 kg", "Rayon", "Épicerie", size=size, unit=unit))
+    assert (p.size, p.unit) == expected  # the producer's size wins over the name's
 
 
 # --- the brand vocabulary follows what the catalog holds --------------------------------------
