@@ -25,8 +25,9 @@ __all__ = [
     "guess_brand",
 ]
 
-# First words that describe a product rather than name its maker, in English: a seed that
-# BrandVocabulary adds the catalog's own descriptors to, in whatever language it is written.
+# First words that describe a product rather than name its maker, in English, and the articles
+# and prepositions of a few other languages ("Le", "Il", "Sin"): a seed that BrandVocabulary adds
+# the catalog's own descriptors to, in whatever language it is written.
 _GENERIC_FIRST_WORDS_TEXT = """
     a an the all and with in of for by to no non not new old big mini
     organic organics natural naturals naturally fresh original originals classic classics
@@ -56,6 +57,9 @@ _GENERIC_FIRST_WORDS_TEXT = """
     bottled jarred boxed packaged genuine superior designer security eco brut riserva reserve
     cage canine feline puppy kitten dog cat pet caffe cafe unsweet decaf cavity sweeper
     chlorine parchment salisbury biotin arnica lactase pill pills tablets capsules
+    le la les l du de des un une au aux et en pour avec sans der die das ein eine und mit
+    ohne fur el los las una y con sin para del il lo gli e senza per di het een met zonder
+    voor van
 """
 GENERIC_FIRST_WORDS: frozenset[str] = frozenset(_GENERIC_FIRST_WORDS_TEXT.split())
 

@@ -192,7 +192,7 @@ _NOT_FOOD_PLACE = _words(
 _ALCOHOL_PLACE = _words(
     """alcohol | alcoholic (?:drinks|beverages) | beers? | wines? | spirits | liquors?
     | champagnes? | alcools? | bieres? | vins? | spiritueux | alkohol | bier(?:e|en)? | weine?
-    | spirituosen | cervezas? | vinos? | licores? | birre? | vini | liquori | alcolici"""
+    | spirituosen | cervezas? | vinos? | licores? | birr[ae] | vini | liquori | alcolici"""
 )
 
 

@@ -125,6 +125,7 @@ def test_derive_tags_on_real_names(
         ("Côtes du Rhône 75 cl", "Rouges", "Vins", {"alcohol"}),
         ("Rioja Crianza 75 cl", "Tintos", "Vinos", {"alcohol"}),
         ("Augustiner Hell 0,5 l", "Bier", "Getränke", {"alcohol"}),
+        ("Peroni Nastro Azzurro 33 cl", "Birra", "Bevande", {"alcohol"}),
         # ... unless the name says otherwise, or the place is the alcohol-free one.
         ("Bière blonde sans alcool 0,0% 6x25cl", "Bières", "Boissons", {"non_alcoholic"}),
         ("Alkoholfreies Weizen 0,5 l", "Bier", "Getränke", {"non_alcoholic"}),
