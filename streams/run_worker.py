@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
+import threading
+from collections.abc import Callable
+from typing import Any
 
 import faust
 
@@ -17,10 +21,55 @@ from streams.worker import build_worker
 
 log = logging.getLogger("fillrate.worker")
 
+STOP_TIMED_OUT = 3  # exit code of a stop that had to be cut short
+
 NO_BROKER = (
     "fillrate worker: no broker given: set FILLRATE_BROKER=kafka://HOST:PORT (or pass --broker),"
     f" or --broker {EMBEDDED} to start the in-memory embedded Tansu broker in this process"
 )
+
+
+class BoundedStopWorker(faust.Worker):
+    """A Faust worker whose stop cannot hang.
+
+    Stopping leaves the consumer group and commits offsets, which waits for the broker; with
+    the broker gone it waits forever (aiokafka retries without end), and an orchestrator's
+    SIGKILL is then the only way out. Past ``stop_timeout_s`` this worker says so and exits
+    itself: the group reassigns its partitions after the session timeout, and what was not
+    committed is read again and deduplicated (docs/reliability.md).
+    """
+
+    def __init__(
+        self,
+        stop_timeout_s: float,
+        *args: Any,
+        before_exit: Callable[[], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``before_exit``: what must not outlive the process (the embedded broker)."""
+        super().__init__(*args, **kwargs)
+        self.stop_timeout_s = stop_timeout_s
+        self.before_exit = before_exit
+        self._watchdog: threading.Timer | None = None
+
+    async def stop(self) -> None:
+        if self._watchdog is None:
+            self._watchdog = threading.Timer(self.stop_timeout_s, self._give_up)
+            self._watchdog.daemon = True
+            self._watchdog.start()
+        await super().stop()
+
+    def _give_up(self) -> None:
+        print(
+            f"fillrate: the worker did not stop within {self.stop_timeout_s:g}s (stop_timeout_s;"
+            " is the broker reachable?): exiting without leaving the group; its partitions move"
+            " after the session timeout and uncommitted records are read again",
+            file=sys.stderr,
+            flush=True,
+        )
+        if self.before_exit is not None:
+            self.before_exit()
+        os._exit(STOP_TIMED_OUT)
 
 
 def run_worker(settings: Settings) -> int:
@@ -65,12 +114,14 @@ def run_worker(settings: Settings) -> int:
         if created:
             print(f"fillrate: created topics {', '.join(created)}", file=sys.stderr, flush=True)
         worker = build_worker(settings, rules)
-        faust_worker = faust.Worker(
+        faust_worker = BoundedStopWorker(
+            settings.stop_timeout_s,
             worker.app,
             loop=loop,
             loglevel=settings.log_level.upper(),
             quiet=True,
             redirect_stdouts=False,
+            before_exit=None if broker is None else broker.kill,
         )
         try:
             faust_worker.execute_from_commandline()

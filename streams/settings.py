@@ -190,6 +190,13 @@ class Settings:
             " same id takes its partitions back without a rebalance; unset: dynamic member"
         },
     )
+    stop_timeout_s: float = field(
+        default=20.0,
+        metadata={
+            "help": "How long a stop (SIGTERM) may take before the worker exits anyway (a"
+            " broker that is gone can hold it forever), s; below Kubernetes' 30 s grace"
+        },
+    )
     data_dir: str | None = field(default=None, metadata={"help": "Worker data dir; unset: temp"})
     log_level: str = field(default="info", metadata={"help": "debug, info, warning, error"})
 
@@ -253,6 +260,8 @@ class Settings:
         for name in ("rebalance_timeout_s", "session_timeout_s", "heartbeat_interval_s"):
             if not getattr(self, name) > 0:
                 raise SettingsError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not self.stop_timeout_s > 0:
+            raise SettingsError(f"stop_timeout_s must be > 0, got {self.stop_timeout_s}")
         if self.heartbeat_interval_s >= self.session_timeout_s:
             # the broker would count the member dead between two of its own heartbeats
             raise SettingsError(

@@ -569,3 +569,23 @@ async def test_a_worker_added_mid_stream_takes_partitions_without_loss_or_double
     assert_state_matches(await read_state(io), stream.availability)
     digests = {health(w)["model_digest"] for w in (a, b)}
     assert len(digests) == 1, "the two workers learned differently"
+
+
+def test_a_worker_told_to_stop_while_the_broker_is_gone_exits_within_its_stop_timeout(
+    tmp_path: Path,
+) -> None:
+    """Leaving the group waits for the broker; with the broker gone that wait has no end, so
+    the worker cuts it short after stop_timeout_s instead of waiting for a SIGKILL."""
+    with EmbeddedBroker(log_path=tmp_path / "tansu.log") as broker:
+        settings = worker_settings(broker, stop_timeout_s=3.0)
+        worker = WorkerProcess(settings, tmp_path / "worker.log").start()
+        try:
+            wait_ready(worker)
+            broker.kill()
+            assert worker.process is not None
+            worker.process.terminate()
+            code = worker.process.wait(timeout=30)
+        finally:
+            worker.stop()
+    assert code == 3
+    assert "did not stop within 3s (stop_timeout_s" in (tmp_path / "worker.log").read_text()
