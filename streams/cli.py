@@ -210,7 +210,7 @@ def missing_demo_extra(command: str | None) -> str | None:
         return None
     return (
         f"fillrate {command}: needs the demo extra ({', '.join(missing)} not installed):"
-        " pip install 'fillrate[demo]'"
+        " pip install 'fillrate[demo]' (from a checkout: pip install '.[demo]')"
     )
 
 
