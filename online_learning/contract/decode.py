@@ -21,6 +21,7 @@ from online_learning.contract.fields import (
     choice,
     count,
     event_time,
+    non_negative,
     parse_object,
     positive,
     required,
@@ -65,9 +66,10 @@ def decode_catalog(key: bytes | None, value: bytes | None) -> Product | CatalogT
     Examples
     --------
     >>> p = decode_catalog(b"milk-1l", b'{"item_id": "milk-1l", "name": "Milk 1 l",'
-    ...     b' "aisle": "dairy", "department": "fresh", "price": 1, "tags": ["Organic", "UHT"]}')
-    >>> p.item_id, p.price, sorted(p.tags)
-    ('milk-1l', 1.0, ['organic', 'uht'])
+    ...     b' "aisle": "dairy", "department": "fresh", "price": 1, "tags": ["Organic", "UHT"],'
+    ...     b' "popularity": 120}')
+    >>> p.item_id, p.price, sorted(p.tags), p.popularity
+    ('milk-1l', 1.0, ['organic', 'uht'], 120.0)
     >>> decode_catalog(b"milk-1l", None)
     CatalogTombstone(item_id='milk-1l')
     >>> decode_catalog(None, b'{"item_id": "milk-1l", "name": "Milk 1 l", "aisle": "dairy"}')
@@ -84,6 +86,7 @@ def decode_catalog(key: bytes | None, value: bytes | None) -> Product | CatalogT
     unit = obj.get("unit", ABSENT)
     brand = obj.get("brand", ABSENT)
     tag_list = obj.get("tags", ABSENT)
+    popularity = obj.get("popularity", ABSENT)
     return Product(
         item_id=text(t, "item_id", required(t, obj, "item_id"), ID_MAX),
         name=text(t, "name", required(t, obj, "name"), NAME_MAX),
@@ -94,6 +97,7 @@ def decode_catalog(key: bytes | None, value: bytes | None) -> Product | CatalogT
         unit=None if unit is ABSENT else text(t, "unit", unit, TEXT_MAX),
         brand=None if brand is ABSENT else text(t, "brand", brand, TEXT_MAX),
         tags=frozenset() if tag_list is ABSENT else tags(t, tag_list),
+        popularity=None if popularity is ABSENT else non_negative(t, "popularity", popularity),
     )
 
 

@@ -25,17 +25,17 @@ __all__ = ["encode_event", "encode_product", "event_payload", "product_payload"]
 def product_payload(p: Product, *, derived: bool = False) -> dict[str, Any]:
     """The ``catalog.items`` payload of a product.
 
-    By default only what a feed of names sends (id, name, aisle, department, price): the
-    worker fills size, unit, brand and tags from the name (``online_learning.catalog.enrich``),
-    so the simulator and the benchmarks leave them out as a real feed would. ``derived=True``
-    writes those too, every field that is set (tags sorted), so the payload decodes back to
-    ``p`` itself.
+    By default only what a feed of names sends (id, name, aisle, department, price, and the
+    grocer's popularity figure when it has one): the worker fills size, unit, brand and tags
+    from the name (``online_learning.catalog.enrich``), so the simulator and the benchmarks
+    leave them out as a real feed would. ``derived=True`` writes those too, every field that
+    is set (tags sorted), so the payload decodes back to ``p`` itself.
 
     >>> milk = Product("milk-1l", "Acme Milk 1 l", "milk", "dairy", 1.2, brand="acme",
-    ...                tags=frozenset({"uht", "organic"}))
+    ...                tags=frozenset({"uht", "organic"}), popularity=120.0)
     >>> product_payload(milk)
     {'item_id': 'milk-1l', 'name': 'Acme Milk 1 l', 'aisle': 'milk', 'department': 'dairy', \
-'price': 1.2}
+'price': 1.2, 'popularity': 120.0}
     >>> product_payload(milk, derived=True)["tags"]
     ['organic', 'uht']
     """
@@ -47,6 +47,8 @@ def product_payload(p: Product, *, derived: bool = False) -> dict[str, Any]:
     }
     if p.price is not None:
         payload["price"] = p.price
+    if p.popularity is not None:
+        payload["popularity"] = p.popularity
     if derived:
         for name in ("size", "unit", "brand"):
             value = getattr(p, name)

@@ -25,6 +25,7 @@ __all__ = [
     "choice",
     "count",
     "describe",
+    "non_negative",
     "number",
     "parse_object",
     "positive",
@@ -139,6 +140,14 @@ def positive(topic: str, field: str, value: Any) -> float:
     result = number(topic, field, value, "> 0")
     if result <= 0:
         raise EventError(f"{topic}: field '{field}' must be a number > 0, got {value}")
+    return result
+
+
+def non_negative(topic: str, field: str, value: Any) -> float:
+    """A finite number >= 0 (a figure such as units sold, which may well be 0)."""
+    result = number(topic, field, value, ">= 0")
+    if result < 0:
+        raise EventError(f"{topic}: field '{field}' must be a number >= 0, got {value}")
     return result
 
 

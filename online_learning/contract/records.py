@@ -43,7 +43,12 @@ class EventError(ValueError):
 
 @dataclass(slots=True, frozen=True)
 class Product:
-    """A catalog item (topic ``catalog.items``). ``tags`` are lower-cased."""
+    """A catalog item (topic ``catalog.items``). ``tags`` are lower-cased.
+
+    ``popularity`` is the grocer's own demand figure for the item (units sold over a recent
+    period, say), if it sends one: it seeds the item's popularity until the demand the stream
+    shows outweighs it (:mod:`online_learning.popularity`).
+    """
 
     item_id: str
     name: str
@@ -54,6 +59,7 @@ class Product:
     unit: str | None = None
     brand: str | None = None
     tags: frozenset[str] = frozenset()
+    popularity: float | None = None
 
 
 @dataclass(slots=True, frozen=True)

@@ -66,6 +66,12 @@ positives = st.one_of(
     st.integers(min_value=1, max_value=10**6),
     st.floats(min_value=0, exclude_min=True, allow_nan=False, allow_infinity=False),
 )
+# A demand figure: 0 is valid (nothing sold), as are fractions and very large numbers.
+non_negatives = st.one_of(
+    st.integers(min_value=0, max_value=2**63),
+    st.floats(min_value=0, allow_nan=False, allow_infinity=False),
+    st.sampled_from([0, 0.0, -0.0, 5e-324]),
+)
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20))
 json_values = st.recursive(
     json_scalars,
@@ -138,6 +144,7 @@ catalog_items = st.fixed_dictionaries(
             st.lists(st.one_of(st.text(min_size=1, max_size=10), st.just("T" * 100)), max_size=5),
             st.just(["t"] * 50),
         ),
+        "popularity": non_negatives,
     },
 )
 signals = st.fixed_dictionaries(

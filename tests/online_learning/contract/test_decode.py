@@ -233,6 +233,27 @@ def test_catalog_tag_refusals_name_the_tag() -> None:
         decode_catalog(None, orjson.dumps(base | {"price": 0}))
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (-1, "field 'popularity' must be a number >= 0, got -1"),
+        (-0.5, "field 'popularity' must be a number >= 0, got -0.5"),
+        ("12", "field 'popularity' must be a number >= 0, got '12'"),
+        (True, "field 'popularity' must be a number >= 0, got true"),
+        (None, "field 'popularity' must be a number >= 0, got null"),
+        ([3], "field 'popularity' must be a number >= 0, got an array"),
+    ],
+)
+def test_a_bad_popularity_figure_is_refused_with_the_reason(value: Any, message: str) -> None:
+    base = {"item_id": "i", "name": "n", "aisle": "a", "department": "d"}
+    with pytest.raises(EventError) as excinfo:
+        decode_catalog(None, orjson.dumps(base | {"popularity": value}))
+    assert str(excinfo.value) == f"catalog.items: {message}"
+    VALIDATORS["catalog.items"].validate(base | {"popularity": 0})  # 0 sold is a figure too
+    product = decode_catalog(None, orjson.dumps(base | {"popularity": 0}))
+    assert isinstance(product, Product) and product.popularity == 0.0
+
+
 def test_huge_offending_values_are_abbreviated_in_errors() -> None:
     raw = orjson.dumps(SIGNAL | {"signal": "x" * 1_000_000})
     with pytest.raises(EventError) as excinfo:
@@ -273,6 +294,10 @@ def test_catalog_decoder_agrees_with_schema(obj: Any, ascii_only: bool) -> None:
         assert isinstance(product, Product)
         assert (product.item_id, product.name) == (obj["item_id"], obj["name"])
         assert product.tags == frozenset(tag.lower() for tag in obj.get("tags", []))
+        if "popularity" in obj:
+            assert product.popularity == pytest.approx(obj["popularity"], rel=1e-15)
+        else:
+            assert product.popularity is None
 
 
 @PROPERTY_SETTINGS

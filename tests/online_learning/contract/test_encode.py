@@ -52,6 +52,14 @@ def test_a_feed_of_names_leaves_what_the_worker_derives_out() -> None:
     assert "price" not in product_payload(Product("x", "X", "a", "d"))
 
 
+def test_a_popularity_figure_is_sent_with_the_names_and_read_back() -> None:
+    seeded = Product("oat-1", "Oat Milk", "milk", "dairy eggs", popularity=1840.0)
+    key, value = encode_product(seeded)
+    assert orjson.loads(value)["popularity"] == 1840.0
+    assert decode_catalog(key, value) == seeded
+    assert "popularity" not in product_payload(OAT)  # no figure: no field, not a 0
+
+
 def test_every_field_that_is_set_makes_the_product_again() -> None:
     key, value = encode_product(OAT, derived=True)
     assert orjson.loads(value)["tags"] == ["dairy_free", "organic"]
@@ -84,7 +92,12 @@ def test_any_product_reads_back_from_what_is_written(obj: dict[str, Any]) -> Non
     assert decode_catalog(None, orjson.dumps(payload)) == product
     fed = decode_catalog(None, orjson.dumps(product_payload(product)))
     assert fed == Product(
-        product.item_id, product.name, product.aisle, product.department, product.price
+        product.item_id,
+        product.name,
+        product.aisle,
+        product.department,
+        product.price,
+        popularity=product.popularity,  # the grocer's figure travels with the feed of names
     )
 
 
