@@ -6,6 +6,7 @@
 - :mod:`~online_learning.contract.rankings`: ``substitutions.rankings``, both ways
 - :mod:`~online_learning.contract.deadletter`: ``substitutions.deadletter``
 - :mod:`~online_learning.contract.changelog`: the worker's state changelog records
+- :mod:`~online_learning.contract.demand`: the demand summaries workers add to the learning log
 
 The payloads are described by the JSON Schemas of the ``schemas`` package (:func:`load_schema`).
 """
@@ -13,6 +14,13 @@ The payloads are described by the JSON Schemas of the ``schemas`` package (:func
 from online_learning.contract.changelog import decode_entry, encode_availability, encode_live
 from online_learning.contract.deadletter import DEAD_LETTER_MAX_PAYLOAD, dead_letter_payload
 from online_learning.contract.decode import decode_catalog, decode_feedback, decode_signal
+from online_learning.contract.demand import (
+    DEMAND_KEY,
+    DemandSummary,
+    decode_demand,
+    encode_demand,
+    is_demand_record,
+)
 from online_learning.contract.encode import (
     encode_event,
     encode_product,
@@ -38,12 +46,14 @@ from online_learning.contract.records import (
 __all__ = [
     "CATALOG_TOPIC",
     "DEAD_LETTER_MAX_PAYLOAD",
+    "DEMAND_KEY",
     "FEEDBACK_TOPIC",
     "OUTCOMES",
     "RANKINGS_TOPIC",
     "SIGNALS",
     "SIGNALS_TOPIC",
     "CatalogTombstone",
+    "DemandSummary",
     "EventError",
     "Feedback",
     "InventorySignal",
@@ -52,15 +62,18 @@ __all__ = [
     "Substitute",
     "dead_letter_payload",
     "decode_catalog",
+    "decode_demand",
     "decode_entry",
     "decode_feedback",
     "decode_ranking",
     "decode_signal",
     "encode_availability",
+    "encode_demand",
     "encode_event",
     "encode_live",
     "encode_product",
     "event_payload",
+    "is_demand_record",
     "load_schema",
     "product_payload",
     "ranking_payload",
