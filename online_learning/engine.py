@@ -11,6 +11,12 @@ decides *when* a ranking is due:
 
 A ranking stays live while its requested item is believed unavailable; a restock ends it.
 
+Popularity is learned from what every worker shares, never from this worker's own stream:
+the engine counts the ``found`` / ``not_found`` signals it applies (:meth:`take_demand` hands
+the counts over, for the learning log) and its popularity changes only through what comes
+back from the log (:meth:`apply_demand`, and the requested item of each learned feedback
+event), so every worker computes the same features from the same log.
+
 The engine decides and learns; it does not watch itself. :meth:`SubstitutionEngine.on_feedback`
 returns what it predicted before learning (a :class:`FeedbackOutcome`), and
 ``online_learning.monitoring`` scores those beside it. Its state crosses the boundary only
@@ -22,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -31,6 +37,7 @@ from online_learning.availability import AvailabilityConfig, AvailabilityState
 from online_learning.catalog import Catalog
 from online_learning.contract import (
     CatalogTombstone,
+    DemandSummary,
     EventError,
     Feedback,
     InventorySignal,
@@ -41,6 +48,7 @@ from online_learning.exploration import explore
 from online_learning.features import FeatureStore, pair_features
 from online_learning.logistic import sigmoid
 from online_learning.model import AcceptanceModel
+from online_learning.popularity import Popularity, PopularityConfig
 from online_learning.ranking import Ranking, rank_substitutes, ranking_id
 from online_learning.recent_ids import RecentIds
 from online_learning.rules import HardRules
@@ -59,6 +67,7 @@ __all__ = [
 
 
 EXPLORE_PERIOD_S = 3600.0  # an exploration decision holds this long (stream time)
+DEMAND_SIGNALS = frozenset({"found", "not_found"})  # a shopper looked for the item
 
 
 class UnknownReference(EventError):
@@ -84,6 +93,7 @@ class EngineConfig:
     explore_epsilon: float = 0.05  # share of rankings that put a runner-up first
     explore_top: int = 3  # ... chosen uniformly among the 2nd to this position
     candidate_cache: int = 2048  # requested items whose candidate blocks stay cached (LRU)
+    popularity: PopularityConfig = field(default_factory=PopularityConfig)  # demand's half-life
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
@@ -148,21 +158,26 @@ class SubstitutionEngine:
         config: EngineConfig | None = None,
         availability: AvailabilityConfig | None = None,
         model: AcceptanceModel | None = None,
-        popularity: Mapping[str, int] | None = None,
+        popularity: Mapping[str, float] | None = None,
         products: Iterable[Product] = (),
         generic_words: frozenset[str] | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        """``popularity``: order counts per item id (the ``popularity`` feature; none: 0 for
-        every item). ``generic_words``: first words of names that are not brands; None: learned
-        from the catalog's own names as items arrive and leave (see
+        """``popularity``: seed figures per item id for items whose catalog record has no
+        ``popularity`` of its own (:class:`~online_learning.popularity.Popularity`; the
+        catalog field is the usual way). ``generic_words``: first words of names that are not
+        brands; None: learned from the catalog's own names as items arrive and leave (see
         :class:`~online_learning.product_text.BrandVocabulary`)."""
         self.wall_clock = wall_clock  # stamps each ranking's ts (when it was emitted)
         self.config = config or EngineConfig()
         self.rules = rules or HardRules()
         self.catalog = Catalog(products, generic_words, self.rules.tags_by_taxonomy())
+        self.popularity = Popularity(self.config.popularity, popularity)
+        for product in self.catalog:
+            if product.popularity is not None:
+                self.popularity.seed(product.item_id, product.popularity)
         self.features = FeatureStore(
-            self.catalog, self.rules, popularity, max_blocks=self.config.candidate_cache
+            self.catalog, self.rules, self.popularity, max_blocks=self.config.candidate_cache
         )
         self.availability = AvailabilityState(availability)
         self.model = model or AcceptanceModel()
@@ -176,14 +191,19 @@ class SubstitutionEngine:
         self.learned_since_refresh = 0
         self._refresh_pending: deque[tuple[str, str]] = deque()  # the pass under way
         self.stale_signals = 0
+        # looks for items in this worker's signals, not yet handed over (take_demand)
+        self._demand: Counter[str] = Counter()
+        self._demand_ts = 0.0
 
     # -- catalog -------------------------------------------------------------------------------
     def apply_catalog(self, record: Product | CatalogTombstone) -> None:
         if isinstance(record, CatalogTombstone):
             self.catalog.remove(record.item_id)
             self.features.forget(record.item_id)
+            self.popularity.seed(record.item_id, None)
         else:
             self.catalog.upsert(record)
+            self.popularity.seed(record.item_id, record.popularity)
 
     def load_catalog(self, records: Sequence[Product | CatalogTombstone]) -> None:
         """Apply a catalog's backlog at once (the last record of each item wins).
@@ -200,6 +220,9 @@ class SubstitutionEngine:
             if isinstance(record, CatalogTombstone):
                 self.apply_catalog(record)
         self.catalog.load(p for p in latest.values() if isinstance(p, Product))
+        for record in latest.values():
+            if isinstance(record, Product):
+                self.popularity.seed(record.item_id, record.popularity)
 
     def warm_features(self) -> int:
         """Parse every name and build every pool's columns now; returns the pools built."""
@@ -235,6 +258,9 @@ class SubstitutionEngine:
         self._check_store(signal.store_id)
         product = self._product(signal.item_id, "item_id")
         self.clock = max(self.clock, signal.ts)
+        if signal.signal in DEMAND_SIGNALS:  # counted even if stale: a look is a look
+            self._demand[signal.item_id] += 1
+            self._demand_ts = max(self._demand_ts, signal.ts)
         change = self.availability.observe(
             signal.store_id, signal.item_id, signal.signal, signal.ts
         )
@@ -282,6 +308,8 @@ class SubstitutionEngine:
         self.features.history.update(requested.item_id, substitute.item_id, y)
         if effects is not None:
             effects.update(key, y, base)
+        # After the features: the event was predicted with the popularity known before it.
+        self.popularity.observe(requested.item_id, 1.0, feedback.ts)
         self.learned_since_refresh += 1
         return FeedbackOutcome(FeedbackResult.LEARNED, feedback.event_id, y, p, prior_p, x)
 
@@ -300,6 +328,33 @@ class SubstitutionEngine:
         x = pair_features(self.features.pair_vector(requested, candidate))
         offset = self.effects.offset(self.effect_key(requested, candidate)) if self.effects else 0.0
         return sigmoid(self.model.logit_one(x) + offset)
+
+    # -- popularity ----------------------------------------------------------------------------
+    def take_demand(self) -> DemandSummary | None:
+        """The looks for items in the signals applied since the last call (None: none).
+
+        They do not change this engine's popularity: the worker appends them to the shared
+        learning log, and every worker applies them from there (:meth:`apply_demand`).
+        """
+        if not self._demand:
+            return None
+        summary = DemandSummary(self._demand_ts, tuple(sorted(self._demand.items())))
+        self._demand.clear()
+        self._demand_ts = 0.0
+        return summary
+
+    def apply_demand(self, summary: DemandSummary) -> None:
+        """Learn popularity from a demand summary of the learning log (in log order)."""
+        self.popularity.apply(summary)
+
+    def popularity_of(self, item_id: str) -> float:
+        """The ``popularity`` feature of an item as a ranking would read it now."""
+        return self.popularity.value(item_id)
+
+    def popularity_digest(self) -> str:
+        """A short hash of the learned demand and the seeds: equal on engines that applied the
+        same learning log to the same catalog."""
+        return self.popularity.digest()
 
     # -- model updates -------------------------------------------------------------------------
     @property

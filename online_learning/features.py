@@ -1,8 +1,8 @@
 """Features of a (requested item, candidate) pair, computed for a whole aisle at once.
 
-Everything that depends on one item only (tokens, brand, size in base units, log price, tags,
-popularity) is computed once per item into an :class:`AisleMatrix`; the pair features for one
-requested item against every candidate of an aisle are then a handful of NumPy operations.
+Everything that depends on one item only (tokens, brand, size in base units, log price, tags)
+is computed once per item into an :class:`AisleMatrix`; the pair features for one requested
+item against every candidate of an aisle are then a handful of NumPy operations.
 The learner sees the same numbers as dicts (:func:`pair_features`), so River's model and the
 vectorised scorer agree by construction.
 
@@ -15,7 +15,8 @@ Feature meanings (all roughly in [-3, 3], so SGD needs no scaler):
 - ``price_log_ratio``: log(candidate price / requested price), clipped to [-2, 2].
 - ``tag_jaccard``: overlap of tags (1 when neither has any).
 - ``tags_lost``: how many of the requested item's tags the candidate lacks (clipped to 3).
-- ``popularity``: log order count of the candidate in the real Instacart order lines, in [0, 1].
+- ``popularity``: how much the candidate is in demand, in [0, 1]: the demand the stream shows,
+  fading over days, seeded by the grocer's own figure (:mod:`online_learning.popularity`).
 - ``item_history``: smoothed log-odds that the candidate is accepted when offered for anything
   (0 with no feedback yet): an item's appeal, which no name or price shows.
 - ``pair_history``: the same for this exact (requested, candidate) pair.
@@ -28,6 +29,9 @@ Feature meanings (all roughly in [-3, 3], so SGD needs no scaler):
 
 The two history features come from feedback (:mod:`online_learning.acceptance_history`), so
 they are the learned part of the features; they are 0 for every pair before any feedback.
+Popularity is learned too, from the shared learning log. These three columns change while
+the catalog stands still, so they are never cached: a ranking reads them live, by item code,
+and new popularity reaches the next ranking and the next feedback event at once.
 Everything else here is one pipeline from products to feature rows: an item's columns
 (:func:`item_row`), a pool's matrix (:class:`AisleMatrix`), a requested item's rule-passing
 candidates (:class:`CandidateBlock`) and the cache of both (:class:`FeatureStore`).
@@ -46,6 +50,7 @@ import numpy.typing as npt
 
 from online_learning.acceptance_history import AcceptanceHistory
 from online_learning.contract import Product
+from online_learning.popularity import Popularity
 from online_learning.product_text import (
     FAT_LEVELS,
     JOINING_WORDS,
@@ -79,6 +84,7 @@ _KIND, _FAT_DISTANCE, _FAT_UNKNOWN, _PRICE_UP = (
     FEATURES.index(name) for name in ("kind_jaccard", "fat_distance", "fat_unknown", "price_up")
 )
 _ITEM_HISTORY, _PAIR_HISTORY = FEATURES.index("item_history"), FEATURES.index("pair_history")
+_POPULARITY = FEATURES.index("popularity")
 _DIMS = {"g": 0, "ml": 1, "ct": 2}
 
 FloatArray = npt.NDArray[np.float64]
@@ -193,12 +199,16 @@ class TokenSets:
 
 
 class AisleMatrix:
-    """The per-item columns of one candidate pool (an aisle), ready for vectorised pair features."""
+    """The per-item columns of one candidate pool (an aisle), ready for vectorised pair features.
+
+    ``popularity``: the live :class:`~online_learning.popularity.Popularity`, read at each
+    call, or fixed feature values per item id (a mapping; absent items 0).
+    """
 
     def __init__(
         self,
         products: Sequence[Product],
-        popularity: Mapping[str, float],
+        popularity: Popularity | Mapping[str, float],
         tags: TagVocabulary,
         rules: HardRules,
         history: AcceptanceHistory | None = None,
@@ -232,7 +242,13 @@ class AisleMatrix:
             [p.price if p.price and p.price > 0 else math.nan for p in products], dtype=np.float64
         )
         self.tags = np.array([r.tags for r in rows], dtype=np.uint64)
-        self.popularity = np.array([popularity.get(i, 0.0) for i in self.ids], dtype=np.float64)
+        self.popularity_source = popularity if isinstance(popularity, Popularity) else None
+        self.popularity_codes: IndexArray | None = None
+        self.popularity: FloatArray | None = None  # fixed values, without a live source
+        if isinstance(popularity, Popularity):
+            self.popularity_codes = popularity.codes(self.ids)
+        else:
+            self.popularity = np.array([popularity.get(i, 0.0) for i in self.ids], np.float64)
         # Hard-rule columns: one boolean per tag the rules look at.
         self.rule_tags = {
             tag: np.array([tag in p.tags for p in products], dtype=bool)
@@ -280,7 +296,7 @@ class AisleMatrix:
         out[:, 6] = np.divide(both, either, out=np.ones(n), where=either > 0)
         lost = np.bitwise_count(req_tags & ~tags).astype(np.float64)
         out[:, 7] = np.minimum(lost, 3.0)
-        out[:, 8] = take(self.popularity)
+        out[:, _POPULARITY] = self.popularity_column(rows)
         out[:, _KIND] = self.kinds.jaccard(req.kind, rows)
         if req.fat >= 0:
             fat = take(self.fat)
@@ -295,6 +311,14 @@ class AisleMatrix:
             )
             self.history.fill(req.item_id, positions, out[:, _ITEM_HISTORY], out[:, _PAIR_HISTORY])
         return out
+
+    def popularity_column(self, rows: IndexArray | None = None) -> FloatArray:
+        """The popularity of every row (or of ``rows``), as it is now."""
+        if self.popularity_source is not None and self.popularity_codes is not None:
+            codes = self.popularity_codes if rows is None else self.popularity_codes[rows]
+            return self.popularity_source.column(codes)
+        assert self.popularity is not None
+        return self.popularity if rows is None else self.popularity[rows]
 
     def rule_mask(self, requested: Product, rules: HardRules) -> BoolArray:
         """True where a row may replace ``requested`` under the hard rules.
@@ -329,19 +353,26 @@ class CandidateBlock:
 
     Everything here depends on the catalog only, so it is computed once per requested item
     and reused by every ranking of it (other stores, candidate stock-outs, model updates);
-    availability and the history columns change and are applied per ranking.
+    availability and the learned columns (history, popularity) change and are applied per
+    ranking.
     """
 
     ids: tuple[str, ...]
     positions: dict[str, int]
-    content: FloatArray  # history columns are zero here
+    content: FloatArray  # history columns are zero here; popularity as it was when built
     brand_codes: npt.NDArray[np.int64]  # per row, an index into brand_names; -1 unknown
     brand_names: tuple[str, ...]
     codes: IndexArray | None = None  # per row, the item's code in ``coded_by`` (fast fill)
     coded_by: AcceptanceHistory | None = None
+    popularity_codes: IndexArray | None = None  # per row, the item's code in ``popularity``
+    popularity: Popularity | None = None
 
     def with_history(self, requested_id: str, history: AcceptanceHistory) -> FloatArray:
+        """The pair features of every row as they are now: the content, the acceptance
+        history of ``history`` and the current popularity."""
         pair = self.content.copy()
+        if self.popularity is not None and self.popularity_codes is not None:
+            pair[:, _POPULARITY] = self.popularity.column(self.popularity_codes)
         if self.codes is not None and history is self.coded_by:
             history.fill_codes(
                 requested_id,
@@ -376,16 +407,18 @@ class FeatureStore:
         self,
         catalog: CatalogLike,
         rules: HardRules,
-        popularity: Mapping[str, int] | None = None,
+        popularity: Popularity | Mapping[str, float] | None = None,
         max_blocks: int = 2048,
     ) -> None:
+        """``popularity``: the engine's live one, or seed figures per item id (a fresh
+        :class:`~online_learning.popularity.Popularity` seeded with them; none: all 0)."""
         if max_blocks < 1:
             raise ValueError(f"max_blocks must be >= 1, got {max_blocks}")
         self.catalog = catalog
         self.rules = rules
-        counts = popularity or {}
-        top = math.log1p(max(counts.values(), default=0)) or 1.0
-        self.popularity = {k: math.log1p(v) / top for k, v in counts.items()}
+        self.popularity = (
+            popularity if isinstance(popularity, Popularity) else Popularity(seeds=popularity)
+        )
         self.tags = TagVocabulary(sorted(rules.preserve_tags | rules.match_tags))
         self.history = AcceptanceHistory()
         self._matrices: OrderedDict[str, tuple[int, AisleMatrix]] = OrderedDict()
@@ -468,6 +501,10 @@ class FeatureStore:
             brand_names=matrix.brand_names,
             codes=codes[rows],
             coded_by=self.history,
+            popularity_codes=None
+            if matrix.popularity_codes is None
+            else matrix.popularity_codes[rows],
+            popularity=matrix.popularity_source,
         )
         if keep:
             self._insert(requested, version, block)

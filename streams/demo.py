@@ -16,9 +16,7 @@ import time
 from functools import partial
 from pathlib import Path
 
-from online_learning.offline.instacart import load_order_popularity
 from online_learning.offline.populations import POPULATIONS
-from online_learning.popularity import write_popularity
 from streams.embedded_broker import BrokerError, EmbeddedBroker, free_port
 from streams.settings import Settings
 from streams.simulate import DriverStats, SimulationDriver, Window, install_stop, sim_config
@@ -42,7 +40,7 @@ def run_demo(settings: Settings, args: argparse.Namespace) -> int:
     except BrokerError as exc:
         print(f"fillrate demo: {exc}", file=sys.stderr)
         return 2
-    settings = demo_settings(settings, broker.url, web_port, workdir)
+    settings = demo_settings(settings, broker.url, web_port)
     print(f"  broker  {broker.url} (memory only)", flush=True)
     worker = WorkerProcess(settings, workdir / "worker.log", new_session=True).start()
     print(f"  worker  pid {worker.pid}, log {worker.log_path}", flush=True)
@@ -54,11 +52,12 @@ def run_demo(settings: Settings, args: argparse.Namespace) -> int:
         print(f"fillrate demo: stopped (logs in {workdir})", flush=True)
 
 
-def demo_settings(given: Settings, broker_url: str, web_port: int, workdir: Path) -> Settings:
-    """The worker's settings: the demo's broker and port, the flags the demo takes, and the
-    order counts of the real Instacart order lines behind its catalog (written to
-    ``workdir``) for the popularity feature."""
-    popularity = write_popularity(load_order_popularity(), workdir / "popularity.json")
+def demo_settings(given: Settings, broker_url: str, web_port: int) -> Settings:
+    """The worker's settings: the demo's broker and port, and the flags the demo takes.
+
+    Nothing of the Instacart world reaches the worker but the events: the catalog it
+    publishes carries each item's order count in the real order lines as its ``popularity``.
+    """
     return Settings.load(
         {
             "broker": broker_url,
@@ -66,7 +65,6 @@ def demo_settings(given: Settings, broker_url: str, web_port: int, workdir: Path
             "partitions": given.partitions,
             "top_k": given.top_k,
             "log_level": given.log_level,
-            "popularity": str(popularity),
         },
         environ={},
     )
@@ -87,7 +85,11 @@ async def _demo(settings: Settings, args: argparse.Namespace, worker: WorkerProc
     await driver.start()
     try:
         n = await driver.publish_catalog()
-        print(f"  catalog {n:,} real Instacart items published", flush=True)
+        print(
+            f"  catalog {n:,} real Instacart items published, with their order counts as"
+            " popularity",
+            flush=True,
+        )
         people = POPULATIONS[args.population]
         print(f"  customers {people.name!r} population: {people.description}", flush=True)
         if not await wait_for_worker(worker, n, stop):

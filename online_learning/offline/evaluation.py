@@ -8,10 +8,13 @@ stream stays one and its feedback is what the learner learns from. No Kafka here
 
 Policies:
 
-- ``learned``: a :class:`SubstitutionEngine` fed every signal and every feedback event.
-- ``prior``: the same engine fed the same signals but never any feedback (its content prior).
+- ``learned``: a :class:`SubstitutionEngine` fed every signal and every feedback event, and
+  the demand its signals show (as a worker's summaries come back from the learning log).
+- ``prior``: the same engine fed the same signals but never any feedback nor demand (its
+  content prior, with the catalog's popularity figures).
 - ``random``: a random in-stock, rule-passing candidate of the requested item's aisle.
-- ``popular``: the most ordered (Instacart order lines) such candidate.
+- ``popular``: of those candidates, the one with the largest popularity figure in the
+  catalog (the world's order-line counts).
 - ``oracle``: the such candidate with the highest true acceptance for this customer.
 
 An engine policy offers the first item of its latest ranking for (store, item) that is truly
@@ -32,7 +35,7 @@ from typing import Any, Protocol
 from online_learning.contract import InventorySignal, Product
 from online_learning.engine import EngineConfig, SubstitutionEngine
 from online_learning.monitoring import LearningMonitor
-from online_learning.offline.instacart import generic_first_words, load_order_popularity
+from online_learning.offline.instacart import generic_first_words
 from online_learning.offline.off_policy import Logged, ips, snips
 from online_learning.offline.shadow import prior_config
 from online_learning.offline.simulation import SimConfig, Simulation, SubstitutionRequest
@@ -211,7 +214,7 @@ class AislePools:
     """
 
     def __init__(
-        self, engine: SubstitutionEngine, popularity: Mapping[str, int], seed: int
+        self, engine: SubstitutionEngine, popularity: Mapping[str, float], seed: int
     ) -> None:
         self.engine = engine
         self.popularity = popularity
@@ -239,15 +242,12 @@ class AislePools:
 
 
 def _engine(
-    products: Sequence[Product],
-    rules: HardRules,
-    popularity: Mapping[str, int],
-    config: EngineConfig | None = None,
+    products: Sequence[Product], rules: HardRules, config: EngineConfig | None = None
 ) -> SubstitutionEngine:
     # A fixed wall clock: ranking timestamps (and so the whole run) stay deterministic.
+    # Popularity seeds come with the products (the world publishes its order counts).
     return SubstitutionEngine(
         rules=rules,
-        popularity=popularity,
         products=products,
         generic_words=generic_first_words(),  # the vocabulary the catalog was enriched with
         wall_clock=lambda: 0.0,
@@ -261,7 +261,6 @@ def evaluate_seed(
     *,
     window: int = 500,
     rules: HardRules | None = None,
-    popularity: Mapping[str, int] | None = None,
     products: Sequence[Product] | None = None,
     progress: Progress | None = None,
     seed_index: int = 0,
@@ -278,11 +277,11 @@ def evaluate_seed(
     if target_feedback < 1 or window < 1:
         raise ValueError("target_feedback and window must be >= 1")
     rules = rules or load_rules()
-    popularity = load_order_popularity() if popularity is None else popularity
     sim = Simulation(config, products)
     catalog = sim.catalog_events()
+    popularity = {p.item_id: p.popularity or 0.0 for p in catalog}
     configs = {"learned": engine_config, "prior": prior_config(engine_config)}
-    engines = {name: _engine(catalog, rules, popularity, configs[name]) for name in ENGINE_POLICIES}
+    engines = {name: _engine(catalog, rules, configs[name]) for name in ENGINE_POLICIES}
     learned = engines["learned"]
     monitor = LearningMonitor()  # drift detection on the learned policy's feedback
     baselines = AislePools(learned, popularity, config.seed)
@@ -427,6 +426,11 @@ def evaluate_seed(
             else:
                 answer(event)
         for name, engine in engines.items():
+            demand = engine.take_demand()
+            if demand is not None and name == "learned":
+                # one worker: its demand summaries come back from the learning log unchanged;
+                # the prior never learns, popularity included
+                engine.apply_demand(demand)
             keep(name, engine.refresh())
         if progress is not None:
             progress(seed_index, min(n_feedback, target_feedback))
@@ -467,14 +471,12 @@ def evaluate(
         raise ValueError("evaluate needs at least one seed")
     base = sim_config or SimConfig()
     rules = rules or load_rules()
-    popularity = load_order_popularity()
     results = [
         evaluate_seed(
             replace(base, seed=seed),
             target_feedback,
             window=window,
             rules=rules,
-            popularity=popularity,
             products=products,
             progress=progress,
             seed_index=index,

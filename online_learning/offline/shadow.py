@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from online_learning.contract import InventorySignal, Product
 from online_learning.engine import EngineConfig, SubstitutionEngine
-from online_learning.offline.instacart import generic_first_words, load_order_popularity
+from online_learning.offline.instacart import generic_first_words
 from online_learning.rules import HardRules, load_rules
 
 __all__ = ["PriorShadow", "prior_config"]
@@ -27,19 +27,23 @@ def prior_config(config: EngineConfig | None = None) -> EngineConfig:
 
 
 class PriorShadow:
-    """An engine over the same catalog and signals as the worker's, without feedback."""
+    """An engine over the same catalog and signals as the worker's, without feedback.
+
+    Its popularity is the catalog's figures (``popularity`` seeds by item id for products
+    that carry none): it learns no demand either.
+    """
 
     def __init__(
         self,
         products: Sequence[Product],
         *,
         rules: HardRules | None = None,
-        popularity: Mapping[str, int] | None = None,
+        popularity: Mapping[str, float] | None = None,
         config: EngineConfig | None = None,
     ) -> None:
         self.engine = SubstitutionEngine(
             rules=rules or load_rules(),
-            popularity=load_order_popularity() if popularity is None else popularity,
+            popularity=popularity,
             products=products,
             generic_words=generic_first_words(),
             wall_clock=lambda: 0.0,

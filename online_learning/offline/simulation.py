@@ -36,7 +36,7 @@ import math
 import random
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from online_learning.contract import Feedback, InventorySignal, Product
 from online_learning.offline.acceptance_truth import P_MAX, P_MIN, AcceptanceTruth
@@ -159,8 +159,18 @@ class Simulation:
         return tuple(self._customer_ids)
 
     def catalog_events(self) -> list[Product]:
-        """The catalog, to publish before any other event."""
-        return list(self.products.values())
+        """The catalog, to publish before any other event.
+
+        Each item carries this world's order-line count (the Instacart order lines its baskets
+        come from, or the synthetic draw) as its ``popularity``, as a grocer would send its
+        sales figures, unless it came with a figure of its own; an item no order holds
+        carries none.
+        """
+        counts = self._baskets.popularity
+        return [
+            replace(p, popularity=float(counts[i])) if p.popularity is None and i in counts else p
+            for i, p in self.products.items()
+        ]
 
     def advance(self, seconds: float) -> tuple[list[InventorySignal], list[SubstitutionRequest]]:
         """Move the clock forward, placing and picking orders and flipping shelves on the way.

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from online_learning.catalog import Catalog
-from online_learning.contract import Product
+from online_learning.contract import DemandSummary, Product
 from online_learning.engine import EngineConfig, SubstitutionEngine
 from online_learning.features import (
     FEATURES,
@@ -344,6 +344,23 @@ def test_a_candidate_block_reads_the_same_history_as_the_aisle_matrix() -> None:
     expected = full[[matrix.index[i] for i in ids]]
     np.testing.assert_allclose(block.with_history(requested.item_id, fs.history), expected)
     assert np.count_nonzero(expected[:, FEATURES.index("item_history")]) > 0
+
+
+def test_a_cached_candidate_block_reads_the_popularity_of_now() -> None:
+    fs = store({CANDIDATE.item_id: 99, "milk-2pct-gal": 9})
+    requested = fs.catalog.get("milk-dl-half")  # candidates: skim, 2%, oat, kefir
+    assert requested is not None
+    block = fs.candidates(requested)  # built, and cached, with the seeds alone
+    column = FEATURES.index("popularity")
+    before = block.with_history(requested.item_id, fs.history)[:, column].copy()
+    fs.popularity.apply(DemandSummary(1_700_000_000.0, (("oat", 10**6), ("kefir", 10))))
+    assert fs.candidates(requested) is block  # the catalog did not change: same block
+    now = block.with_history(requested.item_id, fs.history)
+    matrix = fs.matrix(requested)
+    expected = matrix.pair_matrix(fs.row(requested))[[matrix.index[i] for i in block.ids]]
+    np.testing.assert_allclose(now, expected)  # the learning path reads the same numbers
+    assert not np.array_equal(now[:, column], before)
+    assert now[block.positions["oat"], column] > before[block.positions["oat"]]
 
 
 def test_a_pass_that_does_not_keep_blocks_leaves_the_block_cache_alone() -> None:
