@@ -9,6 +9,11 @@ model, and a restarted worker rebuilds exactly the model it had by replaying the
 
 A feedback event re-forwarded after a crash (its offset was not committed yet) appears twice in
 the log; the second copy is a duplicate by ``event_id`` on every worker and on every replay.
+
+The log also carries what the popularity feature learns from: every :data:`DEMAND_INTERVAL_S`
+each worker appends the demand its own signals showed (``found`` / ``not_found`` counts per
+item, :func:`publish_demand`), and every worker applies those summaries where they stand in
+the log, so popularity too is the same on every worker and after a replay.
 """
 
 from __future__ import annotations
@@ -17,18 +22,32 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
-from online_learning.contract import EventError, decode_feedback
+from online_learning.contract import (
+    DemandSummary,
+    EventError,
+    decode_demand,
+    decode_feedback,
+    encode_demand,
+    is_demand_record,
+)
 from online_learning.engine import FeedbackResult, SubstitutionEngine, UnknownReference
 from online_learning.monitoring import LearningMonitor
+from streams.batch_produce import Record
 from streams.catalog_reader import CatalogReader
 from streams.connection import KafkaConnection
 from streams.metrics import WorkerMetrics
 from streams.replay import TopicReplay
 
-__all__ = ["LearningLogReader", "event_ids_digest"]
+__all__ = ["DEMAND_INTERVAL_S", "LearningLogReader", "event_ids_digest", "publish_demand"]
 
 log = logging.getLogger("fillrate.learning")
+
+DEMAND_INTERVAL_S = 60.0
+"""How often (wall-clock seconds) a worker appends the demand its signals showed to the log.
+Popularity fades over days, so a minute's delay changes nothing that matters, and one summary
+a minute per worker keeps the log, and a replay of it, small."""
 
 _MASK = (1 << 64) - 1
 
@@ -44,6 +63,19 @@ def event_ids_digest(event_ids: list[str] | set[str]) -> str:
     True
     """
     return f"{sum(_id_hash(e) for e in set(event_ids)) & _MASK:016x}"
+
+
+async def publish_demand(
+    engine: SubstitutionEngine, forward: Callable[[list[Record]], Awaitable[None]]
+) -> int:
+    """Append the demand ``engine`` counted since the last call to the learning log with
+    ``forward``; returns the records written (0: nothing to say)."""
+    summary = engine.take_demand()
+    if summary is None:
+        return 0
+    records: list[Record] = [(key, value) for key, value in encode_demand(summary)]
+    await forward(records)
+    return len(records)
 
 
 class LearningLogReader:
@@ -72,6 +104,7 @@ class LearningLogReader:
         self.learned = 0
         self.duplicates = 0
         self.skipped = 0  # valid when forwarded, refused now (e.g. an item removed since)
+        self.demand_summaries = 0  # demand summary records applied
         self._digest = 0
         self._replay: TopicReplay | None = None
         self._next_offset = 0
@@ -107,7 +140,7 @@ class LearningLogReader:
             self._caught_up(started)
         async for records in replay.follow():
             for record in records:
-                await self._learn(record.value)
+                await self._apply(record.key, record.value)
                 self._next_offset = record.offset + 1
             if not self.ready.is_set() and await replay.reached():
                 self._caught_up(started)
@@ -122,6 +155,42 @@ class LearningLogReader:
         )
         self.ready.set()
 
+    async def _apply(self, key: bytes | None, value: bytes | None) -> None:
+        """One record of the log: a demand summary (by its key and shape) or a feedback event."""
+        if is_demand_record(key):
+            try:
+                summary = decode_demand(value)
+            except EventError as exc:
+                try:  # a feedback event whose producer happened to use the demand key
+                    decode_feedback(value)
+                except EventError:
+                    self._skip("refused", exc, value)
+                    return
+            else:
+                self._learn_demand(summary, value)
+                return
+        await self._learn(value)
+
+    def _learn_demand(self, summary: DemandSummary, value: bytes | None) -> None:
+        try:
+            self.engine.apply_demand(summary)
+        except Exception as exc:  # a bug: the same on every worker, so skipping keeps them equal
+            self._skip("internal", exc, value)
+            return
+        self.demand_summaries += 1
+
+    def _skip(self, reason: str, exc: Exception, value: bytes | None) -> None:
+        self.skipped += 1
+        self.metrics.learning_skipped.labels(reason).inc()
+        if reason == "refused":
+            log.warning("learning log record not learned: %s", exc)
+        else:
+            log.error(
+                "bug while learning a learning log record; skipped: %r",
+                value[:500] if value else value,
+                exc_info=exc,
+            )
+
     async def _learn(self, value: bytes | None) -> None:
         try:
             feedback = decode_feedback(value)
@@ -131,19 +200,12 @@ class LearningLogReader:
                 await self.catalog.sync()
                 outcome = self.engine.on_feedback(feedback)
         except EventError as exc:
-            self.skipped += 1
-            self.metrics.learning_skipped.labels("refused").inc()
-            log.warning("learning log record not learned: %s", exc)
+            self._skip("refused", exc, value)
             return
-        except Exception:
+        except Exception as exc:
             # A bug must not stop every worker's learning (they all read this log): skip the
             # record, say so loudly, count it.
-            self.skipped += 1
-            self.metrics.learning_skipped.labels("internal").inc()
-            log.exception(
-                "bug while learning a learning log record; skipped: %r",
-                value[:500] if value else value,
-            )
+            self._skip("internal", exc, value)
             return
         if outcome.result is FeedbackResult.LEARNED:
             self.learned += 1

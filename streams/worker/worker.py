@@ -4,9 +4,11 @@ Every worker needs the whole catalog, whatever partitions it owns, so the catalo
 outside the group (catalog_reader.py); the agents wait until it has caught up before they
 process signals and feedback. Every worker also needs the whole model: the feedback agent
 appends the valid feedback of its partitions to the app's single-partition learning log, which
-every worker learns from in the same order (learning_log.py). Per-store state (availability,
-live rankings) is written to a compacted changelog and restored when the group moves a
-partition to this worker, before its signals are processed (state_changelog.py).
+every worker learns from in the same order (learning_log.py); each worker also appends there,
+once a minute, the demand its signals showed, so that popularity is learned alike everywhere.
+Per-store state (availability, live rankings) is written to a compacted changelog and restored
+when the group moves a partition to this worker, before its signals are processed
+(state_changelog.py).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from online_learning.rules import HardRules, load_rules
 from streams.broker_health import BrokerProbe
 from streams.catalog_reader import CatalogReader
 from streams.connection import KafkaConnection
-from streams.learning_log import LearningLogReader
+from streams.learning_log import DEMAND_INTERVAL_S, LearningLogReader, publish_demand
 from streams.metrics import WorkerMetrics
 from streams.redelivery import SeenOffsets
 from streams.settings import Settings
@@ -96,12 +98,18 @@ class Worker:
         timers = Timers(self)
         app.timer(self.settings.refresh_interval_s)(timers.refresh_rankings)
         app.timer(GAUGES_INTERVAL_S)(timers.update_gauges)
+        app.timer(DEMAND_INTERVAL_S)(self.publish_demand)
         app.task(self.catalog.run)
         app.task(self.learning.run)
         app.task(self.broker.run)
         self.rebalance.connect()
         app.task(self.announce_ready)
         add_views(self)
+
+    async def publish_demand(self) -> None:
+        """Append the demand this worker's signals showed to the learning log, which every
+        worker learns popularity from (learning_log.py)."""
+        await publish_demand(self.engine, self.output.forward)
 
     async def announce_ready(self) -> None:
         """Become ready once the catalog and the model are in and the group is joined."""

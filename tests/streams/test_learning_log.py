@@ -1,5 +1,6 @@
 """The learning-log reader skips a record it cannot learn, counts why, and keeps going; it
-scores what the engine learned, and only that."""
+scores what the engine learned, and only that; demand summaries in the log reach every
+reader's popularity alike."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from typing import Any
 
 import orjson
 
-from online_learning.engine import FeedbackOutcome, FeedbackResult
+from online_learning.contract import DEMAND_KEY, InventorySignal
+from online_learning.engine import FeedbackOutcome, FeedbackResult, SubstitutionEngine
 from online_learning.monitoring import LearningMonitor
-from streams.learning_log import LearningLogReader
+from streams.batch_produce import Record
+from streams.learning_log import LearningLogReader, publish_demand
 from streams.metrics import WorkerMetrics
-from tests.conftest import feedback_payload
+from tests.conftest import feedback_payload, milk
 
 
 class Engine:
@@ -68,3 +71,56 @@ def test_each_learned_event_is_scored_once_and_a_duplicate_is_only_counted() -> 
     text = metrics.exposition().decode()
     assert "fillrate_feedback_learned_total 2.0" in text
     assert "fillrate_feedback_duplicates_total 1.0" in text
+
+
+# --- demand summaries: the log carries what popularity learns from --------------------------
+
+
+def engine_with_milk() -> SubstitutionEngine:
+    # the ids record() names: feedback asks for "1" and got "2"
+    products = [milk("1", "Acme Whole Milk 1 gal", 3.99), milk("2", "Acme Skim Milk 1 gal", 3.79)]
+    return SubstitutionEngine(products=products)
+
+
+def test_demand_summaries_reach_popularity_the_same_way_on_every_reader() -> None:
+    worker = engine_with_milk()  # the worker whose signals showed the demand
+    for kind in ("found", "not_found", "found"):
+        worker.apply_signal(InventorySignal("s1", "2", kind, 1_700_000_000.0))
+    written: list[Record] = []
+
+    async def forward(records: list[Record]) -> None:
+        written.extend(records)
+
+    assert asyncio.run(publish_demand(worker, forward)) == 1
+    assert asyncio.run(publish_demand(worker, forward)) == 0  # nothing new: nothing written
+    log = [(b"s1", record("a", ts=1_700_000_001.0)), *written]
+    readers = [
+        LearningLogReader("127.0.0.1:1", "log", engine_with_milk(), None, WorkerMetrics())  # type: ignore[arg-type]
+        for _ in range(2)
+    ]
+
+    async def feed(reader: LearningLogReader) -> None:
+        for key, value in log:
+            await reader._apply(key, value)
+
+    for reader in readers:
+        asyncio.run(feed(reader))
+    a, b = (reader.engine for reader in readers)
+    assert a.popularity_digest() == b.popularity_digest() != engine_with_milk().popularity_digest()
+    assert a.popularity_of("2") > 0.0  # three looks in the summary
+    assert [(r.learned, r.demand_summaries, r.skipped) for r in readers] == [(1, 1, 0)] * 2
+    assert worker.popularity_digest() == engine_with_milk().popularity_digest()  # until read
+
+
+def test_a_bad_summary_is_skipped_and_counted_and_feedback_with_that_key_is_still_learned() -> None:
+    engine, metrics = Engine(), WorkerMetrics()
+    reader = LearningLogReader("127.0.0.1:1", "log", engine, None, metrics)  # type: ignore[arg-type]
+
+    async def feed() -> None:
+        await reader._apply(DEMAND_KEY, b'{"ts": 1.0, "demand": {"1": -3}}')
+        await reader._apply(DEMAND_KEY, record("x"))  # a producer used the key for feedback
+
+    asyncio.run(feed())
+    assert engine.learned == ["x"]
+    assert (reader.learned, reader.demand_summaries, reader.skipped) == (1, 0, 1)
+    assert 'fillrate_learning_skipped_total{reason="refused"} 1.0' in metrics.exposition().decode()
