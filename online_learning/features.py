@@ -252,7 +252,7 @@ class AisleMatrix:
         # Hard-rule columns: one boolean per tag the rules look at.
         self.rule_tags = {
             tag: np.array([tag in p.tags for p in products], dtype=bool)
-            for tag in rules.preserve_tags | rules.match_tags
+            for tag in rules.preserve_tags | rules.match_tags | rules.never_tags
         }
 
     def __len__(self) -> int:
@@ -334,6 +334,8 @@ class AisleMatrix:
             ok &= self.rule_tags[tag]
         for tag in rules.match_tags:
             ok &= self.rule_tags[tag] == (tag in requested.tags)
+        for tag in rules.never_tags:
+            ok &= ~self.rule_tags[tag]
         base = base_size(requested.size, requested.unit)
         if base is not None:
             dim = _DIMS.get(base[1], -1)

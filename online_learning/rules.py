@@ -109,6 +109,11 @@ class HardRules:
         """The first hard rule ``candidate`` breaks as a replacement for ``requested``, or None."""
         if candidate.item_id == requested.item_id:
             return "same item"
+        # an item that is never replaced is never a replacement either (infant formula for
+        # baby puree would be a horror, whatever the model's odds)
+        offered = candidate.tags & self.never_tags
+        if offered:
+            return f"{', '.join(sorted(offered))} is never offered"
         missing = (requested.tags & self.preserve_tags) - candidate.tags
         if missing:
             return f"loses {', '.join(sorted(missing))}"

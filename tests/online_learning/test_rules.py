@@ -396,7 +396,7 @@ def test_no_substitution_reason_for_never_substituted_items() -> None:
 
 # --- the vectorised mask agrees with the one-pair rules -------------------------------------------
 
-TAGS = [*sorted(DIETARY_TAGS), "alcohol", "organic"]
+TAGS = [*sorted(DIETARY_TAGS), "alcohol", "organic", "infant_formula"]
 UNITS = ["g", "ml", "oz", "fl_oz", "ct", "lb", "gal"]
 
 # Cent prices and small whole or half sizes make exact-limit ratios common (6.25 -> 10.00 is
