@@ -308,7 +308,7 @@ def test_the_demo_commands_without_the_extra_say_how_to_install_it(
     assert result.stdout == ""
     (line,) = result.stderr.splitlines()  # one line: no traceback
     assert line.startswith(f"fillrate {argv[0]}: needs the demo extra"), line
-    assert line.endswith(INSTALL_DEMO), line
+    assert line.endswith(f"{INSTALL_DEMO} (from a checkout: pip install '.[demo]')"), line
 
 
 @pytest.mark.broker
