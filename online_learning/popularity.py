@@ -29,24 +29,19 @@ time. Seeds come from the catalog, which every worker reads whole.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import orjson
 
 from online_learning.contract import DemandSummary
 
 __all__ = [
     "Popularity",
     "PopularityConfig",
-    "PopularityError",
-    "read_popularity",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -261,51 +256,3 @@ class Popularity:
                     grown[:code] = getattr(self, name)[:code]
                     setattr(self, name, grown)
         return code
-
-
-class PopularityError(ValueError):
-    """A popularity file that cannot be read as item id -> count."""
-
-
-def read_popularity(path: str | Path) -> dict[str, int]:
-    """Counts per item id from a JSON object (``{"item_id": count}``) or a CSV with a header
-    ``item_id,count``: seeds for items whose catalog record has no ``popularity``.
-
-    The catalog field is the way to send them: it reaches every worker, while a file must be
-    the same on every worker or they learn different models. This reads the file of the
-    ``popularity`` setting while that setting exists.
-
-    >>> import tempfile, os
-    >>> f = os.path.join(tempfile.mkdtemp(), "p.csv")
-    >>> _ = open(f, "w").write("item_id,count\\nA1,3\\nB2,0\\n")
-    >>> read_popularity(f)
-    {'A1': 3, 'B2': 0}
-    """
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise PopularityError(f"cannot read popularity file {path}: {exc.strerror}") from exc
-    if raw.lstrip()[:1] == b"{":
-        try:
-            pairs = orjson.loads(raw).items()
-        except orjson.JSONDecodeError as exc:
-            raise PopularityError(f"popularity file {path} is not valid JSON: {exc}") from exc
-    else:
-        rows = csv.reader(raw.decode("utf-8", "replace").splitlines())
-        header = next(rows, [])
-        if [h.strip() for h in header[:2]] != ["item_id", "count"]:
-            raise PopularityError(f"popularity file {path}: the CSV header must be item_id,count")
-        pairs = ((row[0], row[1]) for row in rows if row)
-    counts: dict[str, int] = {}
-    for item_id, count in pairs:
-        try:
-            value = int(count)
-        except (TypeError, ValueError):
-            raise PopularityError(
-                f"popularity file {path}: count of {str(item_id)[:80]!r} is not an integer"
-            ) from None
-        if value < 0:
-            raise PopularityError(f"popularity file {path}: negative count for {item_id!r}")
-        counts[str(item_id)] = value
-    return counts

@@ -136,13 +136,6 @@ class Settings:
     )
     web_port: int = field(default=6066, metadata={"help": "Port of /health and /metrics"})
     rules: str | None = field(default=None, metadata={"help": "Hard rules TOML; unset: defaults"})
-    popularity: str | None = field(
-        default=None,
-        metadata={
-            "help": "Order counts per item id (JSON object, or CSV item_id,count) for the"
-            " popularity feature; unset: every item 0"
-        },
-    )
     top_k: int = field(default=10, metadata={"help": "Substitutes per ranking"})
     threshold: float = field(default=0.5, metadata={"help": "P(available) below which: stock-out"})
     prior: float = field(default=0.9, metadata={"help": "P(available) of an unseen item"})

@@ -19,7 +19,6 @@ import logging
 from online_learning.availability import AvailabilityConfig
 from online_learning.engine import EngineConfig, SubstitutionEngine
 from online_learning.monitoring import LearningMonitor
-from online_learning.popularity import read_popularity
 from online_learning.rules import HardRules, load_rules
 from streams.broker_health import BrokerProbe
 from streams.catalog_reader import CatalogReader
@@ -54,7 +53,6 @@ def build_engine(settings: Settings, rules: HardRules | None = None) -> Substitu
             candidate_cache=settings.candidate_cache,
         ),
         availability=AvailabilityConfig(prior=settings.prior, half_life_s=settings.half_life_s),
-        popularity=read_popularity(settings.popularity) if settings.popularity else None,
     )
 
 
