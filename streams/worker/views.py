@@ -65,6 +65,7 @@ def health(worker: Worker) -> dict[str, Any]:
         "learning_lag": learning.lag(),
         "model_version": stats.model_version,
         "model_digest": worker.engine.model_digest(),
+        "popularity_digest": worker.engine.popularity_digest(),
         "signal_partitions": sorted(state.owned) if ready else [],
         "restored_entries": state.restored_entries,
         "signals_already_applied": state.skipped_signals,

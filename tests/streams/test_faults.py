@@ -420,6 +420,8 @@ async def test_whole_group_restart_brings_state_back_and_ranks_the_same(
     healths = [health(a), health(b)]
     model = {(h["model_digest"], h["model_version"]) for h in healths}
     assert len(model) == 1, f"the two workers hold different models: {healths}"
+    popularity = {h["popularity_digest"] for h in healths}
+    assert len(popularity) == 1, f"the two workers learned popularity differently: {healths}"
 
     for w in (a, b):
         w.process.terminate()
