@@ -10,6 +10,10 @@ decides *when* a ranking is due:
   re-emits those whose order changed (the caller debounces it on a timer).
 
 A ranking stays live while its requested item is believed unavailable; a restock ends it.
+Every way a live ranking ends (:data:`RETIREMENTS`) is noted, and :meth:`take_retired` hands
+the keys over, so the worker can tell the rankings topic's table consumers (a tombstone) and
+its changelog. A ranking replaced by a newer one of the same key, or dropped because its store
+moved to another worker, is not retired: the key stays live, here or there.
 
 Popularity is learned from what every worker shares, never from this worker's own stream:
 the engine counts the ``found`` / ``not_found`` signals it applies (:meth:`take_demand` hands
@@ -54,6 +58,7 @@ from online_learning.recent_ids import RecentIds
 from online_learning.rules import HardRules
 
 __all__ = [
+    "RETIREMENTS",
     "EngineConfig",
     "EngineStats",
     "FeedbackOutcome",
@@ -68,6 +73,10 @@ __all__ = [
 
 EXPLORE_PERIOD_S = 3600.0  # an exploration decision holds this long (stream time)
 DEMAND_SIGNALS = frozenset({"found", "not_found"})  # a shopper looked for the item
+# Why a live ranking ends: a signal put its item back over the threshold (in_stock, found);
+# its miss aged out without a signal (seen in a model-update pass); the item left the catalog;
+# a restore found the item available again (the previous owner retired it unseen).
+RETIREMENTS = ("restock", "aged_out", "not_in_catalog", "not_restored")
 
 
 class UnknownReference(EventError):
@@ -187,6 +196,8 @@ class SubstitutionEngine:
         self._live: dict[tuple[str, str], tuple[str, ...]] = {}
         # (store, substitute) -> requested items whose live ranking offers it
         self._offered_in: dict[tuple[str, str], set[str]] = {}
+        # (store, requested item) -> why its live ranking ended, not yet handed over
+        self._retired: dict[tuple[str, str], str] = {}
         self.clock = 0.0  # stream time: the newest event ts seen
         self.learned_since_refresh = 0
         self._refresh_pending: deque[tuple[str, str]] = deque()  # the pass under way
@@ -281,7 +292,7 @@ class SubstitutionEngine:
                         self._emit(requested, signal.store_id, "candidate_stock_out", signal.ts)
                     )
         elif key in self._live:
-            self._retire(key)
+            self._end(key, "restock")
         return out
 
     # -- feedback ------------------------------------------------------------------------------
@@ -398,8 +409,11 @@ class SubstitutionEngine:
             if previous is None:  # retired since the pass began
                 continue
             requested = self.catalog.get(item_id)
-            if requested is None or self.availability.p(store_id, item_id, self.clock) >= threshold:
-                self._retire((store_id, item_id))
+            if requested is None:
+                self._end(key, "not_in_catalog")
+                continue
+            if self.availability.p(store_id, item_id, self.clock) >= threshold:
+                self._end(key, "aged_out")
                 continue
             ranking = self._rank(requested, store_id, "model_update", self.clock, keep_block=False)
             if ranking.substitute_ids() != previous:
@@ -409,6 +423,16 @@ class SubstitutionEngine:
 
     def live_rankings(self) -> int:
         return len(self._live)
+
+    def live_keys(self) -> list[tuple[str, str]]:
+        """(store, item) of every live ranking, sorted: what a table of the rankings holds."""
+        return sorted(self._live)
+
+    def take_retired(self) -> dict[tuple[str, str], str]:
+        """The live rankings that ended since the last call: (store, item) -> why
+        (:data:`RETIREMENTS`). A key ranked again before the call is not in it (it is live)."""
+        retired, self._retired = self._retired, {}
+        return retired
 
     def stats(self) -> EngineStats:
         return EngineStats(
@@ -482,12 +506,19 @@ class SubstitutionEngine:
     def _remember(self, ranking: Ranking) -> None:
         key = (ranking.store_id, ranking.item_id)
         self._retire(key)
+        self._retired.pop(key, None)  # live again: the new ranking replaces the old one
         ids = ranking.substitute_ids()
         self._live[key] = ids
         for sub in ids:
             self._offered_in.setdefault((ranking.store_id, sub), set()).add(ranking.item_id)
 
+    def _end(self, key: tuple[str, str], why: str) -> None:
+        """A live ranking ends: drop it and note it for :meth:`take_retired`."""
+        self._retire(key)
+        self._retired[key] = why
+
     def _retire(self, key: tuple[str, str]) -> None:
+        """Drop a live ranking from the indexes (replaced, moved away or ended)."""
         store_id, item_id = key
         for sub in self._live.pop(key, ()):
             holders = self._offered_in.get((store_id, sub))
@@ -497,11 +528,19 @@ class SubstitutionEngine:
                     del self._offered_in[(store_id, sub)]
 
     # -- durable state: export, restore and hand-over of stores (the worker's changelog) -------
-    def validate_feedback(self, feedback: Feedback) -> None:
-        """Raise :class:`UnknownReference` if ``on_feedback`` would refuse it; learn nothing."""
+    def validate_feedback(self, feedback: Feedback) -> Product:
+        """Raise :class:`UnknownReference` if ``on_feedback`` would refuse it; learn nothing.
+
+        Returns the requested item's catalog record (its department labels the outcome).
+        """
         self._check_store(feedback.store_id)
-        self._product(feedback.item_id, "item_id")
+        requested = self._product(feedback.item_id, "item_id")
         self._product(feedback.substitute_id, "substitute_id")
+        return requested
+
+    def has_learned(self, event_id: str) -> bool:
+        """Was a feedback event with this id learned (among the last ``dedup_capacity``)?"""
+        return event_id in self.seen_feedback
 
     def knows_item(self, item_id: str) -> bool:
         """Is the item in the catalog? (Cheaper than a refused event: no exception.)"""
@@ -528,13 +567,18 @@ class SubstitutionEngine:
         """Make (store, item) live again with these substitutes, as a restart found it.
 
         Restore availability first. A ranking whose item is believed available again (its
-        miss aged out, and the previous owner retired it in a model-update pass, which writes
-        no tombstone) is not restored: returns False.
+        miss aged out before the previous owner's model-update pass saw it) is not restored:
+        returns False, and it counts as retired (``not_restored``), so the worker writes the
+        tombstones the previous owner could not. (The catalog is not asked: a restore may run
+        before the catalog is loaded; a model-update pass retires an item that left it.)
         """
-        if self.availability.p(store_id, item_id, self.clock) >= self.config.threshold:
-            return False
         key = (store_id, item_id)
+        if self.availability.p(store_id, item_id, self.clock) >= self.config.threshold:
+            self._retire(key)
+            self._retired[key] = "not_restored"
+            return False
         self._retire(key)
+        self._retired.pop(key, None)
         self._live[key] = substitute_ids
         for sub in substitute_ids:
             self._offered_in.setdefault((store_id, sub), set()).add(item_id)
@@ -545,5 +589,8 @@ class SubstitutionEngine:
         self.availability.forget_stores(store_ids)
         for key in [k for k in self._live if k[0] in store_ids]:
             self._retire(key)
+        # their new owner decides whether they ended (its restore, its signals)
+        for key in [k for k in self._retired if k[0] in store_ids]:
+            del self._retired[key]
         if self._refresh_pending:
             self._refresh_pending = deque(k for k in self._refresh_pending if k[0] not in store_ids)
