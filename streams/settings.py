@@ -129,6 +129,7 @@ class Settings:
     catalog_topic: str = "catalog.items"
     signals_topic: str = "inventory.signals"
     feedback_topic: str = "substitutions.feedback"
+    orders_topic: str = "orders.completed"
     rankings_topic: str = "substitutions.rankings"
     deadletter_topic: str = "substitutions.deadletter"
     web_host: str = field(
@@ -352,8 +353,8 @@ class Settings:
         """The app's compacted store-state changelog; see state_changelog.py."""
         return f"{self.app_id}-store-state-changelog"
 
-    def input_topics(self) -> tuple[str, str, str]:
-        return (self.catalog_topic, self.signals_topic, self.feedback_topic)
+    def input_topics(self) -> tuple[str, str, str, str]:
+        return (self.catalog_topic, self.signals_topic, self.feedback_topic, self.orders_topic)
 
 
 def _read_secret(path: str, where: str) -> str:

@@ -7,6 +7,14 @@ commands that would create it. Either way the existing topics are checked, becau
 one fails quietly much later: a catalog or changelog that is not compacted loses items and
 state after its retention, a compacted signals or feedback topic drops events, a learning log
 with more than one partition or a finite retention gives workers different models.
+
+A topic the worker only writes for others is never refused for its shape: the rankings topic
+is created compacted (consumers hold it as a table keyed by ``store_id:item_id``, tombstones
+deleting retired keys), but an existing one that does not compact only logs a warning with
+the command that fixes it. The worker itself is right either way, and deployments created that
+topic before it was a table: refusing to start would stop every ranking for a consumer's
+convenience. What the warning costs the consumers: on a topic that deletes by age, a table
+rebuilt from the beginning misses every live ranking older than the retention.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ __all__ = [
     "internal_topics",
     "new_topic",
     "topic_problems",
+    "topic_warnings",
 ]
 
 log = logging.getLogger(__name__)
@@ -46,6 +55,8 @@ class TopicSpec:
     """A topic as the worker needs it.
 
     ``compacted``: the latest record per key must stay (cleanup.policy compact);
+    ``table``: created compacted for consumers that hold it as a table, but an existing topic
+    that does not compact is only warned about (:func:`topic_warnings`), never refused;
     ``append_only``: every record must stay until read (compaction would drop events);
     ``retain_forever``: never deleted by age or size (the learning log: the model is rebuilt
     from it); ``exact_partitions``: the partition count is part of the design (the learning
@@ -55,6 +66,7 @@ class TopicSpec:
     name: str
     partitions: int
     compacted: bool = False
+    table: bool = False
     append_only: bool = False
     retain_forever: bool = False
     exact_partitions: bool = False
@@ -62,7 +74,7 @@ class TopicSpec:
     why: str = ""
 
     def configs(self) -> dict[str, str]:
-        configs = {"cleanup.policy": "compact"} if self.compacted else {}
+        configs = {"cleanup.policy": "compact"} if self.compacted or self.table else {}
         if self.retain_forever:
             configs["retention.ms"] = "-1"
             configs["retention.bytes"] = "-1"
@@ -76,7 +88,10 @@ def contract_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.catalog_topic, n, compacted=True, why="the catalog: item id -> item"),
         TopicSpec(settings.signals_topic, n, append_only=True, why="stock signals"),
         TopicSpec(settings.feedback_topic, n, append_only=True, why="customer feedback"),
-        TopicSpec(settings.rankings_topic, n),
+        TopicSpec(settings.orders_topic, n, append_only=True, why="completed orders"),
+        TopicSpec(
+            settings.rankings_topic, n, table=True, why="live rankings: store_id:item_id -> ranking"
+        ),
         TopicSpec(settings.deadletter_topic, n),
     ]
 
@@ -158,6 +173,26 @@ def topic_problems(spec: TopicSpec, partitions: int, configs: Mapping[str, str])
             if value.strip() != "-1":
                 problems.append(f"{spec.name}: {name}={value}, needs -1 (kept forever)")
     return problems
+
+
+def topic_warnings(spec: TopicSpec, configs: Mapping[str, str]) -> list[str]:
+    """What an existing topic lacks that only its consumers need (the worker runs anyway).
+
+    >>> rankings = TopicSpec("substitutions.rankings", 3, table=True)
+    >>> topic_warnings(rankings, {"cleanup.policy": "compact"})
+    []
+    >>> print(topic_warnings(rankings, {})[0])  # doctest: +ELLIPSIS
+    substitutions.rankings: cleanup.policy=delete; consumers that hold it as a table need ...
+    """
+    policy = {p.strip() for p in configs.get("cleanup.policy", "delete").split(",")}
+    if not spec.table or "compact" in policy:
+        return []
+    return [
+        f"{spec.name}: cleanup.policy={','.join(sorted(policy))}; consumers that hold it as a"
+        " table need compact (a table rebuilt from the beginning misses keys older than the"
+        " retention): kafka-configs.sh --bootstrap-server HOST:PORT --alter --entity-type topics"
+        f" --entity-name {spec.name} --add-config cleanup.policy=compact"
+    ]
 
 
 def create_commands(specs: Iterable[TopicSpec], settings: Settings) -> list[str]:
@@ -242,6 +277,9 @@ async def _ensure(admin: AIOKafkaAdminClient, settings: Settings) -> list[str]:
             + "\nfix them with kafka-configs.sh --alter (cleanup.policy, retention), or"
             " delete and recreate them, or point the worker at other topics or another app_id"
         )
+    for spec in present:
+        for warning in topic_warnings(spec, configs.get(spec.name, {})):
+            log.warning("%s", warning)
     return created
 
 

@@ -55,6 +55,7 @@ CHILD = textwrap.dedent(
         "inventory.signals": contract.decode_signal,
         "substitutions.feedback": contract.decode_feedback,
         "substitutions.rankings": contract.decode_ranking,
+        "orders.completed": contract.decode_order,
     }
     decoded = {}
     for name in schemas.names():
@@ -128,12 +129,13 @@ def test_the_installed_wheel_carries_the_contract_and_its_schemas(
     report = json.loads(result.stdout)
 
     assert report["names"] == schemas.names()
-    assert len(report["names"]) == 5
+    assert len(report["names"]) == 6
     records = {
         "catalog.items": "Product",
         "inventory.signals": "InventorySignal",
         "substitutions.feedback": "Feedback",
         "substitutions.rankings": "Ranking",
+        "orders.completed": "CompletedOrder",
     }
     assert report["decoded"] == {
         name: [record] * len(schemas.load(name)["examples"]) for name, record in records.items()

@@ -2,7 +2,8 @@
 
 - :mod:`~online_learning.contract.records`: topic names, vocabularies, input records, EventError
 - :mod:`~online_learning.contract.decode` / :mod:`~online_learning.contract.encode`: the input
-  topics (``catalog.items``, ``inventory.signals``, ``substitutions.feedback``)
+  topics (``catalog.items``, ``inventory.signals``, ``substitutions.feedback``,
+  ``orders.completed``)
 - :mod:`~online_learning.contract.rankings`: ``substitutions.rankings``, both ways
 - :mod:`~online_learning.contract.deadletter`: ``substitutions.deadletter``
 - :mod:`~online_learning.contract.changelog`: the worker's state changelog records
@@ -13,7 +14,12 @@ The payloads are described by the JSON Schemas of the ``schemas`` package (:func
 
 from online_learning.contract.changelog import decode_entry, encode_availability, encode_live
 from online_learning.contract.deadletter import DEAD_LETTER_MAX_PAYLOAD, dead_letter_payload
-from online_learning.contract.decode import decode_catalog, decode_feedback, decode_signal
+from online_learning.contract.decode import (
+    decode_catalog,
+    decode_feedback,
+    decode_order,
+    decode_signal,
+)
 from online_learning.contract.demand import (
     DEMAND_KEY,
     DemandSummary,
@@ -23,22 +29,28 @@ from online_learning.contract.demand import (
 )
 from online_learning.contract.encode import (
     encode_event,
+    encode_order,
     encode_product,
     event_payload,
+    order_payload,
     product_payload,
 )
 from online_learning.contract.rankings import Ranking, Substitute, decode_ranking, ranking_payload
 from online_learning.contract.records import (
     CATALOG_TOPIC,
     FEEDBACK_TOPIC,
+    LINE_OUTCOMES,
+    ORDERS_TOPIC,
     OUTCOMES,
     RANKINGS_TOPIC,
     SIGNALS,
     SIGNALS_TOPIC,
     CatalogTombstone,
+    CompletedOrder,
     EventError,
     Feedback,
     InventorySignal,
+    OrderLine,
     Product,
     load_schema,
 )
@@ -48,15 +60,19 @@ __all__ = [
     "DEAD_LETTER_MAX_PAYLOAD",
     "DEMAND_KEY",
     "FEEDBACK_TOPIC",
+    "LINE_OUTCOMES",
+    "ORDERS_TOPIC",
     "OUTCOMES",
     "RANKINGS_TOPIC",
     "SIGNALS",
     "SIGNALS_TOPIC",
     "CatalogTombstone",
+    "CompletedOrder",
     "DemandSummary",
     "EventError",
     "Feedback",
     "InventorySignal",
+    "OrderLine",
     "Product",
     "Ranking",
     "Substitute",
@@ -65,16 +81,19 @@ __all__ = [
     "decode_demand",
     "decode_entry",
     "decode_feedback",
+    "decode_order",
     "decode_ranking",
     "decode_signal",
     "encode_availability",
     "encode_demand",
     "encode_event",
     "encode_live",
+    "encode_order",
     "encode_product",
     "event_payload",
     "is_demand_record",
     "load_schema",
+    "order_payload",
     "product_payload",
     "ranking_payload",
 ]

@@ -13,6 +13,8 @@ sends that text to the dead-letter topic (see :func:`dead_letter_payload`).
 
 from __future__ import annotations
 
+from typing import Any
+
 from online_learning.contract.fields import (
     ABSENT,
     ID_MAX,
@@ -20,10 +22,12 @@ from online_learning.contract.fields import (
     TEXT_MAX,
     choice,
     count,
+    describe,
     event_time,
     non_negative,
     parse_object,
     positive,
+    probability,
     required,
     tags,
     text,
@@ -31,17 +35,23 @@ from online_learning.contract.fields import (
 from online_learning.contract.records import (
     CATALOG_TOPIC,
     FEEDBACK_TOPIC,
+    LINE_OUTCOMES,
+    LINES_MAX,
+    ORDERS_TOPIC,
     OUTCOMES,
     SIGNALS,
     SIGNALS_TOPIC,
+    SUBSTITUTE_OUTCOMES,
     CatalogTombstone,
+    CompletedOrder,
     EventError,
     Feedback,
     InventorySignal,
+    OrderLine,
     Product,
 )
 
-__all__ = ["decode_catalog", "decode_feedback", "decode_signal"]
+__all__ = ["decode_catalog", "decode_feedback", "decode_order", "decode_signal"]
 
 
 def decode_catalog(key: bytes | None, value: bytes | None) -> Product | CatalogTombstone:
@@ -169,6 +179,7 @@ got an array
     customer_id = obj.get("customer_id", ABSENT)
     ranking_id = obj.get("ranking_id", ABSENT)
     position = obj.get("position", ABSENT)
+    propensity = obj.get("propensity", ABSENT)
     return Feedback(
         event_id=text(t, "event_id", required(t, obj, "event_id"), ID_MAX),
         store_id=text(t, "store_id", required(t, obj, "store_id"), ID_MAX),
@@ -182,7 +193,90 @@ got an array
         ),
         ranking_id=None if ranking_id is ABSENT else text(t, "ranking_id", ranking_id, ID_MAX),
         position=None if position is ABSENT else count(t, "position", position),
+        propensity=(
+            None
+            if propensity is ABSENT
+            else probability(t, "propensity", propensity, above_zero=True)
+        ),
     )
+
+
+def decode_order(value: bytes | None) -> CompletedOrder:
+    """Decode an ``orders.completed`` message value.
+
+    A line names ``substitute_id`` exactly when its outcome is substituted, rejected or
+    refunded; a found or missing line that names one (even as null) is refused, since it
+    contradicts itself and the contract never writes null for an absent field.
+
+    Raises
+    ------
+    EventError
+        If the value is null, breaks ``schemas/orders.completed.v1.json`` or holds a
+        non-finite number.
+
+    Examples
+    --------
+    >>> order = decode_order(b'{"order_id": "o1", "store_id": "s1", "ts": 1700000000,'
+    ...     b' "lines": [{"item_id": "milk-1l", "outcome": "found"},'
+    ...     b' {"item_id": "rye", "outcome": "refunded", "substitute_id": "spelt"}]}')
+    >>> [line.outcome for line in order.lines], order.perfect
+    (['found', 'refunded'], False)
+    >>> decode_order(b'{"order_id": "o1", "store_id": "s1", "ts": 1,'
+    ...     b' "lines": [{"item_id": "rye", "outcome": "substituted"}]}')
+    Traceback (most recent call last):
+    ...
+    online_learning.contract.EventError: orders.completed: missing required field \
+'lines[0].substitute_id' (outcome 'substituted' names the substitute)
+    """
+    t = ORDERS_TOPIC
+    obj = parse_object(t, value)
+    customer_id = obj.get("customer_id", ABSENT)
+    return CompletedOrder(
+        order_id=text(t, "order_id", required(t, obj, "order_id"), ID_MAX),
+        store_id=text(t, "store_id", required(t, obj, "store_id"), ID_MAX),
+        ts=event_time(t, "ts", required(t, obj, "ts")),
+        lines=_order_lines(required(t, obj, "lines")),
+        customer_id=(
+            None if customer_id is ABSENT else text(t, "customer_id", customer_id, ID_MAX)
+        ),
+    )
+
+
+def _order_lines(value: Any) -> tuple[OrderLine, ...]:
+    t = ORDERS_TOPIC
+    if type(value) is not list:
+        raise EventError(f"{t}: field 'lines' must be a list of lines, got {describe(value)}")
+    if not 0 < len(value) <= LINES_MAX:
+        raise EventError(f"{t}: field 'lines' must have 1 to {LINES_MAX} lines, got {len(value)}")
+    lines = []
+    for i, line in enumerate(value):
+        at = f"lines[{i}]"
+        if type(line) is not dict:
+            raise EventError(f"{t}: field '{at}' must be an object, got {describe(line)}")
+        item_id = line.get("item_id", ABSENT)
+        if item_id is ABSENT:
+            raise EventError(f"{t}: missing required field '{at}.item_id'")
+        outcome = line.get("outcome", ABSENT)
+        if outcome is ABSENT:
+            raise EventError(f"{t}: missing required field '{at}.outcome'")
+        outcome = choice(t, f"{at}.outcome", outcome, LINE_OUTCOMES)
+        substitute_id = line.get("substitute_id", ABSENT)
+        if outcome in SUBSTITUTE_OUTCOMES:
+            if substitute_id is ABSENT:
+                raise EventError(
+                    f"{t}: missing required field '{at}.substitute_id'"
+                    f" (outcome '{outcome}' names the substitute)"
+                )
+            substitute = text(t, f"{at}.substitute_id", substitute_id, ID_MAX)
+        elif substitute_id is not ABSENT:
+            raise EventError(
+                f"{t}: field '{at}.substitute_id' must be absent for outcome '{outcome}',"
+                f" got {describe(substitute_id)}"
+            )
+        else:
+            substitute = None
+        lines.append(OrderLine(text(t, f"{at}.item_id", item_id, ID_MAX), outcome, substitute))
+    return tuple(lines)
 
 
 def _tombstone_key(key: bytes | None) -> str:

@@ -14,12 +14,20 @@ import orjson
 from online_learning.contract.records import (
     FEEDBACK_TOPIC,
     SIGNALS_TOPIC,
+    CompletedOrder,
     Feedback,
     InventorySignal,
     Product,
 )
 
-__all__ = ["encode_event", "encode_product", "event_payload", "product_payload"]
+__all__ = [
+    "encode_event",
+    "encode_order",
+    "encode_product",
+    "event_payload",
+    "order_payload",
+    "product_payload",
+]
 
 
 def product_payload(p: Product, *, derived: bool = False) -> dict[str, Any]:
@@ -85,3 +93,27 @@ def encode_event(event: InventorySignal | Feedback) -> tuple[str, bytes, bytes]:
     """
     topic = SIGNALS_TOPIC if isinstance(event, InventorySignal) else FEEDBACK_TOPIC
     return topic, event.store_id.encode(), orjson.dumps(event_payload(event))
+
+
+def order_payload(order: CompletedOrder) -> dict[str, Any]:
+    """An ``orders.completed`` payload: every field that is set, lines in order.
+
+    >>> from online_learning.contract.records import OrderLine
+    >>> order_payload(CompletedOrder("o1", "s1", 2.0, (OrderLine("rye", "rejected", "spelt"),)))
+    {'order_id': 'o1', 'store_id': 's1', 'ts': 2.0, \
+'lines': [{'item_id': 'rye', 'outcome': 'rejected', 'substitute_id': 'spelt'}]}
+    """
+    payload: dict[str, Any] = {"order_id": order.order_id, "store_id": order.store_id}
+    if order.customer_id is not None:
+        payload["customer_id"] = order.customer_id
+    payload["ts"] = order.ts
+    payload["lines"] = [
+        {name: value for name, value in dataclasses.asdict(line).items() if value is not None}
+        for line in order.lines
+    ]
+    return payload
+
+
+def encode_order(order: CompletedOrder) -> tuple[bytes, bytes]:
+    """(key, value) of an ``orders.completed`` message: keyed by store, like the other inputs."""
+    return order.store_id.encode(), orjson.dumps(order_payload(order))

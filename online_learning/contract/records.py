@@ -14,14 +14,21 @@ import schemas
 __all__ = [
     "CATALOG_TOPIC",
     "FEEDBACK_TOPIC",
+    "LINES_MAX",
+    "LINE_OUTCOMES",
+    "ORDERS_TOPIC",
     "OUTCOMES",
+    "PERFECT_OUTCOMES",
     "RANKINGS_TOPIC",
     "SIGNALS",
     "SIGNALS_TOPIC",
+    "SUBSTITUTE_OUTCOMES",
     "CatalogTombstone",
+    "CompletedOrder",
     "EventError",
     "Feedback",
     "InventorySignal",
+    "OrderLine",
     "Product",
     "load_schema",
 ]
@@ -30,9 +37,16 @@ CATALOG_TOPIC = "catalog.items"
 SIGNALS_TOPIC = "inventory.signals"
 FEEDBACK_TOPIC = "substitutions.feedback"
 RANKINGS_TOPIC = "substitutions.rankings"
+ORDERS_TOPIC = "orders.completed"
 
 SIGNALS = ("found", "not_found", "out_of_stock", "in_stock")
 OUTCOMES = ("accepted", "rejected", "refunded")
+# What became of an order line: the item itself, a substitute kept, refused or refunded, or
+# nothing at all (no substitute wanted or none available). Only the middle three name one.
+LINE_OUTCOMES = ("found", "substituted", "rejected", "refunded", "missing")
+SUBSTITUTE_OUTCOMES = ("substituted", "rejected", "refunded")
+PERFECT_OUTCOMES = ("found", "substituted")
+LINES_MAX = 500  # lines of one order; a bigger basket is a producer bug, not a shop
 
 
 class EventError(ValueError):
@@ -95,6 +109,44 @@ class Feedback:
     customer_id: str | None = None
     ranking_id: str | None = None
     position: int | None = None
+    # the ranking's propensity, echoed back: with position 0 it is the exploration log entry
+    # off-policy evaluation needs (docs/design.md), which survives the rankings' compaction
+    propensity: float | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class OrderLine:
+    """One line of a completed order: the ordered item and what became of it.
+
+    ``substitute_id`` is set exactly when ``outcome`` is substituted, rejected or refunded.
+    """
+
+    item_id: str
+    outcome: str
+    substitute_id: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class CompletedOrder:
+    """A finished order and the outcome of each line (topic ``orders.completed``).
+
+    >>> CompletedOrder("o1", "s1", 1.0, (OrderLine("milk", "found"),
+    ...     OrderLine("bread", "substituted", "rye"))).perfect
+    True
+    >>> CompletedOrder("o2", "s1", 1.0, (OrderLine("milk", "refunded", "oat"),)).perfect
+    False
+    """
+
+    order_id: str
+    store_id: str
+    ts: float
+    lines: tuple[OrderLine, ...]
+    customer_id: str | None = None
+
+    @property
+    def perfect(self) -> bool:
+        """Every line found or replaced by a substitute the customer kept."""
+        return all(line.outcome in PERFECT_OUTCOMES for line in self.lines)
 
 
 def load_schema(name: str) -> dict[str, Any]:

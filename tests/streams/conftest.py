@@ -47,6 +47,7 @@ def worker_settings(broker: EmbeddedBroker | str, **overrides: Any) -> Settings:
         "catalog_topic": f"t-{tag}-catalog",
         "signals_topic": f"t-{tag}-signals",
         "feedback_topic": f"t-{tag}-feedback",
+        "orders_topic": f"t-{tag}-orders",
         "rankings_topic": f"t-{tag}-rankings",
         "deadletter_topic": f"t-{tag}-deadletter",
         "refresh_interval_s": 0.5,
@@ -118,14 +119,15 @@ class KafkaIO:
     async def read(
         self, topic: str, until: Any = None, timeout: float = 15.0
     ) -> list[dict[str, Any]]:
-        """Records (decoded JSON) read until ``until(records)`` is true or the timeout."""
+        """Records (decoded JSON) read until ``until(records)`` is true or the timeout;
+        tombstones (null values: a retired ranking) are not records here."""
         consumer = self.consumers[topic]
         records: list[dict[str, Any]] = []
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=200)
             for batch in batches.values():
-                records.extend(orjson.loads(r.value) for r in batch)
+                records.extend(orjson.loads(r.value) for r in batch if r.value is not None)
             if until is not None and until(records):
                 return records
         return records

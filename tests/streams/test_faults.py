@@ -41,6 +41,7 @@ SHARED = (
     "catalog_topic",
     "signals_topic",
     "feedback_topic",
+    "orders_topic",
     "rankings_topic",
     "deadletter_topic",
     "explore_epsilon",

@@ -100,7 +100,7 @@ async def test_with_create_topics_false_nothing_is_created_and_the_commands_are_
 
 
 def _same_topics(settings: Settings) -> dict[str, Any]:
-    names = ("app_id", "catalog_topic", "signals_topic", "feedback_topic")
+    names = ("app_id", "catalog_topic", "signals_topic", "feedback_topic", "orders_topic")
     names += ("rankings_topic", "deadletter_topic")
     return {name: getattr(settings, name) for name in names}
 

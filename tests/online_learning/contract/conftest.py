@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from online_learning.contract import (
+    LINE_OUTCOMES,
     OUTCOMES,
     SIGNALS,
     CatalogTombstone,
@@ -21,10 +22,12 @@ from online_learning.contract import (
     Product,
     decode_catalog,
     decode_feedback,
+    decode_order,
     decode_ranking,
     decode_signal,
     load_schema,
 )
+from online_learning.contract.records import SUBSTITUTE_OUTCOMES
 
 SCHEMA_NAMES = [
     "catalog.items",
@@ -32,6 +35,7 @@ SCHEMA_NAMES = [
     "substitutions.feedback",
     "substitutions.rankings",
     "substitutions.deadletter",
+    "orders.completed",
 ]
 VALIDATORS = {name: Draft202012Validator(load_schema(name)) for name in SCHEMA_NAMES}
 PROPERTY_SETTINGS = settings(max_examples=300, deadline=None)
@@ -46,6 +50,7 @@ DECODERS: dict[str, Callable[[bytes | None], object]] = {
     "inventory.signals": decode_signal,
     "substitutions.feedback": decode_feedback,
     "substitutions.rankings": decode_ranking,
+    "orders.completed": decode_order,
 }
 
 ID_LENGTHS = [0, 1, 100, 101, 200, 201, 1000, 1001]
@@ -124,6 +129,13 @@ BOUNDARY_VALUES: list[Any] = [
     "Accepted",
     *SIGNALS,
     *OUTCOMES,
+    *LINE_OUTCOMES,
+    [{"item_id": "a", "outcome": "found"}],
+    [{"item_id": "a", "outcome": "found"}] * 500,
+    [{"item_id": "a", "outcome": "found"}] * 501,
+    [{"item_id": "a", "outcome": "missing", "substitute_id": "b"}],
+    [{"item_id": "a", "outcome": "rejected", "substitute_id": "b"}],
+    [{"item_id": "a", "outcome": "refunded"}],
     *BOUNDARY_STRINGS,
 ]
 nasty_values = st.one_of(st.sampled_from(BOUNDARY_VALUES), json_values)
@@ -162,6 +174,44 @@ feedbacks = st.fixed_dictionaries(
     },
     optional={"order_id": ids, "customer_id": ids, "ranking_id": ids, "position": counts},
 )
+
+order_lines = st.one_of(
+    st.fixed_dictionaries(
+        {"item_id": ids, "outcome": st.sampled_from(["found", "missing"])},
+        optional={"note": st.text(max_size=5)},  # extra fields are ignored
+    ),
+    st.fixed_dictionaries(
+        {"item_id": ids, "outcome": st.sampled_from(SUBSTITUTE_OUTCOMES), "substitute_id": ids}
+    ),
+)
+orders = st.fixed_dictionaries(
+    {
+        "order_id": ids,
+        "store_id": ids,
+        "ts": event_times,
+        # 500 and 501 lines are among BOUNDARY_VALUES: long lists here only cost time
+        "lines": st.lists(order_lines, min_size=1, max_size=6),
+    },
+    optional={"customer_id": ids},
+)
+LINE_FIELDS = ("item_id", "outcome", "substitute_id")
+
+
+@st.composite
+def order_mutations(draw: st.DrawFn) -> Any:
+    """Like :func:`mutations`, and sometimes one field of one line changed, dropped or added."""
+    obj = draw(mutations(orders, "orders.completed"))
+    lines = obj.get("lines") if type(obj) is dict else None
+    if type(lines) is list and lines and type(lines[0]) is dict and draw(st.booleans()):
+        at = draw(st.integers(0, len(lines) - 1))
+        line = dict(lines[at]) if type(lines[at]) is dict else {}
+        field = draw(st.sampled_from(LINE_FIELDS))
+        if draw(st.booleans()):
+            line.pop(field, None)
+        else:
+            line[field] = draw(st.one_of(nasty_values, ids, st.sampled_from(LINE_OUTCOMES)))
+        obj["lines"] = [*lines[:at], line, *lines[at + 1 :]]
+    return obj
 
 
 @st.composite

@@ -14,15 +14,19 @@ from jsonschema import Draft202012Validator
 
 import schemas
 from online_learning.contract import (
+    LINE_OUTCOMES,
     OUTCOMES,
     SIGNALS,
     CatalogTombstone,
+    CompletedOrder,
     EventError,
     Feedback,
     InventorySignal,
+    OrderLine,
     Product,
     decode_catalog,
     decode_feedback,
+    decode_order,
     decode_signal,
     load_schema,
 )
@@ -37,6 +41,7 @@ from tests.online_learning.contract.conftest import (
     catalog_items,
     feedbacks,
     mutations,
+    order_mutations,
     signals,
 )
 
@@ -391,3 +396,101 @@ def test_old_event_times_stay_valid_for_backfills() -> None:
     for ts in (0, 86_400.5, 946_684_800, 99_999_999_999):  # 1970, 2000, the year 5138
         payload = {"store_id": "s1", "item_id": "i1", "signal": "found", "ts": ts}
         assert decode_signal(orjson.dumps(payload)).ts == ts
+
+
+# --- orders.completed ----------------------------------------------------------------------------
+
+ORDER = {"order_id": "o1", "store_id": "s1", "ts": 1_700_000_000.5}
+
+
+def test_an_order_decodes_with_its_lines_in_order() -> None:
+    raw = orjson.dumps(
+        ORDER
+        | {
+            "customer_id": "c1",
+            "lines": [
+                {"item_id": "milk", "outcome": "found", "aisle": "ignored"},
+                {"item_id": "rye", "outcome": "substituted", "substitute_id": "spelt"},
+                {"item_id": "eggs", "outcome": "missing"},
+            ],
+        }
+    )
+    assert decode_order(raw) == CompletedOrder(
+        "o1",
+        "s1",
+        1_700_000_000.5,
+        (
+            OrderLine("milk", "found"),
+            OrderLine("rye", "substituted", "spelt"),
+            OrderLine("eggs", "missing"),
+        ),
+        customer_id="c1",
+    )
+
+
+@pytest.mark.parametrize("outcome", LINE_OUTCOMES)
+def test_an_order_is_perfect_when_every_line_is_found_or_kept(outcome: str) -> None:
+    line = {"item_id": "a", "outcome": outcome}
+    if outcome in ("substituted", "rejected", "refunded"):
+        line["substitute_id"] = "b"
+    found = {"item_id": "f", "outcome": "found"}
+    order = decode_order(orjson.dumps(ORDER | {"lines": [found, line]}))
+    assert order.perfect == (outcome in ("found", "substituted"))
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ([], "field 'lines' must have 1 to 500 lines, got 0"),
+        ([{"item_id": "a", "outcome": "found"}] * 501, "1 to 500 lines, got 501"),
+        ({"item_id": "a"}, "field 'lines' must be a list of lines, got an object"),
+        (["a"], "field 'lines[0]' must be an object, got 'a'"),
+        ([{"outcome": "found"}], "missing required field 'lines[0].item_id'"),
+        ([{"item_id": "a", "outcome": "lost"}], "'lines[0].outcome' must be one of found,"),
+        (
+            [{"item_id": "a", "outcome": "found"}, {"item_id": "b", "outcome": "rejected"}],
+            "missing required field 'lines[1].substitute_id' (outcome 'rejected' names",
+        ),
+        (
+            [{"item_id": "a", "outcome": "missing", "substitute_id": "b"}],
+            "'lines[0].substitute_id' must be absent for outcome 'missing', got 'b'",
+        ),
+        (
+            [{"item_id": "a", "outcome": "found", "substitute_id": None}],
+            "'lines[0].substitute_id' must be absent for outcome 'found', got null",
+        ),
+        (
+            [{"item_id": "a", "outcome": "refunded", "substitute_id": ""}],
+            "'lines[0].substitute_id' must be 1 to 200 characters, got 0",
+        ),
+    ],
+)
+def test_order_refusals_name_the_line_and_field(lines: Any, message: str) -> None:
+    obj = ORDER | {"lines": lines}
+    with pytest.raises(EventError) as excinfo:
+        decode_order(orjson.dumps(obj))
+    assert str(excinfo.value).startswith("orders.completed: ")
+    assert message in str(excinfo.value)
+    assert not VALIDATORS["orders.completed"].is_valid(obj)  # the schema refuses it too
+
+
+def test_order_event_times_in_milliseconds_are_refused() -> None:
+    lines = [{"item_id": "a", "outcome": "found"}]
+    with pytest.raises(EventError, match="milliseconds or microseconds"):
+        decode_order(orjson.dumps(ORDER | {"ts": 1_700_000_000_000, "lines": lines}))
+
+
+@PROPERTY_SETTINGS
+@given(obj=order_mutations(), ascii_only=st.booleans())
+def test_order_decoder_agrees_with_schema(obj: Any, ascii_only: bool) -> None:
+    order = assert_agrees_with_schema("orders.completed", obj, as_json(obj, ascii_only))
+    if order is not None:
+        assert isinstance(order, CompletedOrder)
+        assert (order.order_id, order.store_id, order.customer_id) == (
+            obj["order_id"],
+            obj["store_id"],
+            obj.get("customer_id"),
+        )
+        assert [(line.item_id, line.outcome, line.substitute_id) for line in order.lines] == [
+            (line["item_id"], line["outcome"], line.get("substitute_id")) for line in obj["lines"]
+        ]

@@ -10,15 +10,20 @@ from hypothesis import given
 from online_learning.contract import (
     FEEDBACK_TOPIC,
     SIGNALS_TOPIC,
+    CompletedOrder,
     Feedback,
     InventorySignal,
+    OrderLine,
     Product,
     decode_catalog,
     decode_feedback,
+    decode_order,
     decode_signal,
     encode_event,
+    encode_order,
     encode_product,
     event_payload,
+    order_payload,
     product_payload,
 )
 from tests.online_learning.contract.conftest import (
@@ -26,6 +31,7 @@ from tests.online_learning.contract.conftest import (
     VALIDATORS,
     catalog_items,
     feedbacks,
+    orders,
     signals,
 )
 
@@ -119,3 +125,24 @@ def test_any_feedback_reads_back_from_what_is_written(obj: dict[str, Any]) -> No
     topic, key, value = encode_event(feedback)
     assert (topic, key) == (FEEDBACK_TOPIC, feedback.store_id.encode())
     assert decode_feedback(value) == feedback
+
+
+def test_an_order_is_keyed_by_store_and_leaves_unset_fields_out() -> None:
+    order = CompletedOrder(
+        "o1", "s2", 3.0, (OrderLine("rye", "found"), OrderLine("oat", "refunded", "soy"))
+    )
+    assert encode_order(order) == (
+        b"s2",
+        b'{"order_id":"o1","store_id":"s2","ts":3.0,"lines":[{"item_id":"rye","outcome":"found"},'
+        b'{"item_id":"oat","outcome":"refunded","substitute_id":"soy"}]}',
+    )
+
+
+@PROPERTY_SETTINGS
+@given(obj=orders)
+def test_any_order_reads_back_from_what_is_written(obj: dict[str, Any]) -> None:
+    order = decode_order(orjson.dumps(obj))
+    VALIDATORS["orders.completed"].validate(order_payload(order))
+    key, value = encode_order(order)
+    assert key == order.store_id.encode()
+    assert decode_order(value) == order
