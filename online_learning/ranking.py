@@ -21,7 +21,19 @@ from online_learning.rules import HardRules
 
 # Ranking and Substitute are the contract's ranking record (online_learning.contract.rankings),
 # named here too because this is where rankings are made.
-__all__ = ["Ranking", "Substitute", "rank_substitutes", "ranking_id"]
+__all__ = [
+    "EMPTY_REASONS",
+    "Ranking",
+    "Substitute",
+    "empty_reason",
+    "rank_substitutes",
+    "ranking_id",
+]
+
+NO_CANDIDATE = "no candidate passes the hard rules"
+NONE_AVAILABLE = "every rule-passing candidate is believed unavailable at this store"
+EMPTY_REASONS = ("never_substituted", "no_other_items", "no_candidates", "none_available", "other")
+"""Why a ranking is empty, in a few words a metric label can carry (see :func:`empty_reason`)."""
 
 
 def ranking_id(store_id: str, item_id: str, trigger: str, source_ts: float, version: str) -> str:
@@ -35,6 +47,30 @@ def ranking_id(store_id: str, item_id: str, trigger: str, source_ts: float, vers
     """
     raw = f"{store_id}\x1f{item_id}\x1f{trigger}\x1f{source_ts!r}\x1f{version}".encode()
     return hashlib.blake2b(raw, digest_size=10).hexdigest()
+
+
+def empty_reason(reason: str | None) -> str:
+    """The category (one of :data:`EMPTY_REASONS`) of an empty ranking's ``reason``, which
+    names items, aisles and tags and so cannot be a label itself.
+
+    >>> empty_reason("rule: items tagged infant formula are never substituted")
+    'never_substituted'
+    >>> empty_reason("no other items in aisle 'tofu meat alternatives'")
+    'no_other_items'
+    >>> empty_reason(NONE_AVAILABLE), empty_reason(None)
+    ('none_available', 'other')
+    """
+    if reason is None:
+        return "other"
+    if reason.startswith("rule:"):  # every HardRules.no_substitution_reason
+        return "never_substituted"
+    if reason.startswith("no other items in "):
+        return "no_other_items"
+    if reason == NO_CANDIDATE:
+        return "no_candidates"
+    if reason == NONE_AVAILABLE:
+        return "none_available"
+    return "other"
 
 
 def rank_substitutes(
@@ -63,11 +99,11 @@ def rank_substitutes(
         return (), f"no other items in {rules.scope} '{features.pool_key(requested)}'"
     block = features.candidates(requested, keep=keep_block)
     if not block.ids:
-        return (), "no candidate passes the hard rules"
+        return (), NO_CANDIDATE
     p_all = availability.p_many(store_id, block.ids, now, block.positions)
     rows = np.flatnonzero(p_all >= threshold)
     if rows.size == 0:
-        return (), "every rule-passing candidate is believed unavailable at this store"
+        return (), NONE_AVAILABLE
     pair = block.with_history(requested.item_id, features.history)[rows]
     p_available = p_all[rows]
     offsets = None

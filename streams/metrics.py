@@ -1,7 +1,8 @@
 """Prometheus metrics of a worker, in their own registry.
 
 Names follow the project's conventions: prefix ``fillrate_``, base units, counters ending in
-``_total``. No label carries an item or store id: labels are topics, triggers and error kinds only.
+``_total``. No label carries an item or store id: labels are topics, triggers, error kinds,
+outcomes, reasons from a fixed list, and departments (at most 100 values, from the catalog).
 The same registry also carries prometheus_client's standard ``process_*`` and ``python_*``
 metrics (CPU, memory, file descriptors, start time, garbage collections), which dashboards
 and alerts made for any Python service expect, and ``fillrate_build_info{version}``.
@@ -23,6 +24,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from online_learning.contract import EventError
 from online_learning.engine import UnknownReference
+from online_learning.ranking import EMPTY_REASONS
 from streams.cli import version
 
 __all__ = ["CONTENT_TYPE_LATEST", "WorkerMetrics", "error_kind"]
@@ -74,6 +76,18 @@ class WorkerMetrics:
             ["trigger"],
             registry=r,
         )
+        self.rankings_empty = Counter(
+            "fillrate_rankings_empty_total",
+            "Ranking events published with no substitute, by why: never_substituted (a rule),"
+            " no_other_items (alone in its aisle or department), no_candidates (every other"
+            " item breaks a hard rule), none_available (every candidate believed out of stock),"
+            " other. Counted by the worker that publishes them (the owner of the store's"
+            " partition): sum over workers",
+            ["reason"],
+            registry=r,
+        )
+        for reason in EMPTY_REASONS:
+            self.rankings_empty.labels(reason)
         self.rankings_explored = Counter(
             "fillrate_rankings_explored_total",
             "Ranking events whose first substitute was chosen by exploration, not greedily",
@@ -125,12 +139,28 @@ class WorkerMetrics:
         )
 
     def _add_learning(self, r: CollectorRegistry) -> None:
+        self.feedback = Counter(
+            "fillrate_feedback_total",
+            "Feedback events by outcome (accepted, rejected, refunded) and the requested item's"
+            " department ('unknown' if none, 'other' past 100 departments). Counted once in the"
+            " group: by the worker that owns the event's feedback partition when it validates"
+            " an event_id it has not counted or learned before, never on a replay of the"
+            " learning log: sum over workers",
+            ["outcome", "department"],
+            registry=r,
+        )
         self.feedback_learned = Counter(
-            "fillrate_feedback_learned_total", "Feedback events the model learned from", registry=r
+            "fillrate_feedback_learned_total",
+            "Feedback events this worker's model learned from the shared learning log, the"
+            " replay at start included. Every worker learns, and counts, the same events: max"
+            " over workers, never sum (fillrate_feedback_total counts each event once)",
+            registry=r,
         )
         self.feedback_duplicates = Counter(
             "fillrate_feedback_duplicates_total",
-            "Feedback events ignored because their event_id was already learned",
+            "Learning-log records this worker ignored because their event_id was already"
+            " learned, the replay included. Every worker counts the same records: max over"
+            " workers, never sum",
             registry=r,
         )
         self.model_log_loss = Gauge(

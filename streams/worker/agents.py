@@ -6,7 +6,8 @@ bug in the engine) goes to the dead-letter topic with its reason and is counted;
 dies on a message. Refused messages are queued and sent at the end of their batch, in record
 batches, so a burst of bad input costs about what good input costs. A signal or feedback record
 that arrived on another partition than its store's (a producer with another partitioner) is
-processed all the same, and counted (partitioning.py).
+processed all the same, and counted (partitioning.py). Each new feedback event is counted by
+outcome and department here, by the partition's owner, once in the group (outcomes.py).
 
 The catalog travels on its own topic, so a signal or a feedback event can overtake its item's
 catalog record. A batch that names items the catalog does not hold waits, once and for all of
@@ -30,12 +31,16 @@ from online_learning.contract import (
     EventError,
     Feedback,
     InventorySignal,
+    Product,
     decode_catalog,
     decode_feedback,
+    decode_order,
     decode_signal,
 )
 from online_learning.engine import SignalOutcome
 from streams.batch_produce import Record
+from streams.worker.orders import OrderCounts
+from streams.worker.outcomes import FeedbackOutcomes
 from streams.worker.partitioning import RoutingCheck, partition_count
 
 if TYPE_CHECKING:
@@ -61,6 +66,8 @@ class Agents:
         self.learning = worker.learning
         self.state = worker.state
         self.seen = worker.seen
+        self.orders = OrderCounts(self.metrics, self.engine.department)
+        self.outcomes = FeedbackOutcomes(self.engine, self.metrics)
         for topic in self.settings.input_topics():
             self.metrics.redelivered.labels(topic)  # exported as 0 from the start, not absent
         self.routing = RoutingCheck(
@@ -124,6 +131,17 @@ class Agents:
             if valid:
                 await self.output.forward(valid)
 
+    async def process_orders(self, stream: faust.StreamT) -> None:
+        """Count this worker's partitions of completed orders, once in the group (orders.py)."""
+        await self.catalog.ready.wait()  # the lines' departments come from the catalog
+        settings = self.settings
+        events_in = self.metrics.events_in.labels(settings.orders_topic)
+        async for batch in cast(Stream, stream).take_events(
+            settings.batch_size, within=INPUT_WITHIN_S
+        ):
+            events_in.inc(len(batch))
+            await self.count_order_batch(batch)
+
     # -- a batch -------------------------------------------------------------------------------
     async def process_signal_batch(self, batch: Sequence[EventT]) -> None:
         """Decode, let the catalog catch up once if needed, apply in order, send refusals."""
@@ -135,17 +153,36 @@ class Agents:
         await self.output.flush_dead_letters()
 
     async def validate_feedback_batch(self, batch: Sequence[EventT]) -> list[Record]:
-        """The batch's valid feedback events, raw, in order; the rest refused and sent."""
+        """The batch's valid feedback events, raw, in order; the rest refused and sent.
+
+        Each valid event is counted by outcome, unless its event_id was counted before.
+        """
         events = self.decode(batch, decode_feedback)
         await self.routing.check(events)  # counts records off their store's partition
         await self.wait_for_items(events, lambda fb: (fb.item_id, fb.substitute_id))
-        valid: list[Record] = [
-            (event.message.key, event.message.value)
-            for event, feedback in events
-            if self.check_feedback(event, feedback)
-        ]
+        valid: list[Record] = []
+        for event, feedback in events:
+            requested = self.check_feedback(event, feedback)
+            if requested is not None:
+                self.outcomes.count(feedback, requested.department)
+                valid.append((event.message.key, event.message.value))
         await self.output.flush_dead_letters()
         return valid
+
+    async def count_order_batch(self, batch: Sequence[EventT]) -> None:
+        """Decode and count the batch's orders; the rest refused and sent.
+
+        An order naming items the catalog lacks is no error: it is counted, those lines under
+        department ``unknown`` (orders.py), after the catalog had its chance to catch up.
+        """
+        orders = self.decode(batch, decode_order)
+        await self.wait_for_items(orders, lambda order: (line.item_id for line in order.lines))
+        for event, order in orders:
+            try:
+                self.orders.count(order)
+            except Exception as exc:  # a bug: never the agent's end
+                self.output.refuse(event.message, exc)
+        await self.output.flush_dead_letters()
 
     def decode(
         self, batch: Iterable[EventT], decoder: Callable[[bytes | None], T]
@@ -214,14 +251,14 @@ class Agents:
             self.output.refuse(message, exc)
             return None
 
-    def check_feedback(self, event: EventT, feedback: Feedback) -> bool:
-        """True if the event names known items and stores; else it is refused (queued)."""
+    def check_feedback(self, event: EventT, feedback: Feedback) -> Product | None:
+        """The requested item if the event names known items and stores; else None, and the
+        event is refused (queued)."""
         try:
-            self.engine.validate_feedback(feedback)
+            return self.engine.validate_feedback(feedback)
         except Exception as exc:
             self.output.refuse(event.message, exc)
-            return False
-        return True
+            return None
 
     def first_time(self, event: EventT) -> bool:
         """False for a message this worker processed before a rebalance handed it over again."""

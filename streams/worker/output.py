@@ -20,7 +20,7 @@ import orjson
 from faust.types import Message
 
 from online_learning.contract import dead_letter_payload
-from online_learning.ranking import Ranking
+from online_learning.ranking import Ranking, empty_reason
 from streams.batch_produce import Record, send_records
 from streams.faust_internals import producer_of
 from streams.metrics import WorkerMetrics, error_kind
@@ -64,6 +64,8 @@ class Output:
                 continue
             future.add_done_callback(partial(self._delivered, ranking.ranking_id))
             metrics.rankings_out.labels(ranking.trigger).inc()
+            if not ranking.substitutes:
+                metrics.rankings_empty.labels(empty_reason(ranking.reason)).inc()
             if ranking.explored:
                 metrics.rankings_explored.inc()
             if caused_at is not None:
