@@ -546,6 +546,11 @@ class SubstitutionEngine:
         """Is the item in the catalog? (Cheaper than a refused event: no exception.)"""
         return item_id in self.catalog
 
+    def department(self, item_id: str) -> str | None:
+        """The item's catalog department, or None if the catalog lacks the item."""
+        product = self.catalog.get(item_id)
+        return None if product is None else product.department
+
     def live_ranking(self, store_id: str, item_id: str) -> tuple[str, ...] | None:
         """Substitute ids of the live ranking of (store, item), or None if it has none."""
         return self._live.get((store_id, item_id))

@@ -56,6 +56,7 @@ class WorkerMetrics:
         self._add_process(self.registry)
         self._add_traffic(self.registry)
         self._add_learning(self.registry)
+        self._add_orders(self.registry)
         self._add_state(self.registry)
         self._add_health(self.registry)
         self._caught_up: dict[int, int] = {}  # id(counter) -> the total it was raised to
@@ -207,6 +208,27 @@ class WorkerMetrics:
         )
         for reason in ("refused", "internal"):
             self.learning_skipped.labels(reason)
+
+    def _add_orders(self, r: CollectorRegistry) -> None:
+        # Counted where orders are read, by the partition's owner (streams/worker/orders.py).
+        who = "Counted by the worker that owns the order's partition: sum over workers"
+        self.orders = Counter(
+            "fillrate_orders_total", f"Completed orders (topic orders.completed). {who}", registry=r
+        )
+        self.orders_perfect = Counter(
+            "fillrate_orders_perfect_total",
+            "Completed orders whose every line was found or substituted (kept by the customer);"
+            f" over fillrate_orders_total, the perfect-order fill rate. {who}",
+            registry=r,
+        )
+        self.order_lines = Counter(
+            "fillrate_order_lines_total",
+            "Lines of completed orders by outcome (found, substituted, rejected, refunded,"
+            " missing) and the ordered item's catalog department ('unknown' if the catalog"
+            f" lacks it, 'other' past 100 departments). {who}",
+            ["outcome", "department"],
+            registry=r,
+        )
 
     def _add_state(self, r: CollectorRegistry) -> None:
         self.availability_entries = Gauge(

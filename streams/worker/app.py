@@ -69,6 +69,7 @@ class Topics:
     catalog: TopicT
     signals: TopicT
     feedback: TopicT
+    orders: TopicT
 
     @classmethod
     def of(cls, app: faust.App, settings: Settings) -> Topics:
@@ -79,4 +80,5 @@ class Topics:
             catalog=topic(settings.catalog_topic),
             signals=topic(settings.signals_topic),
             feedback=topic(settings.feedback_topic),
+            orders=topic(settings.orders_topic),
         )

@@ -93,6 +93,7 @@ class Worker:
         app.agent(topics.catalog, name="catalog-validate")(agents.validate_catalog)
         app.agent(topics.signals, name="signals")(agents.process_signals)
         app.agent(topics.feedback, name="feedback")(agents.process_feedback)
+        app.agent(topics.orders, name="orders")(agents.process_orders)
         timers = Timers(self)
         app.timer(self.settings.refresh_interval_s)(timers.refresh_rankings)
         app.timer(GAUGES_INTERVAL_S)(timers.update_gauges)
