@@ -150,6 +150,10 @@ class StoreState:
         for ranking in rankings:
             self._dirty_live.add((ranking.store_id, ranking.item_id))
 
+    def retired(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Live rankings that ended: their changelog tombstones go out at the next flush."""
+        self._dirty_live.update(keys)
+
     async def flush(self) -> None:
         """Produce the current state of everything changed since the last flush (no waiting).
 
@@ -248,12 +252,12 @@ class StoreState:
             restored.applied_upto = max(restored.applied_upto, offset)
             restored.availability += 1
         for (store_id, item_id), substitutes in live.items():
-            # A ranking the old owner retired in a model-update pass (its item drifted back
-            # over the threshold) has no tombstone; the engine does not restore it.
-            if substitutes is None or not engine.restore_live_ranking(
-                store_id, item_id, tuple(substitutes)
-            ):
+            # A ranking whose item is available again by now (its miss aged out unseen) is
+            # not restored; the engine counts it retired and the worker writes its tombstones.
+            if substitutes is None:
                 continue
-            self.store_partition[store_id] = partition
+            self.store_partition[store_id] = partition  # also where a tombstone would go
+            if not engine.restore_live_ranking(store_id, item_id, tuple(substitutes)):
+                continue
             restored.live += 1
         return restored

@@ -1,4 +1,10 @@
-"""``fillrate tail``: pretty-print rankings as they arrive."""
+"""``fillrate tail``: pretty-print rankings, and retirements, as they arrive.
+
+The rankings topic is a table keyed by ``store_id:item_id``: a record with a null value (a
+tombstone) says the key's live ranking has ended (a restock, ...), and tail prints it as a
+retirement; with ``--json`` as ``{"key": ..., "retired": true}``, since a bare null would not
+say which key.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,14 @@ import contextlib
 import sys
 import time
 
+import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from online_learning.contract import EventError, Ranking, decode_ranking
 from streams.connection import KafkaConnection
 from streams.settings import EMBEDDED, Settings
 
-__all__ = ["format_ranking", "run_tail"]
+__all__ = ["format_ranking", "format_record", "format_retirement", "run_tail"]
 
 
 def format_ranking(r: Ranking, names: dict[str, str] | None = None) -> str:
@@ -45,6 +52,39 @@ def format_ranking(r: Ranking, names: dict[str, str] | None = None) -> str:
             + (f"  {names[s.item_id]}" if s.item_id in names else "")
         )
     return "\n".join(lines)
+
+
+def format_retirement(key: str) -> str:
+    """A tombstone of the rankings topic: the key's live ranking ended.
+
+    >>> print(format_retirement("s1:42"))
+    s1  item 42  retired: no live ranking (restocked, or no longer needed)
+    """
+    store_id, _, item_id = key.partition(":")
+    return f"{store_id}  item {item_id}  retired: no live ranking (restocked, or no longer needed)"
+
+
+def format_record(key: bytes | None, value: bytes | None, offset: int, as_json: bool) -> str:
+    """One record of the rankings topic as tail prints it.
+
+    >>> format_record(b"s1:42", None, 7, as_json=True)
+    '{"key":"s1:42","retired":true}'
+    >>> format_record(b"s1:42", b"{}", 8, as_json=False)  # doctest: +ELLIPSIS
+    "(not a ranking at offset 8: substitutions.rankings: missing required field ...)"
+    """
+    text_key = (key or b"").decode("utf-8", "replace")
+    if value is None:
+        if as_json:
+            return orjson.dumps({"key": text_key, "retired": True}).decode()
+        return f"{time.strftime('%H:%M:%S')}  {format_retirement(text_key)}"
+    if as_json:
+        return value.decode("utf-8", "replace")
+    try:
+        ranking = decode_ranking(value)
+    except EventError as exc:
+        return f"(not a ranking at offset {offset}: {exc})"
+    stamp = time.strftime("%H:%M:%S", time.localtime(ranking.ts))
+    return f"{stamp}  {format_ranking(ranking)}"
 
 
 def run_tail(settings: Settings, args: argparse.Namespace) -> int:
@@ -88,16 +128,8 @@ def run_tail(settings: Settings, args: argparse.Namespace) -> int:
                         if args.limit is not None and seen >= args.limit:
                             break
                         seen += 1
-                        if args.json:
-                            print(record.value.decode("utf-8", "replace"), flush=True)
-                            continue
-                        try:
-                            ranking = decode_ranking(record.value)
-                        except EventError as exc:
-                            print(f"(not a ranking at offset {record.offset}: {exc})", flush=True)
-                            continue
-                        stamp = time.strftime("%H:%M:%S", time.localtime(ranking.ts))
-                        print(f"{stamp}  {format_ranking(ranking)}", flush=True)
+                        line = format_record(record.key, record.value, record.offset, args.json)
+                        print(line, flush=True)
         finally:
             await consumer.stop()
         return 0

@@ -230,9 +230,12 @@ class Agents:
         outcome = self.apply_signal(message, signal)
         if outcome is None:
             return
-        if outcome.rankings:
-            await self.output.publish(outcome.rankings, message.timestamp)
+        # also what a restore found ended; handed over before any await, so in order
+        retired = self.engine.take_retired()
+        if outcome.rankings or retired:
+            await self.output.publish(outcome.rankings, message.timestamp, retired)
             self.state.ranked(outcome.rankings)
+            self.state.retired(retired)
         if outcome.changed:
             self.state.applied(
                 message.partition, message.offset, signal.store_id, signal.item_id, outcome.was_live

@@ -4,6 +4,12 @@ Nothing here raises to an agent. A message that cannot be queued is counted in
 ``fillrate_produce_errors_total`` and logged; one queued but not delivered is counted when its
 delivery fails. Delivery is never awaited on the hot path: Faust flushes its producer before it
 commits input offsets, so a committed input always has its output written.
+
+The rankings topic is a table keyed by ``store_id:item_id``: a ranking is the key's new value,
+and a live ranking that ended (restock, ...; the engine's ``take_retired``) is a tombstone, a
+null value, which deletes the key from every table consumer (and, compacted, from the topic).
+Rankings and tombstones are queued under one lock, in the order the engine decided them, so a
+tombstone can never overtake the ranking that made its key live again.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import partial
 from typing import Any, cast
 
@@ -41,28 +47,49 @@ class Output:
         self.metrics = metrics
         self._dead: list[tuple[bytes | None, bytes, int]] = []  # (key, value, source partition)
         self._deadletter_partition_ids: list[int] = []
+        # asyncio.Lock wakes waiters in order: the engine's decisions reach the producer in the
+        # order they were made, across the signal agent and the refresh timer
+        self._rankings_order = asyncio.Lock()
 
     # -- rankings ------------------------------------------------------------------------------
-    async def publish(self, rankings: Sequence[Ranking], caused_at: float | None) -> None:
-        """Queue ``rankings``; ``caused_at``: the triggering event's Kafka timestamp (None for
-        a model-update re-rank), for the latency histogram."""
+    async def publish(
+        self,
+        rankings: Sequence[Ranking],
+        caused_at: float | None,
+        retired: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        """Queue a tombstone for each retired (store, item), then ``rankings``; ``caused_at``:
+        the triggering event's Kafka timestamp (None for a model-update re-rank), for the
+        latency histogram. Call it right after the engine decided them (no await between)."""
+        async with self._rankings_order:
+            for store_id, item_id in retired:
+                await self._send_ranking(f"{store_id}:{item_id}", None, "retired")
+            await self._publish(rankings, caused_at)
+
+    async def _send_ranking(self, key: str, value: bytes | None, what: str) -> bool:
+        """Queue one record of the rankings topic; False if it could not be queued (counted)."""
+        try:
+            future = cast(
+                "asyncio.Future[Any]",
+                await self.app.producer.send(
+                    self.settings.rankings_topic, key.encode(), value, None, None, None
+                ),
+            )
+        except Exception:
+            self.metrics.produce_errors.inc()
+            log.exception("could not publish %s %s", what, key)
+            return False
+        future.add_done_callback(partial(self._delivered, f"{what} {key}"))
+        return True
+
+    async def _publish(self, rankings: Sequence[Ranking], caused_at: float | None) -> None:
         # Straight to the producer (batched by linger_ms), not through Faust's Topic.send and
         # its per-message FutureMessage bookkeeping; delivery failures are counted on arrival.
         metrics = self.metrics
         for ranking in rankings:
             value = orjson.dumps(ranking.to_payload())
-            try:
-                future = cast(
-                    "asyncio.Future[Any]",
-                    await self.app.producer.send(
-                        self.settings.rankings_topic, ranking.key.encode(), value, None, None, None
-                    ),
-                )
-            except Exception:
-                metrics.produce_errors.inc()
-                log.exception("could not publish ranking %s", ranking.ranking_id)
+            if not await self._send_ranking(ranking.key, value, f"ranking {ranking.ranking_id}"):
                 continue
-            future.add_done_callback(partial(self._delivered, ranking.ranking_id))
             metrics.rankings_out.labels(ranking.trigger).inc()
             if not ranking.substitutes:
                 metrics.rankings_empty.labels(empty_reason(ranking.reason)).inc()
@@ -71,12 +98,12 @@ class Output:
             if caused_at is not None:
                 metrics.latency.observe(max(0.0, time.time() - caused_at))
 
-    def _delivered(self, ranking_id: str, future: asyncio.Future[Any]) -> None:
+    def _delivered(self, what: str, future: asyncio.Future[Any]) -> None:
         if future.cancelled() or future.exception() is not None:
             self.metrics.produce_errors.inc()
             log.error(
-                "ranking %s was not delivered: %r",
-                ranking_id,
+                "%s was not delivered: %r",
+                what,
                 None if future.cancelled() else future.exception(),
             )
 

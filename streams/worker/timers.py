@@ -29,9 +29,16 @@ class Timers:
         self.worker = worker
 
     async def refresh_rankings(self) -> None:
-        """Re-rank live rankings after learning; publish those whose order changed."""
+        """Re-rank live rankings after learning; publish those whose order changed and a
+        tombstone for each that ended."""
         worker = self.worker
         state, engine = worker.state, worker.engine
+        # Rankings a restore found ended, with no signal of theirs since to hand them over.
+        retired = engine.take_retired()
+        if retired:
+            await worker.output.publish((), None, retired)
+            state.retired(retired)
+            await state.flush()
         # Not while a rebalance or a restore is under way: state is incomplete then.
         if not worker.ready or state.busy():
             return
@@ -42,9 +49,11 @@ class Timers:
             step = min(REFRESH_SLICE, remaining)
             remaining -= step
             rankings = engine.refresh(step)
-            if rankings:
-                await worker.output.publish(rankings, None)
+            retired = engine.take_retired()  # aged out or gone from the catalog
+            if rankings or retired:
+                await worker.output.publish(rankings, None, retired)
                 state.ranked(rankings)
+                state.retired(retired)
             if not engine.refresh_pending:
                 break
             # a real pause, not sleep(0): Faust needs several loop turns per message, so the

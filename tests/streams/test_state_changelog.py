@@ -65,3 +65,19 @@ async def test_losing_a_partition_forgets_its_stores() -> None:
     assert stats.availability_entries == 0 and stats.live_rankings == 0
     assert state.store_partition == {}
     assert state.owned == {1}
+
+
+async def test_a_ranking_the_restore_does_not_bring_back_gets_its_tombstone_written() -> None:
+    engine, state = restored_state()
+    sent: list[tuple[int, list[Record]]] = []
+
+    async def send(partition: int, records: list[Record]) -> None:
+        sent.append((partition, records))
+
+    state.send = send
+    # soy is believed on the shelf again: the old owner never wrote its tombstones
+    retired = engine.take_retired()
+    assert retired == {("s1", "soy"): "not_restored"}
+    state.retired(retired)
+    await state.flush()
+    assert sent == [(0, [encode_live("s1", "soy", None)])]
