@@ -2,7 +2,9 @@
 
 The worker runs as a child process (exactly what ``fillrate worker`` runs) so the demo shows
 the real thing; its log goes to a file whose path is printed. Everything stops after
-``--duration`` seconds or on Ctrl-C, and the demo ends with a summary of how acceptance moved.
+``--duration`` seconds or on Ctrl-C, and the demo ends with a summary of how acceptance moved
+and of the perfect-order fill rate, as the simulator counted it and as the worker's metrics
+show it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from streams.worker_process import Health, WorkerExited, WorkerProcess
 __all__ = ["run_demo"]
 
 READY_TIMEOUT_S = 90.0
+ORDERS_TIMEOUT_S = 15.0  # for the worker to count the last orders published
 
 
 def run_demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -97,7 +100,7 @@ async def _demo(settings: Settings, args: argparse.Namespace, worker: WorkerProc
         print(f"running for {args.duration:g}s (Ctrl-C stops) ...", flush=True)
         stats = await run_with_status(driver, worker, args.duration, stop)
         await asyncio.sleep(1.0)  # let the worker publish what the last feedback caused
-        final = await asyncio.to_thread(metric_totals, worker)
+        final = await wait_for_orders(worker, stats.orders)
         print(summary(stats.windows, driver.sim.stats(), stats.rankings, final), flush=True)
         return 0 if worker.alive() else 1
     finally:
@@ -179,6 +182,17 @@ async def run_with_status(
         poller.cancel()
 
 
+async def wait_for_orders(worker: WorkerProcess, orders: int) -> dict[str, float]:
+    """The worker's metric totals once it has counted every order published (or after
+    :data:`ORDERS_TIMEOUT_S`), so its fill rate is over the same orders as the simulator's."""
+    deadline = time.monotonic() + ORDERS_TIMEOUT_S
+    while True:
+        totals = await asyncio.to_thread(metric_totals, worker)
+        if totals.get("fillrate_orders_total", 0.0) >= orders or time.monotonic() > deadline:
+            return totals
+        await asyncio.sleep(0.25)
+
+
 def metric_totals(worker: WorkerProcess) -> dict[str, float]:
     """The worker's metrics summed over their labels; empty if it does not answer."""
     try:
@@ -201,6 +215,33 @@ def worker_status(latest: dict[str, float]) -> str:
     if loss is None or loss != loss or prior is None:  # NaN before the first feedback
         return f"dead letters {dead:,.0f}"
     return f"dead letters {dead:,.0f}  log loss {loss:.3f} (prior alone {prior:.3f})"
+
+
+def fill_rate_lines(sim: dict[str, float], metrics: dict[str, float]) -> list[str]:
+    """The perfect-order fill rate as the simulator counted it and, when its metrics have
+    orders, as the worker counted the same orders from ``orders.completed``.
+
+    >>> sim = {"perfect_order_fill_rate": 0.75, "orders_completed": 8.0}
+    >>> worker = {"fillrate_orders_total": 8.0, "fillrate_orders_perfect_total": 6.0}
+    >>> for line in fill_rate_lines(sim, worker):
+    ...     print(line)
+      perfect-order fill rate  75.0% of 8 orders (simulator)
+                               75.0% of 8 orders (worker's /metrics)
+    """
+    fill = sim.get("perfect_order_fill_rate")
+    if fill is None:
+        return []
+    completed = sim.get("orders_completed")
+    if completed is None:
+        return [f"  perfect-order fill rate  {fill:.1%}"]
+    lines = [f"  perfect-order fill rate  {fill:.1%} of {completed:,.0f} orders (simulator)"]
+    orders = metrics.get("fillrate_orders_total", 0.0)
+    if orders:
+        perfect = metrics.get("fillrate_orders_perfect_total", 0.0)
+        lines.append(
+            f"  {'':<23}  {perfect / orders:.1%} of {orders:,.0f} orders (worker's /metrics)"
+        )
+    return lines
 
 
 def summary(
@@ -235,9 +276,7 @@ def summary(
         return "\n".join(lines)
     lines.append(f"  rankings received        {rankings:,}")
     lines.append(f"  substitutes offered      {offered:,}")
-    fill = sim.get("perfect_order_fill_rate")
-    if fill is not None:
-        lines.append(f"  perfect-order fill rate  {fill:.1%}")
+    lines.extend(fill_rate_lines(sim, metrics or {}))
     active = [w for w in windows if w.offered]  # from the first offer on (not the warm-up)
     n = len(active)
     thirds = [active[: n // 3], active[n // 3 : 2 * n // 3], active[2 * n // 3 :]]

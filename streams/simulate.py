@@ -4,7 +4,9 @@ It publishes the real Instacart catalog, then in a loop advances simulated time,
 shoppers' and stores' stock signals, and answers every missing item with the ranking the worker
 published for it: the simulated shopper offers the best in-stock substitute and the customer's
 hidden preferences decide the feedback, which goes back to the worker. A missing item whose
-ranking has not arrived within ``wait_s`` real seconds goes unfilled.
+ranking has not arrived within ``wait_s`` real seconds goes unfilled. Each order, once every
+line is settled, goes to ``orders.completed`` with its lines' outcomes, so the worker counts
+the perfect-order fill rate the simulator computes.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any, TextIO
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from online_learning.contract import Feedback, event_payload, product_payload
+from online_learning.contract import Feedback, encode_order, event_payload, product_payload
 from online_learning.offline.shadow import PriorShadow
 from online_learning.offline.simulation import SimConfig, Simulation, SubstitutionRequest
 from streams.connection import KafkaConnection
@@ -51,6 +53,8 @@ class DriverStats:
     feedback: int = 0
     rankings: int = 0
     accepted: int = 0
+    orders: int = 0  # completed orders published
+    perfect_orders: int = 0
     unfilled: int = 0
     recent: deque[bool] = field(default_factory=lambda: deque(maxlen=300))
     recent_lift: deque[float] = field(default_factory=lambda: deque(maxlen=500))
@@ -78,6 +82,7 @@ class SimulationDriver:
     ) -> None:
         self.settings = settings
         self.sim = Simulation(config)
+        self.sim.record_orders()  # every completed order is published
         # Built here, before the clock starts: the features of the whole catalog take a while.
         self.shadow = PriorShadow(self.sim.catalog_events()) if compare_prior else None
         self.speed = speed
@@ -209,6 +214,16 @@ class SimulationDriver:
             else:
                 still.append((since, request))
         self.pending = still
+        await self._send_orders()
+
+    async def _send_orders(self) -> None:
+        """Publish the orders completed since the last step, each once."""
+        assert self._producer is not None
+        for order in self.sim.take_completed_orders():
+            key, value = encode_order(order)
+            await self._producer.send(self.settings.orders_topic, key=key, value=value)
+            self.stats.orders += 1
+            self.stats.perfect_orders += order.perfect
 
     async def run(
         self,

@@ -38,7 +38,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from online_learning.contract import Feedback, InventorySignal, Product
+from online_learning.contract import CompletedOrder, Feedback, InventorySignal, OrderLine, Product
 from online_learning.offline.acceptance_truth import P_MAX, P_MIN, AcceptanceTruth
 from online_learning.offline.baskets import Baskets
 from online_learning.offline.instacart import load_instacart_products
@@ -67,12 +67,13 @@ class SubstitutionRequest:
 
 
 class _Order:
-    __slots__ = ("lines_left", "open_requests", "perfect")
+    __slots__ = ("lines", "lines_left", "open_requests", "perfect")
 
     def __init__(self, lines: int) -> None:
         self.lines_left = lines
         self.open_requests = 0
         self.perfect = True
+        self.lines: list[OrderLine | None] = [None] * lines  # each line's outcome, once known
 
 
 class Simulation:
@@ -138,7 +139,8 @@ class Simulation:
         self._pick_queue: list[_Pick] = []
         self._order_info: dict[str, tuple[str, str]] = {}  # order -> (customer, store)
         self._orders: dict[str, _Order] = {}
-        self._requests: dict[str, str] = {}  # open request id -> order id
+        self._requests: dict[str, tuple[str, int]] = {}  # open request id -> (order id, line)
+        self._completed: list[CompletedOrder] | None = None  # kept only if record_orders()
         self._seq = itertools.count()
         self._n_orders = 0
         self._n_requests = 0
@@ -212,17 +214,18 @@ class Simulation:
         None, and counts the line unfilled, when nothing listed is in stock. A request that was
         already resolved or expired returns None and changes nothing.
         """
-        order_id = self._requests.pop(request.request_id, None)
-        if order_id is None:
+        open_request = self._requests.pop(request.request_id, None)
+        if open_request is None:
             self._counts["stale_resolutions"] += 1
             return None
+        order_id, line = open_request
         requested = self.products[request.item_id]
         ts = max(self.now, request.ts)
         offer = self._first_in_stock(request, ranked_item_ids, ts)
         if offer is None:
             self._counts["unfilled"] += 1
             self._counts["nothing_in_stock"] += 1
-            self._close_request(order_id, filled=False)
+            self._close_request(order_id, line, OrderLine(request.item_id, "missing"), ts)
             return None
         position, candidate = offer
         item_id = candidate.item_id
@@ -235,7 +238,8 @@ class Simulation:
             outcome = "rejected"
         self._counts["substituted"] += 1
         self._counts[outcome] += 1
-        self._close_request(order_id, filled=outcome == "accepted")
+        line_outcome = "substituted" if outcome == "accepted" else outcome
+        self._close_request(order_id, line, OrderLine(request.item_id, line_outcome, item_id), ts)
         return Feedback(
             event_id=f"{request.request_id}-fb",
             store_id=request.store_id,
@@ -281,12 +285,28 @@ class Simulation:
 
     def expire(self, request: SubstitutionRequest) -> None:
         """The shopper gave up waiting for a ranking: the line goes unfilled."""
-        order_id = self._requests.pop(request.request_id, None)
-        if order_id is None:
+        open_request = self._requests.pop(request.request_id, None)
+        if open_request is None:
             return
         self._counts["unfilled"] += 1
         self._counts["expired"] += 1
-        self._close_request(order_id, filled=False)
+        order_id, line = open_request
+        self._close_request(order_id, line, OrderLine(request.item_id, "missing"), self.now)
+
+    def record_orders(self) -> None:
+        """Keep each order as it completes, with every line's outcome, until
+        :meth:`take_completed_orders` (``fillrate simulate`` publishes them); off by default, so
+        an offline run holds no orders it will not read."""
+        if self._completed is None:
+            self._completed = []
+
+    def take_completed_orders(self) -> list[CompletedOrder]:
+        """The orders completed since the last call, in completion order (see
+        :meth:`record_orders`). An order is perfect exactly when :meth:`stats` counts it so."""
+        if self._completed is None:
+            return []
+        completed, self._completed = self._completed, []
+        return completed
 
     def true_accept_prob(
         self,
@@ -414,31 +434,36 @@ class Simulation:
                 self._signals.append(
                     InventorySignal(store_id, item_id, "found", ts, None, _SHOPPER)
                 )
-            self._maybe_complete(order_id, order)
+            order.lines[line] = OrderLine(item_id, "found")
+            self._maybe_complete(order_id, order, ts)
             return None
         counts["not_found_lines"] += 1
         counts["out_of_stock_lines" if not truly_in else "false_not_found_lines"] += 1
         self._signals.append(InventorySignal(store_id, item_id, "not_found", ts, 0, _SHOPPER))
         self._n_requests += 1
         request_id = f"{self._prefix}-r{self._n_requests:08d}"
-        self._requests[request_id] = order_id
+        self._requests[request_id] = (order_id, line)
         order.open_requests += 1
         return SubstitutionRequest(request_id, order_id, customer_id, store_id, item_id, ts)
 
-    def _close_request(self, order_id: str, filled: bool) -> None:
+    def _close_request(self, order_id: str, line: int, outcome: OrderLine, ts: float) -> None:
         order = self._orders[order_id]
         order.open_requests -= 1
-        if not filled:
+        order.lines[line] = outcome
+        if outcome.outcome != "substituted":  # missing, rejected, refunded
             order.perfect = False
-        self._maybe_complete(order_id, order)
+        self._maybe_complete(order_id, order, ts)
 
-    def _maybe_complete(self, order_id: str, order: _Order) -> None:
+    def _maybe_complete(self, order_id: str, order: _Order, ts: float) -> None:
         if order.lines_left or order.open_requests:
             return
         self._counts["orders_completed"] += 1
         self._counts["perfect_orders"] += order.perfect
+        customer_id, store_id = self._order_info.pop(order_id)
         del self._orders[order_id]
-        del self._order_info[order_id]
+        if self._completed is not None:
+            lines = tuple(line for line in order.lines if line is not None)
+            self._completed.append(CompletedOrder(order_id, store_id, ts, lines, customer_id))
 
 
 def _signal_ts(signal: InventorySignal) -> float:

@@ -30,4 +30,12 @@ def test_demo_runs_shows_progress_and_compares_the_worker_with_the_prior() -> No
     rows = re.findall(r"(first|middle|last) third\s+([\d.]+)% of [\d,]+\s+of ([\d,]+)", out)
     assert [r[0] for r in rows] == ["first", "middle", "last"], out[-2000:]
     assert all(int(r[2].replace(",", "")) > 0 for r in rows)  # the prior comparison ran
+    # the simulator's orders, counted by the worker from orders.completed: the same fill rate
+    sim_fill = re.search(
+        r"perfect-order fill rate\s+([\d.]+)% of ([\d,]+) orders \(simulator\)", out
+    )
+    worker_fill = re.search(r"([\d.]+)% of ([\d,]+) orders \(worker's /metrics\)", out)
+    assert sim_fill and worker_fill, out[-2000:]
+    assert int(sim_fill[2].replace(",", "")) > 0
+    assert worker_fill.groups() == sim_fill.groups()
     assert "fillrate demo: stopped" in out

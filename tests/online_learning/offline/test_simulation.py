@@ -7,7 +7,7 @@ import random
 import statistics
 from collections.abc import Callable, Sequence
 
-from online_learning.contract import Feedback, InventorySignal
+from online_learning.contract import Feedback, InventorySignal, decode_order, encode_order
 from online_learning.offline.simulation import SimConfig, Simulation, SubstitutionRequest
 
 Policy = Callable[[Simulation, SubstitutionRequest], Sequence[str]]
@@ -243,3 +243,44 @@ def test_orders_count_only_once_every_request_is_settled(products):
     assert settled["orders_completed"] > stats["orders_completed"]
     assert settled["expired"] == settled["unfilled"] == len(requests)
     assert 0.0 < settled["perfect_order_fill_rate"] < 1.0
+
+
+def test_completed_orders_carry_each_line_outcome_and_agree_with_the_fill_rate(products):
+    sim = Simulation(SimConfig(seed=7, out_of_stock_rate=0.2), products)
+    assert sim.take_completed_orders() == []  # not recorded unless asked: offline runs hold none
+    sim.record_orders()
+    by_aisle: dict[str, list[str]] = {}
+    for p in sim.products.values():
+        by_aisle.setdefault(p.aisle, []).append(p.item_id)
+    policy = same_aisle(by_aisle)
+    completed = []
+    for step in range(10):
+        _, requests = sim.advance(60)
+        for i, request in enumerate(requests):
+            if (step + i) % 4 == 0:
+                sim.expire(request)  # the shopper gave up: nothing delivered for the line
+            else:
+                sim.resolve(request, policy(sim, request))
+        completed += sim.take_completed_orders()
+    stats = sim.stats()
+    assert len(completed) == stats["orders_completed"] > 0
+    assert sum(order.perfect for order in completed) == stats["perfect_orders"]
+    outcomes = [line.outcome for order in completed for line in order.lines]
+    # the stats also count lines of orders still being picked
+    for outcome, counted in [
+        ("found", "found_lines"),
+        ("substituted", "accepted"),
+        ("refunded", "refunded"),
+        ("rejected", "rejected"),
+        ("missing", "unfilled"),
+    ]:
+        assert 0 < outcomes.count(outcome) <= stats[counted], outcome
+    for order in completed:
+        perfect = all(line.outcome in ("found", "substituted") for line in order.lines)
+        assert order.perfect == perfect
+        assert all(
+            (line.substitute_id is None) == (line.outcome in ("found", "missing"))
+            for line in order.lines
+        )
+    for order in completed:  # what the contract accepts
+        decode_order(encode_order(order)[1])
