@@ -121,6 +121,9 @@ class Agents:
     async def process_feedback(self, stream: faust.StreamT) -> None:
         """Validate this worker's feedback partitions; every worker learns from the log."""
         await self.catalog.ready.wait()
+        # Count each event once: after a restart, what was counted before (and forwarded) is
+        # known only once the model has replayed the log (outcomes.py).
+        await self.learning.ready.wait()
         settings = self.settings
         events_in = self.metrics.events_in.labels(settings.feedback_topic)
         async for batch in cast(Stream, stream).take_events(

@@ -8,8 +8,9 @@ counted once per ``event_id``:
   skip it, redelivery.py);
 - an ``event_id`` this worker counted already (a producer's retry, a repeat in one batch) is
   recognised by the ids it counted, kept for the last :data:`COUNTED_IDS`;
-- an ``event_id`` another worker counted and forwarded before its partition moved here is
-  recognised because this worker's model learned it from the log already.
+- an ``event_id`` counted and forwarded before the partition moved here, or before this
+  worker restarted, is recognised because this worker's model learned it from the log
+  already: the feedback agent counts nothing before the log is replayed.
 
 What a crash can cost: an event validated by a worker that dies before forwarding it (or before
 the new owner's reader has learned it from the log) is counted again by the new owner, and the
