@@ -13,9 +13,9 @@ already (a producer's retry) is recognised among the last :data:`COUNTED_ORDERS`
 
 An order naming items the catalog lacks is counted all the same, its lines under department
 ``unknown``: the order happened, and the fill rate must not depend on whether the catalog
-feed has caught up (or still lists a discontinued item). Departments come from the catalog;
-the label holds at most :data:`DEPARTMENT_LABELS` distinct values per worker, the first seen,
-and any later one reads ``other``.
+feed has caught up (or still lists a discontinued item). Departments come from the catalog,
+bounded as feedback's are (outcomes.py): at most ``DEPARTMENT_LABELS`` distinct values per
+worker, the first seen, and any later one reads ``other``.
 """
 
 from __future__ import annotations
@@ -26,37 +26,12 @@ from collections.abc import Callable
 from online_learning.contract import CompletedOrder
 from online_learning.recent_ids import RecentIds
 from streams.metrics import WorkerMetrics
+from streams.worker.outcomes import DEPARTMENT_LABELS, BoundedLabels
 
-__all__ = ["COUNTED_ORDERS", "DEPARTMENT_LABELS", "Departments", "OrderCounts"]
-
-DEPARTMENT_LABELS = 100
-"""Distinct department label values a worker exports; Instacart's catalog has 21."""
+__all__ = ["COUNTED_ORDERS", "OrderCounts"]
 
 COUNTED_ORDERS = 100_000
 """Order ids a worker remembers having counted, to recognise a producer's retry."""
-
-
-class Departments:
-    """A department label of bounded cardinality: the first ``limit`` seen, then ``other``.
-
-    >>> departments = Departments(2)
-    >>> [departments(d) for d in ("dairy", "bakery", "frozen", "dairy", None)]
-    ['dairy', 'bakery', 'other', 'dairy', 'unknown']
-    """
-
-    def __init__(self, limit: int = DEPARTMENT_LABELS) -> None:
-        self.limit = limit
-        self._values: set[str] = set()
-
-    def __call__(self, department: str | None) -> str:
-        if department is None:
-            return "unknown"
-        if department in self._values:
-            return department
-        if len(self._values) >= self.limit:
-            return "other"
-        self._values.add(department)
-        return department
 
 
 class OrderCounts:
@@ -85,7 +60,7 @@ class OrderCounts:
     ) -> None:
         self.metrics = metrics
         self.department_of = department_of
-        self.departments = Departments()
+        self.departments = BoundedLabels(DEPARTMENT_LABELS)  # as feedback's (outcomes.py)
         self._counted = RecentIds(remember)
 
     def count(self, order: CompletedOrder) -> bool:
