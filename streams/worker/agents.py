@@ -55,7 +55,7 @@ INPUT_WITHIN_S = 0.005  # the same for signals and feedback: latency matters the
 
 
 class Agents:
-    """The agents of ``worker``: catalog validation, signals, feedback."""
+    """The agents of ``worker``: catalog validation, signals, feedback, completed orders."""
 
     def __init__(self, worker: Worker) -> None:
         self.settings = worker.settings
