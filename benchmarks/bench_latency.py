@@ -106,6 +106,8 @@ class RankingWatcher:
             received = time.time()
             for records in batches.values():
                 for record in records:
+                    if record.value is None:  # a retired ranking's tombstone
+                        continue
                     self.rankings += 1
                     ranking = orjson.loads(record.value)
                     if ranking["trigger"] != "stock_out":

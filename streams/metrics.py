@@ -23,7 +23,7 @@ from prometheus_client import (
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from online_learning.contract import EventError
-from online_learning.engine import UnknownReference
+from online_learning.engine import RETIREMENTS, UnknownReference
 from online_learning.ranking import EMPTY_REASONS
 from streams.cli import version
 
@@ -89,6 +89,17 @@ class WorkerMetrics:
         )
         for reason in EMPTY_REASONS:
             self.rankings_empty.labels(reason)
+        self.rankings_retired = Counter(
+            "fillrate_rankings_retired_total",
+            "Live rankings that ended, each published as a tombstone of its key, by why:"
+            " restock, aged_out, not_in_catalog, not_restored (a restore found the item"
+            " available). Counted by the worker that publishes them (the owner of the store's"
+            " partition): sum over workers",
+            ["reason"],
+            registry=r,
+        )
+        for reason in RETIREMENTS:
+            self.rankings_retired.labels(reason)
         self.rankings_explored = Counter(
             "fillrate_rankings_explored_total",
             "Ranking events whose first substitute was chosen by exploration, not greedily",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any, cast
 
@@ -56,14 +56,16 @@ class Output:
         self,
         rankings: Sequence[Ranking],
         caused_at: float | None,
-        retired: Iterable[tuple[str, str]] = (),
+        retired: Mapping[tuple[str, str], str] | None = None,
     ) -> None:
-        """Queue a tombstone for each retired (store, item), then ``rankings``; ``caused_at``:
+        """Queue a tombstone for each retired (store, item) (-> why, counted), then
+        ``rankings``; ``caused_at``:
         the triggering event's Kafka timestamp (None for a model-update re-rank), for the
         latency histogram. Call it right after the engine decided them (no await between)."""
         async with self._rankings_order:
-            for store_id, item_id in retired:
-                await self._send_ranking(f"{store_id}:{item_id}", None, "retired")
+            for (store_id, item_id), why in (retired or {}).items():
+                if await self._send_ranking(f"{store_id}:{item_id}", None, "retired"):
+                    self.metrics.rankings_retired.labels(why).inc()
             await self._publish(rankings, caused_at)
 
     async def _send_ranking(self, key: str, value: bytes | None, what: str) -> bool:

@@ -112,6 +112,8 @@ async def test_the_rankings_topic_as_a_table_holds_exactly_the_live_rankings(
     assert set(table) == expected, "the table is not the worker's live rankings"
     assert table == live  # same substitutes, in the same order, as the worker holds
     assert health["live_rankings"] == len(expected)
+    # three tombstones: s2's milk[2] was retired, then live again with a new ranking
+    assert worker.metric("fillrate_rankings_retired_total", reason="restock") == 3
 
     # A restart: the new process restores the live rankings from the changelog; a restock
     # of a restored key is still a tombstone, and a new stock-out a new key.
@@ -127,6 +129,7 @@ async def test_the_rankings_topic_as_a_table_holds_exactly_the_live_rankings(
     assert set(table) == expected, "after a restart the table is not the worker's live rankings"
     assert table == live
     assert health["live_rankings"] == len(expected)
+    assert again.metric("fillrate_rankings_retired_total", reason="restock") == 1
 
 
 async def test_an_existing_rankings_topic_that_deletes_by_age_starts_the_worker_with_a_warning(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence, Set
+from collections.abc import Mapping, Sequence, Set
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -28,12 +28,20 @@ MILK = [Product(f"m{i}", f"Brand{i} Whole Milk", "milk", "dairy eggs") for i in 
 class Output:
     def __init__(self) -> None:
         self.rankings: list[Ranking] = []
+        self.published: list[str] = []  # keys, in order; "-key" for a tombstone
         self.dead: list[tuple[int, str]] = []  # sent
         self.queued: list[tuple[int, str]] = []  # refused, not sent yet
         self.flushes = 0
         self.forwarded: list[tuple[bytes | None, bytes | None]] = []
 
-    async def publish(self, rankings: list[Ranking], caused_at: float | None) -> None:
+    async def publish(
+        self,
+        rankings: list[Ranking],
+        caused_at: float | None,
+        retired: Mapping[tuple[str, str], str] | None = None,
+    ) -> None:
+        self.published.extend(f"-{store}:{item}" for store, item in retired or {})
+        self.published.extend(r.key for r in rankings)
         self.rankings.extend(rankings)
 
     def refuse(self, message: Any, exc: Exception) -> None:
@@ -71,6 +79,7 @@ class State:
     def __init__(self, done: Set[int] = frozenset()) -> None:
         self.done = done
         self.applied_signals: list[tuple[int, str, str, bool]] = []
+        self.retired_keys: list[tuple[str, str]] = []
 
     async def ready(self, partition: int) -> None:
         return None
@@ -80,6 +89,9 @@ class State:
 
     def ranked(self, rankings: list[Ranking]) -> None:
         return None
+
+    def retired(self, keys: Mapping[tuple[str, str], str]) -> None:
+        self.retired_keys.extend(keys)
 
     def applied(self, partition: int, offset: int, store: str, item: str, was_live: bool) -> None:
         self.applied_signals.append((offset, store, item, was_live))
@@ -168,6 +180,17 @@ def test_signals_keep_their_order_around_the_wait() -> None:
         (2, "m0"),
     ]
     assert worker.engine.live_ranking("s1", "m3") is None  # retired by the restock
+    # its tombstone follows its ranking, and precedes nothing of m0's
+    assert worker.output.published == ["s1:m3", "-s1:m3", "s1:m0"]
+    assert worker.state.retired_keys == [("s1", "m3")]
+
+
+def test_a_restock_then_a_miss_in_one_batch_leaves_the_key_live() -> None:
+    agent, worker = agents()
+    run(agent, stock_out(0, "m0"), stock_out(1, "m0", "found"), stock_out(2, "m0"))
+    # the tombstone goes out before the new ranking: a table ends with the key live
+    assert worker.output.published == ["s1:m0", "-s1:m0", "s1:m0"]
+    assert worker.engine.live_ranking("s1", "m0") is not None
 
 
 def test_an_item_the_catalog_never_brings_is_dead_lettered_with_its_reason() -> None:
