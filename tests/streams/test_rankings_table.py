@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from online_learning.contract import Product, decode_entry, decode_ranking
 from streams.connection import KafkaConnection
@@ -147,3 +148,17 @@ async def test_an_existing_rankings_topic_that_deletes_by_age_starts_the_worker_
     assert settings.rankings_topic not in created
     warned = [r.getMessage() for r in caplog.records if settings.rankings_topic in r.getMessage()]
     assert warned and "table" in warned[0] and "cleanup.policy=compact" in warned[0]
+
+
+async def test_a_new_rankings_topic_is_created_compacted(broker: EmbeddedBroker) -> None:
+    settings = worker_settings(broker)
+    assert settings.rankings_topic in await ensure_topics(settings)
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap_servers)
+    await admin.start()
+    try:
+        resource = ConfigResource(ConfigResourceType.TOPIC, settings.rankings_topic)
+        (response,) = await admin.describe_configs([resource])
+    finally:
+        await admin.close()
+    configs = {entry[0]: entry[1] for entry in response.resources[0][4]}
+    assert configs["cleanup.policy"] == "compact"  # a table consumer rebuilds from it alone
