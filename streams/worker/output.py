@@ -58,10 +58,10 @@ class Output:
         caused_at: float | None,
         retired: Mapping[tuple[str, str], str] | None = None,
     ) -> None:
-        """Queue a tombstone for each retired (store, item) (-> why, counted), then
-        ``rankings``; ``caused_at``:
-        the triggering event's Kafka timestamp (None for a model-update re-rank), for the
-        latency histogram. Call it right after the engine decided them (no await between)."""
+        """Queue a tombstone for each key of ``retired`` ((store, item) -> why, counted by
+        why), then ``rankings``. ``caused_at``: the triggering event's Kafka timestamp (None
+        for a model-update re-rank), for the latency histogram. Call it right after the engine
+        decided them, with no await between, so the lock keeps the engine's order."""
         async with self._rankings_order:
             for (store_id, item_id), why in (retired or {}).items():
                 if await self._send_ranking(f"{store_id}:{item_id}", None, "retired"):
