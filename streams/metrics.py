@@ -80,8 +80,9 @@ class WorkerMetrics:
         self.rankings_empty = Counter(
             "fillrate_rankings_empty_total",
             "Ranking events published with no substitute, by why: never_substituted (a rule),"
-            " no_other_items (alone in its aisle or department), no_candidates (every other"
-            " item breaks a hard rule), none_available (every candidate believed out of stock),"
+            " no_other_items (its candidate pool is empty), no_candidates (no other item passes"
+            " the hard rules, as for an item alone in its aisle), none_available (every"
+            " candidate believed out of stock),"
             " other. Counted by the worker that publishes them (the owner of the store's"
             " partition): sum over workers",
             ["reason"],
