@@ -174,7 +174,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
         _add_simulate,
     ),
     "demo": ("embedded broker + worker + simulator, with live progress", _add_demo),
-    "tail": ("pretty-print rankings as they arrive", _add_tail),
+    "tail": ("pretty-print rankings (and their retirements) as they arrive", _add_tail),
     "evaluate": (
         "offline: learned ranking vs prior, baselines and oracle (no broker)",
         _add_evaluate,

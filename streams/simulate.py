@@ -90,6 +90,7 @@ class SimulationDriver:
         self.stats = DriverStats()
         self.rankings: dict[tuple[str, str], tuple[str, list[str]]] = {}
         self.pending: deque[tuple[float, SubstitutionRequest]] = deque()
+        self._ranking_keys: dict[bytes | None, tuple[str, str]] = {}  # record key -> ranking
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
 
@@ -135,10 +136,16 @@ class SimulationDriver:
         batches = await self._consumer.getmany(timeout_ms=0, max_records=10_000)
         for records in batches.values():
             for record in records:
+                if record.value is None:  # a retired ranking: the shopper has nothing to offer
+                    retired = self._ranking_keys.pop(record.key, None)
+                    if retired is not None:
+                        self.rankings.pop(retired, None)
+                    continue
                 try:
                     r = orjson.loads(record.value)
                     ids = [s["item_id"] for s in r["substitutes"]]
                     self.rankings[r["store_id"], r["item_id"]] = (r["ranking_id"], ids)
+                    self._ranking_keys[record.key] = (r["store_id"], r["item_id"])
                 except (orjson.JSONDecodeError, KeyError, TypeError):
                     continue
                 self.stats.rankings += 1

@@ -124,11 +124,12 @@ class Worker:
         self.metrics.ready.set(1)
         settings = self.settings
         log.warning(
-            "fillrate worker ready: %d catalog items, consuming %s and %s on %s; "
+            "fillrate worker ready: %d catalog items, consuming %s, %s and %s on %s; "
             "health http://%s:%d/health, metrics http://%s:%d/metrics",
             self.engine.stats().catalog_items,
             settings.signals_topic,
             settings.feedback_topic,
+            settings.orders_topic,
             settings.broker,
             settings.web_host,
             settings.web_port,
