@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from online_learning.contract import product_payload
+from online_learning.contract import CompletedOrder, OrderLine, order_payload, product_payload
 from streams.embedded_broker import free_port
 from tests.conftest import feedback_payload, milk, signal_payload
 from tests.deploy_support import (
@@ -157,6 +157,8 @@ async def test_prometheus_scrapes_the_worker_and_evaluates_the_alerts(
         await io.send(
             s.feedback_topic, feedback_payload("s1", "p1", "p2", "accepted", ts=now), key="s1"
         )
+        order = CompletedOrder("o1", "s1", now, (OrderLine("p1", "substituted", "p2"),))
+        await io.send(s.orders_topic, order_payload(order), key="s1")
 
         def events_in() -> dict[str, float]:
             by_labels = prometheus.query("fillrate_events_in_total")
@@ -166,7 +168,12 @@ async def test_prometheus_scrapes_the_worker_and_evaluates_the_alerts(
         wait_for(lambda: events_in().get(s.signals_topic) == 1, "the signal, scraped")
         await io.send(s.signals_topic, b"{not json", key="s1")
 
-        expected_in = {s.catalog_topic: 2.0, s.signals_topic: 2.0, s.feedback_topic: 1.0}
+        expected_in = {
+            s.catalog_topic: 2.0,
+            s.signals_topic: 2.0,
+            s.feedback_topic: 1.0,
+            s.orders_topic: 1.0,
+        }
         try:
             wait_for(lambda: events_in() == expected_in, "every input, scraped")
         except AssertionError:
