@@ -16,6 +16,11 @@ records its offset (or a later one) was applied before the crash and is skipped,
 ``not_found`` is never compounded twice and its rankings are not sent twice. Within a batch the
 live-ranking records are produced before the availability records, in one partition, so an
 entry that marks a signal as applied is never in the log without the rankings it changed.
+
+Completed orders are counted the same way, once: the offset up to which a partition of the
+orders topic (partitioned like the signals, by store) was counted goes to the changelog
+partition of the same number, so the worker the partition moves to skips what was counted
+before the move (``already_counted``).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from online_learning.contract import decode_entry, encode_availability, encode_live
+from online_learning.contract.changelog import encode_counted
 from online_learning.engine import SubstitutionEngine
 from online_learning.ranking import Ranking
 from streams.batch_produce import Record
@@ -53,6 +59,7 @@ class RestoredPartition:
     seconds: float = 0.0
     applied: dict[tuple[str, str], int] = field(default_factory=dict)
     applied_upto: int = -1
+    counted: dict[str, int] = field(default_factory=dict)  # topic -> counted up to offset
 
 
 class StoreState:
@@ -78,6 +85,8 @@ class StoreState:
         self._applied: dict[int, RestoredPartition] = {}
         self._dirty_live: set[tuple[str, str]] = set()
         self._dirty_availability: dict[tuple[str, str], int] = {}
+        self._counted: dict[tuple[str, int], int] = {}  # (topic, partition) -> counted upto
+        self._dirty_counted: set[tuple[str, int]] = set()
 
     # -- ownership -----------------------------------------------------------------------------
     def on_revoked(self) -> None:
@@ -94,6 +103,9 @@ class StoreState:
                 if task is not None:
                     task.cancel()
                 self._applied.pop(p, None)
+            for key in [key for key in self._counted if key[1] in lost]:
+                del self._counted[key]
+                self._dirty_counted.discard(key)
             stores = {s for s, p in self.store_partition.items() if p in lost}
             self.engine.forget_stores(stores)
             for s in stores:
@@ -146,6 +158,16 @@ class StoreState:
         if was_live:
             self._dirty_live.add((store_id, item_id))
 
+    def already_counted(self, topic: str, partition: int, offset: int) -> bool:
+        """Was the message at ``offset`` of ``topic``'s ``partition`` counted already (here,
+        or by the partition's owner before it moved here)? Wait for :meth:`ready` first."""
+        return offset <= self._counted.get((topic, partition), -1)
+
+    def counted(self, topic: str, partition: int, offset: int) -> None:
+        """The message at ``offset`` was counted: note it, to write at the next flush."""
+        self._counted[(topic, partition)] = offset
+        self._dirty_counted.add((topic, partition))
+
     def ranked(self, rankings: Iterable[Ranking]) -> None:
         for ranking in rankings:
             self._dirty_live.add((ranking.store_id, ranking.item_id))
@@ -162,8 +184,13 @@ class StoreState:
         """
         live, self._dirty_live = self._dirty_live, set()
         availability, self._dirty_availability = self._dirty_availability, {}
+        counted, self._dirty_counted = self._dirty_counted, set()
         engine = self.engine
         records: dict[int, list[Record]] = {}
+        for topic, number in counted:
+            if number in self.owned:
+                upto = self._counted[(topic, number)]
+                records.setdefault(number, []).append(encode_counted(topic, upto))
         for store_id, item_id in live:
             partition = self.store_partition.get(store_id)
             if partition is None:
@@ -191,8 +218,12 @@ class StoreState:
             except Exception as exc:  # broker trouble: keep trying, the partition waits
                 log.error("restoring %s[%d] failed, retrying: %r", self.topic, partition, exc)
                 await asyncio.sleep(1.0)
-        availability, live = found
+        availability, live, counted = found
         restored = self._import(partition, availability, live)
+        restored.counted = counted
+        for topic, offset in counted.items():
+            key = (topic, partition)
+            self._counted[key] = max(self._counted.get(key, -1), offset)
         restored.seconds = time.monotonic() - started
         self.restored_entries += restored.availability + restored.live
         if restored.availability or restored.live:
@@ -210,10 +241,14 @@ class StoreState:
 
     async def _read(
         self, partition: int
-    ) -> tuple[dict[tuple[str, str], list[Any]], dict[tuple[str, str], list[str] | None]]:
-        """The latest value of every key in one changelog partition, up to its end at start."""
+    ) -> tuple[
+        dict[tuple[str, str], list[Any]], dict[tuple[str, str], list[str] | None], dict[str, int]
+    ]:
+        """The latest value of every key in one changelog partition, up to its end at start:
+        availability entries, live rankings, and counted offsets by topic."""
         availability: dict[tuple[str, str], list[Any]] = {}
         live: dict[tuple[str, str], list[str] | None] = {}
+        counted: dict[str, int] = {}
         async with TopicReplay(
             self.connection,
             self.topic,
@@ -226,8 +261,12 @@ class StoreState:
             async for records in replay.backlog():
                 for record in records:
                     kind, store_id, item_id, value = decode_entry(record.key, record.value)
-                    (availability if kind == "a" else live)[(store_id, item_id)] = value
-        return availability, live
+                    if kind == "c":
+                        if value is not None:
+                            counted[store_id] = int(value)  # store_id holds the topic here
+                    else:
+                        (availability if kind == "a" else live)[(store_id, item_id)] = value
+        return availability, live, counted
 
     def _import(
         self,

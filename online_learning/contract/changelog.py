@@ -1,9 +1,11 @@
-"""The state changelog record: availability entries and live rankings, as key and value bytes.
+"""The state changelog record: availability entries, live rankings and counted offsets.
 
 The worker writes one record per piece of per-store state it learned to a compacted topic and
 reads them back when the group gives it a partition (``streams/state_changelog.py``); the
 latest record of each key is the state. Keys are JSON arrays ``[kind, store, item]`` with kind
 ``"a"`` (an availability entry) or ``"r"`` (a live ranking); a ``None`` value is a tombstone.
+Kind ``"c"`` is the offset up to which an input partition of the same number was counted
+(completed orders): its key is ``["c", topic, ""]``, so ``store`` holds the topic's name.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["decode_entry", "encode_availability", "encode_live"]
+__all__ = ["decode_entry", "encode_availability", "encode_counted", "encode_live"]
 
 
 def encode_availability(
@@ -41,8 +43,19 @@ def encode_live(
     return key, None if substitutes is None else orjson.dumps(list(substitutes))
 
 
+def encode_counted(topic: str, offset: int) -> tuple[bytes, bytes]:
+    """The offset up to which this partition number of ``topic`` was counted.
+
+    >>> encode_counted("orders.completed", 7)
+    (b'["c","orders.completed",""]', b'7')
+    >>> decode_entry(*encode_counted("orders.completed", 7))
+    ('c', 'orders.completed', '', 7)
+    """
+    return orjson.dumps(["c", topic, ""]), orjson.dumps(offset)
+
+
 def decode_entry(key: bytes, value: bytes | None) -> tuple[str, str, str, Any]:
-    """(kind, store, item, value or None) of a changelog record; kind is "a" or "r".
+    """(kind, store, item, value or None) of a changelog record; kind is "a", "r" or "c".
 
     >>> decode_entry(*encode_availability("s1", "milk", (0.27, 10.0, False), 41))
     ('a', 's1', 'milk', [0.27, 10.0, False, 41])

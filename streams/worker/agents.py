@@ -173,19 +173,32 @@ class Agents:
         return valid
 
     async def count_order_batch(self, batch: Sequence[EventT]) -> None:
-        """Decode and count the batch's orders; the rest refused and sent.
+        """Decode and count the batch's orders, each once in the group; the rest refused.
 
         An order naming items the catalog lacks is no error: it is counted, those lines under
         department ``unknown`` (orders.py), after the catalog had its chance to catch up.
         """
         orders = self.decode(batch, decode_order)
         await self.wait_for_items(orders, lambda order: (line.item_id for line in order.lines))
+        state = self.state
         for event, order in orders:
+            message = event.message
+            # Partitioned like the signals: the state changelog of the same partition number
+            # says up to where it was counted before it moved here (state_changelog.py).
+            owned = message.partition in state.owned
+            if owned:
+                await state.ready(message.partition)
+                if state.already_counted(message.topic, message.partition, message.offset):
+                    self.metrics.redelivered.labels(message.topic).inc()
+                    continue
             try:
                 self.orders.count(order)
             except Exception as exc:  # a bug: never the agent's end
-                self.output.refuse(event.message, exc)
+                self.output.refuse(message, exc)
+            if owned:
+                state.counted(message.topic, message.partition, message.offset)
         await self.output.flush_dead_letters()
+        await state.flush()
 
     def decode(
         self, batch: Iterable[EventT], decoder: Callable[[bytes | None], T]

@@ -8,8 +8,14 @@ not forwarded to the learning log), so summing over workers gives each order onc
     sum(rate(fillrate_orders_perfect_total[5m])) / sum(rate(fillrate_orders_total[5m]))
 
 is the perfect-order fill rate. A message handed over again to the same worker by a rebalance
-never gets here (the agents skip it, redelivery.py), and an ``order_id`` this worker counted
-already (a producer's retry) is recognised among the last :data:`COUNTED_ORDERS` it counted.
+never gets here (the agents skip it, redelivery.py); one counted by the partition's previous
+owner is skipped too, the state changelog of that partition saying up to which offset it was
+counted (state_changelog.py); and an ``order_id`` this worker counted already (a producer's
+retry) is recognised among the last :data:`COUNTED_ORDERS` it counted.
+
+What a crash can cost: orders a worker counted but whose offsets it had not yet written to the
+changelog (a batch, at most) are counted again by the next owner, and the dead process's
+increments since its last scrape are lost to Prometheus.
 
 An order naming items the catalog lacks is counted all the same, its lines under department
 ``unknown``: the order happened, and the fill rate must not depend on whether the catalog
