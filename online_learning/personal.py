@@ -1,0 +1,331 @@
+"""Each customer's own taste: a few logit offsets over the pair features, learned online.
+
+The population model (:mod:`online_learning.model` plus :mod:`online_learning.effects`) says
+what customers in general accept. Customers differ: some stay with their brand whatever it
+costs, some refuse anything dearer, some mind organic or size, some accept little at all. This
+module learns, per customer, a small weight vector ``w_c`` over a few pair features ``phi(x)``
+and adds ``w_c . phi(x)`` to the population's acceptance logit of that customer's candidates.
+
+Taste features (:data:`TASTE_FEATURES`, the intercept first) and why each is here:
+
+- ``intercept``: willingness, how readily this customer takes any substitute at all (and the
+  customers who refuse every substitute);
+- ``brand_match``, ``brand_differs``: brand loyalty, a bonus for the same brand and a penalty
+  for another one; both, because either can be unknown (then both are 0);
+- ``price_up``, ``price_log_ratio``: price sensitivity, how much a dearer candidate hurts
+  (``price_up``) and how much a cheaper one pleases (``price_log_ratio``, negative when cheaper);
+- ``size_log_ratio``: how much a different pack size matters;
+- ``tags_lost``: the requested item's tags the candidate lacks (organic, gluten free, ...);
+- ``kind_jaccard``: how much it matters that the candidate is the same kind of thing.
+
+Left out: the name overlap (it mostly repeats ``kind_jaccard``), ``tag_jaccard`` (it mostly
+repeats ``tags_lost``), the fat and size-unknown flags (rare), and the learned columns
+(popularity, item and pair history): they describe items, not a customer's taste.
+
+The update is a Laplace (Gaussian) approximation of a logistic random effect, the vector form
+of :mod:`online_learning.effects`, fitted online by iteratively reweighted least squares. With
+``eta = w . phi`` (the customer's current offset), ``p = sigmoid(base + eta)`` and
+``h = p (1 - p)``, each event of the customer does
+
+    H <- decay H + h phi phi^T
+    b <- decay b + (h eta + y - p) phi
+    w  = (H + Lambda)^-1 b,    Lambda = shrink * diag(mean phi^2)
+
+which is one Newton step from where the customer's weights stand, so they settle where the
+decay-weighted evidence and the prior balance (the MAP estimate). ``base`` is the population's
+logit for the pair *without* this customer's offset (backfitting, as in effects.py), so the
+population and the person do not count one residual twice.
+
+- The prior ``Lambda`` holds each taste term's contribution to the offset at a typical value
+  of its feature (``mean phi^2`` over every customer's events so far) to a prior sd of
+  ``1 / sqrt(shrink)`` logit units: a weight on a usually small feature (``price_up``) may
+  grow larger than one on a 0/1 feature before the prior holds it back.
+- The full k x k matrix, not only its diagonal, keeps correlated features (the intercept
+  against brand_match plus brand_differs, price_up against price_log_ratio) from each taking
+  the same residual. On the tests' synthetic world (half the customers brand loyal, half
+  thrifty), held-out log loss after 20 events per customer is 0.559 with it, 0.586 with the
+  diagonal alone (``diagonal=True``), 0.616 for the population alone.
+- effects.py's ``S / (W + shrink)`` is the same step always taken from 0: as cheap, and a
+  little worse on that world (0.5411 against 0.5400 after 50 events per customer).
+- Old evidence fades by ``decay`` per new event *of that customer*, so a changed taste is
+  relearned, and a customer who buys rarely keeps their taste as long as one who buys daily.
+
+Memory is bounded: every customer's numbers live in preallocated NumPy arrays (grown by
+doubling up to ``capacity`` rows), with a dict from customer id to row. At capacity, the
+customer learned from least recently is evicted when a new customer's first event arrives;
+an evicted customer gets the store-level ranking again (``offsets`` gives None) until they
+build evidence again. Reads never change the order, so the same feedback log in the same
+order gives the same state (and :meth:`CustomerTastes.digest`) on every worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import sys
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from online_learning.features import FEATURES
+from online_learning.logistic import sigmoid
+
+__all__ = ["TASTE_FEATURES", "CustomerTastes", "TastesConfig"]
+
+FloatArray = npt.NDArray[np.float64]
+
+TASTE_FEATURES: tuple[str, ...] = (
+    "brand_match",
+    "brand_differs",
+    "price_up",
+    "price_log_ratio",
+    "size_log_ratio",
+    "tags_lost",
+    "kind_jaccard",
+)
+_MIN_SCALE = 0.05  # a feature that is (nearly) always 0 still gets a proper prior
+_FIRST_ROWS = 1024  # rows allocated before the first growth: an idle worker stays small
+
+
+@dataclass(frozen=True, slots=True)
+class TastesConfig:
+    """Prior, memory and bounds of the per-customer offsets.
+
+    ``shrink`` 6.0 is a prior sd of about 0.4 logit units per taste term at a typical value of
+    its feature: one or two events barely move a customer (on the tests' synthetic world their
+    held-out loss is no worse than the population's), twenty show a clear taste. ``decay``
+    0.98 keeps about the customer's last 50 substitution decisions. ``features`` are the taste
+    features besides the intercept, each a name in FEATURES.
+    """
+
+    features: tuple[str, ...] = TASTE_FEATURES
+    shrink: float = 6.0
+    decay: float = 0.98
+    capacity: int = 100_000
+    max_offset: float = 3.0
+    diagonal: bool = False  # the cheaper update that ignores how the features correlate
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.features if name not in FEATURES]
+        if unknown:
+            raise ValueError(f"unknown taste features {unknown}; known: {FEATURES}")
+        if len(set(self.features)) != len(self.features):
+            raise ValueError("taste features must be distinct")
+        if not self.shrink > 0:
+            raise ValueError(f"shrink must be > 0, got {self.shrink}")
+        if not 0.0 < self.decay <= 1.0:
+            raise ValueError(f"decay must be in (0, 1], got {self.decay}")
+        if self.capacity < 1:
+            raise ValueError(f"capacity must be >= 1, got {self.capacity}")
+        if not self.max_offset > 0:
+            raise ValueError(f"max_offset must be > 0, got {self.max_offset}")
+
+
+class CustomerTastes:
+    """Per-customer logit offsets over a few pair features, River's verbs and shapes.
+
+    ``learn_one`` takes the pair's feature row in FEATURES order (as
+    ``FeatureStore.pair_vector`` gives) and the population's logit for it without this
+    customer's offset; ``offsets`` scores a ranking's candidate matrix for one customer.
+
+    Memory: :attr:`bytes_per_customer` is the array storage of one customer,
+    ``8 * (k * k + 2 * k + 1)`` bytes for k taste weights (intercept included: 648 bytes for
+    the default k = 8), plus the id's entry in the row index (about 100 bytes and the id
+    string); ``benchmarks/bench_personal.py`` measures the whole with tracemalloc.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from online_learning.features import FEATURES
+    >>> tastes = CustomerTastes(TastesConfig(capacity=1000))
+    >>> same_brand = np.zeros(len(FEATURES))
+    >>> same_brand[FEATURES.index("brand_match")] = 1.0
+    >>> other_brand = np.zeros(len(FEATURES))
+    >>> other_brand[FEATURES.index("brand_differs")] = 1.0
+    >>> for _ in range(20):  # a loyal customer: takes the same brand, refuses another one
+    ...     tastes.learn_one("ann", same_brand, True, base_logit=0.0)
+    ...     tastes.learn_one("ann", other_brand, False, base_logit=0.0)
+    >>> tastes.offset_one("ann", same_brand) > 1.0 > -1.0 > tastes.offset_one("ann", other_brand)
+    True
+    >>> tastes.offsets("bob", np.stack([same_brand, other_brand])) is None  # never seen
+    True
+    >>> len(tastes), round(tastes.evidence("ann"), 1)
+    (1, 27.7)
+    """
+
+    def __init__(self, config: TastesConfig | None = None) -> None:
+        self.config = cfg = config or TastesConfig()
+        self.columns = np.array([FEATURES.index(name) for name in cfg.features], dtype=np.intp)
+        self.k = k = len(cfg.features) + 1
+        self._diagonal = np.diag_indices(k)
+        rows = min(cfg.capacity, _FIRST_ROWS)
+        self._hessian = np.zeros((rows, k, k), dtype=np.float64)
+        self._score = np.zeros((rows, k), dtype=np.float64)
+        self._weights = np.zeros((rows, k), dtype=np.float64)
+        self._evidence = np.zeros(rows, dtype=np.float64)
+        # Running mean of phi^2 over every customer's events: the prior is put on each term's
+        # contribution to the offset (weight times a typical value), not on the raw weight,
+        # so a feature that is usually small (price_up) is not shrunk harder than a 0/1 one.
+        self._moment = np.ones(k, dtype=np.float64)
+        # customer id -> row, least recently learned first (the eviction order)
+        self._rows: OrderedDict[str, int] = OrderedDict()
+        self._free: list[int] = []  # rows given back by evicted customers, reused first
+        self._id_bytes = 0
+        self.n_learned = 0
+        self.n_evicted = 0
+
+    # -- learning ------------------------------------------------------------------------------
+    def learn_one(
+        self, customer_id: str, x_row: FloatArray, accepted: bool, base_logit: float
+    ) -> None:
+        """Learn from one feedback event of ``customer_id``.
+
+        ``x_row``: the pair's features in FEATURES order; ``base_logit``: the population's
+        logit for the pair (model plus effects), without this customer's offset. Raises
+        ValueError, learning nothing, if either is not finite.
+        """
+        cfg = self.config
+        phi = self._phi(x_row)
+        if not (math.isfinite(base_logit) and np.isfinite(phi).all()):
+            # checked before the customer gets a row: one bad event must not poison their state
+            raise ValueError(f"non-finite features or base logit for customer {customer_id!r}")
+        row = self._row_for(customer_id)
+        w = self._weights[row]
+        eta = float(phi @ w)
+        eta = max(-cfg.max_offset, min(cfg.max_offset, eta))
+        p = sigmoid(base_logit + eta)
+        h = p * (1.0 - p)
+        y = 1.0 if accepted else 0.0
+        hessian, score = self._hessian[row], self._score[row]
+        hessian *= cfg.decay
+        score *= cfg.decay
+        self.n_learned += 1
+        self._moment += (phi * phi - self._moment) / self.n_learned
+        prior = cfg.shrink * np.maximum(self._moment, _MIN_SCALE * _MIN_SCALE)
+        score += (h * eta + y - p) * phi
+        if cfg.diagonal:
+            hessian[self._diagonal] += h * phi * phi
+            w[:] = score / (np.diagonal(hessian) + prior)
+        else:
+            hessian += h * np.outer(phi, phi)
+            w[:] = np.linalg.solve(hessian + np.diag(prior), score)
+        self._evidence[row] = self._evidence[row] * cfg.decay + 1.0
+
+    def _phi(self, x_row: FloatArray) -> FloatArray:
+        phi = np.empty(self.k, dtype=np.float64)
+        phi[0] = 1.0
+        phi[1:] = np.asarray(x_row, dtype=np.float64)[self.columns]
+        return phi
+
+    def _row_for(self, customer_id: str) -> int:
+        """The customer's row, now the most recently learned; a new one evicts if full."""
+        row = self._rows.get(customer_id)
+        if row is not None:
+            self._rows.move_to_end(customer_id)
+            return row
+        if len(self._rows) >= self.config.capacity:
+            gone, row = self._rows.popitem(last=False)
+            self._id_bytes -= sys.getsizeof(gone)
+            self.n_evicted += 1
+        elif self._free:
+            row = self._free.pop()
+        else:
+            row = len(self._rows)
+            if row >= len(self._evidence):
+                self._grow()
+        self._hessian[row] = 0.0
+        self._score[row] = 0.0
+        self._weights[row] = 0.0
+        self._evidence[row] = 0.0
+        self._rows[customer_id] = row
+        self._id_bytes += sys.getsizeof(customer_id)
+        return row
+
+    def _grow(self) -> None:
+        rows = min(self.config.capacity, 2 * len(self._evidence))
+        extra = rows - len(self._evidence)
+        k = self.k
+        self._hessian = np.concatenate([self._hessian, np.zeros((extra, k, k))])
+        self._score = np.concatenate([self._score, np.zeros((extra, k))])
+        self._weights = np.concatenate([self._weights, np.zeros((extra, k))])
+        self._evidence = np.concatenate([self._evidence, np.zeros(extra)])
+
+    def forget(self, customer_id: str) -> bool:
+        """Drop a customer's state (they asked to be forgotten); False if there was none."""
+        row = self._rows.pop(customer_id, None)
+        if row is None:
+            return False
+        self._id_bytes -= sys.getsizeof(customer_id)
+        self._free.append(row)
+        return True
+
+    # -- scoring -------------------------------------------------------------------------------
+    def offsets(self, customer_id: str | None, features: FloatArray) -> FloatArray | None:
+        """The customer's offset for every row of a (n, len(FEATURES)) matrix.
+
+        None for a customer with no state (never seen, evicted, or ``None``): the caller uses
+        the store-level ranking unchanged. Reading does not count as use for eviction.
+        """
+        row = None if customer_id is None else self._rows.get(customer_id)
+        if row is None:
+            return None
+        w = self._weights[row]
+        limit = self.config.max_offset
+        out: FloatArray = np.clip(features[:, self.columns] @ w[1:] + w[0], -limit, limit)
+        return out
+
+    def offset_one(self, customer_id: str | None, x_row: FloatArray) -> float:
+        """The customer's offset for one pair (0.0 for a customer with no state)."""
+        row = None if customer_id is None else self._rows.get(customer_id)
+        if row is None:
+            return 0.0
+        eta = float(self._phi(x_row) @ self._weights[row])
+        limit = self.config.max_offset
+        return max(-limit, min(limit, eta))
+
+    def weights(self, customer_id: str) -> dict[str, float] | None:
+        """The customer's taste weights by name (``intercept`` first), or None."""
+        row = self._rows.get(customer_id)
+        if row is None:
+            return None
+        names = ("intercept", *self.config.features)
+        return dict(zip(names, self._weights[row].tolist(), strict=True))
+
+    def evidence(self, customer_id: str | None) -> float:
+        """How many of the customer's events back their offsets, old ones faded by ``decay``
+        (0.0 for a customer with no state)."""
+        row = None if customer_id is None else self._rows.get(customer_id)
+        return 0.0 if row is None else float(self._evidence[row])
+
+    # -- size and health -------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __contains__(self, customer_id: object) -> bool:
+        return customer_id in self._rows
+
+    @property
+    def bytes_per_customer(self) -> int:
+        """Array bytes one customer takes: ``8 * (k * k + 2 * k + 1)`` (not the id's entry)."""
+        return 8 * (self.k * self.k + 2 * self.k + 1)
+
+    def memory_bytes(self) -> int:
+        """Bytes held now: the arrays as allocated, the row index and the id strings."""
+        arrays = sum(a.nbytes for a in (self._hessian, self._score, self._weights, self._evidence))
+        return arrays + sys.getsizeof(self._rows) + self._id_bytes
+
+    def digest(self) -> str:
+        """A short hash of every customer's state in eviction order: equal on two workers
+        that learned the same feedback in the same order."""
+        h = hashlib.blake2b(digest_size=8)
+        h.update(repr((self.n_learned, self.n_evicted, len(self._rows))).encode())
+        h.update(self._moment.tobytes())
+        for customer_id, row in self._rows.items():
+            h.update(customer_id.encode())
+            h.update(b"\x1f")
+            h.update(self._hessian[row].tobytes())
+            h.update(self._score[row].tobytes())
+            h.update(self._evidence[row].tobytes())
+        return h.hexdigest()
