@@ -190,7 +190,9 @@ class WorkerMetrics:
         )
         self.acceptance_rate = Gauge(
             "fillrate_acceptance_rate",
-            "Share of offered substitutes accepted, over the last feedback events",
+            "Share of offered substitutes accepted over the last 1,000 feedback events this"
+            " worker learned (every worker learns every event: per worker, never summed; the"
+            " group's acceptance is a ratio of fillrate_feedback_total)",
             registry=r,
         )
         # Undefined until the first feedback event, and NaN says so (0 would read as a value).

@@ -294,7 +294,7 @@ def test_the_worker_exports_its_version_and_process_metrics() -> None:
         "Rankings out, by trigger",
         "Dead letters, by topic and kind",
         "Event-to-ranking latency",
-        "Acceptance rate",
+        "Acceptance rate, per worker",
         "Log loss: model vs content prior",
         "ROC AUC",
         "Availability entries",
