@@ -2,8 +2,8 @@
 
 Shipped as package data, so an installed wheel reads the same files as the source tree.
 
->>> sorted(names())[:2]
-['catalog.items', 'inventory.signals']
+>>> sorted(names())[:3]
+['catalog.items', 'customers.preferences', 'inventory.signals']
 >>> load("inventory.signals")["title"]
 'inventory.signals v1'
 """

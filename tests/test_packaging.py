@@ -56,6 +56,9 @@ CHILD = textwrap.dedent(
         "substitutions.feedback": contract.decode_feedback,
         "substitutions.rankings": contract.decode_ranking,
         "orders.completed": contract.decode_order,
+        "customers.preferences": lambda value: contract.decode_preference(b"key", value),
+        "substitutions.requests": contract.decode_request,
+        "substitutions.replies": contract.decode_reply,
     }
     decoded = {}
     for name in schemas.names():
@@ -129,17 +132,21 @@ def test_the_installed_wheel_carries_the_contract_and_its_schemas(
     report = json.loads(result.stdout)
 
     assert report["names"] == schemas.names()
-    assert len(report["names"]) == 6
+    assert len(report["names"]) == 9
     records = {
         "catalog.items": "Product",
         "inventory.signals": "InventorySignal",
         "substitutions.feedback": "Feedback",
         "substitutions.rankings": "Ranking",
         "orders.completed": "CompletedOrder",
+        "substitutions.requests": "SubstitutionRequest",
+        "substitutions.replies": "Reply",
     }
-    assert report["decoded"] == {
+    expected = {
         name: [record] * len(schemas.load(name)["examples"]) for name, record in records.items()
     }
+    expected["customers.preferences"] = ["ItemChoice", "ItemChoice", "CustomerNeeds"]
+    assert report["decoded"] == expected
     site_packages = (env / "lib").resolve()
     for file in report["files"]:
         assert Path(file).resolve().is_relative_to(site_packages), file

@@ -19,6 +19,8 @@ from online_learning.contract.fields import (
     ABSENT,
     ID_MAX,
     NAME_MAX,
+    TAG_MAX,
+    TAGS_MAX,
     TEXT_MAX,
     choice,
     count,
@@ -34,24 +36,43 @@ from online_learning.contract.fields import (
 )
 from online_learning.contract.records import (
     CATALOG_TOPIC,
+    CHOICES,
     FEEDBACK_TOPIC,
     LINE_OUTCOMES,
     LINES_MAX,
     ORDERS_TOPIC,
     OUTCOMES,
+    PICKS_MAX,
+    PREFERENCES_TOPIC,
+    REQUESTS_TOPIC,
     SIGNALS,
     SIGNALS_TOPIC,
     SUBSTITUTE_OUTCOMES,
     CatalogTombstone,
     CompletedOrder,
+    CustomerNeeds,
     EventError,
     Feedback,
     InventorySignal,
+    ItemChoice,
     OrderLine,
+    PreferenceTombstone,
     Product,
+    SubstitutionRequest,
 )
+from online_learning.product_text import normalize_tag
 
-__all__ = ["decode_catalog", "decode_feedback", "decode_order", "decode_signal"]
+__all__ = [
+    "decode_catalog",
+    "decode_feedback",
+    "decode_order",
+    "decode_preference",
+    "decode_request",
+    "decode_signal",
+]
+
+# The longest key a preference record can have: "customer_id:item_id".
+_PREFERENCE_KEY_MAX = 2 * ID_MAX + 1
 
 
 def decode_catalog(key: bytes | None, value: bytes | None) -> Product | CatalogTombstone:
@@ -88,7 +109,7 @@ def decode_catalog(key: bytes | None, value: bytes | None) -> Product | CatalogT
     online_learning.contract.EventError: catalog.items: missing required field 'department'
     """
     if value is None:
-        return CatalogTombstone(_tombstone_key(key))
+        return CatalogTombstone(_tombstone_key(CATALOG_TOPIC, key, "item", "an item id", ID_MAX))
     t = CATALOG_TOPIC
     obj = parse_object(t, value)
     price = obj.get("price", ABSENT)
@@ -279,16 +300,184 @@ def _order_lines(value: Any) -> tuple[OrderLine, ...]:
     return tuple(lines)
 
 
-def _tombstone_key(key: bytes | None) -> str:
-    t = CATALOG_TOPIC
-    if key is None:
-        raise EventError(f"{t}: tombstone without a key, cannot tell which item to remove")
-    try:
-        item_id = bytes(key).decode("utf-8")
-    except UnicodeDecodeError:
-        raise EventError(f"{t}: tombstone key is not UTF-8") from None
-    if not 0 < len(item_id) <= ID_MAX:
-        raise EventError(
-            f"{t}: tombstone key must be an item id of 1 to {ID_MAX} characters, got {len(item_id)}"
+def decode_preference(
+    key: bytes | None, value: bytes | None
+) -> ItemChoice | CustomerNeeds | PreferenceTombstone:
+    """Decode a ``customers.preferences`` message.
+
+    A record with ``item_id`` is an item's choice, one without is the customer's needs. A null
+    value is a tombstone: it removes whatever record its key held (the worker stores records by
+    message key, see :func:`~online_learning.contract.records.preference_key`). When a value is
+    present the key is not checked against it: keying is the producer's business.
+
+    Parameters
+    ----------
+    key
+        The raw Kafka key (``customer_id`` or ``customer_id:item_id``, UTF-8).
+    value
+        The raw Kafka value: a UTF-8 JSON object, or ``None`` for a tombstone.
+
+    Raises
+    ------
+    EventError
+        If the message breaks ``schemas/customers.preferences.v1.json`` or holds a non-finite
+        number, if ``substitute_ids`` names the item itself, if a need is left empty by
+        :func:`~online_learning.product_text.normalize_tag`, or if a tombstone has no usable key.
+
+    Examples
+    --------
+    >>> decode_preference(b"c1:milk", b'{"customer_id": "c1", "item_id": "milk",'
+    ...     b' "choice": "specific", "substitute_ids": ["oat", "soy"], "ts": 1700000000}')
+    ItemChoice(customer_id='c1', item_id='milk', choice='specific', \
+substitute_ids=('oat', 'soy'), ts=1700000000.0)
+    >>> sorted(decode_preference(b"c1", b'{"customer_id": "c1", "ts": 1,'
+    ...     b' "needs": ["Lactose-Free", "lactose free", "Halal"]}').needs)
+    ['halal', 'lactose_free']
+    >>> decode_preference(b"c1:milk", None)
+    PreferenceTombstone(key='c1:milk')
+    >>> decode_preference(b"c1:milk", b'{"customer_id": "c1", "item_id": "milk",'
+    ...     b' "choice": "best_match", "substitute_ids": ["oat"], "ts": 1}')
+    Traceback (most recent call last):
+    ...
+    online_learning.contract.EventError: customers.preferences: field 'substitute_ids' must be \
+absent for choice 'best_match', got an array
+    """
+    t = PREFERENCES_TOPIC
+    if value is None:
+        return PreferenceTombstone(
+            _tombstone_key(t, key, "record", "a record's key", _PREFERENCE_KEY_MAX)
         )
-    return item_id
+    obj = parse_object(t, value)
+    customer_id = text(t, "customer_id", required(t, obj, "customer_id"), ID_MAX)
+    ts = event_time(t, "ts", required(t, obj, "ts"))
+    item_id = obj.get("item_id", ABSENT)
+    chosen = obj.get("choice", ABSENT)
+    picks = obj.get("substitute_ids", ABSENT)
+    needs = obj.get("needs", ABSENT)
+    if item_id is ABSENT:
+        # a customer-wide record: nothing item-specific may ride along with the needs
+        if chosen is not ABSENT:
+            raise EventError(
+                f"{t}: field 'choice' must be absent without 'item_id' (a customer-wide record),"
+                f" got {describe(chosen)}"
+            )
+        if picks is not ABSENT:
+            raise EventError(
+                f"{t}: field 'substitute_ids' must be absent without 'item_id'"
+                f" (a customer-wide record), got {describe(picks)}"
+            )
+        if needs is ABSENT:
+            raise EventError(
+                f"{t}: missing required field 'needs' (a record without 'item_id' is"
+                " customer-wide; [] clears the needs)"
+            )
+        return CustomerNeeds(customer_id, _needs(needs), ts)
+    item = text(t, "item_id", item_id, ID_MAX)
+    if needs is not ABSENT:
+        raise EventError(
+            f"{t}: field 'needs' must be absent in an item's record (needs are customer-wide),"
+            f" got {describe(needs)}"
+        )
+    if chosen is ABSENT:
+        raise EventError(f"{t}: missing required field 'choice' (an item's record says it)")
+    chosen = choice(t, "choice", chosen, CHOICES)
+    if chosen != "specific":
+        if picks is not ABSENT:
+            raise EventError(
+                f"{t}: field 'substitute_ids' must be absent for choice '{chosen}',"
+                f" got {describe(picks)}"
+            )
+        return ItemChoice(customer_id, item, chosen, (), ts)
+    if picks is ABSENT:
+        raise EventError(
+            f"{t}: missing required field 'substitute_ids' (choice 'specific' names them)"
+        )
+    return ItemChoice(customer_id, item, chosen, _picks(item, picks), ts)
+
+
+def _picks(item_id: str, value: Any) -> tuple[str, ...]:
+    t = PREFERENCES_TOPIC
+    if type(value) is not list:
+        raise EventError(
+            f"{t}: field 'substitute_ids' must be a list of item ids, got {describe(value)}"
+        )
+    if not 0 < len(value) <= PICKS_MAX:
+        raise EventError(
+            f"{t}: field 'substitute_ids' must have 1 to {PICKS_MAX} items, got {len(value)}"
+        )
+    picks = tuple(text(t, f"substitute_ids[{i}]", v, ID_MAX) for i, v in enumerate(value))
+    for i, pick in enumerate(picks):
+        if pick in picks[:i]:
+            raise EventError(f"{t}: field 'substitute_ids[{i}]' repeats {describe(pick)}")
+    if item_id in picks:
+        raise EventError(
+            f"{t}: field 'substitute_ids' must not name the item itself, got {describe(item_id)}"
+        )
+    return picks
+
+
+def _needs(value: Any) -> frozenset[str]:
+    t = PREFERENCES_TOPIC
+    if type(value) is not list:
+        raise EventError(f"{t}: field 'needs' must be a list of tags, got {describe(value)}")
+    if len(value) > TAGS_MAX:
+        raise EventError(f"{t}: field 'needs' must have at most {TAGS_MAX} items, got {len(value)}")
+    needs = set()
+    for i, raw in enumerate(value):
+        tag = normalize_tag(text(t, f"needs[{i}]", raw, TAG_MAX))
+        if not tag:
+            # a need nobody can spell as a product tag would match nothing and silently
+            # block every substitute
+            raise EventError(
+                f"{t}: field 'needs[{i}]' must hold a letter or digit, got {describe(raw)}"
+            )
+        needs.add(tag)
+    return frozenset(needs)
+
+
+def decode_request(value: bytes | None) -> SubstitutionRequest:
+    """Decode a ``substitutions.requests`` message value.
+
+    Raises
+    ------
+    EventError
+        If the value is null, breaks ``schemas/substitutions.requests.v1.json`` or holds a
+        non-finite number.
+
+    Examples
+    --------
+    >>> decode_request(b'{"request_id": "r1", "store_id": "s1", "item_id": "milk",'
+    ...     b' "order_id": "o1", "customer_id": "c1", "ts": 1700000000.5}')
+    SubstitutionRequest(request_id='r1', order_id='o1', customer_id='c1', store_id='s1', \
+item_id='milk', ts=1700000000.5)
+    >>> decode_request(b'{"request_id": "r1", "store_id": "s1", "item_id": "milk", "ts": 1}')
+    Traceback (most recent call last):
+    ...
+    online_learning.contract.EventError: substitutions.requests: missing required field 'order_id'
+    """
+    t = REQUESTS_TOPIC
+    obj = parse_object(t, value)
+    return SubstitutionRequest(
+        request_id=text(t, "request_id", required(t, obj, "request_id"), ID_MAX),
+        store_id=text(t, "store_id", required(t, obj, "store_id"), ID_MAX),
+        item_id=text(t, "item_id", required(t, obj, "item_id"), ID_MAX),
+        order_id=text(t, "order_id", required(t, obj, "order_id"), ID_MAX),
+        customer_id=text(t, "customer_id", required(t, obj, "customer_id"), ID_MAX),
+        ts=event_time(t, "ts", required(t, obj, "ts")),
+    )
+
+
+def _tombstone_key(topic: str, key: bytes | None, what: str, spelt: str, max_len: int) -> str:
+    """The key of a tombstone: the only thing that says which ``what`` it removes."""
+    if key is None:
+        raise EventError(f"{topic}: tombstone without a key, cannot tell which {what} to remove")
+    try:
+        text_key = bytes(key).decode("utf-8")
+    except UnicodeDecodeError:
+        raise EventError(f"{topic}: tombstone key is not UTF-8") from None
+    if not 0 < len(text_key) <= max_len:
+        raise EventError(
+            f"{topic}: tombstone key must be {spelt} of 1 to {max_len} characters,"
+            f" got {len(text_key)}"
+        )
+    return text_key

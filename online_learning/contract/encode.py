@@ -15,18 +15,27 @@ from online_learning.contract.records import (
     FEEDBACK_TOPIC,
     SIGNALS_TOPIC,
     CompletedOrder,
+    CustomerNeeds,
     Feedback,
     InventorySignal,
+    ItemChoice,
+    PreferenceTombstone,
     Product,
+    SubstitutionRequest,
+    preference_key,
 )
 
 __all__ = [
     "encode_event",
     "encode_order",
+    "encode_preference",
     "encode_product",
+    "encode_request",
     "event_payload",
     "order_payload",
+    "preference_payload",
     "product_payload",
+    "request_payload",
 ]
 
 
@@ -117,3 +126,67 @@ def order_payload(order: CompletedOrder) -> dict[str, Any]:
 def encode_order(order: CompletedOrder) -> tuple[bytes, bytes]:
     """(key, value) of an ``orders.completed`` message: keyed by store, like the other inputs."""
     return order.store_id.encode(), orjson.dumps(order_payload(order))
+
+
+def preference_payload(record: ItemChoice | CustomerNeeds) -> dict[str, Any]:
+    """A ``customers.preferences`` payload: an item's choice, or the customer's needs (sorted).
+
+    >>> preference_payload(ItemChoice("c1", "milk", "specific", ("oat", "soy"), 1.0))
+    {'customer_id': 'c1', 'item_id': 'milk', 'choice': 'specific', \
+'substitute_ids': ['oat', 'soy'], 'ts': 1.0}
+    >>> preference_payload(CustomerNeeds("c1", frozenset({"vegan", "halal"}), 2.0))
+    {'customer_id': 'c1', 'needs': ['halal', 'vegan'], 'ts': 2.0}
+    """
+    if isinstance(record, CustomerNeeds):
+        return {"customer_id": record.customer_id, "needs": sorted(record.needs), "ts": record.ts}
+    payload: dict[str, Any] = {
+        "customer_id": record.customer_id,
+        "item_id": record.item_id,
+        "choice": record.choice,
+    }
+    if record.choice == "specific":
+        payload["substitute_ids"] = list(record.substitute_ids)
+    payload["ts"] = record.ts
+    return payload
+
+
+def encode_preference(
+    record: ItemChoice | CustomerNeeds | PreferenceTombstone,
+) -> tuple[bytes, bytes | None]:
+    """(key, value) of a ``customers.preferences`` message; a tombstone's value is ``None``.
+
+    The key is :func:`~online_learning.contract.records.preference_key`: a tombstone removes
+    what a record with the same key put there.
+
+    >>> encode_preference(CustomerNeeds("c1", frozenset(), 3.0))
+    (b'c1', b'{"customer_id":"c1","needs":[],"ts":3.0}')
+    >>> encode_preference(PreferenceTombstone("c1:milk"))
+    (b'c1:milk', None)
+    """
+    key = preference_key(record).encode()
+    if isinstance(record, PreferenceTombstone):
+        return key, None
+    return key, orjson.dumps(preference_payload(record))
+
+
+def request_payload(r: SubstitutionRequest) -> dict[str, Any]:
+    """A ``substitutions.requests`` payload.
+
+    >>> request_payload(SubstitutionRequest("r1", "o1", "c1", "s1", "milk", 5.0))
+    {'request_id': 'r1', 'store_id': 's1', 'item_id': 'milk', 'order_id': 'o1', \
+'customer_id': 'c1', 'ts': 5.0}
+    """
+    return {
+        "request_id": r.request_id,
+        "store_id": r.store_id,
+        "item_id": r.item_id,
+        "order_id": r.order_id,
+        "customer_id": r.customer_id,
+        "ts": r.ts,
+    }
+
+
+def encode_request(r: SubstitutionRequest) -> tuple[bytes, bytes]:
+    """(key, value) of a ``substitutions.requests`` message: keyed by store, like the other
+    inputs, so a store's requests reach the worker that holds its availability."""
+    return r.store_id.encode(), orjson.dumps(request_payload(r))

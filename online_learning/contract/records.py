@@ -13,24 +13,34 @@ import schemas
 
 __all__ = [
     "CATALOG_TOPIC",
+    "CHOICES",
     "FEEDBACK_TOPIC",
     "LINES_MAX",
     "LINE_OUTCOMES",
     "ORDERS_TOPIC",
     "OUTCOMES",
     "PERFECT_OUTCOMES",
+    "PICKS_MAX",
+    "PREFERENCES_TOPIC",
     "RANKINGS_TOPIC",
+    "REPLIES_TOPIC",
+    "REQUESTS_TOPIC",
     "SIGNALS",
     "SIGNALS_TOPIC",
     "SUBSTITUTE_OUTCOMES",
     "CatalogTombstone",
     "CompletedOrder",
+    "CustomerNeeds",
     "EventError",
     "Feedback",
     "InventorySignal",
+    "ItemChoice",
     "OrderLine",
+    "PreferenceTombstone",
     "Product",
+    "SubstitutionRequest",
     "load_schema",
+    "preference_key",
 ]
 
 CATALOG_TOPIC = "catalog.items"
@@ -38,6 +48,9 @@ SIGNALS_TOPIC = "inventory.signals"
 FEEDBACK_TOPIC = "substitutions.feedback"
 RANKINGS_TOPIC = "substitutions.rankings"
 ORDERS_TOPIC = "orders.completed"
+PREFERENCES_TOPIC = "customers.preferences"
+REQUESTS_TOPIC = "substitutions.requests"
+REPLIES_TOPIC = "substitutions.replies"
 
 SIGNALS = ("found", "not_found", "out_of_stock", "in_stock")
 OUTCOMES = ("accepted", "rejected", "refunded")
@@ -47,6 +60,10 @@ LINE_OUTCOMES = ("found", "substituted", "rejected", "refunded", "missing")
 SUBSTITUTE_OUTCOMES = ("substituted", "rejected", "refunded")
 PERFECT_OUTCOMES = ("found", "substituted")
 LINES_MAX = 500  # lines of one order; a bigger basket is a producer bug, not a shop
+# What a customer wants done when an item is missing: the model's best substitute, one of the
+# substitutes they picked themselves (in their order), or nothing at all.
+CHOICES = ("best_match", "specific", "no_substitute")
+PICKS_MAX = 20  # a customer's own substitutes for one item
 
 
 class EventError(ValueError):
@@ -147,6 +164,72 @@ class CompletedOrder:
     def perfect(self) -> bool:
         """Every line found or replaced by a substitute the customer kept."""
         return all(line.outcome in PERFECT_OUTCOMES for line in self.lines)
+
+
+@dataclass(slots=True, frozen=True)
+class ItemChoice:
+    """What a customer wants when one item is missing (topic ``customers.preferences``).
+
+    ``substitute_ids`` are the customer's own picks, best first, when ``choice`` is
+    ``specific``, and empty otherwise.
+    """
+
+    customer_id: str
+    item_id: str
+    choice: str
+    substitute_ids: tuple[str, ...]
+    ts: float
+
+
+@dataclass(slots=True, frozen=True)
+class CustomerNeeds:
+    """The needs a customer states for every item, such as ``lactose_free``
+    (topic ``customers.preferences``). Tags are spelt as
+    :func:`~online_learning.product_text.normalize_tag` spells them; empty means no needs.
+    """
+
+    customer_id: str
+    needs: frozenset[str]
+    ts: float
+
+
+@dataclass(slots=True, frozen=True)
+class PreferenceTombstone:
+    """A preference deletion: whatever record the message key held is gone."""
+
+    key: str
+
+
+def preference_key(record: ItemChoice | CustomerNeeds | PreferenceTombstone) -> str:
+    """The message key a producer must give a preference record.
+
+    ``customer_id`` for a customer's needs, ``customer_id:item_id`` for an item's choice. The
+    worker stores each record under its message key, as a compacted topic keeps it, so a
+    tombstone (null value) with the same key removes exactly that record; it never parses a key.
+
+    >>> preference_key(ItemChoice("c1", "milk", "no_substitute", (), 1.0))
+    'c1:milk'
+    >>> preference_key(CustomerNeeds("c1", frozenset({"lactose_free"}), 1.0))
+    'c1'
+    """
+    if isinstance(record, PreferenceTombstone):
+        return record.key
+    if isinstance(record, ItemChoice):
+        return f"{record.customer_id}:{record.item_id}"
+    return record.customer_id
+
+
+@dataclass(slots=True, frozen=True)
+class SubstitutionRequest:
+    """A shopper cannot find ``item_id`` for an order now and waits for substitutes
+    (topic ``substitutions.requests``); the worker answers on ``substitutions.replies``."""
+
+    request_id: str
+    order_id: str
+    customer_id: str
+    store_id: str
+    item_id: str
+    ts: float
 
 
 def load_schema(name: str) -> dict[str, Any]:

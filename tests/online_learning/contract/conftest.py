@@ -14,20 +14,29 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from online_learning.contract import (
+    CHOICES,
     LINE_OUTCOMES,
     OUTCOMES,
     SIGNALS,
+    SUBSTITUTE_SOURCES,
     CatalogTombstone,
+    CustomerNeeds,
     EventError,
+    ItemChoice,
+    PreferenceTombstone,
     Product,
     decode_catalog,
     decode_feedback,
     decode_order,
+    decode_preference,
     decode_ranking,
+    decode_reply,
+    decode_request,
     decode_signal,
     load_schema,
 )
 from online_learning.contract.records import SUBSTITUTE_OUTCOMES
+from online_learning.product_text import normalize_tag
 
 SCHEMA_NAMES = [
     "catalog.items",
@@ -36,6 +45,9 @@ SCHEMA_NAMES = [
     "substitutions.rankings",
     "substitutions.deadletter",
     "orders.completed",
+    "customers.preferences",
+    "substitutions.requests",
+    "substitutions.replies",
 ]
 VALIDATORS = {name: Draft202012Validator(load_schema(name)) for name in SCHEMA_NAMES}
 PROPERTY_SETTINGS = settings(max_examples=300, deadline=None)
@@ -45,12 +57,21 @@ def decode_catalog_value(value: bytes | None) -> Product | CatalogTombstone:
     return decode_catalog(b"any-key", value)
 
 
+def decode_preference_value(
+    value: bytes | None,
+) -> ItemChoice | CustomerNeeds | PreferenceTombstone:
+    return decode_preference(b"any-key", value)
+
+
 DECODERS: dict[str, Callable[[bytes | None], object]] = {
     "catalog.items": decode_catalog_value,
     "inventory.signals": decode_signal,
     "substitutions.feedback": decode_feedback,
     "substitutions.rankings": decode_ranking,
     "orders.completed": decode_order,
+    "customers.preferences": decode_preference_value,
+    "substitutions.requests": decode_request,
+    "substitutions.replies": decode_reply,
 }
 
 ID_LENGTHS = [0, 1, 100, 101, 200, 201, 1000, 1001]
@@ -136,6 +157,21 @@ BOUNDARY_VALUES: list[Any] = [
     [{"item_id": "a", "outcome": "missing", "substitute_id": "b"}],
     [{"item_id": "a", "outcome": "rejected", "substitute_id": "b"}],
     [{"item_id": "a", "outcome": "refunded"}],
+    *CHOICES,
+    *SUBSTITUTE_SOURCES,
+    "Best_Match",
+    ["milk-whole-1l"],  # the item of a preference example: not its own substitute
+    ["milk-semi-1l", "milk-semi-1l"],
+    [f"s{i}" for i in range(20)],
+    [f"s{i}" for i in range(21)],
+    ["Lactose-Free", "lactose free"],
+    ["--"],
+    ["é"],
+    ["日本"],
+    [{"item_id": "a", "score": 0.5, "p_accept": 0.5, "p_available": 0.5, "source": "model"}],
+    [{"item_id": "a", "score": 0.5, "p_accept": 0.5, "p_available": 0.5, "source": "shopper"}],
+    [{"item_id": "a", "score": 0.5, "p_accept": 0.5, "p_available": 0.5, "source": "model"}] * 50,
+    [{"item_id": "a", "score": 0.5, "p_accept": 0.5, "p_available": 0.5, "source": "model"}] * 51,
     *BOUNDARY_STRINGS,
 ]
 nasty_values = st.one_of(st.sampled_from(BOUNDARY_VALUES), json_values)
@@ -254,10 +290,29 @@ def has_non_finite(obj: Any) -> bool:
     return False
 
 
+def breaks_preference_rules_beyond_schema(obj: Any) -> bool:
+    """True if a preference names its own item as a substitute, or holds a need that
+    normalize_tag leaves empty: rules the decoder enforces that JSON Schema cannot state."""
+    if type(obj) is not dict:
+        return False
+    picks, needs = obj.get("substitute_ids"), obj.get("needs")
+    if type(picks) is list and "item_id" in obj and obj["item_id"] in picks:
+        return True
+    return type(needs) is list and any(type(n) is str and not normalize_tag(n) for n in needs)
+
+
+# What a decoder refuses beyond its schema, by topic (besides non-finite numbers, everywhere).
+BEYOND_SCHEMA: dict[str, Callable[[Any], bool]] = {
+    "customers.preferences": breaks_preference_rules_beyond_schema,
+}
+
+
 def assert_agrees_with_schema(name: str, obj: Any, raw: bytes) -> object | None:
-    """Decode ``raw``; it must be accepted exactly when the schema accepts ``obj``."""
+    """Decode ``raw``; it must be accepted exactly when the schema accepts ``obj`` (and refused
+    when it breaks a rule of :data:`BEYOND_SCHEMA` or holds a non-finite number)."""
     decode = DECODERS[name]
-    if has_non_finite(obj):
+    beyond = BEYOND_SCHEMA.get(name)
+    if has_non_finite(obj) or (beyond is not None and beyond(obj)):
         with pytest.raises(EventError):
             decode(raw)
         return None
@@ -323,5 +378,128 @@ def ranking_mutations(draw: st.DrawFn) -> Any:
             sub.pop(field, None)
         else:
             sub[field] = draw(nasty_values)
+        obj["substitutes"] = [sub, *listed[1:]]
+    return obj
+
+
+# --- customers.preferences, substitutions.requests, substitutions.replies ------------------------
+
+# Needs as customers type them: any text (much of it normalizes to nothing), and a few spellings.
+need_tags = st.one_of(
+    st.text(min_size=1, max_size=10),
+    st.sampled_from(["Lactose-Free", "lactose free", "halal", "T" * 100, "--", "é", " "]),
+)
+preferences = st.one_of(
+    st.fixed_dictionaries(
+        {
+            "customer_id": ids,
+            "item_id": ids,
+            "choice": st.sampled_from(["best_match", "no_substitute"]),
+            "ts": event_times,
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            "customer_id": ids,
+            "item_id": ids,
+            "choice": st.just("specific"),
+            "substitute_ids": st.lists(ids, min_size=1, max_size=4, unique=True),
+            "ts": event_times,
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            "customer_id": ids,
+            "needs": st.one_of(st.lists(need_tags, max_size=5), st.just(["t"] * 50)),
+            "ts": event_times,
+        }
+    ),
+)
+
+
+@st.composite
+def preference_mutations(draw: st.DrawFn) -> Any:
+    """Like :func:`mutations`, and sometimes one pick or need changed, repeated, or the item
+    itself put among the picks."""
+    obj = draw(mutations(preferences, "customers.preferences"))
+    if type(obj) is not dict or not draw(st.booleans()):
+        return obj
+    field = draw(st.sampled_from(["substitute_ids", "needs"]))
+    listed = obj.get(field)
+    if type(listed) is list and listed:
+        at = draw(st.integers(0, len(listed) - 1))
+        value = draw(
+            st.one_of(
+                nasty_values,
+                need_tags,
+                st.just(listed[0]),  # a repeat
+                st.just(obj.get("item_id")),  # the item itself (or null)
+            )
+        )
+        obj[field] = [*listed[:at], value, *listed[at + 1 :]]
+    return obj
+
+
+requests = st.fixed_dictionaries(
+    {
+        "request_id": ids,
+        "store_id": ids,
+        "item_id": ids,
+        "order_id": ids,
+        "customer_id": ids,
+        "ts": event_times,
+    }
+)
+reply_substitutes = st.fixed_dictionaries(
+    {
+        "item_id": ids,
+        "score": probabilities,
+        "p_accept": probabilities,
+        "p_available": probabilities,
+        "source": st.sampled_from(SUBSTITUTE_SOURCES),
+    }
+)
+_reply_fields = {
+    "request_id": ids,
+    "order_id": ids,
+    "customer_id": ids,
+    "store_id": ids,
+    "item_id": ids,
+    "model_version": ids,
+    "ts": event_times,
+    "source_ts": event_times,
+}
+replies = st.one_of(
+    st.fixed_dictionaries(
+        _reply_fields
+        | {
+            "substitutes": st.lists(reply_substitutes, min_size=1, max_size=4),
+            "reason": st.one_of(st.none(), st.text(min_size=1, max_size=20)),
+        },
+        optional=_ranking_options,
+    ),
+    st.fixed_dictionaries(
+        _reply_fields
+        | {
+            "substitutes": st.just([]),
+            "reason": st.one_of(st.just("customer_declined"), st.text(min_size=1, max_size=20)),
+        },
+        optional=_ranking_options,
+    ),
+)
+
+
+@st.composite
+def reply_mutations(draw: st.DrawFn) -> Any:
+    """Like :func:`mutations`, and sometimes one field of one substitute changed or dropped."""
+    obj = draw(mutations(replies, "substitutions.replies"))
+    listed = obj.get("substitutes") if type(obj) is dict else None
+    if type(listed) is list and listed and type(listed[0]) is dict and draw(st.booleans()):
+        sub = dict(listed[0])
+        field = draw(st.sampled_from(["item_id", "score", "p_accept", "p_available", "source"]))
+        if draw(st.booleans()):
+            sub.pop(field, None)
+        else:
+            sub[field] = draw(st.one_of(nasty_values, st.sampled_from(SUBSTITUTE_SOURCES)))
         obj["substitutes"] = [sub, *listed[1:]]
     return obj
