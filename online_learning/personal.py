@@ -159,7 +159,6 @@ class CustomerTastes:
         self.config = cfg = config or TastesConfig()
         self.columns = np.array([FEATURES.index(name) for name in cfg.features], dtype=np.intp)
         self.k = k = len(cfg.features) + 1
-        self._diagonal = np.diag_indices(k)
         rows = min(cfg.capacity, _FIRST_ROWS)
         self._hessian = np.zeros((rows, k, k), dtype=np.float64)
         self._score = np.zeros((rows, k), dtype=np.float64)
@@ -188,12 +187,13 @@ class CustomerTastes:
         """
         cfg = self.config
         phi = self._phi(x_row)
-        if not (math.isfinite(base_logit) and np.isfinite(phi).all()):
-            # checked before the customer gets a row: one bad event must not poison their state
+        # phi . phi is NaN or infinite exactly when phi holds a NaN or an infinity (no warning,
+        # unlike 0 * inf); checked before the customer gets a row, so that one bad event
+        # cannot poison their state
+        if not (math.isfinite(float(phi @ phi)) and math.isfinite(base_logit)):
             raise ValueError(f"non-finite features or base logit for customer {customer_id!r}")
         row = self._row_for(customer_id)
-        w = self._weights[row]
-        eta = float(phi @ w)
+        eta = float(phi @ self._weights[row])
         eta = max(-cfg.max_offset, min(cfg.max_offset, eta))
         p = sigmoid(base_logit + eta)
         h = p * (1.0 - p)
@@ -201,16 +201,19 @@ class CustomerTastes:
         hessian, score = self._hessian[row], self._score[row]
         hessian *= cfg.decay
         score *= cfg.decay
-        self.n_learned += 1
-        self._moment += (phi * phi - self._moment) / self.n_learned
-        prior = cfg.shrink * np.maximum(self._moment, _MIN_SCALE * _MIN_SCALE)
         score += (h * eta + y - p) * phi
+        square = phi * phi
+        self.n_learned += 1
+        self._moment += (square - self._moment) / self.n_learned
+        prior = cfg.shrink * np.maximum(self._moment, _MIN_SCALE * _MIN_SCALE)
         if cfg.diagonal:
-            hessian[self._diagonal] += h * phi * phi
-            w[:] = score / (np.diagonal(hessian) + prior)
+            hessian.flat[:: self.k + 1] += h * square
+            self._weights[row] = score / (np.diagonal(hessian) + prior)
         else:
-            hessian += h * np.outer(phi, phi)
-            w[:] = np.linalg.solve(hessian + np.diag(prior), score)
+            hessian += h * (phi[:, None] * phi)
+            system = hessian.copy()
+            system.flat[:: self.k + 1] += prior
+            self._weights[row] = np.linalg.solve(system, score)
         self._evidence[row] = self._evidence[row] * cfg.decay + 1.0
 
     def _phi(self, x_row: FloatArray) -> FloatArray:
