@@ -19,14 +19,22 @@ from online_learning.contract import (
     SIGNALS,
     CatalogTombstone,
     CompletedOrder,
+    CustomerNeeds,
     EventError,
     Feedback,
     InventorySignal,
+    ItemChoice,
     OrderLine,
+    PreferenceTombstone,
     Product,
+    Reply,
+    SubstitutionRequest,
     decode_catalog,
     decode_feedback,
     decode_order,
+    decode_preference,
+    decode_reply,
+    decode_request,
     decode_signal,
     load_schema,
 )
@@ -42,6 +50,9 @@ from tests.online_learning.contract.conftest import (
     feedbacks,
     mutations,
     order_mutations,
+    preferences,
+    replies,
+    requests,
     signals,
 )
 
@@ -338,7 +349,8 @@ def corrupted_bytes(draw: st.DrawFn) -> bytes:
     """Arbitrary bytes, or a valid payload with bytes flipped, cut or inserted."""
     if draw(st.booleans()):
         return draw(st.binary(max_size=200))
-    data = bytearray(orjson.dumps(draw(st.one_of(catalog_items, signals, feedbacks))))
+    valid = st.one_of(catalog_items, signals, feedbacks, preferences, requests, replies)
+    data = bytearray(orjson.dumps(draw(valid)))
     for _ in range(draw(st.integers(1, 4))):
         at = draw(st.integers(0, len(data)))
         action = draw(st.sampled_from(["flip", "cut", "insert"]))
@@ -354,12 +366,20 @@ def corrupted_bytes(draw: st.DrawFn) -> bytes:
 @PROPERTY_SETTINGS
 @given(raw=corrupted_bytes(), key=st.one_of(st.none(), st.binary(max_size=8)))
 def test_any_bytes_give_an_event_or_an_event_error(raw: bytes, key: bytes | None) -> None:
-    for decode in (decode_signal, decode_feedback, lambda value: decode_catalog(key, value)):
+    decoders: list[tuple[Callable[[bytes], object], tuple[type, ...]]] = [
+        (lambda value: decode_catalog(key, value), (Product,)),
+        (decode_signal, (InventorySignal,)),
+        (decode_feedback, (Feedback,)),
+        (lambda value: decode_preference(key, value), (ItemChoice, CustomerNeeds)),
+        (decode_request, (SubstitutionRequest,)),
+        (decode_reply, (Reply,)),
+    ]
+    for decode, kind in decoders:
         try:
             event = decode(raw)
         except EventError:
             continue
-        assert isinstance(event, Product | InventorySignal | Feedback)
+        assert isinstance(event, kind)
 
 
 @PROPERTY_SETTINGS
@@ -371,6 +391,18 @@ def test_any_tombstone_key_gives_a_tombstone_or_an_event_error(key: bytes) -> No
         return
     assert isinstance(tombstone, CatalogTombstone)
     assert tombstone.item_id.encode() == key
+
+
+@PROPERTY_SETTINGS
+@given(key=st.one_of(st.binary(max_size=500), st.text(max_size=450).map(str.encode)))
+def test_any_preference_tombstone_key_gives_a_tombstone_or_an_event_error(key: bytes) -> None:
+    try:
+        tombstone = decode_preference(key, None)
+    except EventError as exc:
+        assert str(exc).startswith("customers.preferences: tombstone ")
+        return
+    assert tombstone == PreferenceTombstone(key.decode())
+    assert 0 < len(tombstone.key) <= 401
 
 
 @pytest.mark.parametrize("ts", [1_700_000_000_000, 1_700_000_000_000_000, 1.7e12])
