@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TextIO
 
 import orjson
@@ -88,7 +88,8 @@ class SimulationDriver:
         self.speed = speed
         self.wait_s = wait_s
         self.stats = DriverStats()
-        self.rankings: dict[tuple[str, str], tuple[str, list[str]]] = {}
+        # (store, item) -> (ranking id, substitute ids, propensity) of its live ranking
+        self.rankings: dict[tuple[str, str], tuple[str, list[str], float]] = {}
         self.pending: deque[tuple[float, SubstitutionRequest]] = deque()
         self._ranking_keys: dict[bytes | None, tuple[str, str]] = {}  # record key -> ranking
         self._producer: AIOKafkaProducer | None = None
@@ -144,7 +145,11 @@ class SimulationDriver:
                 try:
                     r = orjson.loads(record.value)
                     ids = [s["item_id"] for s in r["substitutes"]]
-                    self.rankings[r["store_id"], r["item_id"]] = (r["ranking_id"], ids)
+                    self.rankings[r["store_id"], r["item_id"]] = (
+                        r["ranking_id"],
+                        ids,
+                        float(r.get("propensity", 1.0)),
+                    )
                     self._ranking_keys[record.key] = (r["store_id"], r["item_id"])
                 except (orjson.JSONDecodeError, KeyError, TypeError):
                     continue
@@ -169,14 +174,16 @@ class SimulationDriver:
         found = self.rankings.get((request.store_id, request.item_id))
         if found is None:
             return False
-        ranking_id, ids = found
+        ranking_id, ids, propensity = found
         if self.shadow is not None:
             self._compare(request, ids)
         feedback = self.sim.resolve(request, ids, ranking_id)
         if feedback is None:
             self.stats.unfilled += 1
         else:
-            await self._send_feedback(feedback)
+            # The ranking's propensity, echoed as the shopper app would: the exploration log
+            # off-policy evaluation reads, kept with the feedback (docs/design.md).
+            await self._send_feedback(replace(feedback, propensity=propensity))
         return True
 
     def _compare(self, request: SubstitutionRequest, ids: list[str]) -> None:

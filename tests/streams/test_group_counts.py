@@ -72,12 +72,14 @@ class RecordingDriver(SimulationDriver):
         self.tally = Tally()
         self.n_feedback = 0
         self.n_orders = 0
+        self.propensities: list[float | None] = []
 
     def department(self, item_id: str) -> str:
         return self.sim.products[item_id].department
 
     async def _send_feedback(self, feedback: Feedback) -> None:
         await super()._send_feedback(feedback)
+        self.propensities.append(feedback.propensity)
         self.tally.feedback(feedback, self.department(feedback.item_id))
         self.n_feedback += 1
         if self.n_feedback % 5 == 0:  # a producer's retry: the same event again
@@ -206,6 +208,8 @@ async def test_counters_summed_over_the_group_equal_what_was_sent_across_joins_a
         # 1. Two workers sharing the partitions.
         sent, got = await run_window(driver, workers, 4.0)
         assert sent[("fillrate_orders_total",)] > 20 and driver.n_feedback > 20, sent
+        # The simulator echoes each ranking's propensity in its feedback: the exploration log.
+        assert all(p is not None and 0 < p <= 1 for p in driver.propensities)
         assert got == sent, diff(sent, got)
 
         # 2. A third worker joins halfway through the window; partitions move to it.
