@@ -2,18 +2,23 @@
 
 :func:`derive_tags` favours precision for the tags the hard rules use (:data:`DIETARY_TAGS`,
 ``alcohol`` and ``infant_formula``): a tag is set only on an explicit claim, with a few
-documented inferences (``vegan`` implies ``dairy_free``; an aisle or department whose name
-says kosher implies ``kosher``; one whose name names alcoholic drinks implies ``alcohol``).
-"Kosher Dill" and "Kosher Salt" are styles, not certifications, and "Lactose Free" is not
-dairy free. ``alcohol`` means an alcoholic *drink*: flavours and cooking ingredients ("Vodka
-Sauce", "Red Wine Vinegar", "Cooking Wine", "Beer Battered Fish") are not, nor are "Root Beer",
-"Ginger Ale" or anything marked non-alcoholic.
+documented inferences (what one tag promises of another, :func:`implied_tags`; an aisle or
+department whose name says kosher or halal implies ``kosher`` or ``halal``; one whose name
+names alcoholic drinks implies ``alcohol``). "Kosher Dill" and "Kosher Salt" are styles, not
+certifications, and "Lactose Free" is not dairy free. An allergen word alone names an
+ingredient, never its absence: "Peanut Butter", "Egg Noodles", "Soy Sauce" and "Sugar
+Cookies" are not free of anything, and "Almond Milk" is not nut free. ``alcohol`` means an
+alcoholic *drink*: flavours and cooking ingredients ("Vodka Sauce", "Red Wine Vinegar",
+"Cooking Wine", "Beer Battered Fish") are not, nor are "Root Beer", "Ginger Ale" or anything
+marked non-alcoholic.
 
-Names are read in English. The claims the rules depend on most (gluten free, lactose free,
-dairy free, vegan, alcohol free, infant formula) are also read in French, German, Spanish,
-Italian and Dutch, and so are the alcohol words in department and aisle names; alcoholic drinks
-are recognised by name in English only. A producer whose names say less sends ``tags``, or
-maps its own departments and aisles to tags in the rules file (``[taxonomy_tags]``).
+Names are read in English. The claims the rules depend on most (gluten, lactose, dairy, egg,
+soy, peanut, nut and sugar free, vegan, halal, alcohol free, infant formula) are also read in
+French, German, Spanish, Italian and Dutch, and so are the alcohol words in department and
+aisle names; alcoholic drinks are recognised by name in English only, and so are claims
+listed before one "free" ("Gluten, Dairy & Soy Free"). A producer whose names say less sends
+``tags``, or maps its own departments and aisles to tags in the rules file
+(``[taxonomy_tags]``).
 """
 
 from __future__ import annotations
@@ -36,14 +41,45 @@ __all__ = [
 # The dietary promises a substitute must keep: the hard rules' default preserve_tags (and
 # online_learning/data/default_rules.toml, which a test holds to this), and what the simulated
 # customers never accept losing.
-DIETARY_TAGS: frozenset[str] = frozenset({"gluten_free", "vegan", "kosher", "dairy_free"})
+DIETARY_TAGS: frozenset[str] = frozenset(
+    {
+        "gluten_free",
+        "vegan",
+        "kosher",
+        "halal",
+        "dairy_free",
+        "lactose_free",
+        "sugar_free",
+        "nut_free",
+        "tree_nut_free",
+        "peanut_free",
+        "egg_free",
+        "soy_free",
+    }
+)
 # Milk-fat levels as steps apart: skim for whole is three steps, 2% for whole one.
 FAT_LEVELS: dict[str, int] = {"whole": 0, "reduced_fat": 1, "low_fat": 2, "fat_free": 3}
 # Tags that cannot both hold; the more explicit source keeps its own (see derive_tags and
 # online_learning.catalog.enrich).
 CONTRADICTING_TAGS: dict[str, str] = {"alcohol": "non_alcoholic", "non_alcoholic": "alcohol"}
-# A tag that promises another: a vegan product is dairy free, whoever said it was vegan.
-_IMPLIES: dict[str, frozenset[str]] = {"vegan": frozenset({"dairy_free"})}
+# A tag that promises others, whoever said it. Each promise holds for every product the tag is
+# on, so a substitute carrying the first tag keeps a customer's need for the others:
+# - vegan: no animal product, so no milk and no egg (and, through dairy_free, no lactose);
+# - dairy_free: no milk, so no milk sugar. Non-dairy creamers with a caseinate are still free
+#   of lactose in practice; the reverse does not hold ("Lactose Free Milk" is milk);
+# - nut_free: in US and UK grocery a nut-free claim covers tree nuts and peanuts, the two
+#   allergens shoppers mean by "nuts". "Tree Nut Free" alone promises nothing about peanuts
+#   ("Peanut Butter, Tree Nut Free" exists), hence a tag of its own.
+# Nothing implies kosher or halal: both are certifications, not ingredient lists.
+_IMPLIES: dict[str, frozenset[str]] = {
+    "vegan": frozenset({"dairy_free", "egg_free"}),
+    "dairy_free": frozenset({"lactose_free"}),
+    "nut_free": frozenset({"tree_nut_free", "peanut_free"}),
+}
+# Tags that together promise another: free of tree nuts and of peanuts is nut free.
+_IMPLIED_BY_ALL: dict[frozenset[str], str] = {
+    frozenset({"tree_nut_free", "peanut_free"}): "nut_free",
+}
 _NOT_TAG_CHARACTERS = re.compile(r"[^a-z0-9%]+")
 
 
@@ -60,13 +96,22 @@ def normalize_tag(tag: str) -> str:
 
 
 def implied_tags(tags: frozenset[str]) -> frozenset[str]:
-    """``tags`` with what they promise added (``vegan`` -> ``dairy_free``).
+    """``tags`` with everything they promise added, through chains of promises too
+    (``vegan`` -> ``dairy_free`` -> ``lactose_free``).
 
     >>> sorted(implied_tags(frozenset({"vegan"})))
-    ['dairy_free', 'vegan']
+    ['dairy_free', 'egg_free', 'lactose_free', 'vegan']
+    >>> sorted(implied_tags(frozenset({"peanut_free", "tree_nut_free"})))
+    ['nut_free', 'peanut_free', 'tree_nut_free']
     """
-    extra = [_IMPLIES[tag] for tag in tags if tag in _IMPLIES]
-    return tags.union(*extra) if extra else tags
+    out = set(tags)
+    while True:
+        size = len(out)
+        for tag in [tag for tag in out if tag in _IMPLIES]:
+            out |= _IMPLIES[tag]
+        out.update(tag for needs, tag in _IMPLIED_BY_ALL.items() if needs <= out)
+        if len(out) == size:
+            return tags if size == len(tags) else frozenset(out)
 
 
 def _alternatives(alternatives: str) -> str:
@@ -102,8 +147,34 @@ _CLAIMS: dict[str, str] = {
         | sans lait | milchfrei(?:e[mnrs]?)? | sin lacteos | senza latte | zuivelvrije?""",
     "lactose_free": """lactose free | lactaid | no lactose | sans lactose | laktosefrei(?:e[mnrs]?)?
         | sin lactosa | senza lattosio | lactosevrije?""",
-    "sugar_free": r"sugar free | sugarless | zero sugar | no sugar(?! added) | 0 g sugars?",
-    "no_sugar_added": "no sugar added | no added sugars? | without added sugars?",
+    # Peanut and tree-nut claims read together as nut free; "peanut free" alone says nothing
+    # about tree nuts. Foreign "nut" claims follow EU labelling, where nuts are tree nuts.
+    "nut_free": """nut free | peanut (?:and )?(?:tree )?nuts? free
+        | (?:tree )?nuts? (?:and )?peanuts? free""",
+    # "No Nuts" and "Without Nuts" name a recipe without walnuts or pecans ("Brownies Without
+    # Nuts"), not an allergen claim that covers peanuts; "Free From Nuts" is one (_LISTED).
+    "tree_nut_free": """tree nuts? free | no (?:tree )?nuts | without (?:tree )?nuts
+        | sans fruits a coques? | nussfrei(?:e[mnrs]?)? | ohne nusse | sin frutos secos
+        | sin frutos de cascara | senza frutta a guscio | notenvrije?""",
+    "peanut_free": """peanut free | no peanuts | without peanuts | sans arachides?
+        | sans cacahuetes? | erdnuss frei(?:e[mnrs]?)? | ohne erdnusse | sin cacahuetes?
+        | sin mani | senza arachidi | pinda vrije?""",
+    # "Egg Free Range" is a hen's life, not a claim. fold() drops the ligature of "œufs".
+    "egg_free": """egg free(?! (?:range|run|roam(?:ing)?)) | eggless | no eggs | without eggs?
+        | sans (?:oe)?ufs? | ei frei(?:e[mnrs]?)? | ohne ei(?:er)? | sin huevos? | senza uova
+        | ei vrije? | zonder eieren""",
+    "soy_free": """soy free | soya free | no soy(?! (?:sauce|milk|beans?)) | without soy
+        | sans soja | soja frei(?:e[mnrs]?)? | ohne soja | sin soja | senza soia
+        | soja vrije? | zonder soja""",
+    # Certified by name ("Zabiha" is the slaughter halal rules prescribe); not "non halal".
+    "halal": "halal | zabihah?",
+    "sugar_free": r"""sugar free | sugarless | zero sugar | no sugar(?! added) | 0 g sugars?
+        | sans sucres?(?! ajoutes?) | zucker frei(?:e[mnrs]?)? | ohne zucker(?! ?zusatz)
+        | sin azucar(?:es)?(?! anadid[oa]s?) | senza zuccher[oi](?! aggiunt[oi])
+        | suiker vrije?""",
+    "no_sugar_added": """no sugar added | no added sugars? | without added sugars?
+        | sans sucres? ajoutes? | ohne zucker ?zusatz | sin azucar(?:es)? anadid[oa]s?
+        | senza zuccher[oi] aggiunt[oi] | zonder toegevoegde? suikers?""",
     "unsweetened": "unsweetened | unsweet",
     "caffeine_free": """decaf | decaffeinated | caffeine free | no caffeine | zero caffeine
         | non caffeinated""",
@@ -123,6 +194,8 @@ _CLUES: dict[str, str] = {
     # On pickles and salt "kosher" names a style (garlic-dill brine, coarse flakes), not a
     # certification, hence _KOSHER_STYLE.
     "kosher": "kosher | glatt | pareve | parve",
+    # Matched only so that its "halal" is not read as the claim.
+    "not_halal": "non halal | not halal",
     "plant_milk": """(?:almond|oat|soy|soya|coconut|cashew|rice|hemp|pea|flax|macadamia|hazelnut
         |pistachio|quinoa) (?:milks?|beverage|creamer|yogurt|yoghurt|drink)(?! chocolate)
         | plant based""",
@@ -136,6 +209,85 @@ _CLAIM_SCAN = re.compile(
     + r")(?![a-z0-9])"
 )
 _CLAIMS_NON_ALCOHOLIC = _words(_CLAIMS["non_alcoholic"])
+_NOT_HALAL = _words(_CLUES["not_halal"])
+
+# Claims that share one "free" (English): "Gluten & Dairy Free", "Dairy, Nut & Soy Free",
+# "Free From Gluten, Eggs and Nuts". What each listed word makes free; words without a tag
+# ("wheat") only keep the list together.
+_LISTED: dict[str, str | None] = {
+    "gluten": "gluten_free",
+    "dairy": "dairy_free",
+    "lactose": "lactose_free",
+    "sugar": "sugar_free",
+    "nut": "nut_free",
+    "nuts": "nut_free",
+    "tree nut": "tree_nut_free",
+    "tree nuts": "tree_nut_free",
+    "peanut": "peanut_free",
+    "peanuts": "peanut_free",
+    "egg": "egg_free",
+    "eggs": "egg_free",
+    "soy": "soy_free",
+    "soya": "soy_free",
+    "fat": "fat_free",
+    "caffeine": "caffeine_free",
+    "salt": "low_sodium",
+    "sodium": "low_sodium",
+    "wheat": None,
+    "grain": None,
+    "yeast": None,
+    "corn": None,
+    "gmo": None,
+    "cholesterol": None,
+}
+# "Milk" is left out: "Whole Milk, Lactose Free" is milk. A list needs "and", "&" or "or"
+# before its last word. Most listed words also name what a product is or has ("Protein Bar,
+# Peanut, Gluten & Dairy Free" is a peanut bar; "Low Fat, Sugar & Gluten Free" is not fat
+# free), so a list starts at one of them only if a conjunction follows it; the words that
+# never describe a product start a list before a comma or a space ("Dairy, Nut & Soy Free").
+_LIST_ITEM = (
+    r"(?:tree nuts?|peanuts?|nuts?|eggs?|soya?|"
+    + "|".join(
+        word for word in _LISTED if not word.startswith(("tree", "peanut", "nut", "egg", "soy"))
+    )
+    + ")"
+)
+_LIST_HEAD = r"(?:gluten|dairy|lactose|wheat|grain|yeast|gmo|cholesterol|caffeine)"
+_LIST_CLAIM = re.compile(
+    rf"(?<![a-z0-9])(?P<items>(?:{_LIST_ITEM}(?= (?:, )?(?:and|or) )|{_LIST_HEAD})"
+    rf"(?:(?: ,)? {_LIST_ITEM})*(?: ,)? (?:and|or) {_LIST_ITEM}) free(?![a-z0-9])"
+)
+# After "free from" the words name what is left out, in the plural for countable ones, so
+# that a "Free From" range's "Peanut Butter Cookies" is not read; nor is a word that heads
+# the product's own name ("Free From Soy Sauce", "Free From Sugar Cookies").
+_FREE_FROM_ITEM = r"(?:tree nuts|peanuts|nuts|eggs|soya?|gluten|dairy|lactose|sugar|wheat)"
+_FREE_FROM = re.compile(
+    rf"(?<![a-z0-9])free (?:from|of) (?P<items>{_FREE_FROM_ITEM}"
+    rf"(?:(?: ,)? (?:(?:and|or) )?{_FREE_FROM_ITEM})*)"
+    r"(?! (?:sauce|milk|butter|chocolate|cheese|cookies?|noodles|beans?|bars?|cups?|oil"
+    r"|flour|spread|bread|cakes?|candy|syrup))(?![a-z0-9])"
+)
+_LIST_ITEMS = re.compile(rf"(?<![a-z0-9]){_LIST_ITEM}(?![a-z0-9])")
+_LIST_SEPARATORS = re.compile(r"[^a-z0-9%.,&/+]+")
+_LIST_MARKS = {"&": " and ", "+": " and ", ",": " , ", "/": " , "}
+
+
+def _listed_claims(name: str) -> set[str]:
+    """Tags of the claims listed before one "free" or after "free from"."""
+    text = _LIST_SEPARATORS.sub(" ", APOSTROPHES.sub("", fold(name)))
+    for mark, spelled in _LIST_MARKS.items():
+        text = text.replace(mark, spelled)
+    text = " ".join(text.split())
+    tags: set[str] = set()
+    for pattern in (_LIST_CLAIM, _FREE_FROM):
+        for match in pattern.finditer(text):
+            for word in _LIST_ITEMS.findall(match["items"]):
+                tag = _LISTED[word]
+                if tag is not None:
+                    tags.add(tag)
+    return tags
+
+
 # Milk-fat percentages only mean a fat level on dairy ("1% Hydrocortisone Cream" is not).
 _DAIRY = _words(
     """milk | milkfat | yogurt | yoghurt | cheese | kefir | cottage | skyr | buttermilk | ricotta
@@ -184,6 +336,7 @@ _FORMULA_HINTS = (
 # Department and aisle names read like names: these words in either say what every item
 # filed there is, in the languages of the claims above.
 _KOSHER_PLACE = _words("kosher | casher | cacher | koscher")
+_HALAL_PLACE = _words("halal")
 _NOT_FOOD_PLACE = _words(
     """personal care | household | pets? | pet care | pet supplies | beauty | hygiene
     | cleaning | laundry | toiletries | entretien | beaute | animaux | droguerie | drogerie
@@ -202,6 +355,7 @@ class _Place:
 
     alcohol: bool
     kosher: bool
+    halal: bool
     not_food: bool
 
 
@@ -214,6 +368,7 @@ def _place(aisle: str, department: str) -> _Place:
             _ALCOHOL_PLACE.search(t) and not _CLAIMS_NON_ALCOHOLIC.search(t) for t in texts
         ),
         kosher=any(_KOSHER_PLACE.search(t) and not _KOSHER_STYLE.search(t) for t in texts),
+        halal=any(_HALAL_PLACE.search(t) and not _NOT_HALAL.search(t) for t in texts),
         not_food=any(_NOT_FOOD_PLACE.search(t) for t in texts),
     )
 
@@ -265,16 +420,22 @@ def derive_tags(name: str, aisle: str = "", department: str = "") -> frozenset[s
     """Dietary, quality, alcohol and infant-formula tags stated by a product name (and by the
     names of its aisle and department).
 
-    Tags: ``organic``, ``gluten_free``, ``vegan``, ``kosher``, ``dairy_free``,
-    ``lactose_free``, ``sugar_free``, ``no_sugar_added``, ``unsweetened``, ``caffeine_free``,
-    ``low_sodium``, milk-fat levels as US labels use them (``whole``; ``reduced_fat`` = 2% or
-    "reduced fat"; ``low_fat`` = 1%, "lowfat" or part-skim; ``fat_free`` = skim, nonfat, 0%),
+    Tags: ``organic``, ``gluten_free``, ``vegan``, ``kosher``, ``halal``, ``dairy_free``,
+    ``lactose_free``, ``nut_free`` (tree nuts and peanuts), ``tree_nut_free``, ``peanut_free``,
+    ``egg_free``, ``soy_free``, ``sugar_free``, ``no_sugar_added``, ``unsweetened``,
+    ``caffeine_free``, ``low_sodium``, milk-fat levels as US labels use them (``whole``;
+    ``reduced_fat`` = 2% or "reduced fat"; ``low_fat`` = 1%, "lowfat" or part-skim;
+    ``fat_free`` = skim, nonfat, 0%),
     ``plant_based`` (plant milks, yogurts and creamers), ``infant_formula``, ``alcohol`` and
-    ``non_alcoholic``. ``vegan`` implies ``dairy_free``; ``alcohol`` and ``non_alcoholic``
-    never come together. Matching ignores case, accents and hyphenation.
+    ``non_alcoholic``. Tags come with what they promise (:func:`implied_tags`); ``alcohol``
+    and ``non_alcoholic`` never come together. Matching ignores case, accents and hyphenation.
 
     >>> sorted(derive_tags("Organic Gluten-Free Vegan Cheddar Style Shreds"))
-    ['dairy_free', 'gluten_free', 'organic', 'vegan']
+    ['dairy_free', 'egg_free', 'gluten_free', 'lactose_free', 'organic', 'vegan']
+    >>> sorted(derive_tags("Semi Sweet Chocolate Chunks Dairy, Nut & Soy Free"))
+    ['dairy_free', 'lactose_free', 'nut_free', 'peanut_free', 'soy_free', 'tree_nut_free']
+    >>> derive_tags("Peanut Butter Cups"), derive_tags("Egg Noodles"), derive_tags("Soy Sauce")
+    (frozenset(), frozenset(), frozenset())
     >>> sorted(derive_tags("Lactose Free 2% Reduced Fat Milk"))
     ['lactose_free', 'reduced_fat']
     >>> sorted(derive_tags("1% Lowfat Chocolate Milk")), sorted(derive_tags("Organic Whole Milk"))
@@ -300,6 +461,10 @@ def derive_tags(name: str, aisle: str = "", department: str = "") -> frozenset[s
         tags.update(tag for tag, pattern in _PERCENT_FAT.items() if pattern.search(text))
     if place.kosher or ("clue_kosher" in found and not _KOSHER_STYLE.search(text)):
         tags.add("kosher")
+    if place.halal:
+        tags.add("halal")
+    if "free" in text:
+        tags.update(_listed_claims(name))
     if not place.not_food and "clue_plant_milk" in found and not _NOT_FOOD.search(text):
         tags.add("plant_based")
     if (

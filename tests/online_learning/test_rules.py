@@ -40,7 +40,10 @@ def product(
 
 def test_the_packaged_default_rules_load() -> None:
     rules = load_rules()
-    assert rules.preserve_tags == {"gluten_free", "vegan", "kosher", "dairy_free"}
+    assert rules.preserve_tags == {
+        *("gluten_free", "vegan", "kosher", "halal", "dairy_free", "lactose_free", "sugar_free"),
+        *("nut_free", "tree_nut_free", "peanut_free", "egg_free", "soy_free"),
+    }
     assert rules.preserve_tags == DIETARY_TAGS == HardRules().preserve_tags  # one vocabulary
     assert rules.match_tags == {"alcohol"}
     assert rules.max_size_ratio == 2.5
@@ -300,6 +303,60 @@ def test_dietary_promises_are_kept(tag: str) -> None:
 def test_every_lost_promise_is_named() -> None:
     requested = product("a", tags={"vegan", "gluten_free", "kosher"})
     assert RULES.violation(requested, product("b", tags={"kosher"})) == "loses gluten_free, vegan"
+
+
+def named(item_id: str, name: str, aisle: str = "milk") -> Product:
+    """A catalog item whose tags are read from its name, as the worker reads them."""
+    return enrich(Product(item_id, name, aisle, "dairy eggs", 3.0, 1.0, "l", None))
+
+
+def allowed_for(requested: Product, pool: list[Product]) -> list[str]:
+    """Names of the pool's items the rules let replace ``requested`` (both code paths)."""
+    assert_mask_matches_violation(pool, requested, RULES)
+    return [c.name for c in pool if RULES.violation(requested, c) is None]
+
+
+def test_a_lactose_free_milk_is_replaced_only_by_a_milk_without_lactose() -> None:
+    lactose_free = named("lf", "Lactose Free 2% Reduced Fat Milk")
+    pool = [
+        lactose_free,
+        named("m1", "2% Reduced Fat Milk"),
+        named("m2", "Organic Whole Milk"),
+        named("m3", "Fat Free Skim Milk"),
+        named("lf2", "Lactose-Free Whole Milk"),
+        named("al", "Unsweetened Almond Milk Non-Dairy Beverage"),  # dairy free: no lactose
+        named("oat", "Oat Milk, Dairy, Nut & Soy Free"),
+    ]
+    assert RULES.violation(lactose_free, pool[1]) == "loses lactose_free"
+    assert allowed_for(lactose_free, pool) == [
+        "Lactose-Free Whole Milk",
+        "Unsweetened Almond Milk Non-Dairy Beverage",
+        "Oat Milk, Dairy, Nut & Soy Free",
+    ]
+    # the promise is one way: a regular milk may be replaced by a lactose-free one
+    assert "Lactose Free 2% Reduced Fat Milk" in allowed_for(pool[1], pool)
+    # and lactose free is not dairy free: a dairy-free milk keeps its own promise
+    assert RULES.violation(pool[5], lactose_free) == "loses dairy_free"
+
+
+def test_a_peanut_free_item_is_replaced_only_by_one_that_says_so() -> None:
+    peanut_free = named("pf", "Creamy Peanut Free Spread", "spreads")
+    pool = [
+        peanut_free,
+        named("pb", "Creamy Peanut Butter", "spreads"),
+        named("pbc", "Peanut Butter Cups", "spreads"),
+        named("tn", "Tree Nut Free Peanut Butter", "spreads"),  # peanuts are not tree nuts
+        named("sun", "Sunflower Seed Butter", "spreads"),  # says nothing: not offered
+        named("nf", "Nut-Free Sunflower Butter", "spreads"),  # nut free covers peanuts
+        named("soy", "Peanut Free SoyNut Butter", "spreads"),
+    ]
+    assert RULES.violation(peanut_free, pool[1]) == "loses peanut_free"
+    assert allowed_for(peanut_free, pool) == [
+        "Nut-Free Sunflower Butter",
+        "Peanut Free SoyNut Butter",
+    ]
+    # a nut-free item needs a nut-free substitute: peanut free alone is not enough
+    assert RULES.violation(pool[5], pool[6]) == "loses nut_free, tree_nut_free"
 
 
 def test_alcohol_must_match_both_ways() -> None:

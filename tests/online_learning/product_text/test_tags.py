@@ -34,12 +34,17 @@ from tests.online_learning.product_text.conftest import instacart
         ("Lactose Free Whole Milk", "milk", "dairy eggs", {"lactose_free", "whole"}),
         ("Gluten Free Chocolate Chip Cookies", "cookies cakes", "snacks", {"gluten_free"}),
         ("Bread, Gluten-Free, Multi-Grain, Deli Slice", "bread", "bakery", {"gluten_free"}),
-        ("Vegan Vodka Sauce", "pasta sauce", "dry goods pasta", {"vegan", "dairy_free"}),
+        (
+            "Vegan Vodka Sauce",
+            "pasta sauce",
+            "dry goods pasta",
+            {"vegan", "dairy_free", "lactose_free", "egg_free"},
+        ),
         (
             "Organic Coconut Milk Non-Dairy Frozen Dessert Butter Pecan",
             "ice cream ice",
             "frozen",
-            {"organic", "dairy_free", "plant_based"},
+            {"organic", "dairy_free", "lactose_free", "plant_based"},
         ),
         (
             "Vanilla Almond Breeze Almond Milk",
@@ -117,9 +122,19 @@ def test_derive_tags_on_real_names(
         ("Lait demi-écrémé sans lactose 1 l", "Laits", "Produits laitiers", {"lactose_free"}),
         ("Vollmilch laktosefrei 1 l", "Milch", "Molkerei", {"lactose_free"}),
         ("Leche sin lactosa 1 l", "Leche", "Lácteos", {"lactose_free"}),
-        ("Boisson avoine végétalienne 1 l", "Laits végétaux", "Crèmerie", {"vegan", "dairy_free"}),
-        ("Vegane Wurst", "Aufschnitt", "Kühlregal", {"vegan", "dairy_free"}),
-        ("Dessert soja sans lait", "Desserts", "Crèmerie", {"dairy_free"}),
+        (
+            "Boisson avoine végétalienne 1 l",
+            "Laits végétaux",
+            "Crèmerie",
+            {"vegan", "dairy_free", "lactose_free", "egg_free"},
+        ),
+        (
+            "Vegane Wurst",
+            "Aufschnitt",
+            "Kühlregal",
+            {"vegan", "dairy_free", "lactose_free", "egg_free"},
+        ),
+        ("Dessert soja sans lait", "Desserts", "Crèmerie", {"dairy_free", "lactose_free"}),
         # Alcohol: the aisle or department names the drink, in whatever language ...
         ("Kronenbourg 1664 Blonde 6x25cl", "Bières", "Boissons", {"alcohol"}),
         ("Côtes du Rhône 75 cl", "Rouges", "Vins", {"alcohol"}),
@@ -175,8 +190,10 @@ def test_normalize_tag_is_idempotent_and_plain(sent: str) -> None:
     assert not tag.startswith("_") and not tag.endswith("_")
 
 
-def test_vegan_promises_dairy_free_whoever_said_it() -> None:
-    assert implied_tags(frozenset({"vegan", "organic"})) == {"vegan", "organic", "dairy_free"}
+def test_vegan_promises_no_milk_and_no_egg_whoever_said_it() -> None:
+    assert implied_tags(frozenset({"vegan", "organic"})) == {
+        *("vegan", "organic", "dairy_free", "lactose_free", "egg_free")
+    }
     assert implied_tags(frozenset({"gluten_free"})) == {"gluten_free"}
 
 
