@@ -429,7 +429,8 @@ def _needs(value: Any) -> frozenset[str]:
             # a need nobody can spell as a product tag would match nothing and silently
             # block every substitute
             raise EventError(
-                f"{t}: field 'needs[{i}]' must hold a letter or digit, got {describe(raw)}"
+                f"{t}: field 'needs[{i}]' must hold a letter a-z or a digit once case and"
+                f" accents are folded, got {describe(raw)}"
             )
         needs.add(tag)
     return frozenset(needs)
