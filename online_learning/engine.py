@@ -45,13 +45,18 @@ from online_learning.contract import (
     EventError,
     Feedback,
     InventorySignal,
+    ItemChoice,
     Product,
+    SubstitutionRequest,
 )
+from online_learning.contract.replies import Reply
 from online_learning.effects import EffectsConfig, Key, RandomEffects
 from online_learning.exploration import explore
 from online_learning.features import FeatureStore, pair_features
 from online_learning.logistic import sigmoid
 from online_learning.model import AcceptanceModel
+from online_learning.personal import CustomerTastes, TastesConfig
+from online_learning.personal_replies import ReplyContext, reply_to
 from online_learning.popularity import Popularity, PopularityConfig
 from online_learning.ranking import Ranking, rank_substitutes, ranking_id
 from online_learning.recent_ids import RecentIds
@@ -103,6 +108,7 @@ class EngineConfig:
     explore_top: int = 3  # ... chosen uniformly among the 2nd to this position
     candidate_cache: int = 2048  # requested items whose candidate blocks stay cached (LRU)
     popularity: PopularityConfig = field(default_factory=PopularityConfig)  # demand's half-life
+    tastes: TastesConfig | None = field(default_factory=TastesConfig)  # None: no personal part
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
@@ -191,6 +197,7 @@ class SubstitutionEngine:
         self.availability = AvailabilityState(availability)
         self.model = model or AcceptanceModel()
         self.effects = RandomEffects(self.config.effects) if self.config.effects else None
+        self.tastes = CustomerTastes(self.config.tastes) if self.config.tastes else None
         self.seen_feedback = RecentIds(self.config.dedup_capacity)
         # (store, requested item) -> substitute ids of the live ranking
         self._live: dict[tuple[str, str], tuple[str, ...]] = {}
@@ -309,12 +316,17 @@ class SubstitutionEngine:
         if not self.seen_feedback.add(feedback.event_id):
             return FeedbackOutcome(FeedbackResult.DUPLICATE, feedback.event_id, y)
         self.clock = max(self.clock, feedback.ts)
-        x = pair_features(self.features.pair_vector(requested, substitute))
+        row = self.features.pair_vector(requested, substitute)
+        x = pair_features(row)
         base = self.model.logit_one(x)
         key = self.effect_key(requested, substitute)
         effects = self.effects
         p = sigmoid(base + effects.offset(key)) if effects is not None else sigmoid(base)
         prior_p = self.model.prior_proba_one(x)
+        if self.tastes is not None and feedback.customer_id is not None:
+            # The population's logit without the customer's own offset (backfitting).
+            population = base + (effects.offset(key) if effects is not None else 0.0)
+            self.tastes.learn_one(feedback.customer_id, row, y, population)
         self.model.learn_one(x, y)
         self.features.history.update(requested.item_id, substitute.item_id, y)
         if effects is not None:
@@ -339,6 +351,41 @@ class SubstitutionEngine:
         x = pair_features(self.features.pair_vector(requested, candidate))
         offset = self.effects.offset(self.effect_key(requested, candidate)) if self.effects else 0.0
         return sigmoid(self.model.logit_one(x) + offset)
+
+    # -- one customer's request ----------------------------------------------------------------
+    def reply(
+        self,
+        request: SubstitutionRequest,
+        choice: ItemChoice | None = None,
+        needs: frozenset[str] = frozenset(),
+    ) -> Reply:
+        """The reply to a substitution request, given the customer's choice for the item and
+        their needs (:mod:`online_learning.personal_replies`); raises
+        :class:`UnknownReference` for an unknown store or item. Changes no state."""
+        self._check_store(request.store_id)
+        requested = self._product(request.item_id, "item_id")
+        return reply_to(request, requested, choice, needs, self._reply_context, self.wall_clock())
+
+    @property
+    def _reply_context(self) -> ReplyContext:
+        config = self.config
+        return ReplyContext(
+            features=self.features,
+            model=self.model,
+            effects=self.effects,
+            tastes=self.tastes,
+            availability=self.availability,
+            rules=self.rules,
+            top_k=config.top_k,
+            threshold=config.threshold,
+            explore_epsilon=config.explore_epsilon,
+            explore_top=config.explore_top,
+            pair_offset=self._pair_offset,
+        )
+
+    def _pair_offset(self, requested: Product, candidate: Product) -> float:
+        effects = self.effects
+        return effects.offset(self.effect_key(requested, candidate)) if effects else 0.0
 
     # -- popularity ----------------------------------------------------------------------------
     def take_demand(self) -> DemandSummary | None:
@@ -452,6 +499,8 @@ class SubstitutionEngine:
         h.update(repr((intercept, self.model.n_learned)).encode())
         if self.effects is not None:
             h.update(self.effects.summary().encode())
+        if self.tastes is not None and len(self.tastes):
+            h.update(self.tastes.digest().encode())
         return h.hexdigest()
 
     # -- internals -----------------------------------------------------------------------------

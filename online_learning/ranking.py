@@ -9,8 +9,10 @@ fills the line. Candidates that break a hard rule or are believed unavailable
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 import numpy as np
+import numpy.typing as npt
 
 from online_learning.availability import AvailabilityState
 from online_learning.contract import Product, Ranking, Substitute
@@ -32,7 +34,15 @@ __all__ = [
 
 NO_CANDIDATE = "no candidate passes the hard rules"
 NONE_AVAILABLE = "every rule-passing candidate is believed unavailable at this store"
-EMPTY_REASONS = ("never_substituted", "no_other_items", "no_candidates", "none_available", "other")
+NONE_MEETS_NEEDS = "no available candidate carries every tag the customer needs"
+EMPTY_REASONS = (
+    "never_substituted",
+    "no_other_items",
+    "no_candidates",
+    "none_available",
+    "customer_needs",
+    "other",
+)
 """Why a ranking is empty, in a few words a metric label can carry (see :func:`empty_reason`)."""
 
 
@@ -70,6 +80,8 @@ def empty_reason(reason: str | None) -> str:
         return "no_candidates"
     if reason == NONE_AVAILABLE:
         return "none_available"
+    if reason == NONE_MEETS_NEEDS:
+        return "customer_needs"
     return "other"
 
 
@@ -86,11 +98,17 @@ def rank_substitutes(
     threshold: float = 0.5,
     effects: RandomEffects | None = None,
     keep_block: bool = True,
+    needs: frozenset[str] = frozenset(),
+    exclude: frozenset[str] = frozenset(),
+    personal: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64] | None] | None = None,
 ) -> tuple[tuple[Substitute, ...], str | None]:
     """The best ``top_k`` substitutes, best first, or an empty tuple with the reason.
 
     ``keep_block=False``: do not add the item's candidate block to the feature store's cache
-    if it has to be built (see :meth:`FeatureStore.candidates`).
+    if it has to be built (see :meth:`FeatureStore.candidates`). For one customer's reply:
+    ``needs``, tags every candidate must carry (the customer's dietary and allergen needs);
+    ``exclude``, ids not to rank (offered already); ``personal``, the customer's logit offsets
+    for the candidates' pair-feature rows (None: none).
     """
     reason = rules.no_substitution_reason(requested)
     if reason is not None:
@@ -104,6 +122,10 @@ def rank_substitutes(
     rows = np.flatnonzero(p_all >= threshold)
     if rows.size == 0:
         return (), NONE_AVAILABLE
+    if needs or exclude:
+        rows = _keep(rows, block.ids, features, needs, exclude)
+        if rows.size == 0:
+            return (), NONE_MEETS_NEEDS if needs else NONE_AVAILABLE
     pair = block.with_history(requested.item_id, features.history)[rows]
     p_available = p_all[rows]
     offsets = None
@@ -116,6 +138,10 @@ def rank_substitutes(
             block.brand_codes,
             block.brand_names,
         )[rows]
+    if personal is not None:
+        own = personal(pair)
+        if own is not None:
+            offsets = own if offsets is None else offsets + own
     p_accept = model.predict_proba_matrix(pair, offsets)
     score = p_accept * p_available
     k = min(top_k, rows.size)
@@ -138,3 +164,23 @@ def rank_substitutes(
         )
         for i in order
     ), None
+
+
+def _keep(
+    rows: npt.NDArray[np.intp],
+    ids: tuple[str, ...],
+    features: FeatureStore,
+    needs: frozenset[str],
+    exclude: frozenset[str],
+) -> npt.NDArray[np.intp]:
+    """The rows whose candidate carries every needed tag and is not excluded."""
+    catalog = features.catalog
+    kept = []
+    for row in rows.tolist():
+        item_id = ids[row]
+        if item_id in exclude:
+            continue
+        product = catalog.get(item_id)
+        if product is not None and needs <= product.tags:
+            kept.append(row)
+    return np.array(kept, dtype=np.intp)
