@@ -33,6 +33,18 @@ def test_scoring_benchmark_prints_each_pool_size_and_learning_cost() -> None:
     assert re.search(r"learning cost ratio shipped/baseline: [\d.]+$", out, re.M), out
 
 
+def test_personal_benchmark_prints_costs_bytes_and_the_simulated_gain() -> None:
+    out = run("bench_personal.py", "--quick")
+    for name in ("learn_one, full matrix", "learn_one, diagonal", "offset_one", "offsets, 50"):
+        assert re.search(rf"^{name}.*\s[\d.]+\s+[\d.]+\s+[\d.]+x$", out, re.M), out
+    memory = table_rows(out, r"[\d,]+", 5)
+    assert [row[0] for row in memory] == [1000, 5000], out
+    assert all(648 < row[2] < 2000 for row in memory), out  # the arrays plus the id's entry
+    total = re.search(r"^\s+all\s+([\d,]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s", out, re.M)
+    assert total and total.group(1) == "1,500", out
+    assert float(total.group(3)) < float(total.group(2)), out  # personal beats the population
+
+
 def test_model_comparison_replays_one_stream_through_four_river_models() -> None:
     out = run("compare_models.py", "--quick")
     assert "replaying 300 events" in out, out
