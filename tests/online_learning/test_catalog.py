@@ -29,7 +29,8 @@ def item(
 
 def test_a_producers_tags_are_spelt_as_the_rules_spell_them() -> None:
     sent = item("SKU-1", "Pain complet", tags={"Gluten-Free", "HALAL", "dairy free", "!!"})
-    assert enrich(sent).tags == {"gluten_free", "halal", "dairy_free"}
+    # dairy free promises lactose free too (product_text.implied_tags)
+    assert enrich(sent).tags == {"gluten_free", "halal", "dairy_free", "lactose_free"}
 
 
 def test_a_producers_tag_beats_a_contradicting_one_read_from_the_name() -> None:
@@ -40,7 +41,12 @@ def test_a_producers_tag_beats_a_contradicting_one_read_from_the_name() -> None:
 
 
 def test_vegan_from_the_producer_promises_dairy_free_too() -> None:
-    assert enrich(item("SKU-4", "Boisson avoine", tags={"vegan"})).tags == {"vegan", "dairy_free"}
+    assert enrich(item("SKU-4", "Boisson avoine", tags={"vegan"})).tags == {
+        "vegan",
+        "dairy_free",
+        "lactose_free",
+        "egg_free",
+    }
 
 
 def test_taxonomy_tags_reach_every_item_filed_there_whatever_the_spelling() -> None:
