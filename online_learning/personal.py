@@ -14,13 +14,23 @@ Taste features (:data:`TASTE_FEATURES`, the intercept first) and why each is her
   for another one; both, because either can be unknown (then both are 0);
 - ``price_up``, ``price_log_ratio``: price sensitivity, how much a dearer candidate hurts
   (``price_up``) and how much a cheaper one pleases (``price_log_ratio``, negative when cheaper);
-- ``size_log_ratio``: how much a different pack size matters;
-- ``tags_lost``: the requested item's tags the candidate lacks (organic, gluten free, ...);
+- ``size_log_ratio``, ``size_unknown``: how much a different pack size matters, and a size
+  that cannot be compared (a count for a weight);
+- ``tags_lost``, ``tag_jaccard``: the requested item's tags the candidate lacks (organic,
+  gluten free, ...), and tags shared or gained (an organic candidate for a plain item);
 - ``kind_jaccard``: how much it matters that the candidate is the same kind of thing.
 
-Left out: the name overlap (it mostly repeats ``kind_jaccard``), ``tag_jaccard`` (it mostly
-repeats ``tags_lost``), the fat and size-unknown flags (rare), and the learned columns
+Left out: the name overlap (it mostly repeats ``kind_jaccard``), the fat flags (adding
+``fat_distance`` changed nothing measurable on the simulator) and the learned columns
 (popularity, item and pair history): they describe items, not a customer's taste.
+
+On the simulator's default population (``benchmarks/bench_personal.py``: 40,000 feedback
+events from 2,000 customers on candidates from the engine's own top 5, each predicted before
+it is learned), progressive log loss is 0.675 for the population (model plus effects), 0.646
+with willingness alone (the intercept), still 0.646 without ``size_unknown`` and
+``tag_jaccard``, and 0.640 with every feature above. Most of the gain there is willingness;
+the tastes add the rest, more for customers with more events (0.612 against 0.615 from their
+30th event on).
 
 The update is a Laplace (Gaussian) approximation of a logistic random effect, the vector form
 of :mod:`online_learning.effects`, fitted online by iteratively reweighted least squares. With
@@ -44,7 +54,8 @@ population and the person do not count one residual twice.
   against brand_match plus brand_differs, price_up against price_log_ratio) from each taking
   the same residual. On the tests' synthetic world (half the customers brand loyal, half
   thrifty), held-out log loss after 20 events per customer is 0.559 with it, 0.586 with the
-  diagonal alone (``diagonal=True``), 0.616 for the population alone.
+  diagonal alone (``diagonal=True``), 0.616 for the population alone; on the simulator
+  (above) 0.640 with it, 0.651 with the diagonal.
 - effects.py's ``S / (W + shrink)`` is the same step always taken from 0: as cheap, and a
   little worse on that world (0.5411 against 0.5400 after 50 events per customer).
 - Old evidence fades by ``decay`` per new event *of that customer*, so a changed taste is
@@ -82,7 +93,9 @@ TASTE_FEATURES: tuple[str, ...] = (
     "price_up",
     "price_log_ratio",
     "size_log_ratio",
+    "size_unknown",
     "tags_lost",
+    "tag_jaccard",
     "kind_jaccard",
 )
 _MIN_SCALE = 0.05  # a feature that is (nearly) always 0 still gets a proper prior
@@ -131,8 +144,8 @@ class CustomerTastes:
     customer's offset; ``offsets`` scores a ranking's candidate matrix for one customer.
 
     Memory: :attr:`bytes_per_customer` is the array storage of one customer,
-    ``8 * (k * k + 2 * k + 1)`` bytes for k taste weights (intercept included: 648 bytes for
-    the default k = 8), plus the id's entry in the row index (about 100 bytes and the id
+    ``8 * (k * k + 2 * k + 1)`` bytes for k taste weights (intercept included: 968 bytes for
+    the default k = 10), plus the id's entry in the row index (about 100 bytes and the id
     string); ``benchmarks/bench_personal.py`` measures the whole with tracemalloc.
 
     Examples
