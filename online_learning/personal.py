@@ -144,8 +144,8 @@ class CustomerTastes:
     customer's offset; ``offsets`` scores a ranking's candidate matrix for one customer.
 
     Memory: :attr:`bytes_per_customer` is the array storage of one customer,
-    ``8 * (k * k + 2 * k + 1)`` bytes for k taste weights (intercept included: 968 bytes for
-    the default k = 10), plus the id's entry in the row index (about 100 bytes and the id
+    ``4 * k * k + 8 * (2 * k + 1)`` bytes for k taste weights (intercept included: 568 bytes
+    for the default k = 10), plus the id's entry in the row index (about 100 bytes and the id
     string); ``benchmarks/bench_personal.py`` measures the whole with tracemalloc.
 
     Examples
@@ -173,7 +173,10 @@ class CustomerTastes:
         self.columns = np.array([FEATURES.index(name) for name in cfg.features], dtype=np.intp)
         self.k = k = len(cfg.features) + 1
         rows = min(cfg.capacity, _FIRST_ROWS)
-        self._hessian = np.zeros((rows, k, k), dtype=np.float64)
+        # float32 for the k x k curvature sums, most of a customer's bytes: they are decayed
+        # sums of p (1 - p) phi phi^T, solved against a prior, and float32's 7 digits change
+        # no offset by more than about 1e-6 (tests' world: the same log loss to 4 digits)
+        self._hessian = np.zeros((rows, k, k), dtype=np.float32)
         self._score = np.zeros((rows, k), dtype=np.float64)
         self._weights = np.zeros((rows, k), dtype=np.float64)
         self._evidence = np.zeros(rows, dtype=np.float64)
@@ -224,7 +227,7 @@ class CustomerTastes:
             self._weights[row] = score / (np.diagonal(hessian) + prior)
         else:
             hessian += h * (phi[:, None] * phi)
-            system = hessian.copy()
+            system = hessian.astype(np.float64)
             system.flat[:: self.k + 1] += prior
             self._weights[row] = np.linalg.solve(system, score)
         self._evidence[row] = self._evidence[row] * cfg.decay + 1.0
@@ -263,7 +266,7 @@ class CustomerTastes:
         rows = min(self.config.capacity, 2 * len(self._evidence))
         extra = rows - len(self._evidence)
         k = self.k
-        self._hessian = np.concatenate([self._hessian, np.zeros((extra, k, k))])
+        self._hessian = np.concatenate([self._hessian, np.zeros((extra, k, k), np.float32)])
         self._score = np.concatenate([self._score, np.zeros((extra, k))])
         self._weights = np.concatenate([self._weights, np.zeros((extra, k))])
         self._evidence = np.concatenate([self._evidence, np.zeros(extra)])
@@ -324,8 +327,9 @@ class CustomerTastes:
 
     @property
     def bytes_per_customer(self) -> int:
-        """Array bytes one customer takes: ``8 * (k * k + 2 * k + 1)`` (not the id's entry)."""
-        return 8 * (self.k * self.k + 2 * self.k + 1)
+        """Array bytes one customer takes: ``4 * k * k + 8 * (2 * k + 1)`` (not the id's
+        entry in the row index)."""
+        return 4 * self.k * self.k + 8 * (2 * self.k + 1)
 
     def memory_bytes(self) -> int:
         """Bytes held now: the arrays as allocated, the row index and the id strings."""

@@ -216,7 +216,7 @@ def test_at_capacity_the_least_recently_learned_customer_is_evicted() -> None:
 
 def test_state_survives_the_arrays_growing_and_memory_is_reported() -> None:
     tastes = CustomerTastes(TastesConfig(capacity=5000))
-    assert tastes.bytes_per_customer == 8 * (10 * 10 + 2 * 10 + 1)  # k = 10 with the intercept
+    assert tastes.bytes_per_customer == 4 * 10 * 10 + 8 * (2 * 10 + 1)  # k = 10, intercept too
     tastes.learn_one("first", OTHER_BRAND, False, 0.0)
     before, first = tastes.memory_bytes(), tastes.offset_one("first", OTHER_BRAND)
     for i in range(3000):  # past the first allocation
