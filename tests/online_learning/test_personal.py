@@ -12,9 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from online_learning.features import FEATURES
+from online_learning.engine import EngineConfig, SubstitutionEngine
+from online_learning.features import FEATURES, pair_features
 from online_learning.logistic import sigmoid
 from online_learning.personal import CustomerTastes, TastesConfig
+from tests.conftest import milk
 
 COL = {name: i for i, name in enumerate(FEATURES)}
 
@@ -129,6 +131,43 @@ def test_loyal_customers_learn_brand_and_thrifty_ones_learn_price() -> None:
     assert np.mean([price_cost[c] for c in range(0, 100, 2)]) > np.mean(
         [price_cost[c] for c in range(1, 100, 2)]
     )
+
+
+def test_on_the_engines_own_feature_rows_a_loyal_customer_gets_their_brand_first() -> None:
+    """Rows as FeatureStore.pair_vector and a ranking's candidate matrix give them."""
+    engine = SubstitutionEngine(
+        products=[
+            milk("whole", "Acme Whole Milk 1 gal", 3.99, "Acme"),
+            milk("skim", "Acme Skim Milk 1 gal", 3.59, "Acme"),
+            milk("whole-2", "Dairyco Whole Milk 1 gal", 3.89, "Dairyco"),
+            milk("skim-2", "Dairyco Skim Milk 1 gal", 3.49, "Dairyco"),
+        ],
+        config=EngineConfig(tastes=None),
+    )
+    features = engine.features
+    requested = engine.catalog.get("whole")
+    assert requested is not None
+    block = features.candidates(requested)
+    matrix = block.with_history(requested.item_id, features.history)
+    store_level = engine.model.predict_proba_matrix(matrix)
+    # the store-level ranking prefers the other brand's whole milk to Acme's skim milk
+    assert store_level[block.positions["whole-2"]] > store_level[block.positions["skim"]]
+    tastes = CustomerTastes()
+    for _ in range(15):
+        for item_id, accepted in (("skim", True), ("whole-2", False), ("skim-2", False)):
+            candidate = engine.catalog.get(item_id)
+            assert candidate is not None
+            row = features.pair_vector(requested, candidate)
+            tastes.learn_one("ann", row, accepted, engine.model.logit_one(pair_features(row)))
+    personal = tastes.offsets("ann", matrix)
+    assert personal is not None
+    for item_id, at in block.positions.items():
+        candidate = engine.catalog.get(item_id)
+        assert candidate is not None
+        row = features.pair_vector(requested, candidate)
+        assert tastes.offset_one("ann", row) == pytest.approx(personal[at])
+    ann = engine.model.predict_proba_matrix(matrix, personal)
+    assert ann[block.positions["skim"]] > ann[block.positions["whole-2"]]
 
 
 # -- shrinkage and forgetting ------------------------------------------------------------------
