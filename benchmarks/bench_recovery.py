@@ -22,6 +22,7 @@ import contextlib
 import random
 import time
 import uuid
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -81,8 +82,8 @@ async def store_state(bootstrap: str, n: int, items: list[str]) -> tuple[int, fl
         )
     await fill(bootstrap, topic, records)
 
-    async def nothing(partition: int, records: list[Record]) -> None:
-        return None
+    async def nothing(partition: int, records: list[Record]) -> list[Any]:
+        return []
 
     engine = SubstitutionEngine()
     state = StoreState(bootstrap, topic, engine, nothing)

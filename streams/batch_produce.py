@@ -35,12 +35,14 @@ async def send_records(
     partition: int,
     records: Sequence[Record],
     on_failure: OnFailure,
-) -> None:
+) -> list[asyncio.Future[Any]]:
     """Queue ``records`` for ``topic[partition]``, in order, as few record batches as fit.
 
-    Returns once they are queued (not delivered). A record too large for an empty batch goes
-    through ``producer.send``, which sizes a batch for it.
+    Returns once they are queued (not delivered), with the batches' delivery futures, for a
+    caller that must know they were written before it goes on. A record too large for an empty
+    batch goes through ``producer.send``, which sizes a batch for it.
     """
+    futures: list[asyncio.Future[Any]] = []
     i = 0
     while i < len(records):
         batch = producer.create_batch()
@@ -55,10 +57,13 @@ async def send_records(
             future = await producer.send(topic, value, key=key, partition=partition)
             i += 1
             _watch(future, topic, partition, 1, on_failure)
+            futures.append(future)
             continue
         batch.close()
         future = await producer.send_batch(batch, topic, partition=partition)
         _watch(future, topic, partition, i - start, on_failure)
+        futures.append(future)
+    return futures
 
 
 def _watch(

@@ -2,7 +2,9 @@
 
 Prints a table of every policy over the seeds, and writes ``evaluation.json`` (every number)
 and ``learning_curve.png`` (learned vs prior expected acceptance per feedback window) into
-``--out``.
+``--out``. With ``--personal``, the evaluation of personal replies
+(online_learning/offline/personal_evaluation.py) instead: a table by how much feedback each
+customer has had, and ``personal_evaluation.json``.
 """
 
 from __future__ import annotations
@@ -17,24 +19,36 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from online_learning.engine import EngineConfig
 from online_learning.offline.evaluation import POLICIES, EvalResult, evaluate
 from online_learning.offline.horror import ConfidentMistakes
 from online_learning.offline.instacart import load_instacart_products
+from online_learning.offline.personal_evaluation import (
+    BUCKETS,
+    PERSONAL_SIM,
+    PersonalResult,
+    evaluate_personal,
+)
+from online_learning.offline.personal_evaluation import POLICIES as POLICIES_PERSONAL
 from online_learning.offline.populations import POPULATIONS
 from online_learning.offline.simulation import SimConfig
+from online_learning.personal import TastesConfig
 from online_learning.rules import load_rules
-from streams.arg_types import add_population_flag, positive_int
+from streams.arg_types import add_population_flag, positive_float, positive_int
 
 __all__ = [
     "add_evaluate_flags",
     "format_mistakes",
     "format_off_policy",
+    "format_personal",
     "format_table",
     "run_evaluate",
     "write_outputs",
 ]
 
 QUICK_FEEDBACK = 1500
+FEEDBACK = 20000
+PERSONAL_FEEDBACK = 6000
 WINDOW = 500
 
 
@@ -43,8 +57,9 @@ def add_evaluate_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--feedback",
         type=int,
-        default=20000,
-        help="stop each seed after this many learned feedback events (default: 20000)",
+        default=None,
+        help=f"stop each seed after this many learned feedback events (default: {FEEDBACK};"
+        f" {PERSONAL_FEEDBACK} with --personal)",
     )
     parser.add_argument(
         "--out", type=Path, default=Path("docs/eval"), help="output directory (default: docs/eval)"
@@ -77,7 +92,38 @@ def add_evaluate_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="only the first N catalog items (default: all 49,688)",
     )
+    parser.add_argument(
+        "--customers",
+        type=positive_int,
+        default=None,
+        help="simulated customers (default: 2000; "
+        f"{PERSONAL_SIM.n_customers} with --personal, so that many reach 50 feedback events)",
+    )
     add_population_flag(parser)
+    personal = parser.add_argument_group(
+        "personal replies",
+        "--personal compares each customer's reply (their choices, needs and learned tastes)"
+        " with the store-level ranking on the same requests, by the customer's feedback so far",
+    )
+    personal.add_argument(
+        "--personal",
+        action="store_true",
+        help="evaluate personal replies instead (customers state needs and item choices)",
+    )
+    personal.add_argument(
+        "--tastes-shrink",
+        type=positive_float,
+        default=None,
+        metavar="X",
+        help="the per-customer tastes' prior strength (default: TastesConfig's)",
+    )
+    personal.add_argument(
+        "--tastes-decay",
+        type=positive_float,
+        default=None,
+        metavar="X",
+        help="the per-customer tastes' decay per event, in (0, 1] (default: TastesConfig's)",
+    )
 
 
 def format_table(result: EvalResult) -> str:
@@ -100,6 +146,49 @@ def format_table(result: EvalResult) -> str:
             f"{unavailable:>13}"
         )
     return "\n".join(lines)
+
+
+def format_personal(result: PersonalResult) -> str:
+    """Acceptance of each policy by the customer's feedback so far, mean ± sd over seeds."""
+    summary = result.summary()
+    header = (
+        f"{'events':<6}  {'req/seed':>8}  {'personal':>15}  {'stated':>15}  {'store':>15}  "
+        f"{'oracle':>15}  {'personal-store':>16}"
+    )
+    lines = [
+        "true P(accept) of the offer, by the customer's feedback events before the request"
+        f" (mean ± sd over {len(result.seeds)} seed(s)); stated: choices and needs, no tastes",
+        header,
+        "-" * len(header),
+    ]
+    for bucket in (*(b[0] for b in BUCKETS), "all"):
+        row = summary[bucket]
+        cells = [_cell(row[name], name == "lift") for name in (*POLICIES_PERSONAL, "lift")]
+        lines.append(
+            f"{bucket:<6}  {row['requests']['mean']:>8.0f}  "
+            + "  ".join(c.rjust(15) for c in cells[:-1])
+            + f"  {cells[-1]:>16}"
+        )
+    customers = " ".join(
+        f"{b[0]}: {sum(s.customers[b[0]] for s in result.seeds) / len(result.seeds):.0f}"
+        for b in BUCKETS
+    )
+    lines.append(f"customers per seed by their feedback at the end: {customers}")
+    for seed in result.seeds:
+        n = seed.no_substitute_lines
+        lines.append(
+            f"seed {seed.seed}: {seed.feedback} feedback events; {n} no_substitute lines,"
+            f" declined by the personal reply {seed.declined['personal']},"
+            f" by the store-level ranking {seed.declined['store']}"
+        )
+    return "\n".join(lines)
+
+
+def _cell(stats: dict[str, float], signed: bool) -> str:
+    mean, sd = stats["mean"], stats["sd"]
+    if math.isnan(mean):
+        return "-"
+    return f"{mean:{'+' if signed else ''}.4f}±{sd:.4f}"
 
 
 def format_off_policy(result: EvalResult) -> str:
@@ -220,7 +309,9 @@ class _ProgressLine:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    seeds, feedback = (1, QUICK_FEEDBACK) if args.quick else (args.seeds, args.feedback)
+    default = PERSONAL_FEEDBACK if args.personal else FEEDBACK
+    feedback = default if args.feedback is None else args.feedback
+    seeds, feedback = (1, QUICK_FEEDBACK) if args.quick else (args.seeds, feedback)
     if seeds < 1 or feedback < 1:
         print("fillrate evaluate: --seeds and --feedback must be >= 1", file=sys.stderr)
         return 2
@@ -236,14 +327,22 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if not os.access(args.out, os.W_OK):
         print(f"fillrate evaluate: cannot write to --out {args.out}", file=sys.stderr)
         return 2
-    config = SimConfig(catalog_limit=args.catalog_limit, population=args.population)
+    if args.tastes_decay is not None and args.tastes_decay > 1.0:
+        print("fillrate evaluate: --tastes-decay must be in (0, 1]", file=sys.stderr)
+        return 2
+    base = PERSONAL_SIM if args.personal else SimConfig()
+    config = replace(base, catalog_limit=args.catalog_limit, population=args.population)
+    if args.customers is not None:
+        config = replace(config, n_customers=args.customers)
     if args.shift_at is not None:
         if not (args.shift_at >= 0 and math.isfinite(args.shift_at)):
             print("fillrate evaluate: --shift-at must be a number of minutes >= 0", file=sys.stderr)
             return 2
         config = replace(config, shift_at=60.0 * args.shift_at)  # seconds after the start
-    mistakes = ConfidentMistakes(capacity=max(args.horror, 200), rules=load_rules())
     progress = _ProgressLine(seeds, feedback)
+    if args.personal:
+        return _run_personal(args, seeds, feedback, config, progress)
+    mistakes = ConfidentMistakes(capacity=max(args.horror, 200), rules=load_rules())
     result = evaluate(
         [args.first_seed + i for i in range(seeds)],
         feedback,
@@ -264,4 +363,38 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(format_mistakes(mistakes, names, args.horror))
     json_path, png_path = write_outputs(result, args.out)
     print(f"wrote {json_path} and {png_path}")
+    return 0
+
+
+def _run_personal(
+    args: argparse.Namespace,
+    seeds: int,
+    feedback: int,
+    config: SimConfig,
+    progress: _ProgressLine,
+) -> int:
+    tastes = TastesConfig()
+    if args.tastes_shrink is not None:
+        tastes = replace(tastes, shrink=args.tastes_shrink)
+    if args.tastes_decay is not None:
+        tastes = replace(tastes, decay=args.tastes_decay)
+    result = evaluate_personal(
+        [args.first_seed + i for i in range(seeds)],
+        feedback,
+        sim_config=config,
+        progress=progress,
+        engine_config=EngineConfig(tastes=tastes),
+    )
+    progress.done()
+    people = POPULATIONS[args.population]
+    print(
+        f"customers: {config.n_customers} of the {people.name!r} population ({people.description});"
+        f" {config.needs_share:.0%} state a dietary need, a choice for"
+        f" {config.choice_share:.0%} of the {config.choice_items} most-ordered items;"
+        f" tastes shrink {tastes.shrink}, decay {tastes.decay}"
+    )
+    print(format_personal(result))
+    json_path = args.out / "personal_evaluation.json"
+    json_path.write_text(json.dumps(result.to_dict(), indent=2, allow_nan=True) + "\n")
+    print(f"wrote {json_path}")
     return 0

@@ -89,7 +89,8 @@ class WorkerMetrics:
             registry=r,
         )
         for reason in EMPTY_REASONS:
-            self.rankings_empty.labels(reason)
+            if reason != "customer_needs":  # a reply's reason, never a ranking's
+                self.rankings_empty.labels(reason)
         self.rankings_retired = Counter(
             "fillrate_rankings_retired_total",
             "Live rankings that ended, each published as a tombstone of its key, by why:"
@@ -109,6 +110,39 @@ class WorkerMetrics:
         self.latency = Histogram(
             "fillrate_event_to_ranking_latency_seconds",
             "From the triggering event's Kafka timestamp to its ranking being published",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            registry=r,
+        )
+        self.replies = Counter(
+            "fillrate_replies_total",
+            "Replies to substitution requests, by what shaped them: customer_choice (the"
+            " customer's own picks or no_substitute), personal (the customer's needs or learned"
+            " taste), store (the store-level ranking). Counted by the worker that owns the"
+            " request's partition, once per request: sum over workers",
+            ["kind"],
+            registry=r,
+        )
+        for kind in ("customer_choice", "personal", "store"):
+            self.replies.labels(kind)
+        self.replies_empty = Counter(
+            "fillrate_replies_empty_total",
+            "Replies with no substitute, by why: customer_declined, customer_needs (no candidate"
+            " carries every tag the customer needs), or the reasons of empty rankings. Counted"
+            " by the owner of the request's partition: sum over workers",
+            ["reason"],
+            registry=r,
+        )
+        for reason in ("customer_declined", *EMPTY_REASONS):
+            self.replies_empty.labels(reason)
+        self.replies_resent = Counter(
+            "fillrate_replies_resent_total",
+            "Requests handled again after a crash or a move, answered with the reply stored"
+            " before (the same substitutes): a consumer drops the copy by request_id",
+            registry=r,
+        )
+        self.reply_latency = Histogram(
+            "fillrate_request_to_reply_latency_seconds",
+            "From the request's Kafka timestamp to its reply being published",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
             registry=r,
         )

@@ -130,7 +130,10 @@ class Settings:
     signals_topic: str = "inventory.signals"
     feedback_topic: str = "substitutions.feedback"
     orders_topic: str = "orders.completed"
+    preferences_topic: str = "customers.preferences"
+    requests_topic: str = "substitutions.requests"
     rankings_topic: str = "substitutions.rankings"
+    replies_topic: str = "substitutions.replies"
     deadletter_topic: str = "substitutions.deadletter"
     web_host: str = field(
         default="127.0.0.1", metadata={"help": "Bind address of /health, /metrics"}
@@ -353,8 +356,15 @@ class Settings:
         """The app's compacted store-state changelog; see state_changelog.py."""
         return f"{self.app_id}-store-state-changelog"
 
-    def input_topics(self) -> tuple[str, str, str, str]:
-        return (self.catalog_topic, self.signals_topic, self.feedback_topic, self.orders_topic)
+    def input_topics(self) -> tuple[str, ...]:
+        return (
+            self.catalog_topic,
+            self.signals_topic,
+            self.feedback_topic,
+            self.orders_topic,
+            self.preferences_topic,
+            self.requests_topic,
+        )
 
 
 def _read_secret(path: str, where: str) -> str:

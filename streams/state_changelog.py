@@ -17,6 +17,14 @@ records its offset (or a later one) was applied before the crash and is skipped,
 live-ranking records are produced before the availability records, in one partition, so an
 entry that marks a signal as applied is never in the log without the rankings it changed.
 
+Replies to substitution requests (partitioned like the signals too) are kept in a fixed number
+of slots per partition, :data:`REPLY_SLOTS`, the reply to the request at offset ``o`` in slot
+``o % REPLY_SLOTS``, and written *before* the reply is published (:meth:`flush` with
+``wait=True``): a request handled again after a crash, by whichever worker, is answered with
+the very reply sent before (``stored_reply``), not a new one the model may have changed since.
+That holds for the requests of the last :data:`REPLY_SLOTS` offsets of a partition, far more
+than arrive between two offset commits.
+
 Completed orders are counted the same way, once: the offset up to which a partition of the
 orders topic (partitioned like the signals, by store) was counted goes to the changelog
 partition of the same number, so the worker the partition moves to skips what was counted
@@ -32,8 +40,10 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from online_learning.contract import decode_entry, encode_availability, encode_live
-from online_learning.contract.changelog import encode_counted
+from online_learning.contract.changelog import encode_counted, encode_reply_slot
 from online_learning.engine import SubstitutionEngine
 from online_learning.ranking import Ranking
 from streams.batch_produce import Record
@@ -44,8 +54,12 @@ __all__ = ["RestoredPartition", "StoreState"]
 
 log = logging.getLogger("fillrate.state")
 
-Send = Callable[[int, list[Record]], Awaitable[None]]
-"""Queue (key, value) records, in order, for one changelog partition (not awaiting delivery)."""
+Send = Callable[[int, list[Record]], Awaitable[list["asyncio.Future[Any]"]]]
+"""Queue (key, value) records, in order, for one changelog partition (not awaiting delivery);
+returns their delivery futures."""
+
+REPLY_SLOTS = 4096
+"""Replies kept per requests partition: the last this many requests' replies survive a crash."""
 
 
 @dataclass
@@ -87,6 +101,9 @@ class StoreState:
         self._dirty_availability: dict[tuple[str, str], int] = {}
         self._counted: dict[tuple[str, int], int] = {}  # (topic, partition) -> counted upto
         self._dirty_counted: set[tuple[str, int]] = set()
+        # (topic, partition) -> offset -> (key, value) of the reply sent before a restore
+        self._stored_replies: dict[tuple[str, int], dict[int, tuple[bytes, bytes]]] = {}
+        self._new_replies: list[tuple[int, Record]] = []  # (partition, changelog record)
 
     # -- ownership -----------------------------------------------------------------------------
     def on_revoked(self) -> None:
@@ -106,6 +123,8 @@ class StoreState:
             for key in [key for key in self._counted if key[1] in lost]:
                 del self._counted[key]
                 self._dirty_counted.discard(key)
+            for key in [key for key in self._stored_replies if key[1] in lost]:
+                del self._stored_replies[key]
             stores = {s for s, p in self.store_partition.items() if p in lost}
             self.engine.forget_stores(stores)
             for s in stores:
@@ -168,6 +187,18 @@ class StoreState:
         self._counted[(topic, partition)] = offset
         self._dirty_counted.add((topic, partition))
 
+    def stored_reply(self, topic: str, partition: int, offset: int) -> tuple[bytes, bytes] | None:
+        """The reply (key, value) sent to the request at ``offset`` before this partition was
+        restored here (a crash, a move), if the changelog kept it; wait for :meth:`ready`."""
+        stored = self._stored_replies.get((topic, partition))
+        return None if stored is None else stored.get(offset)
+
+    def replied(self, topic: str, partition: int, offset: int, key: bytes, value: bytes) -> None:
+        """The reply to the request at ``offset``: write it with the next ``flush(wait=True)``,
+        before the reply itself is published."""
+        record = encode_reply_slot(topic, offset % REPLY_SLOTS, offset, key, value)
+        self._new_replies.append((partition, record))
+
     def ranked(self, rankings: Iterable[Ranking]) -> None:
         for ranking in rankings:
             self._dirty_live.add((ranking.store_id, ranking.item_id))
@@ -176,17 +207,22 @@ class StoreState:
         """Live rankings that ended: their changelog tombstones go out at the next flush."""
         self._dirty_live.update(keys)
 
-    async def flush(self) -> None:
-        """Produce the current state of everything changed since the last flush (no waiting).
+    async def flush(self, wait: bool = False) -> None:
+        """Produce the current state of everything changed since the last flush.
 
         One call of ``send`` per partition; in each, live rankings go first, then availability
-        entries: see the module docstring.
+        entries: see the module docstring. ``wait``: return only once the broker has them
+        (or their delivery failed, which is counted), as replies need.
         """
         live, self._dirty_live = self._dirty_live, set()
         availability, self._dirty_availability = self._dirty_availability, {}
         counted, self._dirty_counted = self._dirty_counted, set()
         engine = self.engine
         records: dict[int, list[Record]] = {}
+        replies, self._new_replies = self._new_replies, []
+        for number, record in replies:
+            if number in self.owned:
+                records.setdefault(number, []).append(record)
         for topic, number in counted:
             if number in self.owned:
                 upto = self._counted[(topic, number)]
@@ -203,8 +239,11 @@ class StoreState:
                 continue
             record = encode_availability(store_id, item_id, entry, offset)
             records.setdefault(self.store_partition[store_id], []).append(record)
+        futures = []
         for partition, batch in records.items():
-            await self.send(partition, batch)
+            futures.extend(await self.send(partition, batch))
+        if wait and futures:
+            await asyncio.gather(*futures, return_exceptions=True)  # failures: counted on arrival
 
     # -- restore -------------------------------------------------------------------------------
     async def _restore(self, partition: int) -> RestoredPartition:
@@ -218,9 +257,11 @@ class StoreState:
             except Exception as exc:  # broker trouble: keep trying, the partition waits
                 log.error("restoring %s[%d] failed, retrying: %r", self.topic, partition, exc)
                 await asyncio.sleep(1.0)
-        availability, live, counted = found
+        availability, live, counted, replies = found
         restored = self._import(partition, availability, live)
         restored.counted = counted
+        for topic, by_offset in replies.items():
+            self._stored_replies[(topic, partition)] = by_offset
         for topic, offset in counted.items():
             key = (topic, partition)
             self._counted[key] = max(self._counted.get(key, -1), offset)
@@ -242,13 +283,17 @@ class StoreState:
     async def _read(
         self, partition: int
     ) -> tuple[
-        dict[tuple[str, str], list[Any]], dict[tuple[str, str], list[str] | None], dict[str, int]
+        dict[tuple[str, str], list[Any]],
+        dict[tuple[str, str], list[str] | None],
+        dict[str, int],
+        dict[str, dict[int, tuple[bytes, bytes]]],
     ]:
         """The latest value of every key in one changelog partition, up to its end at start:
-        availability entries, live rankings, and counted offsets by topic."""
+        availability entries, live rankings, counted offsets by topic, replies by topic."""
         availability: dict[tuple[str, str], list[Any]] = {}
         live: dict[tuple[str, str], list[str] | None] = {}
         counted: dict[str, int] = {}
+        replies: dict[str, dict[int, tuple[bytes, bytes]]] = {}
         async with TopicReplay(
             self.connection,
             self.topic,
@@ -264,9 +309,14 @@ class StoreState:
                     if kind == "c":
                         if value is not None:
                             counted[store_id] = int(value)  # store_id holds the topic here
+                    elif kind == "q":
+                        if value is not None:  # store_id holds the topic, item_id the slot
+                            offset, key, payload = value
+                            reply = (key.encode(), orjson.dumps(payload))
+                            replies.setdefault(store_id, {})[int(offset)] = reply
                     else:
                         (availability if kind == "a" else live)[(store_id, item_id)] = value
-        return availability, live, counted
+        return availability, live, counted, replies
 
     def _import(
         self,

@@ -90,8 +90,16 @@ def contract_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.feedback_topic, n, append_only=True, why="customer feedback"),
         TopicSpec(settings.orders_topic, n, append_only=True, why="completed orders"),
         TopicSpec(
+            settings.preferences_topic,
+            n,
+            compacted=True,
+            why="customers' choices and needs: customer_id[:item_id] -> record",
+        ),
+        TopicSpec(settings.requests_topic, n, append_only=True, why="substitution requests"),
+        TopicSpec(
             settings.rankings_topic, n, table=True, why="live rankings: store_id:item_id -> ranking"
         ),
+        TopicSpec(settings.replies_topic, n, why="replies to substitution requests, by order"),
         TopicSpec(settings.deadletter_topic, n),
     ]
 

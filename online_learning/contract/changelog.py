@@ -6,6 +6,10 @@ latest record of each key is the state. Keys are JSON arrays ``[kind, store, ite
 ``"a"`` (an availability entry) or ``"r"`` (a live ranking); a ``None`` value is a tombstone.
 Kind ``"c"`` is the offset up to which an input partition of the same number was counted
 (completed orders): its key is ``["c", topic, ""]``, so ``store`` holds the topic's name.
+Kind ``"q"`` is a reply sent to the request at an offset of the requests partition of the same
+number, in one of a fixed number of slots: key ``["q", topic, slot]``, value
+``[offset, reply key, reply payload]``; a request handled again after a crash gets the same
+reply from it.
 """
 
 from __future__ import annotations
@@ -14,7 +18,13 @@ from typing import Any
 
 import orjson
 
-__all__ = ["decode_entry", "encode_availability", "encode_counted", "encode_live"]
+__all__ = [
+    "decode_entry",
+    "encode_availability",
+    "encode_counted",
+    "encode_live",
+    "encode_reply_slot",
+]
 
 
 def encode_availability(
@@ -54,8 +64,27 @@ def encode_counted(topic: str, offset: int) -> tuple[bytes, bytes]:
     return orjson.dumps(["c", topic, ""]), orjson.dumps(offset)
 
 
+def encode_reply_slot(
+    topic: str, slot: int, offset: int, key: bytes, value: bytes
+) -> tuple[bytes, bytes]:
+    """The reply (``key``, ``value``: its message) to the request at ``offset`` of ``topic``.
+
+    ``value`` is the reply's JSON payload, embedded as it is.
+
+    >>> record = encode_reply_slot("requests", 7, 1031, b"o1", b'{"request_id":"r1"}')
+    >>> record
+    (b'["q","requests","7"]', b'[1031,"o1",{"request_id":"r1"}]')
+    >>> decode_entry(*record)
+    ('q', 'requests', '7', [1031, 'o1', {'request_id': 'r1'}])
+    """
+    return (
+        orjson.dumps(["q", topic, str(slot)]),
+        b"[" + orjson.dumps(offset) + b"," + orjson.dumps(key.decode()) + b"," + value + b"]",
+    )
+
+
 def decode_entry(key: bytes, value: bytes | None) -> tuple[str, str, str, Any]:
-    """(kind, store, item, value or None) of a changelog record; kind is "a", "r" or "c".
+    """(kind, store, item, value or None) of a changelog record; kind "a", "r", "c" or "q".
 
     >>> decode_entry(*encode_availability("s1", "milk", (0.27, 10.0, False), 41))
     ('a', 's1', 'milk', [0.27, 10.0, False, 41])

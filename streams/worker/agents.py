@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, TypeVar, cast
 
 import faust
+import orjson
 from faust.streams import Stream
 from faust.types import EventT, Message
 
@@ -32,12 +33,17 @@ from online_learning.contract import (
     Feedback,
     InventorySignal,
     Product,
+    SubstitutionRequest,
     decode_catalog,
     decode_feedback,
     decode_order,
+    decode_preference,
+    decode_request,
     decode_signal,
 )
+from online_learning.contract.replies import CUSTOMER_DECLINED, Reply, reply_payload
 from online_learning.engine import SignalOutcome
+from online_learning.ranking import empty_reason
 from streams.batch_produce import Record
 from streams.worker.orders import OrderCounts
 from streams.worker.outcomes import FeedbackOutcomes
@@ -66,6 +72,8 @@ class Agents:
         self.learning = worker.learning
         self.state = worker.state
         self.seen = worker.seen
+        self.preferences = worker.preferences
+        self.preferences_reader = worker.preferences_reader
         self.orders = OrderCounts(self.metrics, self.engine.department)
         self.outcomes = FeedbackOutcomes(self.engine, self.metrics)
         for topic in self.settings.input_topics():
@@ -73,7 +81,11 @@ class Agents:
         self.routing = RoutingCheck(
             self.metrics,
             lambda topic: partition_count(worker.app, topic),
-            (self.settings.signals_topic, self.settings.feedback_topic),
+            (
+                self.settings.signals_topic,
+                self.settings.feedback_topic,
+                self.settings.requests_topic,
+            ),
         )
 
     # -- the agents ----------------------------------------------------------------------------
@@ -95,6 +107,31 @@ class Agents:
                     decode_catalog(event.message.key, event.message.value)
                 except EventError as exc:
                     self.output.refuse(event.message, exc)
+            await self.output.flush_dead_letters()
+
+    async def validate_preferences(self, stream: faust.StreamT) -> None:
+        """Dead-letter each preference record the contract refuses, once in the whole group.
+
+        Every worker reads the whole topic outside the group (preferences_reader.py).
+        """
+        events_in = self.metrics.events_in.labels(self.settings.preferences_topic)
+        async for batch in cast(Stream, stream).take_events(
+            self.settings.batch_size, within=CATALOG_WITHIN_S
+        ):
+            events_in.inc(len(batch))
+            for event in batch:
+                if not self.first_time(event):
+                    continue
+                message = event.message
+                try:
+                    if message.key is None:
+                        raise EventError(
+                            f"{message.topic}: a record needs its key, customer_id or"
+                            " customer_id:item_id (the topic is a table by key)"
+                        )
+                    decode_preference(message.key, message.value)
+                except EventError as exc:
+                    self.output.refuse(message, exc)
             await self.output.flush_dead_letters()
 
     async def process_signals(self, stream: faust.StreamT) -> None:
@@ -144,6 +181,19 @@ class Agents:
         ):
             events_in.inc(len(batch))
             await self.count_order_batch(batch)
+
+    async def process_requests(self, stream: faust.StreamT) -> None:
+        """Reply to this worker's partitions of substitution requests, each once."""
+        await self.catalog.ready.wait()
+        await self.learning.ready.wait()  # the whole model, customers' tastes included
+        await self.preferences_reader.ready.wait()
+        settings = self.settings
+        events_in = self.metrics.events_in.labels(settings.requests_topic)
+        async for batch in cast(Stream, stream).take_events(
+            settings.batch_size, within=INPUT_WITHIN_S
+        ):
+            events_in.inc(len(batch))
+            await self.reply_batch(batch)
 
     # -- a batch -------------------------------------------------------------------------------
     async def process_signal_batch(self, batch: Sequence[EventT]) -> None:
@@ -199,6 +249,59 @@ class Agents:
                 state.counted(message.topic, message.partition, message.offset)
         await self.output.flush_dead_letters()
         await state.flush()
+
+    async def reply_batch(self, batch: Sequence[EventT]) -> None:
+        """Decode, reply to each request, write the replies to the changelog, then publish.
+
+        The replies reach the changelog before they are published (state_changelog.py), so a
+        request handled again after a crash gets the very reply it got before.
+        """
+        requests = self.decode(batch, decode_request)
+        await self.routing.check(requests)  # counts records off their store's partition
+        await self.wait_for_items(requests, lambda request: (request.item_id,))
+        state, metrics = self.state, self.metrics
+        out: list[tuple[bytes, bytes, float | None]] = []
+        for event, request in requests:
+            message = event.message
+            caused_at = message.timestamp
+            owned = message.partition in state.owned
+            if owned:
+                await state.ready(message.partition)
+                stored = state.stored_reply(message.topic, message.partition, message.offset)
+                if stored is not None:
+                    metrics.replies_resent.inc()
+                    out.append((*stored, caused_at))
+                    continue
+            try:
+                reply = self.reply(request.customer_id, request.item_id, request)
+            except Exception as exc:  # an unknown store or item, or a bug
+                self.output.refuse(message, exc)
+                continue
+            key, value = reply.key.encode(), orjson.dumps(reply_payload(reply))
+            if owned:
+                state.replied(message.topic, message.partition, message.offset, key, value)
+            out.append((key, value, caused_at))
+        await self.output.flush_dead_letters()
+        await state.flush(wait=True)
+        await self.output.publish_replies(out)
+
+    def reply(self, customer_id: str, item_id: str, request: SubstitutionRequest) -> Reply:
+        """The engine's reply, given what the customer chose and needs; counted by kind."""
+        choice = self.preferences.choice(customer_id, item_id)
+        needs = self.preferences.needs(customer_id)
+        reply = self.engine.reply(request, choice, needs)
+        tastes = self.engine.tastes
+        if choice is not None and choice.choice != "best_match":
+            kind = "customer_choice"
+        elif needs or (tastes is not None and tastes.evidence(customer_id) > 0):
+            kind = "personal"
+        else:
+            kind = "store"
+        self.metrics.replies.labels(kind).inc()
+        if not reply.substitutes:
+            reason = reply.reason if reply.reason == CUSTOMER_DECLINED else None
+            self.metrics.replies_empty.labels(reason or empty_reason(reply.reason)).inc()
+        return reply
 
     def decode(
         self, batch: Iterable[EventT], decoder: Callable[[bytes | None], T]

@@ -70,6 +70,8 @@ class Topics:
     signals: TopicT
     feedback: TopicT
     orders: TopicT
+    preferences: TopicT
+    requests: TopicT
 
     @classmethod
     def of(cls, app: faust.App, settings: Settings) -> Topics:
@@ -81,4 +83,6 @@ class Topics:
             signals=topic(settings.signals_topic),
             feedback=topic(settings.feedback_topic),
             orders=topic(settings.orders_topic),
+            preferences=topic(settings.preferences_topic),
+            requests=topic(settings.requests_topic),
         )

@@ -1,4 +1,4 @@
-"""Everything a worker writes: rankings, dead letters, and record batches.
+"""Everything a worker writes: rankings, replies, dead letters, and record batches.
 
 Nothing here raises to an agent. A message that cannot be queued is counted in
 ``fillrate_produce_errors_total`` and logged; one queued but not delivered is counted when its
@@ -100,6 +100,25 @@ class Output:
             if caused_at is not None:
                 metrics.latency.observe(max(0.0, time.time() - caused_at))
 
+    # -- replies -------------------------------------------------------------------------------
+    async def publish_replies(self, replies: Sequence[tuple[bytes, bytes, float | None]]) -> None:
+        """Queue replies ((key, value, the request's Kafka timestamp)) on the replies topic,
+        keyed by order id, and observe each one's latency."""
+        topic = self.settings.replies_topic
+        for key, value, caused_at in replies:
+            try:
+                future = cast(
+                    "asyncio.Future[Any]",
+                    await self.app.producer.send(topic, key, value, None, None, None),
+                )
+            except Exception:
+                self.metrics.produce_errors.inc()
+                log.exception("could not publish the reply for order %r", key)
+                continue
+            future.add_done_callback(partial(self._delivered, f"reply {key!r}"))
+            if caused_at is not None:
+                self.metrics.reply_latency.observe(max(0.0, time.time() - caused_at))
+
     def _delivered(self, what: str, future: asyncio.Future[Any]) -> None:
         if future.cancelled() or future.exception() is not None:
             self.metrics.produce_errors.inc()
@@ -170,20 +189,26 @@ class Output:
         return self._deadletter_partition_ids
 
     # -- record batches ------------------------------------------------------------------------
-    async def write(self, topic: str, partition: int, records: list[Record], what: str) -> None:
+    async def write(
+        self, topic: str, partition: int, records: list[Record], what: str
+    ) -> list[asyncio.Future[Any]]:
         """Queue records as record batches (batch_produce.py); delivery is checked on arrival.
 
-        ``what`` names the records in the log line if they cannot be queued.
+        Returns the batches' delivery futures (none if they could not be queued). ``what``
+        names the records in the log line if they cannot be queued.
         """
         try:
-            await send_records(producer_of(self.app), topic, partition, records, self._lost)
+            return await send_records(producer_of(self.app), topic, partition, records, self._lost)
         except Exception:
             self.metrics.produce_errors.inc(len(records))
             log.exception("could not write %d %s", len(records), what)
+            return []
 
-    async def write_state(self, partition: int, records: list[Record]) -> None:
+    async def write_state(self, partition: int, records: list[Record]) -> list[asyncio.Future[Any]]:
         """Records of the store-state changelog (state_changelog.py)."""
-        await self.write(self.settings.state_topic, partition, records, "state changelog records")
+        return await self.write(
+            self.settings.state_topic, partition, records, "state changelog records"
+        )
 
     async def forward(self, records: list[Record]) -> None:
         """Append valid feedback events to the learning log (learning_log.py)."""

@@ -54,6 +54,8 @@ def health(worker: Worker) -> dict[str, Any]:
         "status": "ok" if ready else "starting",
         "catalog_items": stats.catalog_items,
         "catalog_loaded": worker.catalog.ready.is_set(),
+        "preferences": len(worker.preferences),
+        "preferences_loaded": worker.preferences_reader.ready.is_set(),
         "assigned_partitions": sum(tp.topic in inputs for tp in worker.app.consumer.assignment())
         if ready
         else 0,

@@ -8,7 +8,9 @@ every worker learns from in the same order (learning_log.py); each worker also a
 once a minute, the demand its signals showed, so that popularity is learned alike everywhere.
 Per-store state (availability, live rankings) is written to a compacted changelog and restored
 when the group moves a partition to this worker, before its signals are processed
-(state_changelog.py).
+(state_changelog.py). Customers' preferences are a table every worker reads whole, as the
+catalog (preferences_reader.py): whichever worker owns the store of an order answers its
+substitution requests, with the customer's choices, needs and learned taste.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ import logging
 from online_learning.availability import AvailabilityConfig
 from online_learning.engine import EngineConfig, SubstitutionEngine
 from online_learning.monitoring import LearningMonitor
+from online_learning.preferences import CustomerPreferences
 from online_learning.rules import HardRules, load_rules
 from streams.broker_health import BrokerProbe
 from streams.catalog_reader import CatalogReader
 from streams.connection import KafkaConnection
 from streams.learning_log import DEMAND_INTERVAL_S, LearningLogReader, publish_demand
 from streams.metrics import WorkerMetrics
+from streams.preferences_reader import PreferencesReader
 from streams.redelivery import SeenOffsets
 from streams.settings import Settings
 from streams.state_changelog import StoreState
@@ -60,8 +64,8 @@ class Worker:
     """A Faust app with every agent, timer, task and view, and the engine and metrics it drives.
 
     Nothing runs until the app starts (``faust.Worker(worker.app, ...)``, see run_worker.py).
-    ``ready`` turns true once the catalog is loaded, the learning log replayed and the group
-    joined.
+    ``ready`` turns true once the catalog and the preferences are loaded, the learning log
+    replayed and the group joined.
     """
 
     def __init__(self, settings: Settings, rules: HardRules | None = None) -> None:
@@ -79,6 +83,10 @@ class Worker:
         self.learning = LearningLogReader(
             servers, settings.learning_topic, self.engine, self.catalog, self.metrics, self.monitor
         )
+        self.preferences = CustomerPreferences()
+        self.preferences_reader = PreferencesReader(
+            servers, settings.preferences_topic, self.preferences
+        )
         self.state = StoreState(servers, settings.state_topic, self.engine, self.output.write_state)
         self.broker = BrokerProbe(servers, self.metrics)
         self.seen = SeenOffsets()
@@ -94,11 +102,14 @@ class Worker:
         app.agent(topics.signals, name="signals")(agents.process_signals)
         app.agent(topics.feedback, name="feedback")(agents.process_feedback)
         app.agent(topics.orders, name="orders")(agents.process_orders)
+        app.agent(topics.preferences, name="preferences-validate")(agents.validate_preferences)
+        app.agent(topics.requests, name="requests")(agents.process_requests)
         timers = Timers(self)
         app.timer(self.settings.refresh_interval_s)(timers.refresh_rankings)
         app.timer(GAUGES_INTERVAL_S)(timers.update_gauges)
         app.timer(DEMAND_INTERVAL_S)(self.publish_demand)
         app.task(self.catalog.run)
+        app.task(self.preferences_reader.run)
         app.task(self.learning.run)
         app.task(self.broker.run)
         self.rebalance.connect()
@@ -114,6 +125,7 @@ class Worker:
         """Become ready once the catalog and the model are in and the group is joined."""
         await self.catalog.ready.wait()
         await self.learning.ready.wait()
+        await self.preferences_reader.ready.wait()
         await self.rebalance.joined.wait()
         # The catalog, its features and the replayed model live as long as the worker: take
         # them out of the cyclic GC, whose full collections would walk them all again and
@@ -124,12 +136,15 @@ class Worker:
         self.metrics.ready.set(1)
         settings = self.settings
         log.warning(
-            "fillrate worker ready: %d catalog items, consuming %s, %s and %s on %s; "
+            "fillrate worker ready: %d catalog items, %d customer preferences, consuming %s,"
+            " %s, %s and %s on %s; "
             "health http://%s:%d/health, metrics http://%s:%d/metrics",
             self.engine.stats().catalog_items,
+            len(self.preferences),
             settings.signals_topic,
             settings.feedback_topic,
             settings.orders_topic,
+            settings.requests_topic,
             settings.broker,
             settings.web_host,
             settings.web_port,

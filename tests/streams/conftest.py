@@ -11,7 +11,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from streams.embedded_broker import EmbeddedBroker, free_port
 from streams.settings import Settings
 from streams.worker_process import WorkerExited, WorkerNotReady, WorkerProcess
 
-__all__ = ["KafkaIO", "WorkerProcess", "wait_ready", "worker_settings"]
+__all__ = ["KafkaIO", "WorkerProcess", "same_topics", "wait_ready", "worker_settings"]
 
 
 @pytest.fixture(scope="session")
@@ -48,12 +48,22 @@ def worker_settings(broker: EmbeddedBroker | str, **overrides: Any) -> Settings:
         "signals_topic": f"t-{tag}-signals",
         "feedback_topic": f"t-{tag}-feedback",
         "orders_topic": f"t-{tag}-orders",
+        "preferences_topic": f"t-{tag}-preferences",
+        "requests_topic": f"t-{tag}-requests",
         "rankings_topic": f"t-{tag}-rankings",
+        "replies_topic": f"t-{tag}-replies",
         "deadletter_topic": f"t-{tag}-deadletter",
         "refresh_interval_s": 0.5,
     }
     values.update(overrides)
     return Settings.load(values, environ={})
+
+
+def same_topics(settings: Settings) -> dict[str, Any]:
+    """The app id and every topic name of ``settings``: what a worker of the same group, or a
+    check of the same topics, shares with it."""
+    names = ["app_id", *(f.name for f in fields(Settings) if f.name.endswith("_topic"))]
+    return {name: getattr(settings, name) for name in names}
 
 
 def wait_ready(worker: WorkerProcess, timeout: float = 60.0) -> None:

@@ -31,21 +31,17 @@ from online_learning.offline.instacart import load_instacart_products
 from streams.embedded_broker import EmbeddedBroker
 from streams.learning_log import event_ids_digest
 from tests.conftest import feedback_payload, signal_payload
-from tests.streams.conftest import KafkaIO, WorkerProcess, wait_ready, worker_settings
+from tests.streams.conftest import (
+    KafkaIO,
+    WorkerProcess,
+    same_topics,
+    wait_ready,
+    worker_settings,
+)
 
 pytestmark = pytest.mark.broker
 
 PARTITIONS = 2
-SHARED = (
-    "app_id",
-    "catalog_topic",
-    "signals_topic",
-    "feedback_topic",
-    "orders_topic",
-    "rankings_topic",
-    "deadletter_topic",
-    "explore_epsilon",
-)
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +177,8 @@ def peers(factory: Any, n: int, *, static: bool = False, **overrides: Any) -> li
 
 
 def same_group(worker: WorkerProcess) -> dict[str, Any]:
-    return {name: getattr(worker.settings, name) for name in SHARED}
+    settings = worker.settings
+    return {**same_topics(settings), "explore_epsilon": settings.explore_epsilon}
 
 
 def wait_until(check: Any, timeout: float, what: str, workers: Any = ()) -> Any:

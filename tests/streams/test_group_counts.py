@@ -29,20 +29,11 @@ from online_learning.contract import CompletedOrder, Feedback, encode_order, eve
 from online_learning.offline.sim_config import SimConfig
 from streams.simulate import SimulationDriver
 from streams.worker_process import WorkerProcess
-from tests.streams.conftest import wait_ready
+from tests.streams.conftest import same_topics, wait_ready
 
 pytestmark = pytest.mark.broker
 
 PARTITIONS = 6  # 3 each for two workers; a third takes 2 (faust balances to ceil(6/3))
-SHARED = (
-    "app_id",
-    "catalog_topic",
-    "signals_topic",
-    "feedback_topic",
-    "orders_topic",
-    "rankings_topic",
-    "deadletter_topic",
-)
 COMMIT_INTERVAL_S = 2.8  # faust's broker_commit_interval default
 
 
@@ -188,7 +179,7 @@ async def test_counters_summed_over_the_group_equal_what_was_sent_across_joins_a
     worker_factory: Any,
 ) -> None:
     a = worker_factory(partitions=PARTITIONS)
-    group = {name: getattr(a.settings, name) for name in SHARED}
+    group = same_topics(a.settings)
     b = worker_factory(partitions=PARTITIONS, **group)
     config = SimConfig(
         seed=17,

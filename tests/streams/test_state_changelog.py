@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from online_learning.contract import decode_entry, encode_availability, encode_live
 from online_learning.engine import SubstitutionEngine
 from streams.batch_produce import Record
-from streams.state_changelog import StoreState
+from streams.state_changelog import REPLY_SLOTS, StoreState
 
 
-async def nothing(partition: int, records: list[Record]) -> None:
-    return None
+async def nothing(partition: int, records: list[Record]) -> list[Any]:
+    return []
 
 
 def restored_state() -> tuple[SubstitutionEngine, StoreState]:
@@ -71,8 +73,9 @@ async def test_a_ranking_the_restore_does_not_bring_back_gets_its_tombstone_writ
     engine, state = restored_state()
     sent: list[tuple[int, list[Record]]] = []
 
-    async def send(partition: int, records: list[Record]) -> None:
+    async def send(partition: int, records: list[Record]) -> list[Any]:
         sent.append((partition, records))
+        return []
 
     state.send = send
     # soy is believed on the shelf again: the old owner never wrote its tombstones
@@ -81,3 +84,47 @@ async def test_a_ranking_the_restore_does_not_bring_back_gets_its_tombstone_writ
     state.retired(retired)
     await state.flush()
     assert sent == [(0, [encode_live("s1", "soy", None)])]
+
+
+async def test_replies_and_counted_offsets_written_are_what_a_restore_reads_back() -> None:
+    # What flush writes for a partition, decoded as _read decodes it, is what the next owner
+    # of the partition answers and skips with.
+    written: list[Record] = []
+
+    async def send(partition: int, records: list[Record]) -> list[Any]:
+        written.extend(records)
+        return []
+
+    engine = SubstitutionEngine()
+    state = StoreState("unused:9092", "changelog", engine, send)
+    state.on_assigned([0])
+    state._restores[0].cancel()  # no broker here: nothing to restore
+    state.replied("requests", 0, 41, b"o1", b'{"request_id":"r1","substitutes":[]}')
+    state.replied("requests", 0, 41 + REPLY_SLOTS, b"o2", b'{"request_id":"r2"}')  # same slot
+    state.counted("orders", 0, 17)
+    await state.flush(wait=True)
+
+    replies: dict[int, tuple[bytes, bytes]] = {}
+    counted: dict[str, int] = {}
+    latest = {key: value for key, value in written}  # compaction keeps a key's last value
+    for key, value in latest.items():
+        assert key is not None
+        kind, topic, _slot, decoded = decode_entry(key, value)
+        if kind == "q":
+            offset, reply_key, payload = decoded
+            replies[offset] = (reply_key.encode(), orjson.dumps(payload))
+        elif kind == "c":
+            counted[topic] = decoded
+    assert replies == {41 + REPLY_SLOTS: (b"o2", b'{"request_id":"r2"}')}  # the slot reused
+    assert counted == {"orders": 17}
+
+    successor = StoreState("unused:9092", "changelog", SubstitutionEngine(), send)
+    successor._stored_replies[("requests", 0)] = replies
+    successor._counted[("orders", 0)] = counted["orders"]
+    assert successor.stored_reply("requests", 0, 41 + REPLY_SLOTS) == (
+        b"o2",
+        b'{"request_id":"r2"}',
+    )
+    assert successor.stored_reply("requests", 0, 41) is None  # older than the slots keep
+    assert successor.already_counted("orders", 0, 17)
+    assert not successor.already_counted("orders", 0, 18)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from typing import Any
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -21,7 +20,7 @@ from streams.topics import (
     internal_topics,
     new_topic,
 )
-from tests.streams.conftest import worker_settings
+from tests.streams.conftest import same_topics, worker_settings
 
 pytestmark = pytest.mark.broker
 
@@ -95,14 +94,8 @@ async def test_with_create_topics_false_nothing_is_created_and_the_commands_are_
     finally:
         await admin.close()
     # once the platform team created them, the same worker starts
-    await ensure_topics(worker_settings(broker, **_same_topics(settings)))
+    await ensure_topics(worker_settings(broker, **same_topics(settings)))
     assert await ensure_topics(settings) == []
-
-
-def _same_topics(settings: Settings) -> dict[str, Any]:
-    names = ("app_id", "catalog_topic", "signals_topic", "feedback_topic", "orders_topic")
-    names += ("rankings_topic", "deadletter_topic")
-    return {name: getattr(settings, name) for name in names}
 
 
 @pytest.mark.parametrize(

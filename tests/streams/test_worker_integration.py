@@ -15,6 +15,7 @@ from online_learning.contract import Product, load_schema, product_payload
 from online_learning.offline.instacart import load_instacart_products
 from online_learning.rules import load_rules
 from tests.conftest import feedback_payload, signal_payload
+from tests.streams.conftest import same_topics
 
 pytestmark = pytest.mark.broker
 
@@ -269,20 +270,7 @@ async def test_bad_messages_are_dead_lettered_and_the_worker_keeps_going(
 async def test_a_worker_without_partitions_is_ready_on_standby(worker_factory: Any) -> None:
     # One partition, two workers in one group: the second gets nothing to do, and is healthy.
     first = worker_factory(partitions=1)
-    second = worker_factory(
-        partitions=1,
-        app_id=first.settings.app_id,
-        **{
-            name: getattr(first.settings, name)
-            for name in (
-                "catalog_topic",
-                "signals_topic",
-                "feedback_topic",
-                "rankings_topic",
-                "deadletter_topic",
-            )
-        },
-    )
+    second = worker_factory(partitions=1, **same_topics(first.settings))
     deadline = time.monotonic() + 20
     healths: list[Any] = []
     while time.monotonic() < deadline:
