@@ -10,7 +10,8 @@ and what they buy on the simulator.
 3. Progressive log loss on the simulator (default population): a stream of feedback from
    its customers, each event predicted before it is learned by the population (engine model
    plus effects) and by the population plus the customer's offsets (full matrix and diagonal
-   update), by how many events the customer had before it.
+   update), by how many events the customer had before it; and the time of ``learn_one``
+   against the engine's whole ``on_feedback`` (the engine run without tastes of its own).
 
     .venv/bin/python benchmarks/bench_personal.py [--quick]
 """
@@ -27,7 +28,7 @@ from collections.abc import Callable
 import numpy as np
 
 from online_learning.contract import Feedback
-from online_learning.engine import SubstitutionEngine
+from online_learning.engine import EngineConfig, SubstitutionEngine
 from online_learning.features import FEATURES, pair_features
 from online_learning.logistic import sigmoid
 from online_learning.model import AcceptanceModel, log_loss
@@ -119,7 +120,10 @@ def bytes_per_customer(sizes: tuple[int, ...]) -> None:
 def simulated_gain(events: int, n_customers: int) -> None:
     """Progressive log loss on the simulator's customers, by the customer's evidence."""
     sim = Simulation(SimConfig(seed=11, n_customers=n_customers, catalog_limit=5000))
-    engine = SubstitutionEngine(products=sim.catalog_events(), wall_clock=lambda: 0.0)
+    # The engine without a personal part of its own: this loop adds it, and times it.
+    engine = SubstitutionEngine(
+        products=sim.catalog_events(), wall_clock=lambda: 0.0, config=EngineConfig(tastes=None)
+    )
     full, diagonal = CustomerTastes(), CustomerTastes(TastesConfig(diagonal=True))
     products = [p for p in sim.products.values() if engine.catalog.get(p.item_id) is not None]
     customers = sim.customer_ids
@@ -128,6 +132,7 @@ def simulated_gain(events: int, n_customers: int) -> None:
     # bucket -> [events, population loss, full loss, diagonal loss]
     sums = {bucket: [0, 0.0, 0.0, 0.0] for bucket in EVIDENCE_BUCKETS}
     done = 0
+    learn_seconds = feedback_seconds = 0.0
     while done < events:
         requested = products[rng.randrange(len(products))]
         ranked, _ = rank_substitutes(
@@ -160,19 +165,22 @@ def simulated_gain(events: int, n_customers: int) -> None:
         row[1] += log_loss(sigmoid(base), accepted)
         row[2] += log_loss(sigmoid(base + full.offset_one(customer, x)), accepted)
         row[3] += log_loss(sigmoid(base + diagonal.offset_one(customer, x)), accepted)
+        start = time.perf_counter()
         full.learn_one(customer, x, accepted, base)
+        learn_seconds += time.perf_counter() - start
         diagonal.learn_one(customer, x, accepted, base)
-        engine.on_feedback(
-            Feedback(
-                f"e{done}",
-                "store-001",
-                requested.item_id,
-                candidate.item_id,
-                "accepted" if accepted else "rejected",
-                sim.now + done,
-                customer_id=customer,
-            )
+        feedback = Feedback(
+            f"e{done}",
+            "store-001",
+            requested.item_id,
+            candidate.item_id,
+            "accepted" if accepted else "rejected",
+            sim.now + done,
+            customer_id=customer,
         )
+        start = time.perf_counter()
+        engine.on_feedback(feedback)
+        feedback_seconds += time.perf_counter() - start
         seen[customer] = count + 1
         done += 1
     print(f"\nsimulator, {events:,} events from {len(seen):,} customers: progressive log loss")
@@ -194,6 +202,11 @@ def simulated_gain(events: int, n_customers: int) -> None:
     print(
         f"{'all':>13} {n:>8,} {pop / n:>11.4f} {per / n:>11.4f} {diag / n:>11.4f} "
         f"{(pop - per) / pop:>6.1%}"
+    )
+    print(
+        f"per feedback event: engine.on_feedback {feedback_seconds / events * 1e6:.0f} us,"
+        f" learn_one {learn_seconds / events * 1e6:.0f} us"
+        f" (+{learn_seconds / feedback_seconds:.0%} if the engine learns the tastes too)"
     )
 
 

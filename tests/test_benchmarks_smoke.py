@@ -43,6 +43,7 @@ def test_personal_benchmark_prints_costs_bytes_and_the_simulated_gain() -> None:
     total = re.search(r"^\s+all\s+([\d,]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s", out, re.M)
     assert total and total.group(1) == "1,500", out
     assert float(total.group(3)) < float(total.group(2)), out  # personal beats the population
+    assert re.search(r"engine.on_feedback \d+ us, learn_one \d+ us \(\+\d+%", out), out
 
 
 def test_model_comparison_replays_one_stream_through_four_river_models() -> None:
