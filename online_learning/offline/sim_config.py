@@ -23,6 +23,12 @@ class SimConfig:
     ``"synthetic"`` draws baskets by item popularity, ``"auto"`` picks Instacart when the catalog
     covers most real order lines and synthetic otherwise (a small ``catalog_limit`` or a
     hand-made product list).
+
+    Stated preferences (:mod:`~online_learning.offline.stated_preferences`), all off by
+    default: ``needs_share`` of customers need a dietary tag; each customer has a choice for
+    each of the ``choice_items`` most-ordered items with probability ``choice_share``, of which
+    ``no_substitute_choice_share`` are ``no_substitute`` and the rest ``specific`` picks, each
+    accepted with probability ``pick_accept``.
     """
 
     seed: int = 7
@@ -49,6 +55,11 @@ class SimConfig:
     synthetic_basket_mean: float = 10.0
     id_prefix: str | None = None  # prefix of order/request/feedback ids; None: f"sim{seed}"
     population: str = "default"  # whose tastes: a name in online_learning.offline.populations
+    needs_share: float = 0.0
+    choice_share: float = 0.0
+    choice_items: int = 300
+    no_substitute_choice_share: float = 0.3
+    pick_accept: float = 0.95
 
     def __post_init__(self) -> None:
         if self.n_stores < 1 or self.n_customers < 1:
@@ -66,6 +77,10 @@ class SimConfig:
             "home_store_share",
             "no_substitution_share",
             "shift_aisle_share",
+            "needs_share",
+            "choice_share",
+            "no_substitute_choice_share",
+            "pick_accept",
         ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -79,3 +94,5 @@ class SimConfig:
             raise ValueError(f"basket_source must be one of {_BASKET_SOURCES}")
         if self.line_pick_seconds < 0 or self.synthetic_basket_mean < 1:
             raise ValueError("line_pick_seconds must be >= 0 and synthetic_basket_mean >= 1")
+        if self.choice_items < 0:
+            raise ValueError(f"choice_items must be >= 0, got {self.choice_items}")

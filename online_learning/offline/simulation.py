@@ -17,6 +17,9 @@ feedback. The world it runs on lives beside it:
   item, brand and pair effects, and the preference shift. They reach the outside only through
   :meth:`Simulation.true_accept_prob` and :meth:`Simulation.hidden_effects`, which the oracle
   and the evaluation may call and the learner must not;
+- :mod:`~online_learning.offline.stated_preferences`: what customers say they want (dietary
+  needs, ``specific`` picks and ``no_substitute`` for some items), off by default, listed by
+  :meth:`Simulation.preferences` as the ``customers.preferences`` records;
 - :mod:`~online_learning.offline.sim_config`: the knobs; who the customers are is a named
   :class:`~online_learning.offline.populations.Population` (``SimConfig.population``).
 
@@ -36,9 +39,18 @@ import math
 import random
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from online_learning.contract import CompletedOrder, Feedback, InventorySignal, OrderLine, Product
+from online_learning.contract import (
+    CompletedOrder,
+    CustomerNeeds,
+    Feedback,
+    InventorySignal,
+    ItemChoice,
+    OrderLine,
+    Product,
+    SubstitutionRequest,
+)
 from online_learning.offline.acceptance_truth import P_MAX, P_MIN, AcceptanceTruth
 from online_learning.offline.baskets import Baskets
 from online_learning.offline.instacart import load_instacart_products
@@ -46,24 +58,13 @@ from online_learning.offline.keyed_random import KeyedRandom
 from online_learning.offline.populations import Population, population
 from online_learning.offline.shelves import Shelves
 from online_learning.offline.sim_config import SimConfig
+from online_learning.offline.stated_preferences import StatedPreferences
 
 __all__ = ["P_MAX", "P_MIN", "SimConfig", "Simulation", "SubstitutionRequest"]
 
 _SHOPPER = "shopper"
 
 _Pick = tuple[float, int, str, int, str]  # (ts, tie-break seq, order id, line, item id)
-
-
-@dataclass(frozen=True, slots=True)
-class SubstitutionRequest:
-    """A shopper could not find ``item_id`` for an order line and waits for a ranking."""
-
-    request_id: str
-    order_id: str
-    customer_id: str
-    store_id: str
-    item_id: str
-    ts: float
 
 
 class _Order:
@@ -135,6 +136,7 @@ class Simulation:
         self._truth = AcceptanceTruth(
             config, self.population, draws, self._baskets.popularity_score
         )
+        self._stated = StatedPreferences(config, self.products, self._baskets.popularity, draws)
 
         self._pick_queue: list[_Pick] = []
         self._order_info: dict[str, tuple[str, str]] = {}  # order -> (customer, store)
@@ -159,6 +161,22 @@ class Simulation:
     def customer_ids(self) -> tuple[str, ...]:
         """Every customer who may place an order."""
         return tuple(self._customer_ids)
+
+    def preferences(self) -> list[tuple[str, ItemChoice | CustomerNeeds]]:
+        """Every customer's stated needs and item choices with their message keys, to
+        publish on ``customers.preferences`` before the first order (empty unless
+        ``SimConfig.needs_share`` or ``choice_share`` is set). The truth honours them:
+        nothing is accepted on a ``no_substitute`` line nor without a needed tag, and a
+        customer's own pick is accepted with probability ``SimConfig.pick_accept``."""
+        return self._stated.records(self._customer_ids)
+
+    def needs(self, customer_id: str) -> frozenset[str]:
+        """The customer's stated needs (as :meth:`preferences` lists them)."""
+        return self._stated.needs(customer_id)
+
+    def choice(self, customer_id: str, item_id: str) -> ItemChoice | None:
+        """The customer's stated choice for the item (None: best match)."""
+        return self._stated.choice(customer_id, item_id)
 
     def catalog_events(self) -> list[Product]:
         """The catalog, to publish before any other event.
@@ -319,8 +337,13 @@ class Simulation:
 
         Hidden truth, for the oracle and the evaluation only. In [0.01, 0.99]; 0.01 for a
         customer who refuses substitutes, a lost dietary promise, an alcohol mismatch or a
-        non-organic offer to an organic-only customer asking for organic.
+        non-organic offer to an organic-only customer asking for organic. What the customer
+        stated (:meth:`preferences`) comes first: 0.0 on a ``no_substitute`` line or without
+        a needed tag, ``SimConfig.pick_accept`` for their own pick.
         """
+        stated = self._stated.accept_override(customer_id, requested, candidate)
+        if stated is not None:
+            return stated
         ts = self.now if now is None else now
         return self._truth.accept_prob(customer_id, requested, candidate, ts)
 
