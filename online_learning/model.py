@@ -84,7 +84,8 @@ class AcceptanceModel:
             intercept_init=prior_intercept,
             intercept_lr=intercept_lr,
         )
-        self.estimator._weights = utils.VectorDict(weights)
+        # A copy: VectorDict wraps the dict it is given, and learning would move the prior too.
+        self.estimator._weights = utils.VectorDict(dict(weights))
         self.prior_weights = weights
         self.prior_intercept = prior_intercept
         self.n_learned = 0
