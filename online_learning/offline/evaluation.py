@@ -50,6 +50,7 @@ __all__ = [
     "SeedResult",
     "evaluate",
     "evaluate_seed",
+    "offline_engine",
 ]
 
 POLICIES = ("learned", "prior", "random", "popular", "oracle")
@@ -241,9 +242,10 @@ class AislePools:
         return result
 
 
-def _engine(
+def offline_engine(
     products: Sequence[Product], rules: HardRules, config: EngineConfig | None = None
 ) -> SubstitutionEngine:
+    """An engine for an offline run: deterministic, with the catalog's popularity figures."""
     # A fixed wall clock: ranking timestamps (and so the whole run) stay deterministic.
     # Popularity seeds come with the products (the world publishes its order counts).
     return SubstitutionEngine(
@@ -281,7 +283,7 @@ def evaluate_seed(
     catalog = sim.catalog_events()
     popularity = {p.item_id: p.popularity or 0.0 for p in catalog}
     configs = {"learned": engine_config, "prior": prior_config(engine_config)}
-    engines = {name: _engine(catalog, rules, configs[name]) for name in ENGINE_POLICIES}
+    engines = {name: offline_engine(catalog, rules, configs[name]) for name in ENGINE_POLICIES}
     learned = engines["learned"]
     monitor = LearningMonitor()  # drift detection on the learned policy's feedback
     baselines = AislePools(learned, popularity, config.seed)
