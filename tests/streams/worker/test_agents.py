@@ -15,6 +15,7 @@ import orjson
 
 from online_learning.contract import Product
 from online_learning.engine import SubstitutionEngine
+from online_learning.preferences import CustomerPreferences
 from online_learning.ranking import Ranking
 from streams.metrics import WorkerMetrics, error_kind
 from streams.redelivery import SeenOffsets
@@ -108,6 +109,8 @@ def agents(arriving: Sequence[Product] = (), done: Set[int] = frozenset(), **set
         learning=None,
         state=State(done),
         seen=SeenOffsets(),
+        preferences=CustomerPreferences(),
+        preferences_reader=None,
     )
     return Agents(cast(Worker, worker)), worker
 
