@@ -31,6 +31,7 @@ __all__ = [
     "install_fetch_wait",
     "last_read_offset",
     "producer_of",
+    "received_at",
     "set_fetch_wait",
 ]
 
@@ -84,3 +85,15 @@ def last_read_offset(consumer: ConsumerT, tp: TP) -> int | None:
     """
     read: int | None = consumer._read_offset.get(tp)  # type: ignore[attr-defined]
     return read
+
+
+def received_at(message: Any) -> float | None:
+    """When the worker's consumer handed ``message`` to its streams, on ``time.monotonic``'s
+    clock; None if unknown.
+
+    Faust's Monitor sensor, which every app adds to its sensors at start, stamps
+    ``message.time_in`` with ``monotonic()`` in ``on_message_in``, called by the consumer for
+    each message it delegates (faust/sensors/monitor.py, faust/transport/consumer.py).
+    """
+    value = getattr(message, "time_in", None)
+    return value if isinstance(value, float) else None

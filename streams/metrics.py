@@ -146,6 +146,31 @@ class WorkerMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
             registry=r,
         )
+        self.worker_latency = Histogram(
+            "fillrate_worker_latency_seconds",
+            "The worker's own part: from its consumer handing over the triggering message to"
+            " the ranking or reply being handed to the producer, by output (ranking, reply);"
+            " the broker's and the network's time is not in it",
+            ["output"],
+            buckets=(
+                0.0001,
+                0.00025,
+                0.0005,
+                0.001,
+                0.0025,
+                0.005,
+                0.01,
+                0.025,
+                0.05,
+                0.1,
+                0.25,
+                0.5,
+                1.0,
+            ),
+            registry=r,
+        )
+        for output in ("ranking", "reply"):
+            self.worker_latency.labels(output)
         self.consumer_lag = Gauge(
             "fillrate_consumer_lag",
             "Messages in this worker's input partitions not processed yet, by topic",

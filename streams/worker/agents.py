@@ -45,6 +45,7 @@ from online_learning.contract.replies import CUSTOMER_DECLINED, Reply, reply_pay
 from online_learning.engine import SignalOutcome
 from online_learning.ranking import empty_reason
 from streams.batch_produce import Record
+from streams.faust_internals import received_at
 from streams.worker.orders import OrderCounts
 from streams.worker.outcomes import FeedbackOutcomes
 from streams.worker.partitioning import RoutingCheck, partition_count
@@ -260,17 +261,17 @@ class Agents:
         await self.routing.check(requests)  # counts records off their store's partition
         await self.wait_for_items(requests, lambda request: (request.item_id,))
         state, metrics = self.state, self.metrics
-        out: list[tuple[bytes, bytes, float | None]] = []
+        out: list[tuple[bytes, bytes, float | None, float | None]] = []
         for event, request in requests:
             message = event.message
-            caused_at = message.timestamp
+            caused_at, received = message.timestamp, received_at(message)
             owned = message.partition in state.owned
             if owned:
                 await state.ready(message.partition)
                 stored = state.stored_reply(message.topic, message.partition, message.offset)
                 if stored is not None:
                     metrics.replies_resent.inc()
-                    out.append((*stored, caused_at))
+                    out.append((*stored, caused_at, received))
                     continue
             try:
                 reply = self.reply(request.customer_id, request.item_id, request)
@@ -280,7 +281,7 @@ class Agents:
             key, value = reply.key.encode(), orjson.dumps(reply_payload(reply))
             if owned:
                 state.replied(message.topic, message.partition, message.offset, key, value)
-            out.append((key, value, caused_at))
+            out.append((key, value, caused_at, received))
         await self.output.flush_dead_letters()
         await state.flush(wait=True)
         await self.output.publish_replies(out)
@@ -352,7 +353,9 @@ class Agents:
         # also what a restore found ended; handed over before any await, so in order
         retired = self.engine.take_retired()
         if outcome.rankings or retired:
-            await self.output.publish(outcome.rankings, message.timestamp, retired)
+            await self.output.publish(
+                outcome.rankings, message.timestamp, retired, received_at(message)
+            )
             self.state.ranked(outcome.rankings)
             self.state.retired(retired)
         if outcome.changed:

@@ -57,16 +57,19 @@ class Output:
         rankings: Sequence[Ranking],
         caused_at: float | None,
         retired: Mapping[tuple[str, str], str] | None = None,
+        received_at: float | None = None,
     ) -> None:
         """Queue a tombstone for each key of ``retired`` ((store, item) -> why, counted by
         why), then ``rankings``. ``caused_at``: the triggering event's Kafka timestamp (None
-        for a model-update re-rank), for the latency histogram. Call it right after the engine
-        decided them, with no await between, so the lock keeps the engine's order."""
+        for a model-update re-rank), for the latency histogram; ``received_at``: when this
+        worker's consumer handed that event over (monotonic clock), for the worker's own
+        latency. Call it right after the engine decided them, with no await between, so the
+        lock keeps the engine's order."""
         async with self._rankings_order:
             for (store_id, item_id), why in (retired or {}).items():
                 if await self._send_ranking(f"{store_id}:{item_id}", None, "retired"):
                     self.metrics.rankings_retired.labels(why).inc()
-            await self._publish(rankings, caused_at)
+            await self._publish(rankings, caused_at, received_at)
 
     async def _send_ranking(self, key: str, value: bytes | None, what: str) -> bool:
         """Queue one record of the rankings topic; False if it could not be queued (counted)."""
@@ -84,10 +87,13 @@ class Output:
         future.add_done_callback(partial(self._delivered, f"{what} {key}"))
         return True
 
-    async def _publish(self, rankings: Sequence[Ranking], caused_at: float | None) -> None:
+    async def _publish(
+        self, rankings: Sequence[Ranking], caused_at: float | None, received_at: float | None
+    ) -> None:
         # Straight to the producer (batched by linger_ms), not through Faust's Topic.send and
         # its per-message FutureMessage bookkeeping; delivery failures are counted on arrival.
         metrics = self.metrics
+        own = metrics.worker_latency.labels("ranking")
         for ranking in rankings:
             value = orjson.dumps(ranking.to_payload())
             if not await self._send_ranking(ranking.key, value, f"ranking {ranking.ranking_id}"):
@@ -99,13 +105,19 @@ class Output:
                 metrics.rankings_explored.inc()
             if caused_at is not None:
                 metrics.latency.observe(max(0.0, time.time() - caused_at))
+            if received_at is not None:
+                own.observe(max(0.0, time.monotonic() - received_at))
 
     # -- replies -------------------------------------------------------------------------------
-    async def publish_replies(self, replies: Sequence[tuple[bytes, bytes, float | None]]) -> None:
-        """Queue replies ((key, value, the request's Kafka timestamp)) on the replies topic,
-        keyed by order id, and observe each one's latency."""
+    async def publish_replies(
+        self, replies: Sequence[tuple[bytes, bytes, float | None, float | None]]
+    ) -> None:
+        """Queue replies ((key, value, the request's Kafka timestamp, when this worker's
+        consumer handed the request over)) on the replies topic, keyed by order id, and observe
+        each one's latency, end to end and the worker's own."""
         topic = self.settings.replies_topic
-        for key, value, caused_at in replies:
+        own = self.metrics.worker_latency.labels("reply")
+        for key, value, caused_at, received_at in replies:
             try:
                 future = cast(
                     "asyncio.Future[Any]",
@@ -118,6 +130,8 @@ class Output:
             future.add_done_callback(partial(self._delivered, f"reply {key!r}"))
             if caused_at is not None:
                 self.metrics.reply_latency.observe(max(0.0, time.time() - caused_at))
+            if received_at is not None:
+                own.observe(max(0.0, time.monotonic() - received_at))
 
     def _delivered(self, what: str, future: asyncio.Future[Any]) -> None:
         if future.cancelled() or future.exception() is not None:

@@ -141,6 +141,9 @@ async def test_choices_needs_and_a_tombstone_shape_each_customers_reply(
     assert worker.metric("fillrate_replies_total", kind="customer_choice") == 2
     assert worker.metric("fillrate_replies_empty_total", reason="customer_declined") == 1
     assert worker.metric("fillrate_request_to_reply_latency_seconds_count") == 6  # ghost: none
+    # the worker's own part of it, for each reply and for the ranking of the skim stock-out
+    assert worker.metric("fillrate_worker_latency_seconds_count", output="reply") == 6
+    assert worker.metric("fillrate_worker_latency_seconds_count", output="ranking") >= 1
 
 
 async def test_every_request_gets_a_reply_across_a_kill_and_copies_are_identical(

@@ -40,6 +40,7 @@ class Output:
         rankings: list[Ranking],
         caused_at: float | None,
         retired: Mapping[tuple[str, str], str] | None = None,
+        received_at: float | None = None,
     ) -> None:
         self.published.extend(f"-{store}:{item}" for store, item in retired or {})
         self.published.extend(r.key for r in rankings)
