@@ -43,6 +43,9 @@ def bench_settings(broker_url: str, partitions: int) -> Settings:
             "feedback_topic": f"b{tag}-feedback",
             "rankings_topic": f"b{tag}-rankings",
             "deadletter_topic": f"b{tag}-deadletter",
+            "preferences_topic": f"b{tag}-preferences",
+            "requests_topic": f"b{tag}-requests",
+            "replies_topic": f"b{tag}-replies",
         },
         environ={},
     )

@@ -148,6 +148,23 @@ def test_latency_benchmark_reports_ordered_percentiles_at_each_load() -> None:
     assert re.search(r"target p99 < 50 ms at 50% of the maximum rate: (met|not met)$", out, re.M)
 
 
+@pytest.mark.broker
+def test_replies_benchmark_answers_every_request_at_each_rate_beside_the_rankings() -> None:
+    out = run("bench_replies.py", "--quick")
+    table = out.partition("request to reply")[2].partition("\n\n")[0]
+    rows = table_rows(table, r"\d+", 12)
+    assert [row[0] for row in rows] == [20, 100, 300], out
+    for rate, _sent, replies, p50, p99, p999, rankings, *ranked, _x50, _x99 in rows:
+        assert replies == rate * 2, out  # every request of the 2 s answered and matched
+        assert 0 < p50 <= p99 <= p999, out
+        assert rankings > 0 and 0 < ranked[0] <= ranked[1] <= ranked[2], out
+    # the worker's own histogram counted the same replies (plus the warm-up's 40)
+    whole = re.search(r"^whole run, warm-up included \(([\d,]+) replies\)", out, re.M)
+    assert whole and int(whole.group(1).replace(",", "")) == 40 + sum(r[2] for r in rows), out
+    assert re.search(r"first pick from the customer \d+", out), out  # preferences were read
+    assert "empty (customer_declined)" in out, out
+
+
 def test_scale_benchmark_keeps_state_to_the_observed_pairs() -> None:
     out = run("bench_scale.py", "--quick")
     rows = table_rows(out, r"[\d,]+", 9)
