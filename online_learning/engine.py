@@ -321,16 +321,22 @@ class SubstitutionEngine:
         base = self.model.logit_one(x)
         key = self.effect_key(requested, substitute)
         effects = self.effects
-        p = sigmoid(base + effects.offset(key)) if effects is not None else sigmoid(base)
+        population = base + (effects.offset(key) if effects is not None else 0.0)
+        # The customer's own offset (0 without a customer or any evidence of theirs): what
+        # their reply was scored with, so also what the prediction is judged by.
+        tastes, customer = self.tastes, feedback.customer_id
+        own = tastes.offset_one(customer, row) if tastes is not None else 0.0
+        p = sigmoid(population + own)
         prior_p = self.model.prior_proba_one(x)
-        if self.tastes is not None and feedback.customer_id is not None:
-            # The population's logit without the customer's own offset (backfitting).
-            population = base + (effects.offset(key) if effects is not None else 0.0)
-            self.tastes.learn_one(feedback.customer_id, row, y, population)
+        if tastes is not None and customer is not None:
+            # backfitting: the population's logit without the customer's own offset
+            tastes.learn_one(customer, row, y, population)
         self.model.learn_one(x, y)
         self.features.history.update(requested.item_id, substitute.item_id, y)
         if effects is not None:
-            effects.update(key, y, base)
+            # with the customer's offset, so a brand's effect does not absorb one customer's
+            # loyalty to it
+            effects.update(key, y, base + own)
         # After the features: the event was predicted with the popularity known before it.
         self.popularity.observe(requested.item_id, 1.0, feedback.ts)
         self.learned_since_refresh += 1
