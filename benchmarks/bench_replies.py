@@ -20,9 +20,13 @@ each batch of replies to its state changelog and waits for the broker's acknowle
 it publishes them (streams/state_changelog.py), so a request handled again after a crash gets
 the same reply.
 
-The worker's own view, ``fillrate_request_to_reply_latency_seconds`` (request's Kafka timestamp
-to reply queued for publishing), is read from its /metrics before and after each period and
-printed per rate, with the whole histogram at the end.
+The worker's own view is read from its /metrics before and after each period and printed per
+rate (p50 and p99 interpolated within buckets, as PromQL's histogram_quantile does):
+``fillrate_request_to_reply_latency_seconds`` (the request's Kafka timestamp to the reply
+queued for publishing), and ``fillrate_worker_latency_seconds`` for replies and for rankings
+(its consumer handing over the message to the output handed to the producer: no broker time,
+except that a reply's includes the changelog round trip). The whole request-to-reply histogram
+is printed at the end.
 
     .venv/bin/python benchmarks/bench_replies.py           # 3 rounds of 20 s per rate
     .venv/bin/python benchmarks/bench_replies.py --quick   # CI smoke: 1 round of 2 s per rate
@@ -44,7 +48,7 @@ import time
 import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from bench_latency import CpuShare, RankingWatcher, SignalKey, paced
+from bench_latency import CpuShare, RankingWatcher, SignalKey, histogram_quantile, paced
 from percentiles import percentile
 from worker_process import WorkerProcess, bench_settings, publish, wait_consumed
 from workload import encode, make_events
@@ -65,6 +69,12 @@ from streams.settings import Settings
 
 RATES = (20.0, 100.0, 300.0)
 HISTOGRAM = "fillrate_request_to_reply_latency_seconds"
+OWN = "fillrate_worker_latency_seconds"
+HISTOGRAMS = {  # what WorkerHistograms reads: our name -> (metric, labels)
+    "request to reply": (HISTOGRAM, {}),
+    "own, reply": (OWN, {"output": "reply"}),
+    "own, ranking": (OWN, {"output": "ranking"}),
+}
 CATCH_UP_S = 120.0
 NEEDS = ("lactose_free", "gluten_free", "vegan", "organic")
 
@@ -189,34 +199,33 @@ class Customers:
         return out
 
 
-class WorkerHistogram:
-    """The worker's reply-latency histogram: cumulative bucket counts by upper bound."""
+Buckets = dict[float, float]  # cumulative count by upper bound, as Prometheus exports them
+
+
+class WorkerHistograms:
+    """The worker's latency histograms of :data:`HISTOGRAMS`, from one reading of /metrics."""
 
     def __init__(self, worker: WorkerProcess) -> None:
         self.worker = worker
 
-    async def read(self) -> dict[float, float]:
+    async def read(self) -> dict[str, Buckets]:
         metrics = await asyncio.to_thread(self.worker.metrics)
-        return {
-            float(s.labels["le"]): s.value
-            for s in metrics
-            if s.name == HISTOGRAM + "_bucket" and "le" in s.labels
-        }
+        out: dict[str, Buckets] = {name: {} for name in HISTOGRAMS}
+        for sample in metrics:
+            for name, (metric, labels) in HISTOGRAMS.items():
+                if sample.name == metric + "_bucket" and labels.items() <= sample.labels.items():
+                    out[name][float(sample.labels["le"])] = sample.value
+        return out
 
     @staticmethod
-    def minus(after: dict[float, float], before: dict[float, float]) -> dict[float, float]:
-        return {le: n - before.get(le, 0.0) for le, n in after.items()}
-
-
-def bucket_percentile(buckets: dict[float, float], q: float) -> str:
-    """The upper bound of the bucket holding the q-th percentile, e.g. '<=25'(ms)."""
-    total = buckets.get(math.inf, 0.0)
-    if total <= 0:
-        return "-"
-    for le in sorted(buckets):
-        if buckets[le] >= q / 100 * total:
-            return ">10000" if math.isinf(le) else f"<={le * 1e3:g}"
-    return "-"
+    def add(
+        total: dict[str, Buckets], after: dict[str, Buckets], before: dict[str, Buckets]
+    ) -> None:
+        """Add to ``total`` what each histogram gained from ``before`` to ``after``."""
+        for name, buckets in after.items():
+            into = total.setdefault(name, {})
+            for le, n in buckets.items():
+                into[le] = into.get(le, 0.0) + n - before[name].get(le, 0.0)
 
 
 Round = tuple[float, list[float], list[float]]  # requests/s sent, reply and ranking latencies
@@ -230,11 +239,11 @@ async def measure(
     stream: list[Tagged],
     customers: Customers,
     args: argparse.Namespace,
-) -> tuple[float, float, Results, dict[float, dict[float, float]], dict[float, float]]:
+) -> tuple[float, float, Results, dict[float, dict[str, Buckets]], Buckets]:
     """One worker on fresh topics: its maximum rate, then requests over a paced background.
 
     Returns the maximum rate, the background rate, the latencies by request rate, the
-    worker's histogram by request rate, and its whole histogram at the end.
+    worker's histograms by request rate, and its request-to-reply histogram at the end.
     """
     settings = bench_settings(broker_url, partitions=4)
     await publish(settings, catalog, [])
@@ -242,7 +251,7 @@ async def measure(
     worker = WorkerProcess(settings, f"rep-{uuid.uuid4().hex[:8]}")
     rankings = RankingWatcher(settings)
     replies = ReplyWatcher(settings)
-    histogram = WorkerHistogram(worker)
+    histograms = WorkerHistograms(worker)
     try:
         await producer.start()
         for record in customers.preferences:  # there before the worker: it reads them whole
@@ -296,14 +305,12 @@ async def measure(
 
         # 3. Requests at each rate over the paced background, interleaved by round.
         results: Results = {r: [] for r in RATES}
-        worker_side: dict[float, dict[float, float]] = {r: {} for r in RATES}
+        worker_side: dict[float, dict[str, Buckets]] = {r: {} for r in RATES}
         for round_ in range(1, args.rounds + 1):
             for rate in RATES:
-                before = await histogram.read()
+                before = await histograms.read()
                 sent, latencies, ranked = await period(rate, args.seconds)
-                seen = WorkerHistogram.minus(await histogram.read(), before)
-                for le, n in seen.items():
-                    worker_side[rate][le] = worker_side[rate].get(le, 0.0) + n
+                WorkerHistograms.add(worker_side[rate], await histograms.read(), before)
                 results[rate].append((sent, latencies, ranked))
                 asked = int(rate * args.seconds)
                 print(
@@ -313,7 +320,8 @@ async def measure(
                     flush=True,
                 )
         print("  replies by kind: " + ", ".join(f"{k} {n:,}" for k, n in replies.kinds.items()))
-        return max_rate, background, results, worker_side, await histogram.read()
+        whole = (await histograms.read())["request to reply"]
+        return max_rate, background, results, worker_side, whole
     finally:
         await replies.stop()
         await rankings.stop()
@@ -345,8 +353,8 @@ def report(
     max_rate: float,
     background: float,
     results: Results,
-    worker_side: dict[float, dict[float, float]],
-    whole: dict[float, float],
+    worker_side: dict[float, dict[str, Buckets]],
+    whole: Buckets,
 ) -> None:
     print()
     print(f"maximum sustained rate {max_rate:,.0f} events/s; background {background:,.0f} events/s")
@@ -367,15 +375,19 @@ def report(
             f"{reply[0] / ranking[0]:>7.2f}{reply[1] / ranking[1]:>7.2f}"
         )
     print()
-    print(f"the worker's {HISTOGRAM} (request's Kafka timestamp to reply queued):")
-    print(f"{'req/s':>6}{'replies':>9}{'p50 ms':>9}{'p99 ms':>9}")
-    for rate, buckets in worker_side.items():
-        print(
-            f"{rate:>6g}{buckets.get(math.inf, 0.0):>9,.0f}"
-            f"{bucket_percentile(buckets, 50):>9}{bucket_percentile(buckets, 99):>9}"
-        )
+    print("the worker's histograms over the same periods (ms, interpolated within buckets):")
+    print(f"{'':>15}" + "".join(f"{name:>20}" for name in HISTOGRAMS))
+    print(f"{'req/s':>6}{'replies':>9}" + f"{'p50':>10}{'p99':>10}" * len(HISTOGRAMS))
+    for rate, histograms in worker_side.items():
+        cells = [
+            f"{histogram_quantile(q, {}, histograms[name]) * 1e3:>10.1f}"
+            for name in HISTOGRAMS
+            for q in (0.5, 0.99)
+        ]
+        replies = histograms["request to reply"].get(math.inf, 0.0)
+        print(f"{rate:>6g}{replies:>9,.0f}" + "".join(cells))
     total = whole.get(math.inf, 0.0)
-    print(f"whole run, warm-up included ({total:,.0f} replies):")
+    print(f"{HISTOGRAM}, whole run, warm-up included ({total:,.0f} replies):")
     print(f"{'le ms':>8}{'replies':>9}{'share':>8}")
     for le in sorted(whole):
         label = "+Inf" if math.isinf(le) else f"{le * 1e3:g}"

@@ -160,8 +160,13 @@ def test_replies_benchmark_answers_every_request_at_each_rate_beside_the_ranking
         assert replies == rate * 2, out  # every request of the 2 s answered and matched
         assert 0 < p50 <= p99 <= p999, out
         assert rankings > 0 and 0 < ranked[0] <= ranked[1] <= ranked[2], out
-    # the worker's own histogram counted the same replies (plus the warm-up's 40)
-    whole = re.search(r"^whole run, warm-up included \(([\d,]+) replies\)", out, re.M)
+    # the worker's own histograms over the same periods: every reply, and its own part
+    own = table_rows(out.partition("the worker's histograms")[2].partition("\n\n")[0], r"\d+", 8)
+    assert [row[:2] for row in own] == [[rate, rate * 2] for rate in (20, 100, 300)], out
+    for _rate, _replies, p50, p99, own50, own99, *_ranking in own:
+        assert 0 < own50 <= own99 and 0 < p50 <= p99, out
+    # the worker's reply histogram counted the same replies (plus the warm-up's 40)
+    whole = re.search(r"seconds, whole run, warm-up included \(([\d,]+) replies\)", out)
     assert whole and int(whole.group(1).replace(",", "")) == 40 + sum(r[2] for r in rows), out
     assert re.search(r"first pick from the customer \d+", out), out  # preferences were read
     assert "empty (customer_declined)" in out, out
