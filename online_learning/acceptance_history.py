@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -53,6 +54,37 @@ class AcceptanceHistory:
         # ``array[code(...)] = v`` Python would fetch the old array before the code.
         code = self._code(candidate_id)
         self._item_log_odds[code] = self._log_odds(item)
+
+    def state(self) -> dict[str, Any]:
+        """The accepted / offered counts per candidate and per pair, for a snapshot."""
+        return {
+            "items": list(self.items),
+            "item_counts": np.array(list(self.items.values()), dtype=np.int64).reshape(-1, 2),
+            "requested": [r for r, _ in self.pairs],
+            "candidates": [c for _, c in self.pairs],
+            "pair_counts": np.array(list(self.pairs.values()), dtype=np.int64).reshape(-1, 2),
+        }
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Put back a :meth:`state` in place (replacing these counts): the item codes that
+        candidate blocks already hold stay valid."""
+        items, item_counts = state["items"], state["item_counts"]
+        requested, candidates = state["requested"], state["candidates"]
+        pair_counts = state["pair_counts"]
+        if item_counts.shape != (len(items), 2):
+            raise ValueError(f"{len(items)} items, counts of shape {item_counts.shape}")
+        if len(candidates) != len(requested) or pair_counts.shape != (len(requested), 2):
+            raise ValueError(f"{len(requested)} pairs, counts of shape {pair_counts.shape}")
+        self.items = dict(zip(items, item_counts.tolist(), strict=True))
+        self.pairs = {}
+        self._by_requested = {}
+        for r, c, counts in zip(requested, candidates, pair_counts.tolist(), strict=True):
+            self.pairs[r, c] = counts
+            self._by_requested.setdefault(r, {})[c] = counts
+        self._item_log_odds[:] = 0.0
+        for item_id, counts in self.items.items():
+            code = self._code(item_id)  # first: a new code may replace the array
+            self._item_log_odds[code] = self._log_odds(counts)
 
     def _code(self, item_id: str) -> int:
         code = self._codes.get(item_id)

@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -180,6 +181,51 @@ class RandomEffects:
                 by_from = self._switches_by_from.setdefault((key.pool, key.requested_brand), {})
                 by_from[key.candidate_brand] = stats
         self.n_updates += 1
+
+    def state(self) -> dict[str, Any]:
+        """Every level's keys and (S, W) sums, in the order they were first seen, for a
+        snapshot (the per-ranking indexes are rebuilt from them)."""
+        out: dict[str, Any] = {"n_updates": self.n_updates}
+        for name in LEVELS:
+            stats = self._level(name).stats
+            out[name] = {
+                "keys": [list(k) for k in stats],  # type: ignore[call-overload]
+                "sums": np.array(list(stats.values()), dtype=np.float64).reshape(-1, 2),
+            }
+        return out
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Put back a :meth:`state` (replacing what this one learned)."""
+        levels: dict[str, dict[object, list[float]]] = {}
+        for name in LEVELS:
+            keys, sums = state[name]["keys"], state[name]["sums"]
+            if sums.shape != (len(keys), 2):
+                raise ValueError(f"level {name}: {len(keys)} keys, sums of shape {sums.shape}")
+            width = {"item": 2, "pair": 2, "brand": 2, "switch": 3}[name]
+            if any(len(k) != width or not all(isinstance(p, str) for p in k) for k in keys):
+                raise ValueError(f"level {name}: keys must be {width} strings")
+            levels[name] = {tuple(k): v for k, v in zip(keys, sums.tolist(), strict=True)}
+        self._pairs_by_requested, self._items_by_pool = {}, {}
+        self._brands_by_pool, self._switches_by_from = {}, {}
+        # each level's index is keyed by all but the last part of its keys (see update)
+        indexes: dict[str, dict[Any, dict[str, list[float]]]] = {
+            "item": self._items_by_pool,
+            "pair": self._pairs_by_requested,
+            "brand": self._brands_by_pool,
+            "switch": self._switches_by_from,
+        }
+        for name, stats in levels.items():
+            self._level(name).stats = stats
+            index = indexes[name]
+            for key, sums in stats.items():
+                parts: tuple[str, ...] = key  # type: ignore[assignment]
+                group = parts[0] if len(parts) == 2 else parts[:-1]
+                index.setdefault(group, {})[parts[-1]] = sums
+        self.n_updates = int(state["n_updates"])
+
+    def _level(self, name: str) -> _Level:
+        level: _Level = getattr(self, name)
+        return level
 
     def summary(self) -> str:
         """Sizes and sums of every level: equal on two engines that learned the same events in

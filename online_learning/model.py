@@ -14,6 +14,8 @@ product over the same weights River holds; a test holds it to ``predict_proba_on
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -116,6 +118,68 @@ class AcceptanceModel:
     def learn_one(self, x: dict[str, float], y: bool) -> None:
         self.estimator.learn_one(x, bool(y))
         self.n_learned += 1
+
+    def state(self) -> dict[str, Any]:
+        """What learning changed, for a snapshot: River's weights (in River's own order, which
+        its sums follow), intercept and optimizer state, and the count of events learned.
+
+        Raises TypeError for an optimizer whose state this does not know (only plain SGD and
+        FlooredAdaGrad are snapshotted: anything else would come back silently different).
+        """
+        estimator = self.estimator
+        optimizer = estimator.optimizer
+        if isinstance(optimizer, FlooredAdaGrad):
+            optimizer_state = {"kind": "FlooredAdaGrad", **optimizer.state()}
+        elif type(optimizer) is optim.SGD:
+            optimizer_state = {"kind": "SGD", "n_iterations": optimizer.n_iterations}
+        else:
+            raise TypeError(f"cannot snapshot the state of optimizer {type(optimizer).__name__}")
+        weights = estimator._weights
+        return {
+            "names": [str(name) for name in weights],
+            "weights": [float(weights[name]) for name in weights],
+            "intercept": float(estimator.intercept),
+            "optimizer": optimizer_state,
+            "n_learned": self.n_learned,
+        }
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Put back a :meth:`state` taken from a model of the same configuration."""
+        estimator = self.estimator
+        optimizer = estimator.optimizer
+        optimizer_state = state["optimizer"]
+        kind = "FlooredAdaGrad" if isinstance(optimizer, FlooredAdaGrad) else "SGD"
+        if optimizer_state["kind"] != kind:
+            raise ValueError(f"optimizer {optimizer_state['kind']} in the state, {kind} here")
+        names, values = list(state["names"]), [float(v) for v in state["weights"]]
+        if len(names) != len(values):
+            raise ValueError("weight names and values differ in length")
+        if isinstance(optimizer, FlooredAdaGrad):
+            optimizer.load_state(optimizer_state)
+        else:
+            optimizer.n_iterations = int(optimizer_state["n_iterations"])
+        estimator._weights = utils.VectorDict(dict(zip(names, values, strict=True)))
+        estimator.intercept = float(state["intercept"])
+        self.n_learned = int(state["n_learned"])
+
+    def config_key(self) -> str:
+        """The settings that shape what this model learns from the same events (equal keys:
+        a snapshot of one may be loaded into the other)."""
+        estimator = self.estimator
+        optimizer = estimator.optimizer
+        extra = (optimizer.floor, optimizer.eps) if isinstance(optimizer, FlooredAdaGrad) else ()
+        return repr(
+            (
+                type(optimizer).__name__,
+                repr(optimizer.lr),
+                extra,
+                repr(estimator.intercept_lr),
+                estimator.l2,
+                estimator.clip_gradient,
+                sorted(self.prior_weights.items()),
+                self.prior_intercept,
+            )
+        )
 
     def coefficients(self) -> tuple[npt.NDArray[np.float64], float]:
         """Weights in FEATURES order and the intercept, for vectorised scoring."""

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from river import drift, metrics
 
@@ -95,3 +96,47 @@ class LearningMonitor:
             self.drifts,
             self.observed,
         )
+
+    # -- snapshots: River 0.26.1's metric internals (LogLoss's running mean, ROCAUC's confusion
+    # matrices) are read and written here only, and checked by tests/online_learning/
+    # test_snapshot.py. ADWIN's window lives in Rust and has no public state: it restarts
+    # empty (``drifts`` keeps its count).
+    def state(self) -> dict[str, Any]:
+        """The scores' running sums, the acceptance window and the counts, for a snapshot."""
+        cms = []
+        for cm in self.roc_auc.cms:
+            cells = [[t, p, w] for t, row in cm.data.items() for p, w in row.items()]
+            cms.append({"cells": cells, "n": cm.n_samples, "weight": cm.total_weight})
+        return {
+            "log_loss": [self.log_loss._mean.n, self.log_loss._mean._mean],
+            "prior_log_loss": [self.prior_log_loss._mean.n, self.prior_log_loss._mean._mean],
+            "roc_auc": cms,
+            "window": list(self._outcomes),
+            "drifts": self.drifts,
+            "observed": self.observed,
+        }
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Put back a :meth:`state` (the drift detector starts empty)."""
+        cms = state["roc_auc"]
+        if len(cms) != len(self.roc_auc.cms):
+            raise ValueError(f"{len(cms)} ROC AUC thresholds, {len(self.roc_auc.cms)} here")
+        for metric, (n, mean) in (
+            (self.log_loss, state["log_loss"]),
+            (self.prior_log_loss, state["prior_log_loss"]),
+        ):
+            metric._mean.n, metric._mean._mean = float(n), float(mean)
+        for i, saved in enumerate(cms):
+            cm = self.roc_auc.cms[i] = metrics.ConfusionMatrix()
+            for y_true, y_pred, weight in saved["cells"]:
+                cm.data[y_true][y_pred] += weight
+                cm.sum_row[y_true] += weight
+                cm.sum_col[y_pred] += weight
+                if y_true == y_pred:
+                    cm._total_true_positives += weight
+            cm.n_samples, cm.total_weight = saved["n"], saved["weight"]
+        window = [bool(y) for y in state["window"]]
+        self._outcomes = deque(window[-(self._outcomes.maxlen or 1) :], self._outcomes.maxlen)
+        self._accepted_in_window = sum(self._outcomes)
+        self.drifts = int(state["drifts"])
+        self.observed = int(state["observed"])

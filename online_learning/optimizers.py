@@ -10,7 +10,8 @@ learning rate never falls below ``floor``: after the early phase this is SGD at 
 from __future__ import annotations
 
 import collections
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
+from typing import Any
 
 from river import optim
 from river.optim.base import DictLike
@@ -49,3 +50,22 @@ class FlooredAdaGrad(optim.base.Optimizer):
             self.g2[i] = total
             w[i] -= max(lr / (total + eps) ** 0.5, floor) * gi
         return w
+
+    def state(self) -> dict[str, Any]:
+        """What learning changed (steps taken, squared-gradient sums by weight name), for a
+        snapshot; the rates are configuration, not state."""
+        return {
+            "n_iterations": self.n_iterations,
+            "names": [str(name) for name in self.g2],
+            "g2": [float(total) for total in self.g2.values()],
+        }
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Put back a :meth:`state` (weight names are strings, as the pair features are)."""
+        names, totals = list(state["names"]), [float(t) for t in state["g2"]]
+        if len(names) != len(totals):
+            raise ValueError("g2 names and totals differ in length")
+        g2: collections.defaultdict[Hashable, float] = collections.defaultdict(float)
+        g2.update(zip(names, totals, strict=True))
+        self.g2 = g2
+        self.n_iterations = int(state["n_iterations"])

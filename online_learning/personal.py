@@ -79,7 +79,9 @@ import hashlib
 import math
 import sys
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -283,6 +285,55 @@ class CustomerTastes:
         self._id_bytes -= sys.getsizeof(customer_id)
         self._free.append(row)
         return True
+
+    # -- snapshots -----------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """Every customer's numbers in eviction order (least recently learned first), and the
+        running moments and counts, for a snapshot."""
+        rows = np.fromiter(self._rows.values(), dtype=np.intp, count=len(self._rows))
+        return {
+            "customers": list(self._rows),
+            "hessian": self._hessian[rows],
+            "score": self._score[rows],
+            "weights": self._weights[rows],
+            "evidence": self._evidence[rows],
+            "moment": self._moment.copy(),
+            "n_learned": self.n_learned,
+            "n_evicted": self.n_evicted,
+        }
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Put back a :meth:`state` of tastes with the same features (replacing these)."""
+        customers = list(state["customers"])
+        n, k = len(customers), self.k
+        shapes = {
+            "hessian": (n, k, k),
+            "score": (n, k),
+            "weights": (n, k),
+            "evidence": (n,),
+            "moment": (k,),
+        }
+        for name, shape in shapes.items():
+            dtype = np.float32 if name == "hessian" else np.float64
+            if state[name].shape != shape or state[name].dtype != dtype:
+                raise ValueError(f"{name}: {state[name].dtype}{state[name].shape} in the state")
+        if n > self.config.capacity or len(set(customers)) != n:
+            raise ValueError(f"{n} customers (capacity {self.config.capacity}) or repeated ids")
+        rows = max(n, min(self.config.capacity, _FIRST_ROWS))
+        self._hessian = np.zeros((rows, k, k), dtype=np.float32)
+        self._score = np.zeros((rows, k), dtype=np.float64)
+        self._weights = np.zeros((rows, k), dtype=np.float64)
+        self._evidence = np.zeros(rows, dtype=np.float64)
+        self._hessian[:n] = state["hessian"]
+        self._score[:n] = state["score"]
+        self._weights[:n] = state["weights"]
+        self._evidence[:n] = state["evidence"]
+        self._moment = np.array(state["moment"], dtype=np.float64)
+        self._rows = OrderedDict((customer, row) for row, customer in enumerate(customers))
+        self._free = []
+        self._id_bytes = sum(sys.getsizeof(c) for c in customers)
+        self.n_learned = int(state["n_learned"])
+        self.n_evicted = int(state["n_evicted"])
 
     # -- scoring -------------------------------------------------------------------------------
     def offsets(self, customer_id: str | None, features: FloatArray) -> FloatArray | None:

@@ -33,6 +33,7 @@ import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -244,6 +245,42 @@ class Popularity:
                 h.update(f"{item_id}\x1f{seed[code]!r}\x1f{demand[code]!r}\x1e".encode())
         h.update(repr((self.clock, self._ref, self._total, self._top)).encode())
         return h.hexdigest()
+
+    def state(self) -> dict[str, Any]:
+        """The learned demand (items with any, their stored and log demand) and the clock it
+        fades by, for a snapshot. Seeds are left out: they come from the catalog."""
+        n = len(self._codes)
+        coded = np.array(list(self._codes.values()), dtype=np.intp)
+        ids = np.array(list(self._codes), dtype=object)
+        keep = (self._demand[:n][coded] != 0.0) | (self._log_demand[:n][coded] != 0.0)
+        return {
+            "items": ids[keep].tolist(),
+            "demand": self._demand[coded[keep]],
+            "log_demand": self._log_demand[coded[keep]],
+            "total": self._total,
+            "top": self._top,
+            "ref": self._ref,
+            "clock": self.clock,
+            "step": self._step,
+            "scale": self._scale,
+        }
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Put back a :meth:`state` in place (replacing the demand learned here, keeping the
+        seeds and every item's code)."""
+        items, demand, log_demand = state["items"], state["demand"], state["log_demand"]
+        if demand.shape != (len(items),) or log_demand.shape != (len(items),):
+            raise ValueError(f"{len(items)} items, demand of shape {demand.shape}")
+        codes = self.codes(items)  # first: new codes may replace the arrays
+        self._demand[:] = 0.0
+        self._log_demand[:] = 0.0
+        self._demand[codes] = demand
+        self._log_demand[codes] = log_demand
+        ref = state["ref"]
+        self._ref = None if ref is None else float(ref)
+        self._total, self._top = float(state["total"]), float(state["top"])
+        self.clock, self._step = float(state["clock"]), float(state["step"])
+        self._scale = float(state["scale"])
 
     def _code(self, item_id: str) -> int:
         code = self._codes.get(item_id)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = ["RecentIds"]
 
@@ -36,3 +38,18 @@ class RecentIds:
         if len(self._ids) > self.capacity:
             self._ids.popitem(last=False)
         return True
+
+    def state(self, limit: int | None = None) -> dict[str, Any]:
+        """The remembered ids, oldest first (the newest ``limit`` only, if given), for a
+        snapshot; :meth:`load_state` puts them back in the same eviction order."""
+        ids = list(self._ids)
+        if limit is not None:
+            ids = ids[max(0, len(ids) - limit) :]
+        return {"capacity": self.capacity, "ids": ids}
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Replace the remembered ids with a :meth:`state`'s (the newest ``capacity`` of them)."""
+        ids = state["ids"]
+        if not all(isinstance(i, str) for i in ids):
+            raise ValueError("ids must be strings")
+        self._ids = OrderedDict.fromkeys(ids[max(0, len(ids) - self.capacity) :])
