@@ -60,7 +60,9 @@ def test_personal_replies_beat_the_store_level_ranking_after_20_events(
     seed = result.seeds[0]
     for bucket in ("20-49", "50+"):
         assert seed.acceptance("personal", bucket) > seed.acceptance("store", bucket), bucket
-    # With no history the reply differs only by what the customer stated: never worse.
+    # With no history the reply differs from the store level only by what the customer
+    # stated (no tastes yet): exactly the stated-only reply, and never worse than the store's.
+    assert seed.acceptance("personal", "0") == seed.acceptance("stated", "0")
     assert seed.acceptance("personal", "0") >= seed.acceptance("store", "0") - 1e-12
 
 
