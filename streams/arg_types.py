@@ -8,7 +8,7 @@ import argparse
 import math
 from typing import Any
 
-__all__ = ["add_population_flag", "positive_float", "positive_int"]
+__all__ = ["add_population_flag", "positive_float", "positive_int", "share"]
 
 
 def add_population_flag(parser: Any, default: str = "default") -> None:
@@ -51,4 +51,22 @@ def positive_int(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
+
+
+def share(text: str) -> float:
+    """An argparse type: a share, a number from 0 to 1.
+
+    >>> share("0.25")
+    0.25
+    >>> share("1.5")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: must be a number from 0 to 1, got '1.5'
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, got {text!r}")
     return value

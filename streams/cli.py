@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from streams.arg_types import add_population_flag, positive_float, positive_int
+from streams.arg_types import add_population_flag, positive_float, positive_int, share
 from streams.settings import CONNECTION_SETTINGS, Settings, SettingsError, parse_bool
 
 __all__ = ["main"]
@@ -97,6 +97,20 @@ def _add_sim_flags(
         type=positive_int,
         default=None,
         help="publish only the first N catalog items (default: all 49,688)",
+    )
+    group.add_argument(
+        "--needs-share",
+        type=share,
+        default=0.1,
+        help="share of customers who state a dietary need, which no substitute may break"
+        " (default: 0.1)",
+    )
+    group.add_argument(
+        "--choice-share",
+        type=share,
+        default=0.1,
+        help="share of (customer, often-ordered item) pairs with a stated choice: their own"
+        " picks, or no substitute (default: 0.1)",
     )
     add_population_flag(group, population)
 

@@ -93,6 +93,12 @@ async def _demo(settings: Settings, args: argparse.Namespace, worker: WorkerProc
             " popularity",
             flush=True,
         )
+        prefs = await driver.publish_preferences()
+        print(
+            f"  customers' preferences {prefs:,} records: dietary needs and, for often-ordered"
+            " items, their own picks or no substitute",
+            flush=True,
+        )
         people = POPULATIONS[args.population]
         print(f"  customers {people.name!r} population: {people.description}", flush=True)
         if not await wait_for_worker(worker, n, stop):
@@ -244,6 +250,33 @@ def fill_rate_lines(sim: dict[str, float], metrics: dict[str, float]) -> list[st
     return lines
 
 
+def personal_lines(thirds: list[list[Window]]) -> list[str]:
+    """The personal replies against the store-level ranking, true acceptance on the same
+    requests, in each third of the run (nothing if no request had both).
+
+    >>> w = [Window(personal_paired=10, personal=6.5, store=6.0)]
+    >>> for line in personal_lines([w, w, w]):
+    ...     print(line)  # doctest: +NORMALIZE_WHITESPACE
+      personal replies vs the store-level ranking (true P, same requests)
+      first third              of 10              personal 0.6500  store 0.6000  +0.0500
+      middle third             of 10              personal 0.6500  store 0.6000  +0.0500
+      last third               of 10              personal 0.6500  store 0.6000  +0.0500
+    """
+    if not any(w.personal_paired for ws in thirds for w in ws):
+        return []
+    lines = ["  personal replies vs the store-level ranking (true P, same requests)"]
+    for name, ws in zip(("first", "middle", "last"), thirds, strict=True):
+        n = sum(w.personal_paired for w in ws)
+        row = f"  {name + ' third':<23}  "
+        if n:
+            personal = sum(w.personal for w in ws) / n
+            store = sum(w.store for w in ws) / n
+            row += f"{'of ' + format(n, ','):<17}  personal {personal:.4f}  store {store:.4f}"
+            row += f"  {personal - store:+.4f}"
+        lines.append(row.rstrip())
+    return lines
+
+
 def summary(
     windows: list[Window],
     sim: dict[str, float],
@@ -295,6 +328,7 @@ def summary(
             row += f"  {'of ' + format(paired, ','):<17}  {learned:>7.4f}  {prior:>6.4f}"
             row += f"  {learned - prior:>+7.4f}"
         lines.append(row)
+    lines.extend(personal_lines(thirds))
     metrics = metrics or {}
     loss, prior_loss = (
         metrics.get("fillrate_model_log_loss"),

@@ -1,12 +1,17 @@
 """``fillrate simulate``: drive the simulator against a live worker through Kafka.
 
-It publishes the real Instacart catalog, then in a loop advances simulated time, produces the
-shoppers' and stores' stock signals, and answers every missing item with the ranking the worker
-published for it: the simulated shopper offers the best in-stock substitute and the customer's
-hidden preferences decide the feedback, which goes back to the worker. A missing item whose
-ranking has not arrived within ``wait_s`` real seconds goes unfilled. Each order, once every
-line is settled, goes to ``orders.completed`` with its lines' outcomes, so the worker counts
-the perfect-order fill rate the simulator computes.
+It publishes the real Instacart catalog and what the simulated customers say they want
+(``customers.preferences``: dietary needs, choices for some items), then in a loop advances
+simulated time, produces the shoppers' and stores' stock signals, and sends every missing
+item as a substitution request (``substitutions.requests``). The worker's reply for that
+customer (``substitutions.replies``) is what the simulated shopper walks: the first in-stock
+substitute is offered and the customer's hidden tastes and stated choices decide the feedback,
+which goes back to the worker with the customer's id. A request whose reply has not arrived
+within ``wait_s`` real seconds goes unfilled. The store-level rankings (``substitutions.
+rankings``) are read too, as a table: on the same requests, the true acceptance of what the
+shopper would have offered from them is the baseline the personal replies are compared with.
+Each order, once every line is settled, goes to ``orders.completed`` with its lines' outcomes,
+so the worker counts the perfect-order fill rate the simulator computes.
 """
 
 from __future__ import annotations
@@ -24,7 +29,14 @@ from typing import Any, TextIO
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from online_learning.contract import Feedback, encode_order, event_payload, product_payload
+from online_learning.contract import (
+    Feedback,
+    encode_order,
+    encode_preference,
+    encode_request,
+    event_payload,
+    product_payload,
+)
 from online_learning.offline.shadow import PriorShadow
 from online_learning.offline.simulation import SimConfig, Simulation, SubstitutionRequest
 from streams.connection import KafkaConnection
@@ -45,6 +57,10 @@ class Window:
     paired: int = 0
     learned: float = 0.0  # sum of true P(accept) of the worker's offers, paired requests
     prior: float = 0.0  # the same for the prior shadow's offers on those requests
+    # requests with both a reply and a store-level ranking that offer something in stock
+    personal_paired: int = 0
+    personal: float = 0.0  # sum of true P(accept) of what the reply has the shopper offer
+    store: float = 0.0  # the same for the store-level ranking, on those requests
 
 
 @dataclass
@@ -52,6 +68,8 @@ class DriverStats:
     signals: int = 0
     feedback: int = 0
     rankings: int = 0
+    requests: int = 0
+    replies: int = 0
     accepted: int = 0
     orders: int = 0  # completed orders published
     perfect_orders: int = 0
@@ -67,6 +85,15 @@ class DriverStats:
     def rolling_lift(self) -> float | None:
         """Mean true-acceptance gain of the worker's offers over the prior's, recent requests."""
         return sum(self.recent_lift) / len(self.recent_lift) if self.recent_lift else None
+
+    def personal_vs_store(self) -> tuple[int, float, float] | None:
+        """(requests, true acceptance of the personal replies, of the store-level rankings)
+        over every closed interval and the current one; None before any paired request."""
+        windows = [*self.windows, self.current]
+        n = sum(w.personal_paired for w in windows)
+        if not n:
+            return None
+        return n, sum(w.personal for w in windows) / n, sum(w.store for w in windows) / n
 
 
 class SimulationDriver:
@@ -90,7 +117,8 @@ class SimulationDriver:
         self.stats = DriverStats()
         # (store, item) -> (ranking id, substitute ids, propensity) of its live ranking
         self.rankings: dict[tuple[str, str], tuple[str, list[str], float]] = {}
-        self.pending: deque[tuple[float, SubstitutionRequest]] = deque()
+        # request id -> (when it was sent, the request), until its reply arrives
+        self.awaiting: dict[str, tuple[float, SubstitutionRequest]] = {}
         self._ranking_keys: dict[bytes | None, tuple[str, str]] = {}  # record key -> ranking
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
@@ -106,11 +134,14 @@ class SimulationDriver:
             enable_auto_commit=False,
         )
         await consumer.start()
-        parts = consumer.partitions_for_topic(self.settings.rankings_topic) or set()
-        tps = [TopicPartition(self.settings.rankings_topic, p) for p in sorted(parts)]
+        tps = [
+            TopicPartition(topic, p)
+            for topic in (self.settings.rankings_topic, self.settings.replies_topic)
+            for p in sorted(consumer.partitions_for_topic(topic) or set())
+        ]
         consumer.assign(tps)
         await consumer.seek_to_end(*tps)
-        for tp in tps:  # resolve the positions now, before any signal can cause a ranking
+        for tp in tps:  # resolve the positions now, before any signal can cause an output
             await consumer.position(tp)
         self._consumer = consumer
 
@@ -132,10 +163,30 @@ class SimulationDriver:
         await self._producer.flush()
         return len(products)
 
-    async def _read_rankings(self) -> None:
+    async def publish_preferences(self) -> int:
+        """What the simulated customers say they want, on ``customers.preferences``."""
+        assert self._producer is not None
+        records = self.sim.preferences()
+        for key, record in records:
+            await self._producer.send(
+                self.settings.preferences_topic,
+                key=key.encode(),
+                value=encode_preference(record)[1],
+            )
+        await self._producer.flush()
+        return len(records)
+
+    async def _read_outputs(self) -> list[dict[str, Any]]:
+        """Apply the rankings that arrived to the table; the replies that arrived, decoded."""
         assert self._consumer is not None
+        replies: list[dict[str, Any]] = []
         batches = await self._consumer.getmany(timeout_ms=0, max_records=10_000)
-        for records in batches.values():
+        for tp, records in batches.items():
+            if tp.topic == self.settings.replies_topic:
+                for record in records:
+                    with contextlib.suppress(orjson.JSONDecodeError, TypeError):
+                        replies.append(orjson.loads(record.value or b"null") or {})
+                continue
             for record in records:
                 if record.value is None:  # a retired ranking: the shopper has nothing to offer
                     retired = self._ranking_keys.pop(record.key, None)
@@ -154,6 +205,7 @@ class SimulationDriver:
                 except (orjson.JSONDecodeError, KeyError, TypeError):
                     continue
                 self.stats.rankings += 1
+        return replies
 
     async def _send_feedback(self, feedback: Feedback) -> None:
         assert self._producer is not None
@@ -169,22 +221,34 @@ class SimulationDriver:
         self.stats.current.offered += 1
         self.stats.current.accepted += accepted
 
-    async def _answer(self, request: SubstitutionRequest) -> bool:
-        """Offer a substitute if a ranking is there; False if the request must wait."""
-        found = self.rankings.get((request.store_id, request.item_id))
-        if found is None:
-            return False
-        ranking_id, ids, propensity = found
+    async def _answer(self, request: SubstitutionRequest, reply: dict[str, Any]) -> None:
+        """The shopper walks the worker's reply for this customer; the customer decides."""
+        ids = [s["item_id"] for s in reply.get("substitutes", ())]
         if self.shadow is not None:
             self._compare(request, ids)
-        feedback = self.sim.resolve(request, ids, ranking_id)
+        self._compare_store_level(request, ids)
+        feedback = self.sim.resolve(request, ids)
         if feedback is None:
             self.stats.unfilled += 1
         else:
-            # The ranking's propensity, echoed as the shopper app would: the exploration log
+            # The reply's propensity, echoed as the shopper app would: the exploration log
             # off-policy evaluation reads, kept with the feedback (docs/design.md).
+            propensity = float(reply.get("propensity", 1.0))
             await self._send_feedback(replace(feedback, propensity=propensity))
-        return True
+
+    def _compare_store_level(self, request: SubstitutionRequest, ids: list[str]) -> None:
+        """True acceptance of the personal reply's offer and the store-level ranking's."""
+        ranking = self.rankings.get((request.store_id, request.item_id))
+        if ranking is None:
+            return
+        personal = self.sim.expected_acceptance(request, ids)
+        store = self.sim.expected_acceptance(request, ranking[1])
+        if personal is None or store is None:
+            return
+        window = self.stats.current
+        window.personal_paired += 1
+        window.personal += personal
+        window.store += store
 
     def _compare(self, request: SubstitutionRequest, ids: list[str]) -> None:
         """True acceptance of the worker's offer and of the prior's, for the same request."""
@@ -216,18 +280,22 @@ class SimulationDriver:
             )
         self.stats.signals += len(signals)
         now = time.monotonic()
-        self.pending.extend((now, r) for r in requests)
-        await self._read_rankings()
-        still: deque[tuple[float, SubstitutionRequest]] = deque()
-        for since, request in self.pending:
-            if await self._answer(request):
-                continue
+        for request in requests:
+            key, value = encode_request(request)
+            await self._producer.send(self.settings.requests_topic, key=key, value=value)
+            self.awaiting[request.request_id] = (now, request)
+        self.stats.requests += len(requests)
+        for reply in await self._read_outputs():
+            waiting = self.awaiting.pop(str(reply.get("request_id")), None)
+            if waiting is None:
+                continue  # a copy resent after a worker's crash, or another run's
+            self.stats.replies += 1
+            await self._answer(waiting[1], reply)
+        for request_id, (since, request) in list(self.awaiting.items()):
             if now - since > self.wait_s:
+                del self.awaiting[request_id]
                 self.sim.expire(request)
                 self.stats.unfilled += 1
-            else:
-                still.append((since, request))
-        self.pending = still
         await self._send_orders()
 
     async def _send_orders(self) -> None:
@@ -277,6 +345,7 @@ class SimulationDriver:
             f"signals {st.signals:>7,}",
             f"feedback {st.feedback:>6,}",
             f"rankings in {st.rankings:>6,}",
+            f"replies {st.replies:>6,}",
             f"acceptance(last {len(st.recent)}) "
             + ("  -  " if rolling is None else f"{rolling:5.1%}"),
             "perfect orders " + ("  -  " if fill is None else f"{fill:5.1%}"),
@@ -284,6 +353,9 @@ class SimulationDriver:
         lift = st.rolling_lift()
         if lift is not None:
             parts.append(f"vs prior(last {len(st.recent_lift)}) {lift:+.3f}")
+        personal = st.personal_vs_store()
+        if personal is not None:
+            parts.append(f"personal {personal[1]:.3f} vs store-level {personal[2]:.3f}")
         if extra is not None:
             parts.append(str(extra()))
         return "  ".join(parts)
@@ -298,6 +370,8 @@ def sim_config(args: argparse.Namespace) -> SimConfig:
         catalog_limit=args.catalog_limit,
         start_ts=time.time(),
         population=args.population,
+        needs_share=getattr(args, "needs_share", 0.0),
+        choice_share=getattr(args, "choice_share", 0.0),
     )
 
 
@@ -331,6 +405,8 @@ def run_simulate(settings: Settings, args: argparse.Namespace) -> int:
         try:
             n = await driver.publish_catalog()
             print(f"published {n:,} catalog items to {settings.catalog_topic}", flush=True)
+            n = await driver.publish_preferences()
+            print(f"published {n:,} customer preferences to {settings.preferences_topic}")
             await driver.run(args.duration, stop)
         finally:
             await driver.stop()
