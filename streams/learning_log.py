@@ -14,6 +14,13 @@ The log also carries what the popularity feature learns from: every :data:`DEMAN
 each worker appends the demand its own signals showed (``found`` / ``not_found`` counts per
 item, :func:`publish_demand`), and every worker applies those summaries where they stand in
 the log, so popularity too is the same on every worker and after a replay.
+
+Snapshots (model_snapshots.py) keep a restart short at any log length: every
+``snapshot_every`` records, the worker that holds signals partition 0 writes everything the log
+taught its engine, with this reader's own counters, at the offset it reached. A starting worker
+loads the newest snapshot and reads the log from the offset after it; a snapshot that cannot be
+used (damaged, another learning configuration, another format) is said loudly and counted
+(``fillrate_snapshot_fallbacks_total``), and the whole log is replayed instead.
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from online_learning.contract import (
     DemandSummary,
@@ -34,10 +42,12 @@ from online_learning.contract import (
 )
 from online_learning.engine import FeedbackResult, SubstitutionEngine, UnknownReference
 from online_learning.monitoring import LearningMonitor
+from online_learning.snapshot import SnapshotError, engine_snapshot, restore_engine
 from streams.batch_produce import Record
 from streams.catalog_reader import CatalogReader
 from streams.connection import KafkaConnection
 from streams.metrics import WorkerMetrics
+from streams.model_snapshots import SnapshotTopic
 from streams.replay import TopicReplay
 
 __all__ = ["DEMAND_INTERVAL_S", "LearningLogReader", "event_ids_digest", "publish_demand"]
@@ -93,6 +103,9 @@ class LearningLogReader:
         catalog: CatalogReader,
         metrics: WorkerMetrics,
         monitor: LearningMonitor | None = None,
+        snapshots: SnapshotTopic | None = None,
+        snapshot_every: int = 0,
+        writes_snapshots: Callable[[], bool] = lambda: False,
     ) -> None:
         self.connection = connection
         self.topic = topic
@@ -108,6 +121,12 @@ class LearningLogReader:
         self._digest = 0
         self._replay: TopicReplay | None = None
         self._next_offset = 0
+        self.snapshots = snapshots
+        self.snapshot_every = snapshot_every
+        self.writes_snapshots = writes_snapshots
+        self.restored_from: int | None = None  # the log offset of the snapshot loaded at start
+        self._last_snapshot = 0  # the next offset at the last snapshot written or loaded
+        self._writing: asyncio.Task[None] | None = None
 
     @property
     def digest(self) -> str:
@@ -127,12 +146,111 @@ class LearningLogReader:
     async def run(self) -> None:
         """Read forever (until cancelled)."""
         await self.catalog.ready.wait()
+        start = await self._restore()
         async with TopicReplay(self.connection, self.topic, [0], fetch_max_wait_ms=50) as replay:
             self._replay = replay
+            if start:
+                replay.seek(0, start)
+            self._next_offset = start
             try:
                 await self._read(replay)
             finally:
                 self._replay = None
+
+    # -- snapshots -----------------------------------------------------------------------------
+    async def _restore(self) -> int:
+        """Load the newest snapshot; the log offset to read from (0: the whole log)."""
+        if self.snapshots is None:
+            return 0
+        started = time.monotonic()
+        try:
+            found = await self.snapshots.read()
+            if found is None:
+                return 0
+            manifest, data = found
+            extra = restore_engine(self.engine, data)
+            self._load_counters(extra)
+        except SnapshotError as exc:
+            self._fall_back("unusable", exc)
+            return 0
+        except Exception as exc:  # the topic unreadable, or a bug: the log still works
+            self._fall_back("error", exc)
+            return 0
+        self.restored_from = manifest.offset
+        self._last_snapshot = manifest.offset + 1
+        log.warning(
+            "model restored from the snapshot at %s offset %d (%s bytes, %d feedback events)"
+            " in %.1fs; reading the log from there",
+            self.topic,
+            manifest.offset,
+            f"{manifest.size:,}",
+            self.learned,
+            time.monotonic() - started,
+        )
+        return manifest.offset + 1
+
+    def _fall_back(self, reason: str, exc: Exception) -> None:
+        self.metrics.snapshot_fallbacks.labels(reason).inc()
+        log.error(
+            "the newest model snapshot cannot be used (%s); replaying the whole learning log"
+            " %s instead, which takes longer",
+            exc,
+            self.topic,
+        )
+
+    def _counters(self) -> dict[str, Any]:
+        return {
+            "offset": self._next_offset - 1,
+            "learned": self.learned,
+            "duplicates": self.duplicates,
+            "skipped": self.skipped,
+            "demand_summaries": self.demand_summaries,
+            "digest": self._digest,
+            "monitor": self.monitor.state(),
+        }
+
+    def _load_counters(self, extra: Mapping[str, Any]) -> None:
+        self.learned = int(extra["learned"])
+        self.duplicates = int(extra["duplicates"])
+        self.skipped = int(extra["skipped"])
+        self.demand_summaries = int(extra["demand_summaries"])
+        self._digest = int(extra["digest"])
+        self.monitor.load_state(extra["monitor"])
+
+    def _maybe_snapshot(self) -> None:
+        """Start writing a snapshot if ``snapshot_every`` records passed since the last one,
+        this worker is the writer, and no write is under way."""
+        if (
+            self.snapshots is None
+            or self.snapshot_every <= 0
+            or self._next_offset - self._last_snapshot < self.snapshot_every
+            or (self._writing is not None and not self._writing.done())
+            or not self.writes_snapshots()
+        ):
+            return
+        offset = self._next_offset - 1
+        started = time.monotonic()
+        # Taken now, between two records: the engine must not change while it is read.
+        data = engine_snapshot(self.engine, self._counters())
+        self._last_snapshot = self._next_offset
+        self._writing = asyncio.ensure_future(self._write(data, offset, started))
+
+    async def _write(self, data: bytes, offset: int, started: float) -> None:
+        assert self.snapshots is not None
+        try:
+            await self.snapshots.write(data, offset)
+        except Exception as exc:
+            self.metrics.snapshot_fallbacks.labels("write_failed").inc()
+            log.error("writing the model snapshot at log offset %d failed: %r", offset, exc)
+            return
+        self.metrics.snapshots_written.inc()
+        self.metrics.snapshot_bytes.set(len(data))
+        log.info(
+            "model snapshot at log offset %d written: %s bytes in %.2fs",
+            offset,
+            f"{len(data):,}",
+            time.monotonic() - started,
+        )
 
     async def _read(self, replay: TopicReplay) -> None:
         started = time.monotonic()
@@ -142,13 +260,19 @@ class LearningLogReader:
             for record in records:
                 await self._apply(record.key, record.value)
                 self._next_offset = record.offset + 1
+            if records:
+                self._maybe_snapshot()
             if not self.ready.is_set() and await replay.reached():
                 self._caught_up(started)
 
     def _caught_up(self, started: float) -> None:
+        since = (
+            "" if self.restored_from is None else f" (from the snapshot at {self.restored_from})"
+        )
         log.warning(
-            "model rebuilt from %s: %d feedback events learned (%d duplicates) in %.1fs",
+            "model rebuilt from %s%s: %d feedback events learned (%d duplicates) in %.1fs",
             self.topic,
+            since,
             self.learned,
             self.duplicates,
             time.monotonic() - started,

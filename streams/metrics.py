@@ -171,6 +171,25 @@ class WorkerMetrics:
         )
         for output in ("ranking", "reply"):
             self.worker_latency.labels(output)
+        self.snapshots_written = Counter(
+            "fillrate_snapshots_written_total",
+            "Model snapshots this worker wrote (the holder of signals partition 0 writes them)",
+            registry=r,
+        )
+        self.snapshot_bytes = Gauge(
+            "fillrate_snapshot_bytes",
+            "Size of the last model snapshot this worker wrote",
+            registry=r,
+        )
+        self.snapshot_fallbacks = Counter(
+            "fillrate_snapshot_fallbacks_total",
+            "Model snapshots that could not be used at start (unusable, error: the whole log is"
+            " replayed instead) or written (write_failed: the previous one stays the newest)",
+            ["reason"],
+            registry=r,
+        )
+        for reason in ("unusable", "error", "write_failed"):
+            self.snapshot_fallbacks.labels(reason)
         self.consumer_lag = Gauge(
             "fillrate_consumer_lag",
             "Messages in this worker's input partitions not processed yet, by topic",

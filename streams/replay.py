@@ -105,6 +105,10 @@ class TopicReplay:
             if client is not None:
                 await client.stop()
 
+    def seek(self, partition: int, offset: int) -> None:
+        """Read ``partition`` from ``offset`` on instead of from its beginning."""
+        self.consumer.seek(TopicPartition(self.topic, partition), offset)
+
     async def __aenter__(self) -> TopicReplay:
         await self.start()
         return self

@@ -150,6 +150,13 @@ class Settings:
     refresh_budget: int = field(
         default=500, metadata={"help": "Live rankings re-ranked per refresh tick"}
     )
+    snapshot_every: int = field(
+        default=25_000,
+        metadata={
+            "help": "Learning-log records between model snapshots, from which a starting worker"
+            " replays only the tail (0: none; every start replays the whole log)"
+        },
+    )
     explore_epsilon: float = field(
         default=0.05, metadata={"help": "Share of rankings that put a runner-up first (0: none)"}
     )
@@ -248,6 +255,8 @@ class Settings:
             raise SettingsError(
                 f"reference_wait_s must be between 0 and 60, got {self.reference_wait_s}"
             )
+        if self.snapshot_every < 0:
+            raise SettingsError(f"snapshot_every must be >= 0, got {self.snapshot_every}")
         if self.fetch_wait_ms < 0:
             raise SettingsError(f"fetch_wait_ms must be >= 0, got {self.fetch_wait_ms}")
         if not 0.0 <= self.explore_epsilon < 1.0:
@@ -350,6 +359,11 @@ class Settings:
     def learning_topic(self) -> str:
         """The app's shared learning log (one partition, kept forever); see learning_log.py."""
         return f"{self.app_id}-feedback-learning"
+
+    @property
+    def snapshot_topic(self) -> str:
+        """The app's compacted topic of model snapshots; see model_snapshots.py."""
+        return f"{self.app_id}-model-snapshots"
 
     @property
     def state_topic(self) -> str:

@@ -105,7 +105,7 @@ def contract_topics(settings: Settings) -> list[TopicSpec]:
 
 
 def internal_topics(settings: Settings, signal_partitions: int) -> list[TopicSpec]:
-    """The app's own topics: the shared learning log and the store-state changelog.
+    """The app's own topics: the shared learning log, its snapshots and the store-state changelog.
 
     The learning log has one partition (one order for every worker) and is kept forever: the
     model is rebuilt from it. The changelog is partitioned like the signals topic, so a
@@ -119,6 +119,13 @@ def internal_topics(settings: Settings, signal_partitions: int) -> list[TopicSpe
             retain_forever=True,
             exact_partitions=True,
             why="the learning log every worker rebuilds the model from, in one order",
+        ),
+        TopicSpec(
+            settings.snapshot_topic,
+            1,
+            compacted=True,
+            exact_partitions=True,
+            why="model snapshots: a starting worker replays only the log after the newest",
         ),
         TopicSpec(
             settings.state_topic,

@@ -15,19 +15,23 @@ substitution requests, with the customer's choices, needs and learned taste.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
+from typing import Any
 
 from online_learning.availability import AvailabilityConfig
 from online_learning.engine import EngineConfig, SubstitutionEngine
 from online_learning.monitoring import LearningMonitor
 from online_learning.preferences import CustomerPreferences
 from online_learning.rules import HardRules, load_rules
+from streams.batch_produce import Record
 from streams.broker_health import BrokerProbe
 from streams.catalog_reader import CatalogReader
 from streams.connection import KafkaConnection
 from streams.learning_log import DEMAND_INTERVAL_S, LearningLogReader, publish_demand
 from streams.metrics import WorkerMetrics
+from streams.model_snapshots import SnapshotTopic
 from streams.preferences_reader import PreferencesReader
 from streams.redelivery import SeenOffsets
 from streams.settings import Settings
@@ -80,14 +84,28 @@ class Worker:
         self.output = Output(self.app, settings, self.metrics)
         servers = KafkaConnection.from_settings(settings)
         self.catalog = CatalogReader(servers, settings.catalog_topic, self.engine)
-        self.learning = LearningLogReader(
-            servers, settings.learning_topic, self.engine, self.catalog, self.metrics, self.monitor
-        )
         self.preferences = CustomerPreferences()
         self.preferences_reader = PreferencesReader(
             servers, settings.preferences_topic, self.preferences
         )
         self.state = StoreState(servers, settings.state_topic, self.engine, self.output.write_state)
+        self.learning = LearningLogReader(
+            servers,
+            settings.learning_topic,
+            self.engine,
+            self.catalog,
+            self.metrics,
+            self.monitor,
+            snapshots=(
+                SnapshotTopic(servers, settings.snapshot_topic, self.write_snapshot)
+                if settings.snapshot_every
+                else None
+            ),
+            snapshot_every=settings.snapshot_every,
+            # One writer is enough (every worker holds the same model at the same offset):
+            # whoever holds signals partition 0, so a group always has one.
+            writes_snapshots=lambda: 0 in self.state.owned,
+        )
         self.broker = BrokerProbe(servers, self.metrics)
         self.seen = SeenOffsets()
         self.rebalance = Rebalance(self.app, settings, self.state, self.seen)
@@ -115,6 +133,12 @@ class Worker:
         self.rebalance.connect()
         app.task(self.announce_ready)
         add_views(self)
+
+    async def write_snapshot(self, records: list[Record]) -> list[asyncio.Future[Any]]:
+        """Records of the model snapshots topic (model_snapshots.py)."""
+        return await self.output.write(
+            self.settings.snapshot_topic, 0, records, "model snapshot records"
+        )
 
     async def publish_demand(self) -> None:
         """Append the demand this worker's signals showed to the learning log, which every

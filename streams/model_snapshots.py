@@ -1,0 +1,148 @@
+"""Model snapshots on a compacted topic, so a worker starts from one and replays only the tail.
+
+A snapshot (:mod:`online_learning.snapshot`) holds everything the learning log taught the
+engine up to one log offset. It can be larger than a Kafka message, so it travels in chunks
+of :data:`CHUNK_BYTES` on the app's ``<app_id>-model-snapshots`` topic (one partition,
+compacted), in one of two slots that alternate, and a manifest record names the slot, the
+chunk count and the log offset::
+
+    key b"manifest"        value {"slot": "a", "chunks": 3, "offset": 125000, "bytes": ...}
+    key b"a/0" ... b"a/2"  the snapshot's bytes, in order
+    key b"b/0" ...         the previous snapshot, until the next one overwrites them
+
+A new snapshot is written to the slot the manifest does not name, every chunk delivered
+before the manifest that names it, so a crash while writing leaves the previous snapshot
+whole. Chunks of a slot beyond the new count get tombstones: with compaction the topic holds
+at most two snapshots, whatever the history length.
+
+Reading takes the latest value of every key (a replay of the whole, small topic) and
+reassembles the manifest's slot; the snapshot's own checksum (online_learning/snapshot.py)
+catches a torn or damaged one, and the caller replays the whole log instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from online_learning.snapshot import SnapshotError
+from streams.batch_produce import Record
+from streams.connection import KafkaConnection
+from streams.replay import TopicReplay
+
+__all__ = ["CHUNK_BYTES", "Manifest", "SnapshotTopic"]
+
+log = logging.getLogger("fillrate.snapshots")
+
+CHUNK_BYTES = 512 * 1024
+"""Bytes of snapshot per record: well under the 1 MiB a Kafka topic and producer accept."""
+MANIFEST_KEY = b"manifest"
+
+Write = Callable[[list[Record]], Awaitable[list["asyncio.Future[Any]"]]]
+"""Queue records, in order, on the snapshots topic's one partition; their delivery futures."""
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """Which slot holds the newest snapshot, in how many chunks, taken at which log offset."""
+
+    slot: str
+    chunks: int
+    offset: int
+    size: int
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(
+            {"slot": self.slot, "chunks": self.chunks, "offset": self.offset, "bytes": self.size}
+        )
+
+    @classmethod
+    def from_bytes(cls, value: bytes) -> Manifest:
+        try:
+            raw = orjson.loads(value)
+            manifest = cls(
+                str(raw["slot"]), int(raw["chunks"]), int(raw["offset"]), int(raw["bytes"])
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise SnapshotError(f"unreadable snapshot manifest: {exc!r}") from exc
+        if manifest.slot not in ("a", "b") or manifest.chunks < 1:
+            raise SnapshotError(f"impossible snapshot manifest: {manifest}")
+        return manifest
+
+
+def chunk_key(slot: str, index: int) -> bytes:
+    return f"{slot}/{index}".encode()
+
+
+class SnapshotTopic:
+    """Reads the newest snapshot and writes new ones, as the module docstring says."""
+
+    def __init__(self, connection: KafkaConnection | str, topic: str, write: Write) -> None:
+        self.connection = connection
+        self.topic = topic
+        self.write_records = write
+        self.manifest: Manifest | None = None  # the newest one read or written
+        self._chunks_in: dict[str, int] = {"a": 0, "b": 0}  # chunk keys each slot holds
+
+    async def read(self) -> tuple[Manifest, bytes] | None:
+        """The newest snapshot and its manifest; None if the topic holds none.
+
+        Raises :class:`SnapshotError` if the manifest names chunks the topic does not hold.
+        """
+        latest: dict[bytes, bytes | None] = {}
+        async with TopicReplay(self.connection, self.topic, [0], max_records=50) as replay:
+            async for records in replay.backlog():
+                for record in records:
+                    if record.key is not None:
+                        latest[record.key] = record.value
+        for slot in ("a", "b"):
+            present = [key for key, value in latest.items() if value is not None]
+            self._chunks_in[slot] = sum(1 for key in present if key.startswith(f"{slot}/".encode()))
+        raw = latest.get(MANIFEST_KEY)
+        if raw is None:
+            return None
+        manifest = Manifest.from_bytes(raw)
+        parts = [latest.get(chunk_key(manifest.slot, i)) for i in range(manifest.chunks)]
+        missing = [i for i, part in enumerate(parts) if part is None]
+        if missing:
+            raise SnapshotError(
+                f"snapshot at log offset {manifest.offset} lacks chunks {missing[:5]} of"
+                f" {manifest.chunks} in slot {manifest.slot!r}"
+            )
+        data = b"".join(part for part in parts if part is not None)
+        if len(data) != manifest.size:
+            raise SnapshotError(
+                f"snapshot at log offset {manifest.offset} has {len(data):,} bytes, its"
+                f" manifest says {manifest.size:,}"
+            )
+        self.manifest = manifest
+        return manifest, data
+
+    async def write(self, data: bytes, offset: int) -> Manifest:
+        """Write ``data``, taken at log ``offset``, to the free slot, then point the manifest
+        at it, then drop what the slot held beyond it. Returns once all of it is delivered;
+        raises if a chunk was not (the previous snapshot stays the newest)."""
+        slot = "b" if self.manifest is not None and self.manifest.slot == "a" else "a"
+        chunks = [data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)] or [b""]
+        await _delivered(
+            await self.write_records([(chunk_key(slot, i), c) for i, c in enumerate(chunks)])
+        )
+        manifest = Manifest(slot, len(chunks), offset, len(data))
+        await _delivered(await self.write_records([(MANIFEST_KEY, manifest.to_bytes())]))
+        stale = range(len(chunks), self._chunks_in[slot])
+        if stale:
+            await _delivered(await self.write_records([(chunk_key(slot, i), None) for i in stale]))
+        self._chunks_in[slot] = len(chunks)
+        self.manifest = manifest
+        return manifest
+
+
+async def _delivered(futures: list[asyncio.Future[Any]]) -> None:
+    if not futures:
+        raise SnapshotError("the snapshot's records could not be queued")
+    await asyncio.gather(*futures)  # raises the first delivery failure
