@@ -56,7 +56,10 @@ def test_creation_requests_carry_replication_and_min_insync_replicas() -> None:
         assert request.topic_configs["min.insync.replicas"] == "2"
     learning = new_topic(internal_topics(settings, 4)[0], settings)
     assert learning.num_partitions == 1 and learning.topic_configs["retention.ms"] == "-1"
-    changelog = new_topic(internal_topics(settings, 4)[1], settings)
+    snapshots = new_topic(internal_topics(settings, 4)[1], settings)
+    assert snapshots.num_partitions == 1
+    assert snapshots.topic_configs["cleanup.policy"] == "compact"  # at most two snapshots kept
+    changelog = new_topic(internal_topics(settings, 4)[2], settings)
     assert changelog.num_partitions == 4
     assert changelog.topic_configs["cleanup.policy"] == "compact"
 
