@@ -76,11 +76,11 @@ class AcceptanceHistory:
         if len(candidates) != len(requested) or pair_counts.shape != (len(requested), 2):
             raise ValueError(f"{len(requested)} pairs, counts of shape {pair_counts.shape}")
         self.items = dict(zip(items, item_counts.tolist(), strict=True))
-        self.pairs = {}
+        counts = pair_counts.tolist()
+        self.pairs = dict(zip(zip(requested, candidates, strict=True), counts, strict=True))
         self._by_requested = {}
-        for r, c, counts in zip(requested, candidates, pair_counts.tolist(), strict=True):
-            self.pairs[r, c] = counts
-            self._by_requested.setdefault(r, {})[c] = counts
+        for r, c, pair in zip(requested, candidates, counts, strict=True):
+            self._by_requested.setdefault(r, {})[c] = pair  # the same lists as in pairs
         self._item_log_odds[:] = 0.0
         for item_id, counts in self.items.items():
             code = self._code(item_id)  # first: a new code may replace the array

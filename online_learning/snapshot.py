@@ -33,9 +33,11 @@ The format cannot run code (no pickle: snapshots travel on a shared topic)::
 
 ``meta`` is the state tree with each NumPy array replaced by ``{"__array__": i}`` and a table
 of (dtype, shape, offset) per array; non-finite floats are ``{"__float__": "inf"}`` and the
-like (JSON has none). Anything that does not check out (magic, version, length, checksum,
-decompression, dtype, shape, or a different learning configuration) raises
-:class:`SnapshotError`, and the caller replays the whole log instead.
+like (JSON has none), and a list of two or more strings without newlines is one string,
+``{"__lines__": "a\\nb"}`` (a million ids encode and split far faster so). Anything that
+does not check out (magic, version, length, checksum, decompression, dtype, shape, or a
+different learning configuration) raises :class:`SnapshotError`, and the caller replays the
+whole log instead.
 """
 
 from __future__ import annotations
@@ -57,7 +59,16 @@ from online_learning.features import FEATURES
 from online_learning.personal import CustomerTastes
 from online_learning.recent_ids import RecentIds
 
-__all__ = ["CODECS", "SNAPSHOT_VERSION", "SnapshotError", "engine_snapshot", "restore_engine"]
+__all__ = [
+    "CODECS",
+    "SNAPSHOT_VERSION",
+    "SnapshotError",
+    "decode_state",
+    "encode_state",
+    "engine_snapshot",
+    "engine_state",
+    "restore_engine",
+]
 
 SNAPSHOT_VERSION = 1
 MAGIC = b"FRSNAP01"
@@ -82,7 +93,8 @@ def engine_snapshot(
     codec: str = "zlib",
     dedup_window: int | None = None,
 ) -> bytes:
-    """Everything the learning log taught ``engine``, and ``extra``, as bytes.
+    """Everything the learning log taught ``engine``, and ``extra``, as bytes:
+    ``encode_state(engine_state(engine, extra, dedup_window), codec)``.
 
     ``extra``: JSON-able values and NumPy arrays (the caller's own state at the same offset).
     ``dedup_window``: keep only the newest this many feedback ids for de-duplication (None:
@@ -92,9 +104,18 @@ def engine_snapshot(
     """
     if codec not in CODECS:
         raise ValueError(f"unknown codec {codec!r}; known: {sorted(CODECS)}")
+    return encode_state(engine_state(engine, extra, dedup_window), codec)
+
+
+def engine_state(
+    engine: SubstitutionEngine, extra: Mapping[str, Any], dedup_window: int | None = None
+) -> dict[str, Any]:
+    """The state tree :func:`engine_snapshot` encodes: copies, not views, so a worker can take
+    it between two records (it must not learn meanwhile) and encode it in another thread
+    (:func:`encode_state`; compression and checksum release the GIL) while it learns on."""
     tastes = engine.tastes
     effects = engine.effects
-    state = {
+    return {
         "config": _config_key(engine),
         "model_digest": engine.model_digest(),
         "clock": engine.clock,
@@ -106,7 +127,6 @@ def engine_snapshot(
         "seen_feedback": engine.seen_feedback.state(dedup_window),
         "extra": dict(extra),
     }
-    return encode_state(state, codec)
 
 
 def restore_engine(engine: SubstitutionEngine, data: bytes) -> Mapping[str, Any]:
@@ -263,6 +283,11 @@ def _pack(value: Any, arrays: list[np.ndarray[Any, Any]]) -> Any:
             raise TypeError("snapshot mappings need string keys")
         return {k: _pack(v, arrays) for k, v in value.items()}
     if isinstance(value, list | tuple):
+        if len(value) > 1 and all(type(v) is str for v in value):
+            # long lists of ids: one string is far cheaper to encode and split than a list
+            lines = "\n".join(value)
+            if lines.count("\n") == len(value) - 1:  # no id holds a newline itself
+                return {"__lines__": lines}
         return [_pack(v, arrays) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return {"__float__": repr(value)}
@@ -277,11 +302,11 @@ def _unpack(value: Any, arrays: list[Any]) -> Any:
             return arrays[value["__array__"]]
         if len(value) == 1 and "__float__" in value:
             return _NON_FINITE[value["__float__"]]
+        if len(value) == 1 and "__lines__" in value:
+            lines: str = value["__lines__"]
+            return lines.split("\n")
         return {k: _unpack(v, arrays) for k, v in value.items()}
     if isinstance(value, list):
-        # lists of plain values (ids, keys) are most of the tree: leave them as they are
-        if all(not isinstance(v, dict | list) for v in value):
-            return value
         return [_unpack(v, arrays) for v in value]
     return value
 

@@ -430,3 +430,13 @@ def test_learning_monitor_round_trip(
     a, b = original.snapshot(), copy.snapshot()
     same = ("log_loss", "prior_log_loss", "roc_auc", "acceptance_rate", "observed")
     assert repr([getattr(b, f) for f in same]) == repr([getattr(a, f) for f in same])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(max_size=4), max_size=6), st.lists(finite | st.just(float("inf"))))
+def test_lists_of_strings_and_floats_round_trip_exactly(
+    strings: list[str], floats: list[float]
+) -> None:
+    """Ids are packed as one newline-joined string unless one holds a newline itself."""
+    state = {"ids": strings, "floats": floats, "nested": [strings, {"x": None}]}
+    assert decode_state(encode_state(state)) == state
