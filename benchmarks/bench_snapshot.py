@@ -21,7 +21,7 @@ catalog (default customer tastes, effects and a de-duplication window of 1,000,0
 5. the ids' share at smaller de-duplication windows (``dedup_window``).
 
     .venv/bin/python benchmarks/bench_snapshot.py                  # 1,000,000 events
-    .venv/bin/python benchmarks/bench_snapshot.py --quick          # 20,000 events
+    .venv/bin/python benchmarks/bench_snapshot.py --quick          # 20,000 events, 5,000 items
     .venv/bin/python benchmarks/bench_snapshot.py --events N --replay M
 """
 
@@ -139,7 +139,9 @@ def main() -> None:
         args.events, args.replay, args.customers = 20_000, 2_000, 5_000
     args.replay = min(args.replay, args.events)
 
-    sim = Simulation(SimConfig(seed=7, n_stores=20, n_customers=2000))
+    # --quick: a 5,000-item catalog, so that the smoke test stays short
+    limit = 5_000 if args.quick else None
+    sim = Simulation(SimConfig(seed=7, n_stores=20, n_customers=2000, catalog_limit=limit))
     products = [p for p in sim.catalog_events() if isinstance(p, Product)]
     log = feedback_log(products, args.events, args.customers, seed=7)
     print(f"catalog: {len(products):,} items; log: {args.events:,} feedback events")
