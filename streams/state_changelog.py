@@ -19,8 +19,8 @@ entry that marks a signal as applied is never in the log without the rankings it
 
 Replies to substitution requests (partitioned like the signals too) are kept in a fixed number
 of slots per partition, :data:`REPLY_SLOTS`, the reply to the request at offset ``o`` in slot
-``o % REPLY_SLOTS``, and written *before* the reply is published (:meth:`flush` with
-``wait=True``): a request handled again after a crash, by whichever worker, is answered with
+``o % REPLY_SLOTS``, and written *before* the reply is published (:meth:`write_replies`
+returns once the broker has them): a request handled again after a crash, by whichever worker, is answered with
 the very reply sent before (``stored_reply``), not a new one the model may have changed since.
 That holds for the requests of the last :data:`REPLY_SLOTS` offsets of a partition, far more
 than arrive between two offset commits.
@@ -194,7 +194,7 @@ class StoreState:
         return None if stored is None else stored.get(offset)
 
     def replied(self, topic: str, partition: int, offset: int, key: bytes, value: bytes) -> None:
-        """The reply to the request at ``offset``: write it with the next ``flush(wait=True)``,
+        """The reply to the request at ``offset``: written by the next :meth:`write_replies`,
         before the reply itself is published."""
         record = encode_reply_slot(topic, offset % REPLY_SLOTS, offset, key, value)
         self._new_replies.append((partition, record))
@@ -207,22 +207,31 @@ class StoreState:
         """Live rankings that ended: their changelog tombstones go out at the next flush."""
         self._dirty_live.update(keys)
 
-    async def flush(self, wait: bool = False) -> None:
-        """Produce the current state of everything changed since the last flush.
+    async def write_replies(self) -> None:
+        """Write the replies noted since the last call and return once the broker has them
+        (or their delivery failed, which is counted): only then may they be published."""
+        replies, self._new_replies = self._new_replies, []
+        records: dict[int, list[Record]] = {}
+        for number, record in replies:
+            if number in self.owned:
+                records.setdefault(number, []).append(record)
+        futures = []
+        for partition, batch in records.items():
+            futures.extend(await self.send(partition, batch))
+        if futures:
+            await asyncio.gather(*futures, return_exceptions=True)  # failures: counted on arrival
+
+    async def flush(self) -> None:
+        """Produce the current state of everything changed since the last flush (no waiting).
 
         One call of ``send`` per partition; in each, live rankings go first, then availability
-        entries: see the module docstring. ``wait``: return only once the broker has them
-        (or their delivery failed, which is counted), as replies need.
+        entries: see the module docstring.
         """
         live, self._dirty_live = self._dirty_live, set()
         availability, self._dirty_availability = self._dirty_availability, {}
         counted, self._dirty_counted = self._dirty_counted, set()
         engine = self.engine
         records: dict[int, list[Record]] = {}
-        replies, self._new_replies = self._new_replies, []
-        for number, record in replies:
-            if number in self.owned:
-                records.setdefault(number, []).append(record)
         for topic, number in counted:
             if number in self.owned:
                 upto = self._counted[(topic, number)]
@@ -239,11 +248,8 @@ class StoreState:
                 continue
             record = encode_availability(store_id, item_id, entry, offset)
             records.setdefault(self.store_partition[store_id], []).append(record)
-        futures = []
         for partition, batch in records.items():
-            futures.extend(await self.send(partition, batch))
-        if wait and futures:
-            await asyncio.gather(*futures, return_exceptions=True)  # failures: counted on arrival
+            await self.send(partition, batch)
 
     # -- restore -------------------------------------------------------------------------------
     async def _restore(self, partition: int) -> RestoredPartition:

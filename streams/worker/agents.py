@@ -283,7 +283,7 @@ class Agents:
                 state.replied(message.topic, message.partition, message.offset, key, value)
             out.append((key, value, caused_at, received))
         await self.output.flush_dead_letters()
-        await state.flush(wait=True)
+        await state.write_replies()
         await self.output.publish_replies(out)
 
     def reply(self, customer_id: str, item_id: str, request: SubstitutionRequest) -> Reply:

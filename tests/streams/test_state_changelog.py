@@ -102,7 +102,8 @@ async def test_replies_and_counted_offsets_written_are_what_a_restore_reads_back
     state.replied("requests", 0, 41, b"o1", b'{"request_id":"r1","substitutes":[]}')
     state.replied("requests", 0, 41 + REPLY_SLOTS, b"o2", b'{"request_id":"r2"}')  # same slot
     state.counted("orders", 0, 17)
-    await state.flush(wait=True)
+    await state.write_replies()
+    await state.flush()
 
     replies: dict[int, tuple[bytes, bytes]] = {}
     counted: dict[str, int] = {}
