@@ -108,9 +108,9 @@ def _add_sim_flags(
     group.add_argument(
         "--choice-share",
         type=share,
-        default=0.1,
+        default=0.03,
         help="share of (customer, often-ordered item) pairs with a stated choice: their own"
-        " picks, or no substitute (default: 0.1)",
+        " picks, or no substitute (default: 0.03, about 18,000 records for 2,000 customers)",
     )
     add_population_flag(group, population)
 

@@ -101,7 +101,7 @@ async def _demo(settings: Settings, args: argparse.Namespace, worker: WorkerProc
         )
         people = POPULATIONS[args.population]
         print(f"  customers {people.name!r} population: {people.description}", flush=True)
-        if not await wait_for_worker(worker, n, stop):
+        if not await wait_for_worker(worker, n, prefs, stop):
             return 1
         print(f"running for {args.duration:g}s (Ctrl-C stops) ...", flush=True)
         stats = await run_with_status(driver, worker, args.duration, stop)
@@ -113,7 +113,9 @@ async def _demo(settings: Settings, args: argparse.Namespace, worker: WorkerProc
         await driver.stop()
 
 
-async def wait_for_worker(worker: WorkerProcess, catalog_items: int, stop: asyncio.Event) -> bool:
+async def wait_for_worker(
+    worker: WorkerProcess, catalog_items: int, preferences: int, stop: asyncio.Event
+) -> bool:
     """Wait until the worker is ready with the whole catalog (or Ctrl-C); False, said on
     stderr, if it exits or is not ready within :data:`READY_TIMEOUT_S`."""
     started = time.monotonic()
@@ -140,31 +142,36 @@ async def wait_for_worker(worker: WorkerProcess, catalog_items: int, stop: async
         f" metrics {worker.base_url}/metrics",
         flush=True,
     )
-    await wait_for_validation(worker, catalog_items, stop)
+    settings = worker.settings
+    counts = {settings.catalog_topic: catalog_items, settings.preferences_topic: preferences}
+    await wait_for_validation(worker, counts, stop)
     return True
 
 
 async def wait_for_validation(
-    worker: WorkerProcess, catalog_items: int, stop: asyncio.Event
+    worker: WorkerProcess, counts: dict[str, int], stop: asyncio.Event
 ) -> None:
     """Wait (at most :data:`READY_TIMEOUT_S`) until the worker's group has validated every
-    catalog record: a new consumer group checks the whole catalog once, and Faust hands a
-    worker its messages one at a time across topics, so until then signals queue behind
-    catalog records and the first third of the run would have no rankings to show."""
+    record of the topics of ``counts`` (topic -> records published): a new consumer group
+    checks the whole catalog and the customers' preferences once, and Faust hands a worker its
+    messages one at a time across topics, so until then signals queue behind those records
+    and the first third of the run would have no rankings to show."""
     started = time.monotonic()
-    topic = worker.settings.catalog_topic
     while not stop.is_set() and time.monotonic() - started < READY_TIMEOUT_S:
         try:
-            seen = (await asyncio.to_thread(worker.metrics)).value(
-                "fillrate_events_in_total", topic=topic
+            metrics = await asyncio.to_thread(worker.metrics)
+            done = all(
+                metrics.value("fillrate_events_in_total", topic=topic) >= n
+                for topic, n in counts.items()
             )
         except (OSError, ValueError):
-            seen = 0.0
-        if seen >= catalog_items:
+            done = False
+        if done:
             break
         await asyncio.sleep(0.25)
     print(
-        f"  worker  catalog validated by its consumer group in {time.monotonic() - started:.1f}s",
+        f"  worker  catalog and preferences validated by its consumer group in"
+        f" {time.monotonic() - started:.1f}s",
         flush=True,
     )
 
