@@ -20,8 +20,9 @@ entry that marks a signal as applied is never in the log without the rankings it
 Replies to substitution requests (partitioned like the signals too) are kept in a fixed number
 of slots per partition, :data:`REPLY_SLOTS`, the reply to the request at offset ``o`` in slot
 ``o % REPLY_SLOTS``, and written *before* the reply is published (:meth:`write_replies`
-returns once the broker has them): a request handled again after a crash, by whichever worker, is answered with
-the very reply sent before (``stored_reply``), not a new one the model may have changed since.
+returns once the broker has them): a request handled again after a crash, by whichever
+worker, is answered with the very reply sent before (``stored_reply``), not a new one the
+model may have changed since.
 That holds for the requests of the last :data:`REPLY_SLOTS` offsets of a partition, far more
 than arrive between two offset commits.
 
