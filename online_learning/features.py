@@ -288,8 +288,10 @@ class AisleMatrix:
         out[:, 4] = ~comparable
         if not math.isnan(req.log_price):
             diff = np.clip(take(self.log_price) - req.log_price, -2.0, 2.0)
-            out[:, 5] = np.nan_to_num(diff, nan=0.0)
-            out[:, _PRICE_UP] = np.nan_to_num(np.maximum(np.exp(diff) - 1.0, 0.0), nan=0.0)
+            # An unknown price (NaN) counts as no difference; fmax drops NaN for the other
+            # argument. Both give nan_to_num's numbers for a fraction of its overhead.
+            out[:, 5] = np.where(np.isnan(diff), 0.0, diff)
+            out[:, _PRICE_UP] = np.fmax(np.exp(diff) - 1.0, 0.0)
         tags, req_tags = take(self.tags), np.uint64(req.tags)
         both = np.bitwise_count(tags & req_tags).astype(np.float64)
         either = np.bitwise_count(tags | req_tags).astype(np.float64)
@@ -345,7 +347,7 @@ class AisleMatrix:
             ok &= ~(same & too_far)
         if requested.price and requested.price > 0:
             ratio = self.price / requested.price
-            ok &= ~(np.nan_to_num(ratio, nan=0.0) > rules.max_price_ratio)
+            ok &= ~(ratio > rules.max_price_ratio)  # an unknown price (NaN) compares False
         return ok
 
 
@@ -540,12 +542,50 @@ class FeatureStore:
         A candidate stored in the requested item's pool uses that pool's cached columns;
         any other (another aisle, or a product not in the catalog) gets a one-row matrix.
         """
+        block = self._cached_block(requested)
+        if block is not None:
+            at = block.positions.get(candidate.item_id)
+            if at is not None and self.catalog.get(candidate.item_id) == candidate:
+                return self._block_vector(requested, candidate, block, at)
         matrix = self.matrix(requested)
         row = matrix.index.get(candidate.item_id)
         if row is None or self.catalog.get(candidate.item_id) != candidate:
             matrix = AisleMatrix([candidate], self.popularity, self.tags, self.rules, self.history)
             row = 0
         return matrix.pair_matrix(self.row(requested), np.array([row]))[0]
+
+    def _cached_block(self, requested: Product) -> CandidateBlock | None:
+        """The requested item's candidate block if one is cached and current (none is built,
+        and the cache's order is left as it was)."""
+        cached = self._blocks.get(requested.item_id)
+        if cached is None:
+            scanned = self._scanned
+            if scanned is None or scanned[1] is not requested:
+                return None
+            cached = scanned
+        if cached[1] is not requested:
+            return None
+        if cached[0] != self.catalog.pool_version(self.pool_key(requested), self.rules.scope):
+            return None
+        return cached[2]
+
+    def _block_vector(
+        self, requested: Product, candidate: Product, block: CandidateBlock, at: int
+    ) -> FloatArray:
+        """One pair's features from the row of a cached candidate block.
+
+        Learning mostly hears about candidates a ranking offered, whose content features the
+        block already holds: copying that row and filling the three learned columns costs a
+        fraction of a one-row :meth:`AisleMatrix.pair_matrix` and gives the same numbers
+        (the block's columns come from the same element-wise code; a test holds them equal).
+        """
+        vector = block.content[at].copy()
+        if block.popularity is not None and block.popularity_codes is not None:
+            vector[_POPULARITY] = block.popularity.column(block.popularity_codes[at : at + 1])[0]
+        history = self.history
+        vector[_ITEM_HISTORY] = history.item_log_odds(candidate.item_id)
+        vector[_PAIR_HISTORY] = history.pair_log_odds(requested.item_id, candidate.item_id)
+        return vector
 
 
 def pair_features(vector: FloatArray) -> dict[str, float]:

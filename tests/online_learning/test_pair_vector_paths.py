@@ -1,0 +1,56 @@
+"""One pair's features are the same numbers whichever way they are computed.
+
+Learning asks for one pair at a time; when the requested item's candidate block is cached,
+the pair's row comes from the block instead of a one-row matrix. The model digest must not
+depend on which way a worker took (workers with different caches learn the same model), so
+the two ways must agree to the bit, not only closely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from online_learning.contract import DemandSummary
+from online_learning.features import FEATURES
+
+from .test_features_model import MILK_AISLE, store
+
+
+@pytest.mark.parametrize("requested_id", [p.item_id for p in MILK_AISLE])
+def test_a_cached_block_gives_the_one_row_matrix_numbers_to_the_bit(requested_id: str) -> None:
+    fs = store({"milk-dl-half": 50, "oat": 5, "kefir": 1})
+    requested = fs.catalog.get(requested_id)
+    assert requested is not None
+    # learned columns that are not zero: history of the pair and of the candidates
+    for i, product in enumerate(MILK_AISLE):
+        fs.history.update(requested_id, product.item_id, i % 3 == 0)
+        fs.history.update("other", product.item_id, i % 2 == 0)
+    fs.popularity.apply(DemandSummary(100.0, (("oat", 7), ("milk-2pct-gal", 3))))
+    candidates = [c for p in MILK_AISLE if (c := fs.catalog.get(p.item_id)) is not None]
+    one_row = [fs.pair_vector(requested, c) for c in candidates]  # no block cached yet
+    block = fs.candidates(requested)
+    assert block.ids, "the aisle has rule-passing candidates for every item"
+    for candidate, expected in zip(candidates, one_row, strict=True):
+        np.testing.assert_array_equal(fs.pair_vector(requested, candidate), expected)
+
+
+def test_a_block_of_an_older_catalog_is_not_used() -> None:
+    fs = store()
+    requested, candidate = fs.catalog.get("milk-whole-gal"), fs.catalog.get("milk-dl-half")
+    assert requested is not None and candidate is not None
+    fs.candidates(requested)
+    repriced = replace(candidate, price=3.49)
+    fs.catalog.upsert(repriced)
+    fresh = store()
+    fresh.catalog.upsert(repriced)
+    stored = fs.catalog.get("milk-dl-half")
+    assert stored is not None
+    assert fs.pair_vector(requested, stored)[FEATURES.index("price_log_ratio")] == pytest.approx(
+        np.log(3.49 / 4.0)
+    )
+    np.testing.assert_array_equal(
+        fs.pair_vector(requested, stored), fresh.pair_vector(requested, stored)
+    )
