@@ -1,0 +1,94 @@
+"""The learning core's own CPU per event, by kind: feedback, signals, and the refresh passes.
+
+Replays the benchmark mix (benchmarks/workload.py: 90% signals, 10% feedback over the real
+Instacart catalog) into one SubstitutionEngine, like bench_engine.py, but clocks every call
+on its own with the thread's CPU time (not wall time: the machine these run on is shared, and
+waiting for a core is not the engine's work). Prints, per round, µs per feedback event, per
+signal, and the refresh passes' CPU spread over all events, then the medians over rounds.
+
+Each round replays the same stream into a fresh engine. To compare two versions of the code,
+run this script in both trees (``git worktree add /tmp/old <commit>``), alternating, and set
+the medians side by side (docs/performance.md).
+
+    .venv/bin/python benchmarks/bench_engine_events.py                # 3 rounds of 60,000
+    .venv/bin/python benchmarks/bench_engine_events.py --events 6000 --rounds 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from workload import make_events
+
+from online_learning.contract import Feedback
+from online_learning.engine import SubstitutionEngine
+from online_learning.offline.instacart import load_order_popularity
+
+
+def replay(events: list, products: list, popularity: dict, refresh_every: int) -> dict:
+    """One fresh engine over the stream: CPU µs per feedback, per signal, refresh per event."""
+    engine = SubstitutionEngine(products=products, popularity=popularity)
+    engine.features.warm()
+    clock = time.thread_time_ns
+    spent = {"feedback": 0, "signal": 0, "refresh": 0}
+    counts = {"feedback": 0, "signal": 0}
+    on_feedback, apply_signal, refresh = engine.on_feedback, engine.apply_signal, engine.refresh
+    for i, event in enumerate(events, 1):
+        if isinstance(event, Feedback):
+            t0 = clock()
+            on_feedback(event)
+            spent["feedback"] += clock() - t0
+            counts["feedback"] += 1
+        else:
+            t0 = clock()
+            apply_signal(event)
+            spent["signal"] += clock() - t0
+            counts["signal"] += 1
+        if i % refresh_every == 0:
+            t0 = clock()
+            refresh()
+            spent["refresh"] += clock() - t0
+    n = len(events)
+    return {
+        "feedback": spent["feedback"] / counts["feedback"] / 1e3,
+        "signal": spent["signal"] / counts["signal"] / 1e3,
+        "refresh/event": spent["refresh"] / n / 1e3,
+        "all/event": sum(spent.values()) / n / 1e3,
+        "digest": engine.model_digest(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=60_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--refresh-every", type=int, default=1_750, help="events between two refresh calls"
+    )
+    args = parser.parse_args()
+    sim, events = make_events(args.events)
+    products = list(sim.catalog_events())
+    popularity = load_order_popularity()
+    kinds = ("feedback", "signal", "refresh/event", "all/event")
+    print("CPU µs per event" + "".join(f"{k:>15}" for k in kinds) + "  model digest")
+    results = []
+    for r in range(args.rounds):
+        result = replay(events, products, popularity, args.refresh_every)
+        results.append(result)
+        print(
+            f"round {r + 1:<10}" + "".join(f"{result[k]:>15.1f}" for k in kinds),
+            f" {result['digest']}",
+            flush=True,
+        )
+    print(
+        f"{'median':<16}"
+        + "".join(f"{statistics.median(x[k] for x in results):>15.1f}" for k in kinds)
+    )
+
+
+if __name__ == "__main__":
+    main()
