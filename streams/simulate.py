@@ -104,7 +104,7 @@ class SimulationDriver:
         settings: Settings,
         config: SimConfig,
         speed: float = 60.0,
-        wait_s: float = 3.0,
+        wait_s: float = 10.0,
         compare_prior: bool = False,
     ) -> None:
         self.settings = settings
