@@ -143,7 +143,23 @@ class WorkerMetrics:
         self.reply_latency = Histogram(
             "fillrate_request_to_reply_latency_seconds",
             "From the request's Kafka timestamp to its reply being published",
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            buckets=(
+                0.001,
+                0.0025,
+                0.005,
+                0.01,
+                0.025,
+                0.05,
+                0.1,
+                0.25,
+                0.5,
+                1.0,
+                2.5,
+                5.0,
+                10.0,
+                30.0,
+                60.0,
+            ),
             registry=r,
         )
         self.worker_latency = Histogram(
@@ -166,6 +182,8 @@ class WorkerMetrics:
                 0.25,
                 0.5,
                 1.0,
+                2.5,
+                5.0,
             ),
             registry=r,
         )
