@@ -10,7 +10,8 @@ only; this is what changes with every feedback event.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -57,12 +58,17 @@ class AcceptanceHistory:
 
     def state(self) -> dict[str, Any]:
         """The accepted / offered counts per candidate and per pair, for a snapshot."""
+
+        def counts(values: Iterable[list[int]], n: int) -> npt.NDArray[np.int64]:
+            flat = np.fromiter(chain.from_iterable(values), dtype=np.int64, count=2 * n)
+            return flat.reshape(n, 2)
+
         return {
             "items": list(self.items),
-            "item_counts": np.array(list(self.items.values()), dtype=np.int64).reshape(-1, 2),
+            "item_counts": counts(self.items.values(), len(self.items)),
             "requested": [r for r, _ in self.pairs],
             "candidates": [c for _, c in self.pairs],
-            "pair_counts": np.array(list(self.pairs.values()), dtype=np.int64).reshape(-1, 2),
+            "pair_counts": counts(self.pairs.values(), len(self.pairs)),
         }
 
     def load_state(self, state: Mapping[str, Any]) -> None:
