@@ -91,6 +91,8 @@ class AcceptanceModel:
         self.prior_weights = weights
         self.prior_intercept = prior_intercept
         self.n_learned = 0
+        # (n_learned, the weights object, weights in FEATURES order, intercept): coefficients()
+        self._coefficients: tuple[int, Any, npt.NDArray[np.float64], float] | None = None
 
     @property
     def version(self) -> str:
@@ -182,11 +184,26 @@ class AcceptanceModel:
         )
 
     def coefficients(self) -> tuple[npt.NDArray[np.float64], float]:
-        """Weights in FEATURES order and the intercept, for vectorised scoring."""
+        """Weights in FEATURES order (a read-only array) and the intercept, for vectorised
+        scoring.
+
+        Every ranking asks for them and learning is rarer, so the array is kept until the
+        model learns or its weights are replaced (a loaded state).
+        """
         weights = self.estimator._weights
-        return np.array([weights.get(name, 0.0) for name in FEATURES], dtype=np.float64), float(
-            self.estimator.intercept
-        )
+        intercept = float(self.estimator.intercept)
+        cached = self._coefficients
+        if (
+            cached is not None
+            and cached[0] == self.n_learned
+            and cached[1] is weights
+            and cached[3] == intercept
+        ):
+            return cached[2], intercept
+        array = np.array([weights.get(name, 0.0) for name in FEATURES], dtype=np.float64)
+        array.setflags(write=False)
+        self._coefficients = (self.n_learned, weights, array, intercept)
+        return array, intercept
 
     def logit_one(self, x: dict[str, float]) -> float:
         """The linear part River computes, before its sigmoid."""
