@@ -247,11 +247,14 @@ class RandomEffects:
         positions: Mapping[str, int],
         brand_codes: IntArray,
         brand_names: Sequence[str],
+        brand_index: Mapping[str, int] | None = None,
     ) -> FloatArray:
         """Summed offsets of every candidate row; ``positions`` maps candidate id -> row.
 
-        ``brand_codes[row]`` indexes ``brand_names`` (-1: brand unknown). Walks only the keys
-        that have evidence, so a ranking with little feedback behind it costs next to nothing.
+        ``brand_codes[row]`` indexes ``brand_names`` (-1: brand unknown); ``brand_index``, if
+        given, is its inverse (name -> code), which spares a pass over every brand of the
+        pool. Walks only the keys that have evidence, so a ranking with little feedback
+        behind it costs next to nothing.
         """
         out = np.zeros(len(brand_codes), dtype=np.float64)
         if self.n_updates == 0:
@@ -274,6 +277,13 @@ class RandomEffects:
                 value = max(-limit, min(limit, s / (w + self.switch.shrink)))
                 by_brand[brand] = by_brand.get(brand, 0.0) + value
         if by_brand:
-            per_code = np.array([by_brand.get(name, 0.0) for name in brand_names] + [0.0])
+            if brand_index is None:
+                per_code = np.array([by_brand.get(name, 0.0) for name in brand_names] + [0.0])
+            else:
+                per_code = np.zeros(len(brand_names) + 1)
+                for brand, value in by_brand.items():
+                    code = brand_index.get(brand)
+                    if code is not None:
+                        per_code[code] = value
             out += per_code[brand_codes]  # code -1 picks the trailing 0.0
         return out

@@ -233,6 +233,7 @@ class AisleMatrix:
         )
         self._brands = brands
         self.brand_names: tuple[str, ...] = tuple(brands)  # code -> brand (insertion order)
+        self.brand_index: Mapping[str, int] = brands  # brand -> code
         self.size = np.array([r.size for r in rows], dtype=np.float64)
         self.dim = np.array([r.dim for r in rows], dtype=np.int64)
         self.log_price = np.array([r.log_price for r in rows], dtype=np.float64)
@@ -370,6 +371,7 @@ class CandidateBlock:
     coded_by: AcceptanceHistory | None = None
     popularity_codes: IndexArray | None = None  # per row, the item's code in ``popularity``
     popularity: Popularity | None = None
+    brand_index: Mapping[str, int] | None = None  # brand -> its code (brand_names inverted)
 
     def with_history(self, requested_id: str, history: AcceptanceHistory) -> FloatArray:
         """The pair features of every row as they are now: the content, the acceptance
@@ -509,6 +511,7 @@ class FeatureStore:
             if matrix.popularity_codes is None
             else matrix.popularity_codes[rows],
             popularity=matrix.popularity_source,
+            brand_index=matrix.brand_index,
         )
         if keep:
             self._insert(requested, version, block)

@@ -225,7 +225,8 @@ class AcceptanceModel:
         if offsets is not None:
             logits = logits + offsets
         # logistic.sigmoid over an array: clipped at the same +-30
-        return 1.0 / (1.0 + np.exp(-np.clip(logits, -30.0, 30.0)))
+        # (minimum/maximum: np.clip's numbers with less overhead on short arrays)
+        return 1.0 / (1.0 + np.exp(-np.minimum(np.maximum(logits, -30.0), 30.0)))
 
 
 def log_loss(p: float, y: bool) -> float:

@@ -137,6 +137,7 @@ def rank_substitutes(
             block.positions,
             block.brand_codes,
             block.brand_names,
+            block.brand_index,
         )[rows]
     if personal is not None:
         own = personal(pair)

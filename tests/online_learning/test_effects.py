@@ -137,3 +137,14 @@ def test_vectorised_offsets_equal_the_per_pair_offsets(
     for row, item in enumerate(ITEMS):
         expected = fx.offset(Key(requested, item, pool, requested_brand, brand_of[item]))
         assert out[row] == pytest.approx(expected, abs=1e-12)
+    # a ranking passes the brands' codes too (a shortcut): the same numbers to the bit
+    indexed = fx.offsets(
+        requested,
+        requested_brand,
+        pool,
+        {i: r for r, i in enumerate(ITEMS)},
+        codes,
+        names,
+        {name: code for code, name in enumerate(names)},
+    )
+    np.testing.assert_array_equal(indexed, out)
