@@ -112,15 +112,19 @@ _FIRST_ROWS = 1024  # rows allocated before the first growth: an idle worker sta
 class TastesConfig:
     """Prior, memory and bounds of the per-customer offsets.
 
-    ``shrink`` 6.0 is a prior sd of about 0.4 logit units per taste term at a typical value of
-    its feature: one or two events barely move a customer (on the tests' synthetic world their
-    held-out loss is no worse than the population's), twenty show a clear taste. ``decay``
+    ``shrink`` 100 is a prior sd of 0.1 logit units per taste term at a typical value of its
+    feature. On the tests' synthetic world (half the customers brand loyal, half thrifty) 6
+    learns faster; on the simulator's customers (docs/evaluation.md, "Personal replies") 6
+    made replies worse than the store level after 20 events (the offsets, learned from the
+    few kinds of substitute a reply offers, read hidden reasons as tastes) and 100 made them
+    better on every seed, if by little: a prior that wants much evidence, as a taste learned
+    wrongly costs a customer more than one learned late. ``decay``
     0.98 keeps about the customer's last 50 substitution decisions. ``features`` are the taste
     features besides the intercept, each a name in FEATURES.
     """
 
     features: tuple[str, ...] = TASTE_FEATURES
-    shrink: float = 6.0
+    shrink: float = 100.0
     decay: float = 0.98
     capacity: int = 100_000
     max_offset: float = 3.0
