@@ -38,6 +38,14 @@ like (JSON has none), and a list of two or more strings without newlines is one 
 does not check out (magic, version, length, checksum, decompression, dtype, shape, or a
 different learning configuration) raises :class:`SnapshotError`, and the caller replays the
 whole log instead.
+
+Size and time (``benchmarks/bench_snapshot.py``, the state of 1,000,000 feedback events over
+the real catalog, on 2 shared and busy cores): 122 MB before compression, 41.5 MB with zlib
+(the de-duplication ids 19.3 MB, the tastes of 100,000 customers 15.4 MB, the history's
+887,000 pairs 5.5 MB), 39.3 MB with lzma for 3 to 9 times zlib's encoding time: zlib is the
+default. Capturing the state took 2 to 6 s, restoring it 6 to 11 s; replaying the same
+events took 430 to 600 us each (7 to 10 minutes). The ids and customers are bounded by their
+capacities, so the size grows past that only with the pairs seen.
 """
 
 from __future__ import annotations
