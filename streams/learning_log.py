@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -42,7 +43,7 @@ from online_learning.contract import (
 )
 from online_learning.engine import FeedbackResult, SubstitutionEngine, UnknownReference
 from online_learning.monitoring import LearningMonitor
-from online_learning.snapshot import SnapshotError, engine_snapshot, restore_engine
+from online_learning.snapshot import SnapshotError, encode_state, engine_state, restore_engine
 from streams.batch_produce import Record
 from streams.catalog_reader import CatalogReader
 from streams.connection import KafkaConnection
@@ -106,6 +107,7 @@ class LearningLogReader:
         snapshots: SnapshotTopic | None = None,
         snapshot_every: int = 0,
         writes_snapshots: Callable[[], bool] = lambda: False,
+        snapshot_min_interval_s: float = 60.0,
     ) -> None:
         self.connection = connection
         self.topic = topic
@@ -124,6 +126,8 @@ class LearningLogReader:
         self.snapshots = snapshots
         self.snapshot_every = snapshot_every
         self.writes_snapshots = writes_snapshots
+        self.snapshot_min_interval_s = snapshot_min_interval_s
+        self._last_snapshot_at = -math.inf  # monotonic time of the last snapshot taken
         self.restored_from: int | None = None  # the log offset of the snapshot loaded at start
         self._last_snapshot = 0  # the next offset at the last snapshot written or loaded
         self._writing: asyncio.Task[None] | None = None
@@ -218,26 +222,33 @@ class LearningLogReader:
         self.monitor.load_state(extra["monitor"])
 
     def _maybe_snapshot(self) -> None:
-        """Start writing a snapshot if ``snapshot_every`` records passed since the last one,
-        this worker is the writer, and no write is under way."""
+        """Start writing a snapshot if ``snapshot_every`` records and
+        ``snapshot_min_interval_s`` passed since the last one, this worker is the writer, and
+        no write is under way."""
+        now = time.monotonic()
         if (
             self.snapshots is None
             or self.snapshot_every <= 0
             or self._next_offset - self._last_snapshot < self.snapshot_every
+            or now - self._last_snapshot_at < self.snapshot_min_interval_s
             or (self._writing is not None and not self._writing.done())
             or not self.writes_snapshots()
         ):
             return
         offset = self._next_offset - 1
-        started = time.monotonic()
-        # Taken now, between two records: the engine must not change while it is read.
-        data = engine_snapshot(self.engine, self._counters())
+        # Copied now, between two records (the engine must not change while it is read): this
+        # part holds up learning, about 2-6 s at a million learned events on these machines
+        # (benchmarks/bench_snapshot.py); compressing and writing it do not.
+        state = engine_state(self.engine, self._counters())
         self._last_snapshot = self._next_offset
-        self._writing = asyncio.ensure_future(self._write(data, offset, started))
+        self._last_snapshot_at = now
+        self._writing = asyncio.ensure_future(self._write(state, offset, now))
 
-    async def _write(self, data: bytes, offset: int, started: float) -> None:
+    async def _write(self, state: dict[str, Any], offset: int, started: float) -> None:
         assert self.snapshots is not None
         try:
+            loop = asyncio.get_running_loop()
+            data = await loop.run_in_executor(None, encode_state, state, "zlib")
             await self.snapshots.write(data, offset)
         except Exception as exc:
             self.metrics.snapshot_fallbacks.labels("write_failed").inc()

@@ -151,10 +151,17 @@ class Settings:
         default=500, metadata={"help": "Live rankings re-ranked per refresh tick"}
     )
     snapshot_every: int = field(
-        default=25_000,
+        default=10_000,
         metadata={
             "help": "Learning-log records between model snapshots, from which a starting worker"
             " replays only the tail (0: none; every start replays the whole log)"
+        },
+    )
+    snapshot_min_interval_s: float = field(
+        default=60.0,
+        metadata={
+            "help": "At least this long between two model snapshots, s: taking one holds up"
+            " learning for a moment (seconds at a million learned events)"
         },
     )
     explore_epsilon: float = field(
@@ -257,6 +264,10 @@ class Settings:
             )
         if self.snapshot_every < 0:
             raise SettingsError(f"snapshot_every must be >= 0, got {self.snapshot_every}")
+        if self.snapshot_min_interval_s < 0:
+            raise SettingsError(
+                f"snapshot_min_interval_s must be >= 0, got {self.snapshot_min_interval_s}"
+            )
         if self.fetch_wait_ms < 0:
             raise SettingsError(f"fetch_wait_ms must be >= 0, got {self.fetch_wait_ms}")
         if not 0.0 <= self.explore_epsilon < 1.0:

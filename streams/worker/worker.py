@@ -102,6 +102,7 @@ class Worker:
                 else None
             ),
             snapshot_every=settings.snapshot_every,
+            snapshot_min_interval_s=settings.snapshot_min_interval_s,
             # One writer is enough (every worker holds the same model at the same offset):
             # whoever holds signals partition 0, so a group always has one.
             writes_snapshots=lambda: 0 in self.state.owned,

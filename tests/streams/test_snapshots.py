@@ -59,7 +59,7 @@ def wait_for(check: Any, timeout: float = 30.0) -> None:
 async def test_a_restart_loads_the_snapshot_and_ends_with_the_full_replays_model(
     worker_factory: Any, kafka_io: Any
 ) -> None:
-    worker = worker_factory(snapshot_every=40)
+    worker = worker_factory(snapshot_every=40, snapshot_min_interval_s=0)
     s = worker.settings
     io = await kafka_io(s)
     for p in CATALOG:
