@@ -362,4 +362,8 @@ async def test_a_grocers_own_catalog_is_ranked_sensibly_under_its_own_rules(
     # Every record was taken: nothing refused, nothing dead-lettered.
     assert await io.read(topics.deadletter_topic, timeout=0.5) == []
     assert worker.metric("fillrate_dead_letters_total") == 0
+    # the gauge is refreshed once a second (timers.update_gauges), the health check live
+    deadline = time.monotonic() + 5.0
+    while worker.metric("fillrate_catalog_items") != len(CATALOG) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
     assert worker.metric("fillrate_catalog_items") == len(CATALOG)

@@ -20,7 +20,16 @@ from typing import Any
 
 import pytest
 
-from online_learning.contract import CompletedOrder, OrderLine, order_payload, product_payload
+from online_learning.contract import (
+    CompletedOrder,
+    CustomerNeeds,
+    OrderLine,
+    SubstitutionRequest,
+    encode_preference,
+    order_payload,
+    product_payload,
+    request_payload,
+)
 from streams.embedded_broker import free_port
 from tests.conftest import feedback_payload, milk, signal_payload
 from tests.deploy_support import (
@@ -159,6 +168,10 @@ async def test_prometheus_scrapes_the_worker_and_evaluates_the_alerts(
         )
         order = CompletedOrder("o1", "s1", now, (OrderLine("p1", "substituted", "p2"),))
         await io.send(s.orders_topic, order_payload(order), key="s1")
+        needs = CustomerNeeds("c1", frozenset({"organic"}), now)
+        await io.send(s.preferences_topic, encode_preference(needs)[1], key="c1")
+        request = SubstitutionRequest("r1", "o1", "c1", "s1", "p1", now)
+        await io.send(s.requests_topic, request_payload(request), key="s1")
 
         def events_in() -> dict[str, float]:
             by_labels = prometheus.query("fillrate_events_in_total")
@@ -173,6 +186,8 @@ async def test_prometheus_scrapes_the_worker_and_evaluates_the_alerts(
             s.signals_topic: 2.0,
             s.feedback_topic: 1.0,
             s.orders_topic: 1.0,
+            s.preferences_topic: 1.0,
+            s.requests_topic: 1.0,
         }
         try:
             wait_for(lambda: events_in() == expected_in, "every input, scraped")
