@@ -162,7 +162,7 @@ class CustomerTastes:
     --------
     >>> import numpy as np
     >>> from online_learning.features import FEATURES
-    >>> tastes = CustomerTastes(TastesConfig(capacity=1000))
+    >>> tastes = CustomerTastes(TastesConfig(capacity=1000, shrink=6.0))  # a weak prior
     >>> same_brand = np.zeros(len(FEATURES))
     >>> same_brand[FEATURES.index("brand_match")] = 1.0
     >>> other_brand = np.zeros(len(FEATURES))

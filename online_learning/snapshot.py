@@ -51,6 +51,7 @@ capacities, so the size grows past that only with the pairs seen.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import hashlib
 import lzma
@@ -225,9 +226,30 @@ def _put_back(engine: SubstitutionEngine, before: tuple[Any, Any, Any]) -> None:
 def _config_key(engine: SubstitutionEngine) -> str:
     """What shapes what an engine learns from the log: a snapshot loads only where it is equal."""
     config = engine.config
-    return repr(
-        (FEATURES, engine.model.config_key(), config.effects, config.tastes, config.popularity)
-    )
+    parts = (FEATURES, engine.model.config_key(), config.effects, config.tastes, config.popularity)
+    return repr(_stable(parts))
+
+
+def _stable(value: Any) -> Any:
+    """``value`` with every set sorted and every dataclass a tuple of its fields: a repr that
+    is the same in every process (a frozenset's order follows the process's string hashes).
+
+    >>> from online_learning.effects import EffectsConfig
+    >>> _stable(frozenset({"switch", "brand"}))
+    ('brand', 'switch')
+    >>> _stable(EffectsConfig()) == _stable(EffectsConfig())
+    True
+    """
+    if isinstance(value, (set, frozenset)):
+        return tuple(sorted(_stable(v) for v in value))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return (
+            type(value).__name__,
+            tuple((f.name, _stable(getattr(value, f.name))) for f in dataclasses.fields(value)),
+        )
+    if isinstance(value, (list, tuple)):
+        return tuple(_stable(v) for v in value)
+    return value
 
 
 # -- the byte format -------------------------------------------------------------------------------

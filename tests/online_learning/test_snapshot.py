@@ -440,3 +440,28 @@ def test_lists_of_strings_and_floats_round_trip_exactly(
     """Ids are packed as one newline-joined string unless one holds a newline itself."""
     state = {"ids": strings, "floats": floats, "nested": [strings, {"x": None}]}
     assert decode_state(encode_state(state)) == state
+
+
+def test_a_snapshot_taken_in_one_process_loads_in_another() -> None:
+    # The learning configuration a snapshot records must read the same in every process:
+    # a frozenset's repr follows the process's string hashes (PYTHONHASHSEED).
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from online_learning.engine import SubstitutionEngine\n"
+        "from online_learning.snapshot import _config_key\n"
+        "print(_config_key(SubstitutionEngine()))"
+    )
+    keys = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(keys) == 1, keys
