@@ -151,6 +151,7 @@ def test_latency_benchmark_reports_ordered_percentiles_at_each_load() -> None:
 
 
 @pytest.mark.broker
+@pytest.mark.heavy  # about a minute: the whole Instacart catalog, three paced rates
 def test_replies_benchmark_answers_every_request_at_each_rate_beside_the_rankings() -> None:
     out = run("bench_replies.py", "--quick")
     table = out.partition("request to reply")[2].partition("\n\n")[0]
