@@ -44,6 +44,10 @@ def error_kind(exc: Exception) -> str:
     return "internal"
 
 
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+"""Upper bounds, in seconds, of the end-to-end latency histograms (rankings and replies)."""
+
+
 class WorkerMetrics:
     """Every metric the worker exports; one instance per process.
 
@@ -110,7 +114,7 @@ class WorkerMetrics:
         self.latency = Histogram(
             "fillrate_event_to_ranking_latency_seconds",
             "From the triggering event's Kafka timestamp to its ranking being published",
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            buckets=LATENCY_BUCKETS,
             registry=r,
         )
         self.replies = Counter(
@@ -143,23 +147,8 @@ class WorkerMetrics:
         self.reply_latency = Histogram(
             "fillrate_request_to_reply_latency_seconds",
             "From the request's Kafka timestamp to its reply being published",
-            buckets=(
-                0.001,
-                0.0025,
-                0.005,
-                0.01,
-                0.025,
-                0.05,
-                0.1,
-                0.25,
-                0.5,
-                1.0,
-                2.5,
-                5.0,
-                10.0,
-                30.0,
-                60.0,
-            ),
+            # a reply waits behind whatever the worker's queue holds: seconds on a busy worker
+            buckets=(*LATENCY_BUCKETS, 30.0, 60.0),
             registry=r,
         )
         self.worker_latency = Histogram(
