@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from online_learning.availability import AvailabilityState
 from online_learning.contract import Product, Ranking, Substitute
+from online_learning.contract.replies import CUSTOMER_DECLINED
 from online_learning.effects import RandomEffects
 from online_learning.features import FeatureStore
 from online_learning.model import AcceptanceModel
@@ -60,15 +61,16 @@ def ranking_id(store_id: str, item_id: str, trigger: str, source_ts: float, vers
 
 
 def empty_reason(reason: str | None) -> str:
-    """The category (one of :data:`EMPTY_REASONS`) of an empty ranking's ``reason``, which
-    names items, aisles and tags and so cannot be a label itself.
+    """The category (one of :data:`EMPTY_REASONS`, or a reply's ``customer_declined``) of an
+    empty ranking's or reply's ``reason``, which names items, aisles and tags and so cannot be
+    a label itself.
 
     >>> empty_reason("rule: items tagged infant formula are never substituted")
     'never_substituted'
     >>> empty_reason("no other items in aisle 'tofu meat alternatives'")
     'no_other_items'
-    >>> empty_reason(NONE_AVAILABLE), empty_reason(None)
-    ('none_available', 'other')
+    >>> empty_reason(NONE_AVAILABLE), empty_reason(None), empty_reason("customer_declined")
+    ('none_available', 'other', 'customer_declined')
     """
     if reason is None:
         return "other"
@@ -82,6 +84,8 @@ def empty_reason(reason: str | None) -> str:
         return "none_available"
     if reason == NONE_MEETS_NEEDS:
         return "customer_needs"
+    if reason == CUSTOMER_DECLINED:  # a reply's: the customer chose no substitute
+        return CUSTOMER_DECLINED
     return "other"
 
 

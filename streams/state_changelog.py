@@ -74,7 +74,6 @@ class RestoredPartition:
     seconds: float = 0.0
     applied: dict[tuple[str, str], int] = field(default_factory=dict)
     applied_upto: int = -1
-    counted: dict[str, int] = field(default_factory=dict)  # topic -> counted up to offset
 
 
 class StoreState:
@@ -266,7 +265,6 @@ class StoreState:
                 await asyncio.sleep(1.0)
         availability, live, counted, replies = found
         restored = self._import(partition, availability, live)
-        restored.counted = counted
         for topic, by_offset in replies.items():
             self._stored_replies[(topic, partition)] = by_offset
         for topic, offset in counted.items():

@@ -41,7 +41,7 @@ from online_learning.contract import (
     decode_request,
     decode_signal,
 )
-from online_learning.contract.replies import CUSTOMER_DECLINED, Reply, reply_payload
+from online_learning.contract.replies import Reply, reply_payload
 from online_learning.engine import SignalOutcome
 from online_learning.ranking import empty_reason
 from streams.batch_produce import Record
@@ -300,8 +300,7 @@ class Agents:
             kind = "store"
         self.metrics.replies.labels(kind).inc()
         if not reply.substitutes:
-            reason = reply.reason if reply.reason == CUSTOMER_DECLINED else None
-            self.metrics.replies_empty.labels(reason or empty_reason(reply.reason)).inc()
+            self.metrics.replies_empty.labels(empty_reason(reply.reason)).inc()
         return reply
 
     def decode(
