@@ -12,16 +12,17 @@ __all__ = ["add_population_flag", "positive_float", "positive_int", "share"]
 
 
 def add_population_flag(parser: Any, default: str = "default") -> None:
-    """``--population``: whose tastes the simulated customers have (a parser or a group)."""
+    """``--population``: whose tastes the simulated customers have (a parser or a group), a
+    name of either family (the hand-written populations, then the token worlds)."""
     # Here, not at the top: the worker's command line must not import the simulator's side.
-    from online_learning.offline.populations import POPULATIONS
+    from online_learning.offline.populations import FAMILIES
 
     parser.add_argument(
         "--population",
-        choices=sorted(POPULATIONS),
+        choices=[name for family in FAMILIES.values() for name in sorted(family)],
         default=default,
         help=f"whose tastes the simulated customers have (default: {default};"
-        " docs/evaluation.md describes each)",
+        " docs/evaluation.md describes each, the token worlds too)",
     )
 
 

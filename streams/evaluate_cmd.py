@@ -30,7 +30,7 @@ from online_learning.offline.personal_evaluation import (
     evaluate_personal,
 )
 from online_learning.offline.personal_evaluation import POLICIES as POLICIES_PERSONAL
-from online_learning.offline.populations import POPULATIONS
+from online_learning.offline.populations import population
 from online_learning.offline.simulation import SimConfig
 from online_learning.personal import TastesConfig
 from online_learning.rules import load_rules
@@ -352,7 +352,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         mistakes=mistakes if args.horror else None,
     )
     progress.done()
-    people = POPULATIONS[args.population]
+    people = population(args.population)
     print(f"customers: the {people.name!r} population ({people.description})")
     print(format_table(result))
     print()
@@ -386,7 +386,7 @@ def _run_personal(
         engine_config=EngineConfig(tastes=tastes),
     )
     progress.done()
-    people = POPULATIONS[args.population]
+    people = population(args.population)
     print(
         f"customers: {config.n_customers} of the {people.name!r} population ({people.description});"
         f" {config.needs_share:.0%} state a dietary need, a choice for"

@@ -9,8 +9,15 @@ every number in docs/evaluation.md was measured on; the others pull one way each
 ``fillrate evaluate --population NAME`` can show how the same learner does when the
 customers are not the ones it was written against.
 
->>> sorted(POPULATIONS)
+Those six were written beside the engine's features. A second family, the token worlds
+(:mod:`~online_learning.offline.token_worlds`), reads tastes off the words of the names and
+was specified apart from them. :data:`FAMILIES` holds both; :data:`POPULATIONS` and
+:func:`population` answer for every name of either.
+
+>>> sorted(HAND_WRITTEN)
 ['catalog', 'default', 'loyal', 'picky', 'popular', 'thrifty']
+>>> sorted(POPULATIONS) == sorted(HAND_WRITTEN) + sorted(TOKEN_WORLDS)
+True
 >>> population("thrifty").segment_weights
 (1.0, 4.0, 1.0, 1.0, 1.0)
 """
@@ -18,8 +25,19 @@ customers are not the ones it was written against.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
-__all__ = ["POPULATIONS", "SEGMENTS", "Population", "population"]
+from online_learning.offline.token_worlds import TOKEN_WORLDS, TokenWorld
+
+__all__ = [
+    "FAMILIES",
+    "HAND_WRITTEN",
+    "POPULATIONS",
+    "SEGMENTS",
+    "AnyPopulation",
+    "Population",
+    "population",
+]
 
 # The order of Population.segment_weights.
 SEGMENTS = ("brand", "price", "organic", "size", "kind")
@@ -57,7 +75,7 @@ class Population:
             )
 
 
-POPULATIONS: dict[str, Population] = {
+HAND_WRITTEN: dict[str, Population] = {
     p.name: p
     for p in (
         Population(
@@ -98,16 +116,30 @@ POPULATIONS: dict[str, Population] = {
 }
 
 
-def population(name: str) -> Population:
-    """The population called ``name``; a ValueError listing the names otherwise.
+AnyPopulation: TypeAlias = Population | TokenWorld
+
+# family -> its populations by name; a name is in one family only
+FAMILIES: dict[str, dict[str, AnyPopulation]] = {
+    "hand-written": dict(HAND_WRITTEN),
+    "token": dict(TOKEN_WORLDS),
+}
+POPULATIONS: dict[str, AnyPopulation] = {
+    name: people for family in FAMILIES.values() for name, people in family.items()
+}
+
+
+def population(name: str) -> AnyPopulation:
+    """The population called ``name``, of either family; a ValueError listing both otherwise.
 
     >>> population("nobody")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: unknown population 'nobody'; choose from catalog, default, ...
+    ValueError: unknown population 'nobody'; choose from catalog, ... or tokens-aisle, ... (token)
     """
     try:
         return POPULATIONS[name]
     except KeyError:
-        names = ", ".join(sorted(POPULATIONS))
+        names = " or ".join(
+            f"{', '.join(sorted(family))} ({label})" for label, family in FAMILIES.items()
+        )
         raise ValueError(f"unknown population {name!r}; choose from {names}") from None

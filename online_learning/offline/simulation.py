@@ -21,7 +21,10 @@ feedback. The world it runs on lives beside it:
   needs, ``specific`` picks and ``no_substitute`` for some items), off by default, listed by
   :meth:`Simulation.preferences` as the ``customers.preferences`` records;
 - :mod:`~online_learning.offline.sim_config`: the knobs; who the customers are is a named
-  :class:`~online_learning.offline.populations.Population` (``SimConfig.population``).
+  :class:`~online_learning.offline.populations.Population` (``SimConfig.population``), or a
+  token world (:mod:`~online_learning.offline.token_worlds`), whose tastes come from the
+  words of the names and which :class:`~online_learning.offline.token_worlds.TokenTruth`
+  scores in place of the acceptance truth.
 
 Randomness comes from one ``random.Random`` for order arrivals and from keyed hashes
 (:mod:`~online_learning.offline.keyed_random`) for everything else (shelf trajectories, shopper
@@ -55,10 +58,11 @@ from online_learning.offline.acceptance_truth import P_MAX, P_MIN, AcceptanceTru
 from online_learning.offline.baskets import Baskets
 from online_learning.offline.instacart import load_instacart_products
 from online_learning.offline.keyed_random import KeyedRandom
-from online_learning.offline.populations import Population, population
+from online_learning.offline.populations import AnyPopulation, population
 from online_learning.offline.shelves import Shelves
 from online_learning.offline.sim_config import SimConfig
 from online_learning.offline.stated_preferences import StatedPreferences
+from online_learning.offline.token_worlds import TokenTruth, TokenWorld
 
 __all__ = ["P_MAX", "P_MIN", "SimConfig", "Simulation", "SubstitutionRequest"]
 
@@ -124,7 +128,7 @@ class Simulation:
         draws = KeyedRandom(config.seed)
         self._draws = draws
         self._rng = random.Random(config.seed)
-        self.population: Population = population(config.population)
+        self.population: AnyPopulation = population(config.population)
         width = max(3, len(str(config.n_stores)))
         self._store_ids = [f"store-{i:0{width}d}" for i in range(1, config.n_stores + 1)]
         width = max(5, len(str(config.n_customers)))
@@ -133,9 +137,13 @@ class Simulation:
         self._baskets = Baskets(config, self.products, draws, self._rng, baskets)
         self._signals: list[InventorySignal] = []  # reported since the last advance
         self._shelves = Shelves(config, draws, self._baskets, self._signals)
-        self._truth = AcceptanceTruth(
-            config, self.population, draws, self._baskets.popularity_score
-        )
+        self._truth: AcceptanceTruth | TokenTruth
+        if isinstance(self.population, TokenWorld):
+            self._truth = TokenTruth(config, self.population, draws)
+        else:
+            self._truth = AcceptanceTruth(
+                config, self.population, draws, self._baskets.popularity_score
+            )
         self._stated = StatedPreferences(config, self.products, self._baskets.popularity, draws)
 
         self._pick_queue: list[_Pick] = []
