@@ -42,6 +42,7 @@ from online_learning.contract.encode import (
     product_payload,
     request_payload,
 )
+from online_learning.contract.fields import COMMENT_MAX, log_safe
 from online_learning.contract.rankings import Ranking, Substitute, decode_ranking, ranking_payload
 from online_learning.contract.records import (
     CATALOG_TOPIC,
@@ -52,6 +53,7 @@ from online_learning.contract.records import (
     OUTCOMES,
     PREFERENCES_TOPIC,
     RANKINGS_TOPIC,
+    REASONS,
     REPLIES_TOPIC,
     REQUESTS_TOPIC,
     SIGNALS,
@@ -82,6 +84,7 @@ from online_learning.contract.replies import (
 __all__ = [
     "CATALOG_TOPIC",
     "CHOICES",
+    "COMMENT_MAX",
     "CUSTOMER_DECLINED",
     "DEAD_LETTER_MAX_PAYLOAD",
     "DEMAND_KEY",
@@ -91,6 +94,7 @@ __all__ = [
     "OUTCOMES",
     "PREFERENCES_TOPIC",
     "RANKINGS_TOPIC",
+    "REASONS",
     "REPLIES_TOPIC",
     "REQUESTS_TOPIC",
     "SIGNALS",
@@ -134,6 +138,7 @@ __all__ = [
     "event_payload",
     "is_demand_record",
     "load_schema",
+    "log_safe",
     "order_payload",
     "preference_key",
     "preference_payload",

@@ -23,6 +23,8 @@ from online_learning.contract.fields import (
     TAGS_MAX,
     TEXT_MAX,
     choice,
+    codes,
+    comment,
     count,
     describe,
     event_time,
@@ -44,6 +46,8 @@ from online_learning.contract.records import (
     OUTCOMES,
     PICKS_MAX,
     PREFERENCES_TOPIC,
+    REASONS,
+    REASONS_MAX,
     REQUESTS_TOPIC,
     SIGNALS,
     SIGNALS_TOPIC,
@@ -170,6 +174,12 @@ found, not_found, out_of_stock, in_stock, got 'lost'
 def decode_feedback(value: bytes | None) -> Feedback:
     """Decode a ``substitutions.feedback`` message value.
 
+    ``comment`` is untrusted text, cleaned as :func:`~online_learning.contract.fields.comment`
+    says: control characters other than newline and tab removed, cut to its first
+    :data:`~online_learning.contract.fields.COMMENT_MAX` characters (``comment_truncated``),
+    refused only if it holds NUL. ``reason`` codes are kept once each, in the order of
+    :data:`~online_learning.contract.records.REASONS`.
+
     Raises
     ------
     EventError
@@ -188,6 +198,11 @@ def decode_feedback(value: bytes | None) -> Feedback:
     ...
     online_learning.contract.EventError: substitutions.feedback: field 'position' must be an \
 integer >= 0, got true
+    >>> fb = decode_feedback(b'{"event_id": "e2", "store_id": "s1", "item_id": "milk-1l",'
+    ...     b' "substitute_id": "milk-2l", "outcome": "rejected", "ts": 1.5,'
+    ...     b' "comment": "way too pricey\\\\r\\\\n\\ud83d\\ude20", "reason": ["too_expensive"]}')
+    >>> fb.comment, fb.reason, fb.comment_truncated
+    ('way too pricey\\n😠', ('too_expensive',), False)
     >>> decode_feedback(b'[1, 2]')
     Traceback (most recent call last):
     ...
@@ -201,6 +216,9 @@ got an array
     ranking_id = obj.get("ranking_id", ABSENT)
     position = obj.get("position", ABSENT)
     propensity = obj.get("propensity", ABSENT)
+    note = obj.get("comment", ABSENT)
+    reason = obj.get("reason", ABSENT)
+    kept, cut = (None, False) if note is ABSENT else comment(t, "comment", note)
     return Feedback(
         event_id=text(t, "event_id", required(t, obj, "event_id"), ID_MAX),
         store_id=text(t, "store_id", required(t, obj, "store_id"), ID_MAX),
@@ -219,6 +237,9 @@ got an array
             if propensity is ABSENT
             else probability(t, "propensity", propensity, above_zero=True)
         ),
+        comment=kept,
+        reason=() if reason is ABSENT else codes(t, "reason", reason, REASONS, REASONS_MAX),
+        comment_truncated=cut,
     )
 
 

@@ -79,10 +79,25 @@ def product_payload(p: Product, *, derived: bool = False) -> dict[str, Any]:
 def event_payload(event: InventorySignal | Feedback) -> dict[str, Any]:
     """A signal or feedback event as its contract payload: every field that is set.
 
+    A feedback's ``reason`` codes are written only if there are any; ``comment_truncated``
+    describes what the decoder did, not what a producer sends, and is never written.
+
     >>> event_payload(InventorySignal("s1", "42", "found", 1.0))
     {'store_id': 's1', 'item_id': '42', 'signal': 'found', 'ts': 1.0}
+    >>> event_payload(Feedback("e1", "s1", "42", "43", "rejected", 1.0, reason=("quality",)))
+    {'event_id': 'e1', 'store_id': 's1', 'item_id': '42', 'substitute_id': '43', \
+'outcome': 'rejected', 'ts': 1.0, 'reason': ['quality']}
     """
-    return {name: value for name, value in dataclasses.asdict(event).items() if value is not None}
+    payload = {
+        name: value for name, value in dataclasses.asdict(event).items() if value is not None
+    }
+    if isinstance(event, Feedback):
+        del payload["comment_truncated"]
+        if event.reason:
+            payload["reason"] = list(event.reason)
+        else:
+            del payload["reason"]
+    return payload
 
 
 def encode_product(p: Product, *, derived: bool = False) -> tuple[bytes, bytes]:

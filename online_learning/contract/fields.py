@@ -8,6 +8,7 @@ Types are tested with ``type(x) is ...`` because orjson returns exact built-in t
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import orjson
@@ -16,6 +17,7 @@ from online_learning.contract.records import EventError
 
 __all__ = [
     "ABSENT",
+    "COMMENT_MAX",
     "ID_MAX",
     "NAME_MAX",
     "TAGS_MAX",
@@ -23,8 +25,11 @@ __all__ = [
     "TEXT_MAX",
     "boolean",
     "choice",
+    "codes",
+    "comment",
     "count",
     "describe",
+    "log_safe",
     "non_negative",
     "number",
     "parse_object",
@@ -42,6 +47,7 @@ NAME_MAX = 1000
 TEXT_MAX = 200
 TAG_MAX = 100
 TAGS_MAX = 50
+COMMENT_MAX = 1000  # characters of a comment kept; the rest is cut (see comment())
 
 ABSENT: Any = object()
 """What ``obj.get(field, ABSENT)`` returns for a field the payload does not have."""
@@ -207,3 +213,79 @@ def boolean(topic: str, field: str, value: Any) -> bool:
     if type(value) is not bool:
         raise EventError(f"{topic}: field '{field}' must be true or false, got {describe(value)}")
     return value
+
+
+# Any line break a form or a phone may send (CRLF, a lone CR, NEL, Unicode's line and paragraph
+# separators) reads as a newline.
+_LINE_BREAKS = re.compile("\r\n?|[\x85\u2028\u2029]")
+# What a comment never keeps: C0 and C1 control characters but tab and newline, DEL, the bidi
+# embeddings, overrides and isolates that can make text display in another order than it
+# reads ("Trojan Source"), and lone surrogates (orjson refuses them; a guard if that changes).
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def comment(
+    topic: str, field: str, value: Any, max_len: int = COMMENT_MAX
+) -> tuple[str | None, bool]:
+    """A free-text comment made safe to store and show, and whether it was cut.
+
+    Any language and emoji are kept. NUL is refused: it marks binary or corrupt data, and
+    databases and C strings downstream cannot hold it. Other control characters (tab and
+    newline excepted), bidi overrides and lone surrogates are removed, line breaks become
+    ``\\n``, and surrounding whitespace goes; what is left past ``max_len`` characters is cut
+    (the event is worth more than the end of its comment) and flagged. Nothing left: None.
+
+    >>> comment("t", "comment", "  Too pricey\\r\\nsorry \\u202egnp.exe\\x07 ")
+    ('Too pricey\\nsorry gnp.exe', False)
+    >>> comment("t", "comment", "ok " * 5, max_len=4)
+    ('ok o', True)
+    >>> comment("t", "comment", "\\x1b[2J")
+    ('[2J', False)
+    >>> comment("t", "comment", " \\t\\x00")
+    Traceback (most recent call last):
+    ...
+    online_learning.contract.EventError: t: field 'comment' must not contain NUL (U+0000)
+    """
+    if type(value) is not str:
+        raise EventError(f"{topic}: field '{field}' must be a string, got {describe(value)}")
+    if "\x00" in value:
+        # Not the text itself: an error text ends up in the dead-letter record and in logs.
+        raise EventError(f"{topic}: field '{field}' must not contain NUL (U+0000)")
+    value = _UNSAFE.sub("", _LINE_BREAKS.sub("\n", value)).strip()
+    cut = len(value) > max_len
+    if cut:
+        value = value[:max_len].rstrip()
+    return (value or None), cut
+
+
+def codes(
+    topic: str, field: str, value: Any, allowed: tuple[str, ...], max_items: int
+) -> tuple[str, ...]:
+    """A list of codes from ``allowed``, each kept once, in the order of ``allowed``.
+
+    >>> codes("t", "reason", ["quality", "cheap", "quality"], ("cheap", "quality"), 5)
+    ('cheap', 'quality')
+    """
+    if type(value) is not list:
+        raise EventError(f"{topic}: field '{field}' must be a list of codes, got {describe(value)}")
+    if len(value) > max_items:
+        raise EventError(
+            f"{topic}: field '{field}' must have at most {max_items} items, got {len(value)}"
+        )
+    for i, code in enumerate(value):
+        choice(topic, f"{field}[{i}]", code, allowed)
+    return tuple(code for code in allowed if code in value)
+
+
+def log_safe(value: str, limit: int = 80) -> str:
+    """Untrusted text as a log line may hold it: its first ``limit`` characters, quoted and
+    escaped (control characters, bidi overrides and other invisible ones as ``\\x``/``\\u``
+    escapes), and its length if it was cut.
+
+    >>> log_safe("Nope\\n<script>\\u202e")
+    "'Nope\\\\n<script>\\\\u202e'"
+    >>> log_safe("x" * 100, limit=3)
+    "'xxx'... (100 characters)"
+    """
+    shown = repr(value[:limit])
+    return shown if len(value) <= limit else f"{shown}... ({len(value)} characters)"

@@ -23,6 +23,8 @@ __all__ = [
     "PICKS_MAX",
     "PREFERENCES_TOPIC",
     "RANKINGS_TOPIC",
+    "REASONS",
+    "REASONS_MAX",
     "REPLIES_TOPIC",
     "REQUESTS_TOPIC",
     "SIGNALS",
@@ -58,6 +60,18 @@ OUTCOMES = ("accepted", "rejected", "refunded")
 # nothing at all (no substitute wanted or none available). Only the middle three name one.
 LINE_OUTCOMES = ("found", "substituted", "rejected", "refunded", "missing")
 SUBSTITUTE_OUTCOMES = ("substituted", "rejected", "refunded")
+# Why a customer refused a substitute, as a shopper app's buttons say it: a closed set, so a
+# count by reason stays a handful of series. A new code is a contract change (consumers first).
+REASONS = (
+    "too_expensive",
+    "wrong_size",
+    "different_brand",
+    "dietary",
+    "wrong_product",
+    "quality",
+    "other",
+)
+REASONS_MAX = 20  # codes in one event, repeats included (a double tap); kept once each
 PERFECT_OUTCOMES = ("found", "substituted")
 LINES_MAX = 500  # lines of one order; a bigger basket is a producer bug, not a shop
 # What a customer wants done when an item is missing: the model's best substitute, one of the
@@ -129,6 +143,14 @@ class Feedback:
     # the ranking's propensity, echoed back: with position 0 it is the exploration log entry
     # off-policy evaluation needs (docs/design.md), which survives the rankings' compaction
     propensity: float | None = None
+    # What the customer wrote or the shopper noted: untrusted text, cleaned by the decoder
+    # (no control characters but newline and tab, at most COMMENT_MAX characters); None if
+    # the event has none. Display or log it escaped (contract.fields.log_safe).
+    comment: str | None = None
+    # The reason codes sent, each once, in the order of REASONS; () if none.
+    reason: tuple[str, ...] = ()
+    # The comment sent was longer than COMMENT_MAX and was cut to its first COMMENT_MAX.
+    comment_truncated: bool = False
 
 
 @dataclass(slots=True, frozen=True)

@@ -17,6 +17,7 @@ from online_learning.contract import (
     CHOICES,
     LINE_OUTCOMES,
     OUTCOMES,
+    REASONS,
     SIGNALS,
     SUBSTITUTE_SOURCES,
     CatalogTombstone,
@@ -35,6 +36,7 @@ from online_learning.contract import (
     decode_signal,
     load_schema,
 )
+from online_learning.contract.fields import COMMENT_MAX
 from online_learning.contract.records import SUBSTITUTE_OUTCOMES
 from online_learning.product_text import normalize_tag
 
@@ -173,6 +175,17 @@ BOUNDARY_VALUES: list[Any] = [
     [{"item_id": "a", "score": 0.5, "p_accept": 0.5, "p_available": 0.5, "source": "model"}] * 50,
     [{"item_id": "a", "score": 0.5, "p_accept": 0.5, "p_available": 0.5, "source": "model"}] * 51,
     *BOUNDARY_STRINGS,
+    # feedback's reason codes and comment
+    *REASONS,
+    [*REASONS],
+    ["too_expensive", "too_expensive"],
+    ["Too_Expensive"],
+    ["too_expensive"] * 21,
+    "a\x00b",
+    "\x00",
+    " \r\n\t\x1b",
+    "\u202egnp.exe",
+    "c" * (COMMENT_MAX + 1),
 ]
 nasty_values = st.one_of(st.sampled_from(BOUNDARY_VALUES), json_values)
 
@@ -199,6 +212,11 @@ signals = st.fixed_dictionaries(
     {"store_id": ids, "item_id": ids, "signal": st.sampled_from(SIGNALS), "ts": event_times},
     optional={"quantity": counts, "source": ids},
 )
+# What customers write, within the limit: any text but NUL (which is refused), controls included.
+comments = st.one_of(
+    st.text(st.characters(blacklist_characters="\x00"), max_size=30),
+    st.sampled_from(["c" * COMMENT_MAX, "é" * COMMENT_MAX, "Zu teuer 😠", "<script>x</script>"]),
+)
 feedbacks = st.fixed_dictionaries(
     {
         "event_id": ids,
@@ -208,7 +226,14 @@ feedbacks = st.fixed_dictionaries(
         "outcome": st.sampled_from(OUTCOMES),
         "ts": event_times,
     },
-    optional={"order_id": ids, "customer_id": ids, "ranking_id": ids, "position": counts},
+    optional={
+        "order_id": ids,
+        "customer_id": ids,
+        "ranking_id": ids,
+        "position": counts,
+        "comment": comments,
+        "reason": st.lists(st.sampled_from(REASONS), max_size=4),
+    },
 )
 
 order_lines = st.one_of(
