@@ -3,10 +3,10 @@
 A confidently wrong prediction (high p_accept, then rejected or refunded) says more about what
 the features miss than a thousand near-misses. :class:`ConfidentMistakes` keeps the worst
 ``capacity`` of them from a feedback stream, and :func:`themes` names what each one has in
-common with the others (a size jump, another brand, a dearer item, a different kind of
-product, a lost tag, an offer near a hard-rule limit, a customer who has turned down most
-substitutes so far), so the report can say "most confident mistakes are size jumps in the
-yogurt aisle" instead of listing pairs.
+common with the others (the structural themes of :mod:`online_learning.themes`: a size jump,
+another brand, a dearer item, a different kind of product, a lost tag, an offer near a
+hard-rule limit; and a customer who has turned down most substitutes so far), so the report
+can say "most confident mistakes are size jumps in the yogurt aisle" instead of listing pairs.
 
 >>> book = ConfidentMistakes(capacity=2)
 >>> for p in (0.9, 0.2, 0.95, 0.8):
@@ -21,42 +21,22 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from online_learning.rules import HardRules
+from online_learning.themes import THEMES as STRUCTURAL_THEMES
+from online_learning.themes import themes
 
-__all__ = ["ConfidentMistakes", "Mistake", "themes"]
+__all__ = ["THEMES", "ConfidentMistakes", "Mistake", "themes"]
 
-THEMES = ("size", "brand", "price", "kind", "fat", "tags", "rule_edge", "customer")
+# The pair's structural themes (online_learning.themes, shared with the worker's live count)
+# and one of the customer's own, which needs their record so far.
+THEMES = (*STRUCTURAL_THEMES, "customer")
 # a customer whose record so far is at most this acceptance over at least CUSTOMER_MIN offers
 CUSTOMER_MAX_ACCEPTANCE = 0.25
 CUSTOMER_MIN = 2
-
-
-def themes(x: Mapping[str, float], rules: HardRules | None = None) -> tuple[str, ...]:
-    """Which known weak spots a pair's features show (empty: none of them, look closer)."""
-    out = []
-    if x.get("size_log_ratio", 0.0) > 0.4:  # more than ~1.5x bigger or smaller
-        out.append("size")
-    if x.get("brand_differs", 0.0) > 0:
-        out.append("brand")
-    if x.get("price_up", 0.0) > 0.15:
-        out.append("price")
-    if x.get("kind_jaccard", 1.0) < 0.34:
-        out.append("kind")
-    if x.get("fat_distance", 0.0) > 0 or x.get("fat_unknown", 0.0) > 0:
-        out.append("fat")
-    if x.get("tags_lost", 0.0) > 0:
-        out.append("tags")
-    if rules is not None:
-        price_ratio = 1.0 + x.get("price_up", 0.0)
-        size_ratio = math.exp(x.get("size_log_ratio", 0.0))
-        if price_ratio > 0.8 * rules.max_price_ratio or size_ratio > 0.8 * rules.max_size_ratio:
-            out.append("rule_edge")
-    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
