@@ -56,6 +56,7 @@ from online_learning.contract import (
 )
 from online_learning.offline.acceptance_truth import P_MAX, P_MIN, AcceptanceTruth
 from online_learning.offline.baskets import Baskets
+from online_learning.offline.comments import CommentWriter
 from online_learning.offline.instacart import load_instacart_products
 from online_learning.offline.keyed_random import KeyedRandom
 from online_learning.offline.populations import AnyPopulation, population
@@ -145,6 +146,7 @@ class Simulation:
                 config, self.population, draws, self._baskets.popularity_score
             )
         self._stated = StatedPreferences(config, self.products, self._baskets.popularity, draws)
+        self._notes = CommentWriter(config.seed)  # what customers write (comments.py)
 
         self._pick_queue: list[_Pick] = []
         self._order_info: dict[str, tuple[str, str]] = {}  # order -> (customer, store)
@@ -235,8 +237,10 @@ class Simulation:
 
         The customer accepts or rejects it with :meth:`true_accept_prob`; an accepted one is
         refunded later with a probability that grows as that probability falls, reported here
-        as outcome ``"refunded"``. ``position`` is the substitute's index in
-        ``ranked_item_ids``; the requested item itself and unknown ids are skipped. Returns
+        as outcome ``"refunded"``. The feedback carries what the customer wrote and the reason
+        buttons pressed, if any (:mod:`~online_learning.offline.comments`). ``position`` is
+        the substitute's index in ``ranked_item_ids``; the requested item itself and unknown
+        ids are skipped. Returns
         None, and counts the line unfilled, when nothing listed is in stock. A request that was
         already resolved or expired returns None and changes nothing.
         """
@@ -266,6 +270,7 @@ class Simulation:
         self._counts[outcome] += 1
         line_outcome = "substituted" if outcome == "accepted" else outcome
         self._close_request(order_id, line, OrderLine(request.item_id, line_outcome, item_id), ts)
+        note = self._notes.write(request.request_id, outcome, requested, candidate)
         return Feedback(
             event_id=f"{request.request_id}-fb",
             store_id=request.store_id,
@@ -277,6 +282,8 @@ class Simulation:
             customer_id=request.customer_id,
             ranking_id=ranking_id,
             position=position,
+            comment=note.comment,
+            reason=note.reason,
         )
 
     def expected_acceptance(
