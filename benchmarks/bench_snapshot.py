@@ -31,10 +31,11 @@ import argparse
 import random
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 
 from online_learning.contract import Feedback, Product
 from online_learning.engine import SubstitutionEngine
-from online_learning.features import pair_features
+from online_learning.features import FloatArray, pair_features
 from online_learning.offline.simulation import SimConfig, Simulation
 from online_learning.snapshot import decode_state, encode_state, engine_state, restore_engine
 
@@ -43,31 +44,35 @@ TARGET_S = 15.0
 TARGET_EVENTS = 5_000_000
 
 
-def feedback_log(products: list[Product], n: int, n_customers: int, seed: int) -> list[Feedback]:
+def feedback_stream(
+    products: list[Product], n: int, n_customers: int, seed: int
+) -> Iterator[Feedback]:
     """Same-aisle substitutions, uuid event ids, customers skewed (some order far more often),
-    one event a second: the shape of the live feedback stream."""
+    one event a second: the shape of the live feedback stream (made as it is read, so that
+    millions of events need not be held at once)."""
     rng = random.Random(seed)
     by_aisle: dict[str, list[Product]] = {}
     for p in products:
         by_aisle.setdefault(p.aisle, []).append(p)
     aisles = [items for items in by_aisle.values() if len(items) > 1]
-    out = []
     for i in range(n):
         requested, substitute = rng.sample(aisles[rng.randrange(len(aisles))], 2)
         customer = f"customer-{int(n_customers * rng.random() ** 2):07d}"
         outcome = "accepted" if rng.random() < 0.6 else "rejected"
-        out.append(
-            Feedback(
-                uuid.UUID(int=rng.getrandbits(128)).hex,
-                "store-001",
-                requested.item_id,
-                substitute.item_id,
-                outcome,
-                T0 + i,
-                customer_id=customer,
-            )
+        yield Feedback(
+            uuid.UUID(int=rng.getrandbits(128)).hex,
+            "store-001",
+            requested.item_id,
+            substitute.item_id,
+            outcome,
+            T0 + i,
+            customer_id=customer,
         )
-    return out
+
+
+def feedback_log(products: list[Product], n: int, n_customers: int, seed: int) -> list[Feedback]:
+    """:func:`feedback_stream` as a list."""
+    return list(feedback_stream(products, n, n_customers, seed))
 
 
 def replay(engine: SubstitutionEngine, log: list[Feedback]) -> float:
@@ -77,25 +82,23 @@ def replay(engine: SubstitutionEngine, log: list[Feedback]) -> float:
     return time.perf_counter() - start
 
 
-def build_cheaply(engine: SubstitutionEngine, log: list[Feedback], model_steps: int) -> float:
+def build_cheaply(engine: SubstitutionEngine, log: Iterable[Feedback], model_steps: int) -> float:
     """What ``on_feedback`` changes, part by part, without building and scoring features for
     the model (the first ``model_steps`` events only: the model's size does not grow)."""
     start = time.perf_counter()
     catalog, history, popularity = engine.catalog, engine.features.history, engine.popularity
     effects, tastes, seen = engine.effects, engine.tastes, engine.seen_feedback
     rng = random.Random(1)
-    # the tastes learn from real pair rows, a thousand of them in turn: building every
+    # the tastes learn from real pair rows, the first thousand events' in turn: building every
     # event's row is most of what makes a replay slow, and the state's size is what counts
-    rows = []
-    for event in log[:1000]:
+    rows: list[FloatArray] = []
+    for i, event in enumerate(log):
         requested, substitute = catalog.get(event.item_id), catalog.get(event.substitute_id)
         assert requested is not None and substitute is not None
-        rows.append(engine.features.pair_vector(requested, substitute))
-    for i, event in enumerate(log):
+        if len(rows) < 1000:
+            rows.append(engine.features.pair_vector(requested, substitute))
         if not seen.add(event.event_id):
             continue
-        requested, substitute = catalog.get(event.item_id), catalog.get(event.substitute_id)
-        assert requested is not None and substitute is not None
         y = event.outcome == "accepted"
         if i < model_steps:
             row = engine.features.pair_vector(requested, substitute)

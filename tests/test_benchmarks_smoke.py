@@ -278,3 +278,25 @@ def test_bad_input_benchmark_dead_letters_every_kind_and_ranks_the_good_record()
     for _name, rate, ratio, delay in rows:  # every burst dead-lettered, every good record seen
         assert float(rate.replace(",", "")) > 0 and float(ratio) > 0 and float(delay) > 0, out
     assert re.search(r"^valid signals \(baseline\)\s+[\d,]+\s+1\.00x\s+[\d.]+ s$", out, re.M), out
+
+
+@pytest.mark.heavy  # about a minute: a 20,000-event state, three snapshot codecs
+def test_snapshot_benchmark_restores_each_codec_to_the_same_model() -> None:
+    out = run("bench_snapshot.py", "--quick")
+    assert re.search(r"replay baseline: 2,000 events in [\d.]+ s = \d+ us/event", out), out
+    for codec in ("none", "zlib", "lzma"):  # each restored engine held the same digests
+        assert re.search(rf"^\s+{codec}: .* restore .*\(digests equal\)$", out, re.M), out
+    assert re.search(r"snapshot at least every [\d,]+ events", out), out
+
+
+@pytest.mark.broker
+@pytest.mark.heavy  # one to three minutes: four worker processes one after another
+def test_restart_benchmark_readies_each_worker_from_the_snapshot_with_every_event_learned() -> None:
+    out = run("bench_restart.py", "--quick", timeout=600)
+    assert "2. snapshot at offset 17,999: state of 18,000 events" in out, out
+    names = ("first of a new group", "the same worker restarted", "a worker added to the group")
+    for name in names:  # each waited for all 20,000 learned, the snapshot loaded per its log
+        assert re.search(
+            rf"{name}: all learned\s+[\d.]+ s .* the snapshot loaded in\s+[\d.]+ s$", out, re.M
+        ), out
+    assert re.search(r"baseline: a worker without snapshots learned all 5,000 events", out), out
