@@ -17,6 +17,11 @@ than a learner ever sees (the simulator's hidden truth, so never a policy to shi
   (store, item) cannot: the formula is averaged over a fixed panel of customers (their mean
   logit for the pair without the latent effects), and the learner learns against that average,
   so a customer's own tastes are noise to it. Still given the formula and the panel's tastes.
+  It also scores ``panel_best``: the candidate with the highest true acceptance averaged over
+  the panel, every latent effect known. That is the most a ranking that cannot see the
+  customer could offer however much it learned, the ceiling to hold a per-(store, item)
+  ranking to; on a token world (``--population tokens-...``, whose only latent effect is an
+  item's appeal) it is the number to state the bar against.
 
 Every policy answers the same requests of one simulation (the ideal learner's offers are the
 ones resolved, so its feedback is what it learns from) from the same pools as ``fillrate
@@ -132,37 +137,32 @@ def run_seed(
     sim = Simulation(SimConfig(seed=seed, population=population), products)
     pools = AislePools(engine, load_order_popularity(), seed)
     people = sim.population
-    prior_sd = {
-        "appeal": people.appeal_sd,
-        "pair": people.pair_sd,
-        "brand": people.brand_sd,
-        "switch": people.switch_sd,
-    }
+    # A token world's only latent level is an item's appeal; the others are 0 there.
+    prior_sd = {level: float(getattr(people, f"{level}_sd", 0.0)) for level in LEVELS}
     posterior = LatentPosterior({level: prior_sd[level] for level in learn})
     sampler = random.Random(f"ceiling-thompson|{seed}")
     panel = random.Random(f"ceiling-panel|{seed}").sample(sim.customer_ids, blind_panel)
-    panel_known: dict[tuple[str, str], float] = {}
+    panel_known: dict[tuple[str, str], tuple[float, float]] = {}
 
-    def blind(requested: Product, candidate: Product, latent: float) -> float:
-        """The panel's mean logit for this pair, less its latent effects.
+    def blind(requested: Product, candidate: Product, latent: float) -> tuple[float, float]:
+        """The panel's mean logit for this pair, less its latent effects, and the panel's mean
+        true acceptance of it.
 
-        Over the customers whose acceptance is not clipped (where the logit is exact): one
-        who refuses everything sits at 0.01 whatever the latent effects, and would turn them
-        around. A pair every panel customer refuses scores as a refusal.
+        The logit is over the customers whose acceptance is not clipped (where the logit is
+        exact): one who refuses everything sits at 0.01 whatever the latent effects, and would
+        turn them around. A pair every panel customer refuses scores as a refusal.
         """
         key = (requested.item_id, candidate.item_id)
         value = panel_known.get(key)
         if value is None:
-            exact = [
-                logit(p) - latent
-                for p in (sim.true_accept_prob(c, requested, candidate) for c in panel)
-                if P_MIN < p < P_MAX
-            ]
-            value = panel_known[key] = statistics.fmean(exact) if exact else REFUSAL
+            probs = [sim.true_accept_prob(c, requested, candidate) for c in panel]
+            exact = [logit(p) - latent for p in probs if P_MIN < p < P_MAX]
+            known = statistics.fmean(exact) if exact else REFUSAL
+            value = panel_known[key] = (known, statistics.fmean(probs))
         return value
 
     learner = "thompson" if thompson else "ideal"
-    policies = ("random", "known", learner, "oracle")
+    policies = ("random", "known", learner, *(("panel_best",) if panel else ()), "oracle")
     result = SeedRun(seed, totals=dict.fromkeys(policies, 0.0))
     window_totals = dict.fromkeys(policies, 0.0)
     started = time.perf_counter()
@@ -181,8 +181,11 @@ def run_seed(
             probs = sim.true_accept_probs(request.customer_id, requested, pool)
             effects = [sim.hidden_effects(requested, c) for c in pool]
             latent = [sum(e.values()) for e in effects]
+            panel_p: list[float] = []
             if panel:
-                known = [blind(requested, c, z) for c, z in zip(pool, latent, strict=True)]
+                seen = [blind(requested, c, z) for c, z in zip(pool, latent, strict=True)]
+                known = [k for k, _ in seen]
+                panel_p = [p for _, p in seen]
                 # a hard refusal the formula shows for the whole panel
                 refused = [k <= REFUSAL for k in known]
             else:
@@ -203,6 +206,8 @@ def run_seed(
                 learner: max(range(len(pool)), key=lambda i: scores[i]),
                 "oracle": max(range(len(pool)), key=lambda i: probs[i]),
             }
+            if panel:
+                picks["panel_best"] = max(range(len(pool)), key=lambda i: panel_p[i])
             for policy, index in picks.items():
                 result.totals[policy] += probs[index]
                 window_totals[policy] += probs[index]

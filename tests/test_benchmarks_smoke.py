@@ -236,8 +236,18 @@ def test_learnability_ceiling_blind_to_the_customer_learns_against_a_panel() -> 
     out = run("learnability_ceiling.py", "--quick", "--blind", "5")
     assert "blind: knows a panel of 5 customers' mean, not who asks" in out, out
     rows = ceiling_rows(out)
-    assert list(rows) == ["random", "known", "ideal", "oracle"], out
+    assert list(rows) == ["random", "known", "ideal", "panel_best", "oracle"], out
     assert rows["random"][0] < rows["known"][0] < rows["oracle"][0], out
+    assert rows["random"][0] < rows["panel_best"][0] <= rows["oracle"][0], out
+
+
+def test_learnability_ceiling_states_a_token_worlds_ceiling_for_a_blind_ranking() -> None:
+    """On a token world only an item's appeal is latent: the best offer for the panel's
+    average customer is the ceiling a ranking per (store, item) is held to."""
+    out = run("learnability_ceiling.py", "--quick", "--blind", "5", "--population", "tokens-aisle")
+    rows = ceiling_rows(out)
+    assert list(rows) == ["random", "known", "ideal", "panel_best", "oracle"], out
+    assert rows["random"][1] < 0.5 < rows["panel_best"][1] <= rows["oracle"][1] == 1.0, out
 
 
 def test_learnability_ceiling_says_when_a_seed_ran_out_of_simulated_time() -> None:
