@@ -196,6 +196,7 @@ class SubstitutionEngine:
         )
         self.availability = AvailabilityState(availability)
         self.model = model or AcceptanceModel()
+        self.features.interactions = self.model.interactions  # its column reads them live
         self.effects = RandomEffects(self.config.effects) if self.config.effects else None
         self.tastes = CustomerTastes(self.config.tastes) if self.config.tastes else None
         self.seen_feedback = RecentIds(self.config.dedup_capacity)
@@ -316,7 +317,7 @@ class SubstitutionEngine:
         if not self.seen_feedback.add(feedback.event_id):
             return FeedbackOutcome(FeedbackResult.DUPLICATE, feedback.event_id, y)
         self.clock = max(self.clock, feedback.ts)
-        row = self.features.pair_vector(requested, substitute)
+        row, keys = self.features.pair_row(requested, substitute)
         x = pair_features(row)
         base = self.model.logit_one(x)
         key = self.effect_key(requested, substitute)
@@ -331,7 +332,7 @@ class SubstitutionEngine:
         if tastes is not None and customer is not None:
             # backfitting: the population's logit without the customer's own offset
             tastes.learn_one(customer, row, y, population)
-        self.model.learn_one(x, y)
+        self.model.learn_one(x, y, keys)
         self.features.history.update(requested.item_id, substitute.item_id, y)
         if effects is not None:
             # with the customer's offset, so a brand's effect does not absorb one customer's
@@ -503,6 +504,7 @@ class SubstitutionEngine:
         h = hashlib.blake2b(digest_size=8)
         h.update(weights.tobytes())
         h.update(repr((intercept, self.model.n_learned)).encode())
+        h.update(self.model.interactions_digest().encode())
         if self.effects is not None:
             h.update(self.effects.summary().encode())
         if self.tastes is not None and len(self.tastes):

@@ -26,12 +26,17 @@ Feature meanings (all roughly in [-3, 3], so SGD needs no scaler):
   when the requested item states one; whether the candidate states none.
 - ``price_up``: how much dearer the candidate is (price ratio - 1, 0 when cheaper): customers
   mind paying more far more than they enjoy paying less.
+- ``interactions``: the summed learned weight of the pair's hashed interaction keys (words,
+  brands, tags and binned features of the two items, per aisle:
+  :mod:`online_learning.interactions`); 0 before any feedback, and its model weight is 1.
 
 The two history features come from feedback (:mod:`online_learning.acceptance_history`), so
 they are the learned part of the features; they are 0 for every pair before any feedback.
-Popularity is learned too, from the shared learning log. These three columns change while
-the catalog stands still, so they are never cached: a ranking reads them live, by item code,
-and new popularity reaches the next ranking and the next feedback event at once.
+Popularity is learned too, from the shared learning log, and so are the interaction weights
+(the model's). These four columns change while the catalog stands still, so they are never
+cached: a ranking reads them live (by item code; the interactions through the pair's hashed
+keys, which are cached with the candidates), and what was learned reaches the next ranking
+and the next feedback event at once.
 Everything else here is one pipeline from products to feature rows: an item's columns
 (:func:`item_row`), a pool's matrix (:class:`AisleMatrix`), a requested item's rule-passing
 candidates (:class:`CandidateBlock`) and the cache of both (:class:`FeatureStore`).
@@ -50,6 +55,14 @@ import numpy.typing as npt
 
 from online_learning.acceptance_history import AcceptanceHistory
 from online_learning.contract import Product
+from online_learning.interactions import (
+    InteractionWeights,
+    ItemKeys,
+    KeyIndex,
+    PoolKeys,
+    item_keys,
+    pair_index,
+)
 from online_learning.popularity import Popularity
 from online_learning.product_text import (
     FAT_LEVELS,
@@ -78,6 +91,7 @@ FEATURES: tuple[str, ...] = (
     "fat_distance",
     "fat_unknown",
     "price_up",
+    "interactions",
 )
 N_FEATURES = len(FEATURES)
 _KIND, _FAT_DISTANCE, _FAT_UNKNOWN, _PRICE_UP = (
@@ -85,6 +99,13 @@ _KIND, _FAT_DISTANCE, _FAT_UNKNOWN, _PRICE_UP = (
 )
 _ITEM_HISTORY, _PAIR_HISTORY = FEATURES.index("item_history"), FEATURES.index("pair_history")
 _POPULARITY = FEATURES.index("popularity")
+_INTERACTIONS = FEATURES.index("interactions")
+# The content columns the interaction keys bin per aisle (the learned ones change under a key).
+_CONTENT_COLUMNS = {
+    name: i
+    for i, name in enumerate(FEATURES)
+    if name not in ("popularity", "item_history", "pair_history", "interactions")
+}
 _DIMS = {"g": 0, "ml": 1, "ct": 2}
 
 FloatArray = npt.NDArray[np.float64]
@@ -129,6 +150,7 @@ class ItemRow:
     log_price: float
     tags: int
     fat: int
+    keys: ItemKeys
 
 
 # Words that say nothing about what a product is, for kind_jaccard: "Cheddar Style Shreds" are
@@ -156,6 +178,7 @@ def item_row(product: Product, tags: TagVocabulary) -> ItemRow:
         log_price=math.log(product.price) if product.price and product.price > 0 else math.nan,
         tags=tags.mask(product.tags),
         fat=fat_level(product.tags),
+        keys=item_keys(product),
     )
 
 
@@ -243,6 +266,7 @@ class AisleMatrix:
             [p.price if p.price and p.price > 0 else math.nan for p in products], dtype=np.float64
         )
         self.tags = np.array([r.tags for r in rows], dtype=np.uint64)
+        self.keys = PoolKeys([r.keys for r in rows])
         self.popularity_source = popularity if isinstance(popularity, Popularity) else None
         self.popularity_codes: IndexArray | None = None
         self.popularity: FloatArray | None = None  # fixed values, without a live source
@@ -260,12 +284,17 @@ class AisleMatrix:
         return len(self.ids)
 
     def pair_matrix(
-        self, req: ItemRow, rows: IndexArray | None = None, with_history: bool = True
+        self,
+        req: ItemRow,
+        rows: IndexArray | None = None,
+        with_history: bool = True,
+        interactions: InteractionWeights | None = None,
     ) -> FloatArray:
         """Pair features of ``req`` against every row (or only ``rows``, in that order).
 
         Shape (number of rows, len(FEATURES)); ranking asks only for the rows that passed
-        the rules and availability, learning for one row.
+        the rules and availability, learning for one row. ``interactions``: the learned
+        weights the ``interactions`` column sums (with the history; None: it stays 0).
         """
 
         def take(column: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -313,7 +342,18 @@ class AisleMatrix:
                 else dict(zip(self.id_array[rows].tolist(), range(n), strict=True))
             )
             self.history.fill(req.item_id, positions, out[:, _ITEM_HISTORY], out[:, _PAIR_HISTORY])
+        if interactions is not None and with_history:
+            out[:, _INTERACTIONS] = interactions.scores(
+                self.key_index(req, rows, out, interactions.config.bits)
+            )
         return out
+
+    def key_index(
+        self, req: ItemRow, rows: IndexArray | None, content: FloatArray, bits: int
+    ) -> KeyIndex:
+        """The hashed interaction keys of ``req`` against every row (or ``rows``), given
+        those rows' content features (:func:`~online_learning.interactions.pair_index`)."""
+        return pair_index(req.keys, self.keys, rows, content, _CONTENT_COLUMNS, bits)
 
     def popularity_column(self, rows: IndexArray | None = None) -> FloatArray:
         """The popularity of every row (or of ``rows``), as it is now."""
@@ -372,11 +412,15 @@ class CandidateBlock:
     popularity_codes: IndexArray | None = None  # per row, the item's code in ``popularity``
     popularity: Popularity | None = None
     brand_index: Mapping[str, int] | None = None  # brand -> its code (brand_names inverted)
+    keys: KeyIndex | None = None  # per row, the pair's hashed interaction keys
+    interactions: InteractionWeights | None = None  # the learned weights ``keys`` index
 
     def with_history(self, requested_id: str, history: AcceptanceHistory) -> FloatArray:
         """The pair features of every row as they are now: the content, the acceptance
-        history of ``history`` and the current popularity."""
+        history of ``history``, the current popularity and the learned interactions."""
         pair = self.content.copy()
+        if self.keys is not None and self.interactions is not None:
+            pair[:, _INTERACTIONS] = self.interactions.scores(self.keys)
         if self.popularity is not None and self.popularity_codes is not None:
             pair[:, _POPULARITY] = self.popularity.column(self.popularity_codes)
         if self.codes is not None and history is self.coded_by:
@@ -427,6 +471,9 @@ class FeatureStore:
         )
         self.tags = TagVocabulary(sorted(rules.preserve_tags | rules.match_tags))
         self.history = AcceptanceHistory()
+        # The model's learned interaction weights (the engine hands them over; None: none):
+        # read live, like the history, for the ``interactions`` column.
+        self.interactions: InteractionWeights | None = None
         self._matrices: OrderedDict[str, tuple[int, AisleMatrix]] = OrderedDict()
         self._max_pools = 256
         # item id -> (the product it was computed from, its row); parsing names is the costly
@@ -499,10 +546,13 @@ class FeatureStore:
         ids = tuple(matrix.id_array[rows].tolist())
         codes = matrix.codes
         assert codes is not None  # matrix() builds every pool with this store's history
+        req = self.row(requested)
+        content = matrix.pair_matrix(req, rows, with_history=False)
+        interactions = self.interactions
         block = CandidateBlock(
             ids=ids,
             positions=dict(zip(ids, range(len(ids)), strict=True)),
-            content=matrix.pair_matrix(self.row(requested), rows, with_history=False),
+            content=content,
             brand_codes=matrix.brand[rows],
             brand_names=matrix.brand_names,
             codes=codes[rows],
@@ -512,6 +562,10 @@ class FeatureStore:
             else matrix.popularity_codes[rows],
             popularity=matrix.popularity_source,
             brand_index=matrix.brand_index,
+            keys=None
+            if interactions is None
+            else matrix.key_index(req, rows, content, interactions.config.bits),
+            interactions=interactions,
         )
         if keep:
             self._insert(requested, version, block)
@@ -545,6 +599,13 @@ class FeatureStore:
         A candidate stored in the requested item's pool uses that pool's cached columns;
         any other (another aisle, or a product not in the catalog) gets a one-row matrix.
         """
+        return self.pair_row(requested, candidate)[0]
+
+    def pair_row(
+        self, requested: Product, candidate: Product
+    ) -> tuple[FloatArray, KeyIndex | None]:
+        """:meth:`pair_vector` and the pair's hashed interaction keys (None without
+        interaction weights): what learning from the pair needs."""
         block = self._cached_block(requested)
         if block is not None:
             at = block.positions.get(candidate.item_id)
@@ -555,7 +616,14 @@ class FeatureStore:
         if row is None or self.catalog.get(candidate.item_id) != candidate:
             matrix = AisleMatrix([candidate], self.popularity, self.tags, self.rules, self.history)
             row = 0
-        return matrix.pair_matrix(self.row(requested), np.array([row]))[0]
+        req, rows = self.row(requested), np.array([row])
+        vector = matrix.pair_matrix(req, rows)[0]
+        interactions = self.interactions
+        if interactions is None:
+            return vector, None
+        keys = matrix.key_index(req, rows, vector[None, :], interactions.config.bits)[0]
+        vector[_INTERACTIONS] = interactions.score(keys)
+        return vector, keys
 
     def _cached_block(self, requested: Product) -> CandidateBlock | None:
         """The requested item's candidate block if one is cached and current (none is built,
@@ -574,7 +642,7 @@ class FeatureStore:
 
     def _block_vector(
         self, requested: Product, candidate: Product, block: CandidateBlock, at: int
-    ) -> FloatArray:
+    ) -> tuple[FloatArray, KeyIndex | None]:
         """One pair's features from the row of a cached candidate block.
 
         Learning mostly hears about candidates a ranking offered, whose content features the
@@ -588,7 +656,20 @@ class FeatureStore:
         history = self.history
         vector[_ITEM_HISTORY] = history.item_log_odds(candidate.item_id)
         vector[_PAIR_HISTORY] = history.pair_log_odds(requested.item_id, candidate.item_id)
-        return vector
+        interactions = self.interactions
+        if interactions is None:
+            return vector, None
+        if block.keys is not None and block.interactions is interactions:
+            keys = block.keys[at]
+        else:  # a block built before the weights were handed over
+            keys = self.matrix(requested).key_index(
+                self.row(requested),
+                np.array([self.matrix(requested).index[candidate.item_id]]),
+                vector[None, :],
+                interactions.config.bits,
+            )[0]
+        vector[_INTERACTIONS] = interactions.score(keys)
+        return vector, keys
 
 
 def pair_features(vector: FloatArray) -> dict[str, float]:

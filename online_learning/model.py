@@ -9,6 +9,12 @@ feedback, SGD at the floor rate once it has seen a lot, so the model keeps adapt
 
 Ranking scores many candidates at once with :meth:`AcceptanceModel.predict_proba_matrix`, a dot
 product over the same weights River holds; a test holds it to ``predict_proba_one``.
+
+Fifteen hand-set features can only say "alike" in one way everywhere. The model also owns
+hashed interaction weights (:mod:`online_learning.interactions`: pairs of words, brands, tags
+and binned features, per aisle), learned jointly with River's weights from the same
+gradient; their sum for a pair is the ``interactions`` feature, whose own weight stays 1.
+They start at 0, so before any feedback the model predicts exactly what the prior does.
 """
 
 from __future__ import annotations
@@ -22,6 +28,12 @@ import numpy.typing as npt
 from river import linear_model, optim, utils
 
 from online_learning.features import FEATURES
+from online_learning.interactions import (
+    InteractionConfig,
+    InteractionWeights,
+    KeyIndex,
+    interaction_config_key,
+)
 from online_learning.logistic import sigmoid
 from online_learning.optimizers import FlooredAdaGrad
 
@@ -43,9 +55,12 @@ PRIOR_WEIGHTS: dict[str, float] = {
     "fat_distance": -0.8,
     "fat_unknown": -0.3,
     "price_up": -1.0,
+    "interactions": 1.0,  # a sum of learned weights, not a similarity: held at 1
 }
 PRIOR_INTERCEPT = -1.2
-HISTORY_FEATURES = frozenset({"item_history", "pair_history"})
+INTERACTIONS = "interactions"
+# Learned inputs: with them the "prior" would already be learning (prior_proba_one).
+HISTORY_FEATURES = frozenset({"item_history", "pair_history", INTERACTIONS})
 
 
 class AcceptanceModel:
@@ -54,6 +69,9 @@ class AcceptanceModel:
     ``learning_rate`` and ``min_learning_rate`` are the weights' AdaGrad rate and its floor;
     the intercept takes plain SGD steps of ``intercept_lr``. ``optimizer`` replaces the
     weights' optimizer (benchmarks/compare_models.py compares plain SGD with it).
+    ``interactions``: size and rates of the hashed interaction weights (None: none, the
+    ``interactions`` feature is then always 0); they learn from :meth:`learn_one` calls that
+    pass the pair's keys.
 
     >>> m = AcceptanceModel()
     >>> x = {"name_jaccard": 0.8, "brand_match": 1.0, "tag_jaccard": 1.0, "popularity": 0.5}
@@ -73,6 +91,7 @@ class AcceptanceModel:
         prior_weights: dict[str, float] | None = None,
         prior_intercept: float = PRIOR_INTERCEPT,
         optimizer: optim.base.Optimizer | None = None,
+        interactions: InteractionConfig | None = InteractionConfig(),  # noqa: B008 (frozen)
     ) -> None:
         weights = dict(PRIOR_WEIGHTS if prior_weights is None else prior_weights)
         unknown = set(weights) - set(FEATURES)
@@ -87,9 +106,10 @@ class AcceptanceModel:
             intercept_lr=intercept_lr,
         )
         # A copy: VectorDict wraps the dict it is given, and learning would move the prior too.
-        self.estimator._weights = utils.VectorDict(dict(weights))
+        self.estimator._weights = utils.VectorDict({**weights, INTERACTIONS: 1.0})
         self.prior_weights = weights
         self.prior_intercept = prior_intercept
+        self.interactions = None if interactions is None else InteractionWeights(interactions)
         self.n_learned = 0
         # (n_learned, the weights object, weights in FEATURES order, intercept): coefficients()
         self._coefficients: tuple[int, Any, npt.NDArray[np.float64], float] | None = None
@@ -117,8 +137,20 @@ class AcceptanceModel:
         )
         return sigmoid(z)
 
-    def learn_one(self, x: dict[str, float], y: bool) -> None:
-        self.estimator.learn_one(x, bool(y))
+    def learn_one(self, x: dict[str, float], y: bool, keys: KeyIndex | None = None) -> None:
+        """One step from one pair; ``keys``: its hashed interaction keys (None: River's
+        weights learn alone), whose weights take a step on the same gradient."""
+        interactions = self.interactions
+        if interactions is None or keys is None:
+            self.estimator.learn_one(x, bool(y))
+        else:
+            gradient = sigmoid(self.logit_one(x)) - float(bool(y))
+            self.estimator.learn_one(x, bool(y))
+            interactions.learn(keys, gradient)
+        if INTERACTIONS in x:
+            # The weights it sums are what learns; a scale on it would be a second,
+            # redundant way to move the same logit (and could flip their sign).
+            self.estimator._weights[INTERACTIONS] = 1.0
         self.n_learned += 1
 
     def state(self) -> dict[str, Any]:
@@ -137,12 +169,14 @@ class AcceptanceModel:
         else:
             raise TypeError(f"cannot snapshot the state of optimizer {type(optimizer).__name__}")
         weights = estimator._weights
+        interactions = self.interactions
         return {
             "names": [str(name) for name in weights],
             "weights": [float(weights[name]) for name in weights],
             "intercept": float(estimator.intercept),
             "optimizer": optimizer_state,
             "n_learned": self.n_learned,
+            "interactions": None if interactions is None else interactions.state(),
         }
 
     def load_state(self, state: Mapping[str, Any]) -> None:
@@ -156,6 +190,11 @@ class AcceptanceModel:
         names, values = list(state["names"]), [float(v) for v in state["weights"]]
         if len(names) != len(values):
             raise ValueError("weight names and values differ in length")
+        interactions = self.interactions
+        if (state.get("interactions") is None) != (interactions is None):
+            raise ValueError("interaction weights in only one of the state and the model")
+        if interactions is not None:
+            interactions.load_state(state["interactions"])
         if isinstance(optimizer, FlooredAdaGrad):
             optimizer.load_state(optimizer_state)
         else:
@@ -180,8 +219,15 @@ class AcceptanceModel:
                 estimator.clip_gradient,
                 sorted(self.prior_weights.items()),
                 self.prior_intercept,
+                interaction_config_key(
+                    None if self.interactions is None else self.interactions.config
+                ),
             )
         )
+
+    def interactions_digest(self) -> str:
+        """A short hash of the learned interaction weights ("" without any)."""
+        return "" if self.interactions is None else self.interactions.digest()
 
     def coefficients(self) -> tuple[npt.NDArray[np.float64], float]:
         """Weights in FEATURES order (a read-only array) and the intercept, for vectorised

@@ -86,6 +86,7 @@ def test_feature_names_and_order_are_the_contract_with_the_model() -> None:
         "fat_distance",
         "fat_unknown",
         "price_up",
+        "interactions",
     )
     assert set(PRIOR_WEIGHTS) == set(FEATURES)
 
@@ -214,6 +215,7 @@ def random_rows(rng: np.random.Generator, n: int) -> np.ndarray:
             rng.integers(0, 4, n),  # fat_distance
             rng.integers(0, 2, n),  # fat_unknown
             rng.uniform(0, 3, n),  # price_up
+            rng.uniform(-2, 2, n),  # interactions (a sum of learned weights)
         ]
     ).astype(np.float64)
     assert rows.shape[1] == len(FEATURES)

@@ -1,0 +1,167 @@
+"""Hashed interaction weights: a cold start as the prior, learning that carries to unseen pairs,
+the same scores on the ranking's and the learner's paths, and snapshots that keep them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from online_learning.contract import Feedback, InventorySignal, Product
+from online_learning.engine import EngineConfig, SubstitutionEngine
+from online_learning.features import FEATURES, pair_features
+from online_learning.interactions import InteractionConfig, InteractionWeights
+from online_learning.model import AcceptanceModel
+from online_learning.snapshot import SnapshotError, engine_snapshot, restore_engine
+
+CONFIG = EngineConfig(explore_epsilon=0.0, effects=None, tastes=None)
+
+
+def coffee(item_id: str, name: str, brand: str, price: float, tags: frozenset[str] = frozenset()):
+    return Product(item_id, name, "coffee", "beverages", price, 12.0, "oz", brand, tags)
+
+
+CATALOG = [
+    coffee("c1", "Morning Roast Ground Coffee", "Acme", 8.0),
+    coffee("c2", "Morning Roast Vanilla Ground Coffee", "Acme", 8.5),
+    coffee("c3", "Dark Roast Ground Coffee", "Bolt", 7.5),
+    coffee("c4", "House Blend Vanilla Ground Coffee", "Bolt", 8.0),
+    coffee("c5", "House Blend Ground Coffee", "Crest", 8.2),
+    coffee("c6", "Colombian Vanilla Whole Bean Coffee", "Crest", 9.0, frozenset({"organic"})),
+    coffee("c7", "Colombian Whole Bean Coffee", "Dune", 9.1, frozenset({"organic"})),
+    coffee("c8", "Italian Roast Vanilla Coffee", "Dune", 8.8),
+    coffee("c9", "Breakfast Blend Coffee", "Echo", 7.9),
+]
+
+
+def engine(model: AcceptanceModel | None = None) -> SubstitutionEngine:
+    return SubstitutionEngine(products=CATALOG, config=CONFIG, model=model, wall_clock=lambda: 0.0)
+
+
+def item(e: SubstitutionEngine, item_id: str) -> Product:
+    """The catalog's record (it adds tags the names imply, such as decaf's caffeine_free)."""
+    product = e.catalog.get(item_id)
+    assert product is not None
+    return product
+
+
+def p_of(e: SubstitutionEngine, requested: str, candidate: str) -> float:
+    return e.p_accept(item(e, requested), item(e, candidate))
+
+
+def all_p(e: SubstitutionEngine) -> list[float]:
+    return [p_of(e, r.item_id, c.item_id) for r in CATALOG for c in CATALOG if r is not c]
+
+
+def ranked_p(e: SubstitutionEngine, item_id: str, ts: float) -> dict[str, float]:
+    [ranking] = e.on_signal(InventorySignal(f"store-{item_id}", item_id, "not_found", ts))
+    return {s.item_id: s.p_accept for s in ranking.substitutes}
+
+
+def vanilla_is_refused(e: SubstitutionEngine, pairs: list[tuple[str, str]], rounds: int) -> None:
+    """Customers who asked for regular coffee refuse vanilla, and accept the rest."""
+    n = 0
+    for _ in range(rounds):
+        for requested, substitute in pairs:
+            vanilla = "Vanilla" in item(e, substitute).name
+            outcome = "rejected" if vanilla else "accepted"
+            e.on_feedback(Feedback(f"e{n}", "s1", requested, substitute, outcome, float(n)))
+            n += 1
+
+
+# Feedback on some pairs only: c9 -> c8 (a vanilla) and c9 -> c5 are never in it.
+TRAINING = [("c1", "c2"), ("c1", "c3"), ("c3", "c4"), ("c3", "c5"), ("c5", "c6"), ("c7", "c1")]
+
+
+def test_a_cold_start_predicts_exactly_what_the_model_without_interactions_does() -> None:
+    with_them, without = engine(), engine(AcceptanceModel(interactions=None))
+    assert with_them.model.interactions is not None
+    assert all_p(with_them) == all_p(without)
+    assert ranked_p(with_them, "c1", 10.0) == ranked_p(without, "c1", 10.0)
+    assert with_them.model_digest() != "" and with_them.model.interactions.touched == 0
+
+
+def test_what_is_learned_on_some_pairs_carries_to_pairs_never_seen() -> None:
+    e, linear = engine(), engine(AcceptanceModel(interactions=None))
+    before = p_of(e, "c9", "c8"), p_of(e, "c9", "c5")
+    for learner in (e, linear):
+        vanilla_is_refused(learner, TRAINING, 15)
+    vanilla, regular = p_of(e, "c9", "c8"), p_of(e, "c9", "c5")
+    # The word "vanilla" in a candidate now counts against it, for a requested item (c9) and a
+    # candidate (c8) no feedback named; the linear model has no feature that could say so.
+    assert vanilla < before[0] and regular > before[1]
+    assert vanilla < regular
+    gap = regular - vanilla
+    linear_gap = p_of(linear, "c9", "c5") - p_of(linear, "c9", "c8")
+    assert gap > linear_gap
+
+
+def test_a_ranking_scores_every_candidate_as_the_learner_scores_its_pair() -> None:
+    e = engine()
+    vanilla_is_refused(e, TRAINING, 5)
+    for ts, requested in enumerate(("c9", "c1", "c6"), start=100):
+        ranked = ranked_p(e, requested, float(ts))  # the pool's matrix, one product
+        assert ranked
+        for item_id, p in ranked.items():
+            # the per-pair path: a cached candidate block's row
+            assert p == pytest.approx(p_of(e, requested, item_id), abs=1e-12)
+    # and a pair with no cached block (another engine, same learned state): a one-row matrix
+    fresh = engine()
+    restore_engine(fresh, engine_snapshot(e, {}))
+    for requested in ("c2", "c4"):
+        for candidate in CATALOG:
+            if candidate.item_id != requested:
+                expected = p_of(e, requested, candidate.item_id)
+                assert p_of(fresh, requested, candidate.item_id) == pytest.approx(
+                    expected, abs=1e-12
+                )
+
+
+def test_the_interactions_column_is_the_sum_of_the_weights_and_counts_once() -> None:
+    e = engine()
+    vanilla_is_refused(e, TRAINING, 5)
+    x = pair_features(e.features.pair_vector(item(e, "c9"), item(e, "c8")))
+    assert x["interactions"] < 0.0
+    weights, _ = e.model.coefficients()
+    assert weights[FEATURES.index("interactions")] == 1.0  # held at 1 while learning
+
+
+def test_a_snapshot_keeps_the_interaction_weights_and_refuses_another_configuration() -> None:
+    e = engine()
+    vanilla_is_refused(e, TRAINING, 5)
+    data = engine_snapshot(e, {"offset": 1})
+    restored = engine()
+    assert restore_engine(restored, data) == {"offset": 1}
+    assert restored.model_digest() == e.model_digest()
+    assert all_p(restored) == all_p(e)
+    for other in (
+        AcceptanceModel(interactions=None),
+        AcceptanceModel(interactions=InteractionConfig(bits=12)),
+    ):
+        with pytest.raises(SnapshotError, match="another learning configuration"):
+            restore_engine(engine(other), data)
+
+
+def test_the_digest_tells_apart_models_that_differ_only_in_interaction_weights() -> None:
+    a, b = engine(), engine()
+    vanilla_is_refused(a, TRAINING, 2)
+    vanilla_is_refused(b, TRAINING, 2)
+    assert a.model_digest() == b.model_digest()
+    assert b.model.interactions is not None
+    b.model.interactions.weights[5] += 0.5
+    b.model.interactions._n[5] = 1.0
+    assert a.model_digest() != b.model_digest()
+
+
+def test_weights_state_round_trips_and_a_misfit_is_refused() -> None:
+    w = InteractionWeights(InteractionConfig(bits=8))
+    keys = np.array([1, 2, 256], dtype=np.int32)  # 256: padding, never learns
+    for gradient in (-0.4, 0.3, -0.2):
+        w.learn(keys, gradient)
+    assert w.weights[256] == 0.0 and w.touched == 2
+    copy = InteractionWeights(InteractionConfig(bits=8))
+    copy.load_state(w.state())
+    assert copy.digest() == w.digest() and copy.score(keys) == w.score(keys)
+    small = InteractionWeights(InteractionConfig(bits=8))
+    bad = {**w.state(), "slots": np.array([1, 300])}
+    with pytest.raises(ValueError, match="does not fit"):
+        small.load_state(bad)
