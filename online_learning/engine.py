@@ -61,6 +61,7 @@ from online_learning.popularity import Popularity, PopularityConfig
 from online_learning.ranking import Ranking, rank_substitutes, ranking_id
 from online_learning.recent_ids import RecentIds
 from online_learning.rules import HardRules
+from online_learning.themes import theme_labels
 
 __all__ = [
     "RETIREMENTS",
@@ -594,6 +595,16 @@ class SubstitutionEngine:
         requested = self._product(feedback.item_id, "item_id")
         self._product(feedback.substitute_id, "substitute_id")
         return requested
+
+    def feedback_themes(self, feedback: Feedback) -> tuple[str, ...]:
+        """The structural themes of the feedback's (requested, substitute) pair, ``("none",)``
+        if it shows none (:func:`online_learning.themes.theme_labels`, with this engine's
+        rules): what a count of rejections by theme counts the event under. Learns nothing;
+        raises :class:`UnknownReference` as :meth:`validate_feedback` does."""
+        requested = self._product(feedback.item_id, "item_id")
+        substitute = self._product(feedback.substitute_id, "substitute_id")
+        x = pair_features(self.features.pair_vector(requested, substitute))
+        return theme_labels(x, self.rules)
 
     def has_learned(self, event_id: str) -> bool:
         """Was a feedback event with this id learned (among the last ``dedup_capacity``)?"""

@@ -247,6 +247,26 @@ class WorkerMetrics:
             ["outcome", "department"],
             registry=r,
         )
+        self.horror = Counter(
+            "fillrate_horror_total",
+            "Rejected and refunded feedback events by outcome and by the structural theme of"
+            " their (requested, substitute) pair: size, brand, price, kind, fat, tags, rule_edge,"
+            " or none (online_learning.themes; docs/operations.md). A pair showing several"
+            " themes counts under each, so the themes sum to more than the events. Counted once"
+            " in the group, with fillrate_feedback_total, by the feedback partition's owner:"
+            " sum over workers",
+            ["theme", "outcome"],
+            registry=r,
+        )
+        self.feedback_reasons = Counter(
+            "fillrate_feedback_reasons_total",
+            "Feedback events by the reason codes they carry (too_expensive, wrong_size,"
+            " different_brand, dietary, wrong_product, quality, other); an event with two codes"
+            " counts under both, one without none. Counted once in the group, with"
+            " fillrate_feedback_total, by the feedback partition's owner: sum over workers",
+            ["reason"],
+            registry=r,
+        )
         self.feedback_learned = Counter(
             "fillrate_feedback_learned_total",
             "Feedback events this worker's model learned from the shared learning log, the"

@@ -19,16 +19,26 @@ worker processes between two scrapes or within one learning-log fetch.
 
 Departments come from the grocer's catalog: the label holds at most :data:`DEPARTMENT_LABELS`
 distinct values per worker, the first seen, and any later one reads ``other``.
+
+The same counted events feed two more counters: each rejection and refund by the structural
+themes of its pair (``fillrate_horror_total{theme,outcome}``, the themes from the engine,
+:mod:`online_learning.themes`), and each event's reason codes
+(``fillrate_feedback_reasons_total{reason}``). Every label value is exported from the start,
+so a share reads 0, not "no data", before its first event.
 """
 
 from __future__ import annotations
 
-from online_learning.contract import OUTCOMES, Feedback
+from online_learning.contract import OUTCOMES, REASONS, Feedback
 from online_learning.engine import SubstitutionEngine
 from online_learning.recent_ids import RecentIds
+from online_learning.themes import THEME_LABELS
 from streams.metrics import WorkerMetrics
 
-__all__ = ["COUNTED_IDS", "DEPARTMENT_LABELS", "BoundedLabels", "FeedbackOutcomes"]
+__all__ = ["COUNTED_IDS", "DEPARTMENT_LABELS", "REFUSALS", "BoundedLabels", "FeedbackOutcomes"]
+
+REFUSALS = ("rejected", "refunded")
+"""The outcomes counted by theme: a substitute turned down at the door, or sent back later."""
 
 DEPARTMENT_LABELS = 100
 """Distinct department label values a worker exports; Instacart's catalog has 21."""
@@ -63,7 +73,8 @@ class BoundedLabels:
 
 
 class FeedbackOutcomes:
-    """Counts each new feedback event once in ``fillrate_feedback_total{outcome,department}``."""
+    """Counts each new feedback event once in ``fillrate_feedback_total{outcome,department}``,
+    and by theme and reason code (see the module docstring)."""
 
     def __init__(
         self, engine: SubstitutionEngine, metrics: WorkerMetrics, remember: int = COUNTED_IDS
@@ -73,6 +84,13 @@ class FeedbackOutcomes:
         self.departments = BoundedLabels(DEPARTMENT_LABELS)
         self._counted = RecentIds(remember)
         self._exported: set[str] = set()
+        self.horror = metrics.horror
+        self.reasons = metrics.feedback_reasons
+        for theme in THEME_LABELS:
+            for outcome in REFUSALS:
+                self.horror.labels(theme, outcome)
+        for code in REASONS:
+            self.reasons.labels(code)
 
     def count(self, feedback: Feedback, department: str | None) -> bool:
         """Count a valid event by its outcome and its requested item's department, unless its
@@ -89,4 +107,9 @@ class FeedbackOutcomes:
             for outcome in OUTCOMES:
                 self.counter.labels(outcome, label)
         self.counter.labels(feedback.outcome, label).inc()
+        if feedback.outcome in REFUSALS:
+            for theme in self.engine.feedback_themes(feedback):
+                self.horror.labels(theme, feedback.outcome).inc()
+        for code in feedback.reason:
+            self.reasons.labels(code).inc()
         return True
