@@ -1,4 +1,4 @@
-"""The ``fillrate`` command: worker, simulate, demo, tail, evaluate.
+"""The ``fillrate`` command: worker, simulate, demo, tail, evaluate, horror.
 
 Every worker setting is a flag here and a ``FILLRATE_*`` variable (see streams/settings.py);
 the flags are generated from the settings so the two cannot drift apart.
@@ -180,6 +180,23 @@ def _add_evaluate(parser: argparse.ArgumentParser) -> None:
     add_evaluate_flags(parser)
 
 
+def _add_horror(parser: argparse.ArgumentParser) -> None:
+    from streams.horror_cmd import add_horror_flags
+
+    add_horror_flags(parser)
+    _add_settings_flags(
+        parser,
+        only=(
+            *CONNECTION_SETTINGS,
+            "catalog_topic",
+            "feedback_topic",
+            "rankings_topic",
+            "replies_topic",
+            "rules",
+        ),
+    )
+
+
 # name -> (help, adds its flags)
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "worker": ("run a stream worker (--broker kafka://... or embedded)", _add_worker),
@@ -192,6 +209,10 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "evaluate": (
         "offline: learned ranking vs prior, baselines and oracle (no broker)",
         _add_evaluate,
+    ),
+    "horror": (
+        "the most confidently wrong substitutions and their themes, from the topics",
+        _add_horror,
     ),
 }
 
@@ -295,6 +316,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from streams.evaluate_cmd import run_evaluate
 
         return run_evaluate(args)
+    if args.command == "horror":
+        from streams.horror_cmd import run_horror
+
+        return run_horror(settings, args)
     raise AssertionError(args.command)  # pragma: no cover - argparse refuses unknown commands
 
 

@@ -2,9 +2,10 @@
 
 The pair's features are computed as the worker computes them (the engine's
 :class:`~online_learning.features.FeatureStore`), and :func:`themes` names the known weak spots
-they show: a size jump, another brand, a dearer item, a different kind of product, a fat
-level change, a lost tag, an offer near a hard-rule limit. Each theme comes with a short
-hint: the rule or feature change it points to.
+they show (:func:`online_learning.themes.themes`, the classifier the worker's counter and
+``fillrate evaluate --horror`` share): a size jump, another brand, a dearer item, a different
+kind of product, a fat level change, a lost tag, an offer near a hard-rule limit. Each theme
+comes with a short hint: the rule or feature change it points to.
 
 >>> from online_learning.contract import Product
 >>> pairs = PairThemes([
@@ -24,12 +25,10 @@ from dataclasses import dataclass
 from online_learning.catalog import Catalog
 from online_learning.contract import Product
 from online_learning.features import FeatureStore, pair_features
-from online_learning.offline.horror import THEMES, themes
 from online_learning.rules import HardRules
+from online_learning.themes import NO_THEME, THEMES, themes
 
 __all__ = ["NO_THEME", "THEME_HINTS", "THEME_TITLES", "PairLook", "PairThemes"]
-
-NO_THEME = "none"
 
 # What a reader sees for each theme.
 THEME_TITLES: dict[str, str] = {
