@@ -5,14 +5,20 @@ reader's popularity alike."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import uuid
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
 
 from online_learning.contract import DEMAND_KEY, InventorySignal
 from online_learning.engine import FeedbackOutcome, FeedbackResult, SubstitutionEngine
 from online_learning.monitoring import LearningMonitor
-from streams.batch_produce import Record
+from streams.batch_produce import Record, send_records
+from streams.embedded_broker import EmbeddedBroker
 from streams.learning_log import LearningLogReader, publish_demand
 from streams.metrics import WorkerMetrics
 from tests.conftest import feedback_payload, milk
@@ -124,3 +130,43 @@ def test_a_bad_summary_is_skipped_and_counted_and_feedback_with_that_key_is_stil
     assert engine.learned == ["x"]
     assert (reader.learned, reader.demand_summaries, reader.skipped) == (1, 0, 1)
     assert 'fillrate_learning_skipped_total{reason="refused"} 1.0' in metrics.exposition().decode()
+
+
+# --- caught up: every record before "ready", also when read from a snapshot's offset ----------
+
+
+@pytest.mark.broker
+async def test_read_from_inside_the_last_record_batch_it_is_ready_only_with_that_batch_learned(
+    broker: EmbeddedBroker,
+) -> None:
+    """The embedded broker reports a partition's end as the first offset of its last record
+    batch plus one: a reader starting from a snapshot inside that batch is already "past the
+    end" before it has fetched anything. It must still learn the rest before it says ready."""
+    topic = f"learning-{uuid.uuid4().hex[:8]}"
+    producer = AIOKafkaProducer(
+        bootstrap_servers=broker.bootstrap_servers, max_batch_size=1024 * 1024
+    )
+    await producer.start()
+    try:
+        values: list[Record] = [(None, record(f"e{i}")) for i in range(200)]
+        batches = await send_records(producer, topic, 0, values, on_failure=lambda *a: None)
+        assert len(batches) == 1  # one record batch: its reported end is offset 1
+        await asyncio.gather(*batches)
+    finally:
+        await producer.stop()
+
+    class Restored(LearningLogReader):
+        async def _restore(self) -> int:  # as if a snapshot at offset 99 had been loaded
+            return 100
+
+    engine, catalog = Engine(), SimpleNamespace(ready=asyncio.Event())
+    catalog.ready.set()
+    reader = Restored(broker.bootstrap_servers, topic, engine, catalog, WorkerMetrics())  # type: ignore[arg-type]
+    task = asyncio.ensure_future(reader.run())
+    try:
+        await asyncio.wait_for(reader.ready.wait(), 30)
+        assert engine.learned == [f"e{i}" for i in range(100, 200)]  # the tail, all of it
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
