@@ -20,12 +20,10 @@ import argparse
 import asyncio
 import statistics
 
-from bench_throughput import prefill, run_faust
+from bench_throughput import WRITE_BACK, prefill, run_faust
 from worker_process import bench_settings
 
 from streams.embedded_broker import EmbeddedBroker
-
-WRITE_BACK = "1.3"  # records per event: about what the worker writes (docs/performance.md)
 
 
 def main() -> None:

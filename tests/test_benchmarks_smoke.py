@@ -103,11 +103,13 @@ def test_throughput_benchmark_measures_all_consumers_with_their_cpu_per_event() 
     for name in (
         "fillrate worker",
         "fillrate worker, new group",
+        "Faust floor, worker topology",
         "plain Faust agent",
         "plain aiokafka loop",
     ):
         # events/s, vs Faust, vs aiokafka, us CPU/event, CPU vs Faust
         assert re.search(rf"^{name}\s+[\d,]+(\s+[\d.]+){{4}}$", out, re.M), out
+    assert re.search(r"Faust floor of its\s+own topology \(stretch 1.15x\): now [\d.]+x", out), out
 
 
 @pytest.mark.broker
