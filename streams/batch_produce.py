@@ -3,7 +3,7 @@
 ``AIOKafkaProducer.send`` costs one coroutine, one partition lookup and one delivery future per
 record, about 5-8 µs each on these machines, and more through Faust's producer wrapper. The
 store-state changelog writes about one record per inventory signal, so that per-record cost
-was a large share of the worker's time (docs/performance.md, section 11). aiokafka's
+was a large share of the worker's time (docs/performance.md, "The Faust floor and the engine's CPU per event"). aiokafka's
 ``create_batch`` / ``send_batch`` build the records into one batch with its C record builder
 and give one future for the whole batch: about 1.5 µs per record.
 

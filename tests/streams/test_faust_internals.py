@@ -25,7 +25,7 @@ async def test_worker_consumer_uses_the_configured_fetch_wait() -> None:
 
 async def test_default_fetch_wait_is_short() -> None:
     # 40 ms: far below Faust's 1,500, and under load on Tansu it beat 10 ms
-    # (docs/performance.md, section 10)
+    # (docs/performance.md, "Latency: the worker's own and stock-out to ranking")
     settings = Settings.load({"broker": "kafka://127.0.0.1:1"}, environ={})
     assert settings.fetch_wait_ms == 40
     assert await _group_consumer_wait(settings) == 40
