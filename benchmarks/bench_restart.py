@@ -152,6 +152,8 @@ def timed_start(worker: WorkerProcess, n: int, timeout: float) -> dict[str, floa
         if time.perf_counter() > deadline:
             raise SystemExit(f"not ready within {timeout:g} s; see {worker.log_path}")
         worker.check_alive()
+        if "snapshot cannot be used" in worker.log():
+            raise SystemExit(f"the worker refused the snapshot; see {worker.log_path}")
         health = worker.health()
         now = time.perf_counter() - started
         if health is not None:
