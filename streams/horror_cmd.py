@@ -380,6 +380,8 @@ def build(read: Read, settings: Settings, since: float, until: float, keep: int)
             "rankings": read.records.get(settings.rankings_topic, 0),
             "replies": read.records.get(settings.replies_topic, 0),
             "catalog items": len(read.products),
+            # records no decoder accepted (the workers dead-lettered them too)
+            **{f"{topic} not decodable": n for topic, n in read.bad.items() if n},
         },
     )
 

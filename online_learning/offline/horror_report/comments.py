@@ -26,7 +26,7 @@ from online_learning.offline.horror_report.safe_text import plain
 
 __all__ = ["CommentCluster", "cluster_comments", "comment_words"]
 
-MAX_K = 8
+MAX_K = 12
 # Below this silhouette no split is trusted: the comments are one theme (or noise).
 MIN_SILHOUETTE = 0.05
 # Comments clustered at most (the most confident mistakes first): k-means and the silhouette

@@ -64,9 +64,6 @@ def render_html(report: HorrorReport, top: int = 50) -> str:
     """The whole report as one HTML document."""
     body = ["<h1>fillrate horror report</h1>", "<ul>"]
     body += [f"<li>{esc(line, LONG)}</li>" for line in headline(report)]
-    if report.sources:
-        read = ", ".join(f"{esc(t, 200)} {n:,}" for t, n in report.sources.items())
-        body.append(f"<li>records read: {read}</li>")
     body.append("</ul>")
     if report.worst:
         body.append("<h2>How confident the mistakes were</h2>")

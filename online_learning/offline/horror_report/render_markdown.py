@@ -55,9 +55,6 @@ def render_markdown(report: HorrorReport, top: int = 50) -> str:
     """The whole report as one Markdown document."""
     lines = ["# fillrate horror report", ""]
     lines += [f"- {md(line, LONG)}" for line in headline(report)]
-    if report.sources:
-        read = ", ".join(f"{md(t, 200)} {n:,}" for t, n in report.sources.items())
-        lines.append(f"- records read: {read}")
     lines.append("")
     lines += _themes(
         "Structural themes",

@@ -38,6 +38,10 @@ def headline(report: HorrorReport) -> list[str]:
         )
     else:
         lines.append("no rejection or refund joined to an offer in this range")
+    if report.sources:
+        lines.append(
+            "read: " + ", ".join(f"{plain(what, 200)} {n:,}" for what, n in report.sources.items())
+        )
     return lines
 
 

@@ -11,8 +11,8 @@ or a whole novel. :func:`plain` reduces it to one line of printable text of boun
 'xxxxxxxxx…'
 >>> for_html("<script>alert(1)</script>")
 '&lt;script&gt;alert(1)&lt;/script&gt;'
->>> for_markdown("*not bold* | [link](http://x) <b>")
-'\\\\*not bold\\\\* \\\\| \\\\[link\\\\]\\\\(http://x\\\\) &lt;b&gt;'
+>>> for_markdown("*not bold* | [link](http://x) <b> 2.5-3")
+'\\\\*not bold\\\\* \\\\| \\\\[link\\\\](http://x) &lt;b&gt; 2.5-3'
 """
 
 from __future__ import annotations
@@ -36,7 +36,10 @@ _ESCAPES = re.compile(
     r"|\x9b[0-?]*[ -/]*[@-~]"  # CSI, as its one-character C1 form
     r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC, to its terminator
 )
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+# What Markdown (CommonMark and GitHub's tables and strikethrough) reads inside a line: the
+# report puts untrusted text only after its own text on a line or in a table cell, so what
+# marks a line's start (-, +, 1.) stays as typed, and (, ) and ! mean nothing without [ ].
+_MARKDOWN = re.compile(r"([\\`*_\[\]|~#])")
 
 
 def _shown(ch: str) -> str:
