@@ -155,12 +155,14 @@ class Read:
 
 
 class Progress:
-    """One line on stderr at most every ``every`` seconds while a topic is read."""
+    """A line on stderr at most every ``every`` seconds while a topic is read: rewritten in
+    place on a terminal, a new line (ten times rarer) in a log."""
 
     def __init__(self, stream: TextIO | None = None, every: float = PROGRESS_EVERY_S) -> None:
         self.stream = sys.stderr if stream is None else stream  # the one of now, not of import
-        self.every = every
-        self._last = 0.0
+        self.interactive = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.every = every if self.interactive else every * 10
+        self._last = time.monotonic()  # nothing to say about the first moments
 
     def __call__(self, topic: str, done: int, total: int, final: bool = False) -> None:
         now = time.monotonic()
@@ -168,7 +170,7 @@ class Progress:
             return
         self._last = now
         share = f" ({min(done / total, 1.0):.0%})" if total else ""
-        end = "\n" if final else "\r"
+        end = "\r" if self.interactive and not final else "\n"
         print(f"fillrate horror: {topic}: {done:,} records read{share}", end=end, file=self.stream)
         self.stream.flush()
 

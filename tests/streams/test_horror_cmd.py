@@ -24,6 +24,7 @@ import pytest
 from online_learning.contract import Product, product_payload
 from streams.cli import main
 from streams.embedded_broker import EmbeddedBroker, free_port
+from streams.horror_cmd import Progress
 from tests.conftest import signal_payload
 
 from .conftest import worker_settings
@@ -198,3 +199,14 @@ def test_the_report_must_be_html_or_markdown(capsys: pytest.CaptureFixture[str])
         main(["horror", "--out", "report.pdf"])
     assert exited.value.code == 2
     assert "name it .html or .md" in capsys.readouterr().err
+
+
+def test_progress_in_a_log_is_plain_lines_ending_with_the_count() -> None:
+    stream = io.StringIO()  # not a terminal: no carriage returns in a log file
+    progress = Progress(stream, every=0.0)
+    progress("substitutions.feedback", 500, 1000)
+    progress("substitutions.feedback", 1000, 1000, final=True)
+    assert stream.getvalue() == (
+        "fillrate horror: substitutions.feedback: 500 records read (50%)\n"
+        "fillrate horror: substitutions.feedback: 1,000 records read (100%)\n"
+    )
