@@ -199,8 +199,8 @@ def decode_feedback(value: bytes | None) -> Feedback:
     online_learning.contract.EventError: substitutions.feedback: field 'position' must be an \
 integer >= 0, got true
     >>> fb = decode_feedback(b'{"event_id": "e2", "store_id": "s1", "item_id": "milk-1l",'
-    ...     b' "substitute_id": "milk-2l", "outcome": "rejected", "ts": 1.5,'
-    ...     b' "comment": "way too pricey\\\\r\\\\n\\ud83d\\ude20", "reason": ["too_expensive"]}')
+    ...     b' "substitute_id": "milk-2l", "outcome": "rejected", "ts": 1.5, "comment":'
+    ...     b' "way too pricey\\\\r\\\\n\\\\ud83d\\\\ude20", "reason": ["too_expensive"]}')
     >>> fb.comment, fb.reason, fb.comment_truncated
     ('way too pricey\\n😠', ('too_expensive',), False)
     >>> decode_feedback(b'[1, 2]')
