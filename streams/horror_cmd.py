@@ -57,6 +57,7 @@ __all__ = ["add_horror_flags", "parse_moment", "read_topics", "run_horror"]
 # before its newer records are taken to be all later ones.
 CLOCK_SKEW_S = 300.0
 PROGRESS_EVERY_S = 1.0
+WHOLE_FETCH = 10_000_000  # records per fetch: more than any fetch's bytes can hold
 REPORT_FORMATS = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -226,7 +227,12 @@ async def _read_topic(
         for p in partitions
     )
     done = 0
-    async with TopicReplay(connection, topic, partitions, fetch_max_wait_ms=100) as replay:
+    # Every record a fetch brought, at once: a partition counts as read once its position
+    # passes the end found at start, and on a broker that reports the end as the start of the
+    # last batch (Tansu 0.6.0) a batch cut by max_records would lose its tail.
+    async with TopicReplay(
+        connection, topic, partitions, max_records=WHOLE_FETCH, fetch_max_wait_ms=100
+    ) as replay:
         finished: set[TopicPartition] = set()
         for tp in replay.partitions:
             replay.seek(tp.partition, starts[tp])

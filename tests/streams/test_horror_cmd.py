@@ -19,7 +19,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from online_learning.contract import Product, product_payload
 from streams.cli import main
@@ -155,6 +158,52 @@ async def test_horror_puts_a_planted_dietary_failure_first(
     page = out_path.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and "<svg" in page
     assert "lost: gluten_free 16" in page and "Acme Gluten Free White Bread" in page
+
+
+@pytest.mark.broker
+async def test_every_record_in_the_range_is_read_however_the_producer_batched_them(
+    broker: EmbeddedBroker,
+) -> None:
+    # One big batch of feedback on one partition: more records than one read hands over at
+    # once, in a batch the embedded broker reports the end of as its first offset.
+    settings = worker_settings(broker)
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(t, 1, 1) for t in (settings.feedback_topic, settings.rankings_topic)]
+        )
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(
+        bootstrap_servers=broker.bootstrap_servers, linger_ms=200, max_batch_size=4 << 20
+    )
+    await producer.start()
+    n, now = 12_000, time.time()
+    event = {"store_id": "s1", "item_id": "a", "substitute_id": "b", "outcome": "rejected"}
+    try:
+        sent = [
+            await producer.send(
+                settings.feedback_topic,
+                orjson.dumps({**event, "event_id": f"e{i}", "ts": now}),
+                key=b"s1",
+            )
+            for i in range(n)
+        ]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+    status, out, err = await asyncio.to_thread(
+        run_horror,
+        "--broker", broker.url,
+        "--since", "10m",
+        "--feedback-topic", settings.feedback_topic,
+        "--rankings-topic", settings.rankings_topic,
+        "--replies-topic", settings.replies_topic,
+        "--catalog-topic", settings.catalog_topic,
+    )  # fmt: skip
+    assert status == 0, err
+    assert f"events (rejected {n:,})" in out and f"read: feedback {n:,}" in out
 
 
 @pytest.mark.broker
