@@ -1,8 +1,9 @@
 """``fillrate horror``: error analysis of a deployment's own topics over a time range.
 
-Reads the feedback of ``--since`` .. ``--until`` (by record time), the rankings and replies
-published from ``--offer-lookback`` before it (the offers that feedback answers), and the whole
-catalog (names, and the pairs' structural themes); joins each feedback event to its offer and
+Reads the feedback of ``--since`` .. ``--until`` (by record time) and the whole catalog (names,
+and the pairs' structural themes), then the rankings and replies published from
+``--offer-lookback`` before it, keeping only the offers that feedback refers to (a day of
+rankings outweighs its feedback many times); joins each feedback event to its offer and
 reports the most confidently wrong substitutions and their themes
 (online_learning/offline/horror_report). A summary goes to stdout, progress to stderr, the
 full report to ``--out`` (``.html`` or ``.md``).
@@ -36,13 +37,12 @@ from online_learning.contract import (
     EventError,
     Feedback,
     Product,
-    Ranking,
-    Reply,
     decode_catalog,
     decode_feedback,
     decode_ranking,
     decode_reply,
 )
+from online_learning.offline.horror_report.join import OfferIndex
 from streams.arg_types import positive_int
 from streams.connection import KafkaConnection, check_connection
 from streams.replay import RawRecord, TopicReplay
@@ -148,8 +148,7 @@ class Read:
     """What the topics held in the range, decoded; ``bad`` counts records that were not."""
 
     feedback: list[tuple[Feedback, str | None, tuple[str, ...]]] = field(default_factory=list)
-    rankings: list[Ranking] = field(default_factory=list)
-    replies: list[Reply] = field(default_factory=list)
+    offers: OfferIndex = field(default_factory=OfferIndex)
     products: dict[str, Product] = field(default_factory=dict)
     records: dict[str, int] = field(default_factory=dict)  # per topic, read in the range
     bad: dict[str, int] = field(default_factory=dict)
@@ -325,39 +324,52 @@ async def read_topics(
         fb = decode_feedback(record.value)  # comment cleaned and bounded by the contract
         read.feedback.append((fb, fb.comment, fb.reason))
 
-    readers: list[tuple[str, Callable[[RawRecord], None], int | None]] = [
-        (settings.catalog_topic, keep_catalog, None),
-        (
-            settings.rankings_topic,
-            keep_with(
-                settings.rankings_topic,
-                starts_ms[settings.rankings_topic],
-                lambda r: read.rankings.append(decode_ranking(r.value)),
-            ),
-            until_ms + int(CLOCK_SKEW_S * 1000),
-        ),
-        (
-            settings.replies_topic,
-            keep_with(
-                settings.replies_topic,
-                starts_ms[settings.replies_topic],
-                lambda r: read.replies.append(decode_reply(r.value)),
-            ),
-            until_ms + int(CLOCK_SKEW_S * 1000),
-        ),
-        (
-            settings.feedback_topic,
-            keep_with(settings.feedback_topic, starts_ms[settings.feedback_topic], use_feedback),
-            until_ms + int(CLOCK_SKEW_S * 1000),
-        ),
-    ]
-    # all four at once: while one waits for the broker, another decodes
-    await asyncio.gather(
-        *(
-            _read_topic(connection, topic, partitions[topic], starts, ends, stop_ms, keep, progress)
-            for topic, keep, stop_ms in readers
-            if topic not in missing
+    def use_ranking(record: RawRecord) -> None:
+        read.offers.add_ranking(decode_ranking(record.value))
+
+    def use_reply(record: RawRecord) -> None:
+        read.offers.add_reply(decode_reply(record.value))
+
+    def read_all(readers: list[tuple[str, Callable[[RawRecord], None], int | None]]) -> Any:
+        # at once: while one waits for the broker, another decodes
+        return asyncio.gather(
+            *(
+                _read_topic(
+                    connection, topic, partitions[topic], starts, ends, stop_ms, keep, progress
+                )
+                for topic, keep, stop_ms in readers
+                if topic not in missing
+            )
         )
+
+    stop_ms = until_ms + int(CLOCK_SKEW_S * 1000)
+    feedback_from = starts_ms[settings.feedback_topic]
+    await read_all(
+        [
+            (settings.catalog_topic, keep_catalog, None),
+            (
+                settings.feedback_topic,
+                keep_with(settings.feedback_topic, feedback_from, use_feedback),
+                stop_ms,
+            ),
+        ]
+    )
+    # Then the offers, keeping only those the feedback refers to.
+    read.offers = OfferIndex(fb for fb, _, _ in read.feedback)
+    offers_from_ms = starts_ms[settings.rankings_topic]
+    await read_all(
+        [
+            (
+                settings.rankings_topic,
+                keep_with(settings.rankings_topic, offers_from_ms, use_ranking),
+                stop_ms,
+            ),
+            (
+                settings.replies_topic,
+                keep_with(settings.replies_topic, offers_from_ms, use_reply),
+                stop_ms,
+            ),
+        ]
     )
     read.records[settings.catalog_topic] = len(read.products)
     return read
@@ -368,17 +380,12 @@ async def read_topics(
 
 def build(read: Read, settings: Settings, since: float, until: float, keep: int) -> HorrorReport:
     """The report over what was read (the learning core's part: join, themes, clusters)."""
-    from online_learning.offline.horror_report import OfferIndex, PairThemes, build_report, join
+    from online_learning.offline.horror_report import PairThemes, build_report, join
     from online_learning.rules import load_rules
 
-    offers = OfferIndex()
-    for ranking in read.rankings:
-        offers.add_ranking(ranking)
-    for reply in read.replies:
-        offers.add_reply(reply)
     pairs = PairThemes(read.products.values(), load_rules(settings.rules))
     return build_report(
-        join(read.feedback, offers),
+        join(read.feedback, read.offers),
         pairs,
         keep=keep,
         since=since,

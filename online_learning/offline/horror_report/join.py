@@ -58,9 +58,25 @@ def _listed(substitutes: Sequence[Substitute | ReplySubstitute]) -> _Listed:
 
 
 class OfferIndex:
-    """Rankings and replies, indexed the three ways feedback can refer to them."""
+    """Rankings and replies, indexed the three ways feedback can refer to them.
 
-    def __init__(self) -> None:
+    ``answered``: the feedback to be joined, if known before the offers are read; then only
+    the offers it can refer to are kept (a day of rankings outweighs its feedback many times).
+    """
+
+    def __init__(self, answered: Iterable[Feedback] | None = None) -> None:
+        self._wanted: tuple[set[str], set[tuple[str, str]], set[tuple[str, str]]] | None = None
+        if answered is not None:
+            ids: set[str] = set()
+            orders: set[tuple[str, str]] = set()
+            keys: set[tuple[str, str]] = set()
+            for fb in answered:
+                if fb.ranking_id is not None:
+                    ids.add(fb.ranking_id)
+                if fb.order_id is not None:
+                    orders.add((fb.order_id, fb.item_id))
+                keys.add((fb.store_id, fb.item_id))
+            self._wanted = (ids, orders, keys)
         self._by_ranking: dict[str, tuple[float, _Listed]] = {}
         self._by_order: dict[tuple[str, str], tuple[float, _Listed]] = {}
         # (store, requested item) -> rankings by publication time: (ts, seq, listed)
@@ -70,6 +86,12 @@ class OfferIndex:
         self.replies = 0
 
     def add_ranking(self, ranking: Ranking) -> None:
+        self.rankings += 1
+        if self._wanted is not None and not (
+            ranking.ranking_id in self._wanted[0]
+            or (ranking.store_id, ranking.item_id) in self._wanted[2]
+        ):
+            return
         listed = _listed(ranking.substitutes)
         self._by_ranking[ranking.ranking_id] = (ranking.ts, listed)
         self._seq += 1
@@ -78,15 +100,16 @@ class OfferIndex:
             (ranking.ts, self._seq, listed),
             key=lambda entry: (entry[0], entry[1]),
         )
-        self.rankings += 1
 
     def add_reply(self, reply: Reply) -> None:
-        # a re-sent request gets a second reply: the later one is what the shopper saw last
+        self.replies += 1
         key = (reply.order_id, reply.item_id)
+        if self._wanted is not None and key not in self._wanted[1]:
+            return
+        # a re-sent request gets a second reply: the later one is what the shopper saw last
         known = self._by_order.get(key)
         if known is None or known[0] <= reply.ts:
             self._by_order[key] = (reply.ts, _listed(reply.substitutes))
-        self.replies += 1
 
     def offer_for(self, feedback: Feedback) -> Offer | None:
         """The offer ``feedback`` answers, or None when none listed its substitute."""

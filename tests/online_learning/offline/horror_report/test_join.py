@@ -51,3 +51,17 @@ def test_a_later_reply_to_the_same_order_and_item_wins() -> None:
     verdicts = join([(fb("oat", 20, order_id="o-1"), "meh", ("quality",))], offers)
     assert verdicts[0].p_accept == 0.6
     assert (verdicts[0].comment, verdicts[0].reasons) == ("meh", ("quality",))
+
+
+def test_an_index_told_the_feedback_keeps_only_the_offers_it_refers_to() -> None:
+    answered = [fb("oat", 30, ranking_id="rk-1"), fb("soy", 30, order_id="o-1")]
+    offers = OfferIndex(answered)
+    offers.add_ranking(ranking("rk-1", "milk", {"oat": 0.9}, ts=10))
+    offers.add_ranking(ranking("rk-9", "bread", {"rye": 0.9}, ts=10))  # nobody's offer
+    offers.add_reply(reply("o-1", "milk", {"soy": 0.8}, ts=15))
+    offers.add_reply(reply("o-2", "milk", {"soy": 0.1}, ts=15))  # another order's
+    assert (offers.rankings, offers.replies) == (2, 2)  # all read
+    assert [offers.offer_for(f) is not None for f in answered] == [True, True]
+    # a feedback event that names no ranking still finds the store's latest of its item
+    assert offers.offer_for(fb("oat", 40)) is not None
+    assert offers.offer_for(Feedback("e", "s1", "bread", "rye", "rejected", 40.0)) is None
