@@ -73,8 +73,8 @@ def histogram(values: Sequence[float], bins: int = 10, title: str = "") -> str:
     for v in values:
         counts[min(max(int(v * bins), 0), bins - 1)] += 1
     top = max(counts) or 1
-    col, plot_h = 36, 120
-    width, height = col * bins + 20, plot_h + 40
+    col, plot_h, pad = 36, 120, 18  # pad: room above the tallest bar for its count
+    width, height = col * bins + 20, plot_h + pad + 30
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"'
         f' role="img" aria-label="{html.escape(title, quote=True)}">'
@@ -83,11 +83,11 @@ def histogram(values: Sequence[float], bins: int = 10, title: str = "") -> str:
         h = plot_h * n / top
         x = 10 + i * col
         parts.append(
-            f'<rect x="{x + 2}" y="{10 + plot_h - h:.1f}" width="{col - 4}" height="{h:.1f}"'
+            f'<rect x="{x + 2}" y="{pad + plot_h - h:.1f}" width="{col - 4}" height="{h:.1f}"'
             f' fill="{REJECT}"/>'
         )
         if n:
-            parts.append(_text(x + col / 2, 8 + plot_h - h, f"{n:,}", anchor="middle"))
-        parts.append(_text(x + col / 2, plot_h + 26, f"{i / bins:.1f}", anchor="middle"))
+            parts.append(_text(x + col / 2, pad - 3 + plot_h - h, f"{n:,}", anchor="middle"))
+        parts.append(_text(x + col / 2, pad + plot_h + 16, f"{i / bins:.1f}", anchor="middle"))
     parts.append("</svg>")
     return "".join(parts)
