@@ -1,7 +1,9 @@
 """Scoring cost per candidate when ranking, and learning cost per feedback event.
 
-Prints medians over repeated runs (these machines are shared and noisy) and, as a baseline
-measured in the same run, River's own ``predict_proba_one`` looped over the candidates.
+Prints medians over repeated runs (these machines are shared and noisy) and, as baselines
+measured in the same run, River's own ``predict_proba_one`` looped over the candidates and
+the model without its hashed interaction weights (``AcceptanceModel(interactions=None)``,
+the linear model they were added to), rows alternating so both see the same load.
 
     .venv/bin/python benchmarks/bench_scoring.py [--quick]
 """
@@ -15,6 +17,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 
+import numpy as np
 from river import optim
 
 from online_learning.availability import AvailabilityState
@@ -40,6 +43,12 @@ def predict_each(model: AcceptanceModel, rows: list[dict[str, float]]) -> list[f
     return [model.predict_proba_one(x) for x in rows]
 
 
+MODELS: dict[str, Callable[[], AcceptanceModel]] = {
+    "shipped": AcceptanceModel,
+    "linear-only": lambda: AcceptanceModel(interactions=None),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repeats (CI smoke run)")
@@ -50,14 +59,22 @@ def main() -> None:
     for p in products:
         by_aisle.setdefault(p.aisle, []).append(p)
     print(
-        f"{'pool':>6} {'first rank us':>14} {'re-rank us':>11} {'us/cand':>8}"
+        f"{'model':<12} {'pool':>6} {'first rank us':>14} {'re-rank us':>11} {'us/cand':>8}"
         f" {'River loop us/cand':>19} {'ratio':>6}"
     )
-    for size in (50, 500, 2000):
+    for size, (label, make) in (
+        (size, variant) for size in (50, 500, 2000) for variant in MODELS.items()
+    ):
         # Real items, largest aisles first, shelved together so the pool has exactly `size`.
         ranked = sorted(by_aisle.values(), key=len, reverse=True)
         pool = [dataclasses.replace(p, aisle="bench") for ps in ranked for p in ps][:size]
-        engine = SubstitutionEngine(products=pool, popularity=load_order_popularity())
+        engine = SubstitutionEngine(products=pool, popularity=load_order_popularity(), model=make())
+        if engine.model.interactions is not None:
+            # what a running worker's weights look like: every slot learned something
+            rng = np.random.default_rng(0)
+            engine.model.interactions.weights[:-1] = rng.normal(
+                0.0, 0.1, engine.model.interactions.size
+            )
         requested = engine.catalog.get(pool[0].item_id)
         assert requested is not None
         availability = AvailabilityState()
@@ -90,7 +107,8 @@ def main() -> None:
         river_loop = partial(predict_each, engine.model, rows)
         t_river = median_seconds(river_loop, max(3, repeat // 5))
         print(
-            f"{size:>6} {t_first * 1e6:>14.0f} {t_rank * 1e6:>11.0f} {t_rank * 1e6 / size:>8.2f}"
+            f"{label:<12} {size:>6} {t_first * 1e6:>14.0f} {t_rank * 1e6:>11.0f}"
+            f" {t_rank * 1e6 / size:>8.2f}"
             f" {t_river * 1e6 / size:>19.2f} {t_river / t_rank:>6.1f}x"
         )
     # Feedback as it comes: a substitute from the requested item's aisle, over the full catalog.
@@ -106,10 +124,15 @@ def main() -> None:
         )
     popularity = load_order_popularity()
     costs = {}
-    # The baseline: the same model with plain SGD steps, as shipped before the floored AdaGrad.
+    # Baselines: the linear model alone (before the interaction weights), and with plain SGD
+    # steps, as shipped before the floored AdaGrad.
     for name, model in (
-        ("shipped (AdaGrad with a floor)", AcceptanceModel()),
-        ("baseline (SGD 0.05)", AcceptanceModel(optimizer=optim.SGD(0.05))),
+        ("shipped (AdaGrad with a floor, interactions)", AcceptanceModel()),
+        ("linear only (no interactions)", AcceptanceModel(interactions=None)),
+        (
+            "baseline (SGD 0.05, no interactions)",
+            AcceptanceModel(optimizer=optim.SGD(0.05), interactions=None),
+        ),
     ):
         engine = SubstitutionEngine(products=products, popularity=popularity, model=model)
         for pool in aisles:  # a warm worker has built every aisle's columns already
@@ -122,7 +145,8 @@ def main() -> None:
             f"learning, {name}: {costs[name] * 1e6:.0f} us per feedback event"
             " (features + progressive eval + one optimiser step)"
         )
-    shipped, baseline = costs.values()
+    shipped, linear, baseline = costs.values()
+    print(f"learning cost ratio shipped/linear only: {shipped / linear:.2f}")
     print(f"learning cost ratio shipped/baseline: {shipped / baseline:.2f}")
 
 

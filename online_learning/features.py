@@ -56,6 +56,7 @@ import numpy.typing as npt
 from online_learning.acceptance_history import AcceptanceHistory
 from online_learning.contract import Product
 from online_learning.interactions import (
+    AISLE_FEATURE_BINS,
     InteractionWeights,
     ItemKeys,
     KeyIndex,
@@ -100,12 +101,9 @@ _KIND, _FAT_DISTANCE, _FAT_UNKNOWN, _PRICE_UP = (
 _ITEM_HISTORY, _PAIR_HISTORY = FEATURES.index("item_history"), FEATURES.index("pair_history")
 _POPULARITY = FEATURES.index("popularity")
 _INTERACTIONS = FEATURES.index("interactions")
-# The content columns the interaction keys bin per aisle (the learned ones change under a key).
-_CONTENT_COLUMNS = {
-    name: i
-    for i, name in enumerate(FEATURES)
-    if name not in ("popularity", "item_history", "pair_history", "interactions")
-}
+# The content columns the interaction keys bin per aisle (never a learned one: those change
+# under a cached key).
+_BINNED_COLUMNS = [FEATURES.index(name) for name in AISLE_FEATURE_BINS]
 _DIMS = {"g": 0, "ml": 1, "ct": 2}
 
 FloatArray = npt.NDArray[np.float64]
@@ -168,17 +166,18 @@ def fat_level(tags: frozenset[str]) -> int:
 
 def item_row(product: Product, tags: TagVocabulary) -> ItemRow:
     base = base_size(product.size, product.unit)
+    kind = frozenset(flavor_tokens(product.name, product.brand)) - _KIND_STOPWORDS
     return ItemRow(
         item_id=product.item_id,
         tokens=frozenset(tokenize(product.name)),
-        kind=frozenset(flavor_tokens(product.name, product.brand)) - _KIND_STOPWORDS,
+        kind=kind,
         brand=product.brand,
         size=base[0] if base else math.nan,
         dim=_DIMS.get(base[1], -1) if base else -1,
         log_price=math.log(product.price) if product.price and product.price > 0 else math.nan,
         tags=tags.mask(product.tags),
         fat=fat_level(product.tags),
-        keys=item_keys(product),
+        keys=item_keys(product, kind),
     )
 
 
@@ -353,7 +352,7 @@ class AisleMatrix:
     ) -> KeyIndex:
         """The hashed interaction keys of ``req`` against every row (or ``rows``), given
         those rows' content features (:func:`~online_learning.interactions.pair_index`)."""
-        return pair_index(req.keys, self.keys, rows, content, _CONTENT_COLUMNS, bits)
+        return pair_index(req.keys, self.keys, rows, content, _BINNED_COLUMNS, bits)
 
     def popularity_column(self, rows: IndexArray | None = None) -> FloatArray:
         """The popularity of every row (or of ``rows``), as it is now."""

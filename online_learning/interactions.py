@@ -7,10 +7,11 @@ price step that matters in one aisle and not in another. In the spirit of Vowpal
 quadratic interactions, every (requested item, candidate) pair here is a handful of hashed
 keys, each a weight in one flat array:
 
-- ``tt``: (requested name token, candidate name token), for every pair of them;
-- ``at`` / ``ab`` / ``ag``: (requested aisle, candidate token / brand / tag);
+- ``tt``: (requested word, candidate word), for every pair of the words that say what the
+  products are (the name without brand, size and joining words, as ``kind_jaccard`` reads it);
+- ``at`` / ``ab`` / ``ag``: (requested aisle, candidate word / brand / tag);
 - ``bb``: (requested brand, candidate brand);
-- ``lt`` / ``lg``: (requested aisle, a requested token / tag the candidate lacks);
+- ``lt`` / ``lg``: (requested aisle, a requested word / tag the candidate lacks);
 - ``af``: (requested aisle, hand-set feature, its value in a few bins): per-aisle, piecewise
   offsets on the content prior's own features.
 
@@ -26,6 +27,7 @@ rectangular matrix and scoring a pool is one gather and one row sum.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from online_learning.contract import Product
-from online_learning.product_text import tokenize
+from online_learning.product_text import JOINING_WORDS, flavor_tokens
 
 __all__ = [
     "InteractionConfig",
@@ -53,76 +55,53 @@ KeyIndex = npt.NDArray[np.int32]  # a pool's keys: (candidates, keys per pair), 
 
 # Names the keys: change it whenever the keys of a pair change, so an old snapshot's weights
 # (learned under other keys) are refused rather than read as these.
-KEY_SCHEME = "pair-keys-v1"
-_MAX_TOKENS = 10  # name tokens per item kept as keys (names longer than this are rare)
+KEY_SCHEME = "pair-keys-v2"
+_MAX_TOKENS = 8  # name words per item kept as keys (names longer than this are rare)
 _MAX_TAGS = 8
 _M1 = np.uint64(0x9E3779B97F4A7C15)
 _M2 = np.uint64(0xBF58476D1CE4E5B9)
 _S31, _S27 = np.uint64(31), np.uint64(27)
 
 
+_MASK = (1 << 64) - 1
+
+
+@functools.lru_cache(maxsize=1 << 16)  # words, brands and aisles recur across a catalog
 def _key(text: str) -> int:
     """A stable 64-bit key of a string (Python's own hash changes from process to process)."""
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") or 1
 
 
-def _keys(texts: Iterable[str], limit: int) -> U64:
-    return np.array(sorted({_key(t) for t in texts})[:limit], dtype=np.uint64)
+def _keys(texts: Iterable[str], limit: int) -> list[int]:
+    return sorted({_key(t) for t in texts})[:limit]
 
 
-_SALTS = {kind: np.uint64(_key("kind:" + kind)) for kind in ("tt", "at", "ab", "ag", "bb", "lt")}
-_SALTS["lg"] = np.uint64(_key("kind:lg"))
-_SALTS["af"] = np.uint64(_key("kind:af"))
+def _mix(h: U64) -> U64:
+    """A well-spread 64-bit value of each element (splitmix64's finaliser, wrapping).
 
-
-def _mix(h: U64, part: U64 | np.uint64) -> U64:
-    """Fold ``part`` into ``h`` (element-wise, wrapping uint64 arithmetic)."""
-    h = (h ^ part) * _M1
-    h = (h ^ (h >> _S31)) * _M2
-    return h ^ (h >> _S27)
-
-
-@dataclass(frozen=True, slots=True)
-class ItemKeys:
-    """One item's key parts: its name tokens, brand, aisle and tags (0: unknown brand)."""
-
-    tokens: U64
-    brand: int
-    aisle: int
-    tags: U64
-
-
-def item_keys(product: Product) -> ItemKeys:
-    """The key parts of ``product``, computed once per item.
-
-    >>> from online_learning.contract import Product
-    >>> k = item_keys(Product("1", "Whole Milk", "milk", "dairy eggs", 2.0, brand="Acme"))
-    >>> len(k.tokens), k.brand != 0, k.tags.size
-    (2, True, 0)
+    >>> x = 0x0123456789ABCDEF
+    >>> int(_mix(np.array([x], dtype=np.uint64))[0]) == _mix_int(x)
+    True
     """
-    return ItemKeys(
-        tokens=_keys(tokenize(product.name), _MAX_TOKENS),
-        brand=0 if product.brand is None else _key("brand:" + product.brand.lower()),
-        aisle=_key("aisle:" + product.aisle),
-        tags=_keys(product.tags, _MAX_TAGS),
-    )
+    h = (h ^ (h >> _S31)) * _M1
+    h = (h ^ (h >> _S27)) * _M2
+    return h ^ (h >> _S31)
 
 
-def _padded(arrays: Sequence[U64]) -> U64:
-    width = max((a.size for a in arrays), default=0)
-    out = np.zeros((len(arrays), max(width, 1)), dtype=np.uint64)
-    for row, values in enumerate(arrays):
-        out[row, : values.size] = values
-    return out
+def _mix_int(h: int) -> int:
+    """:func:`_mix` of one Python int: an item's own halves, without NumPy's per-call cost."""
+    h = ((h ^ (h >> 31)) * 0x9E3779B97F4A7C15) & _MASK
+    h = ((h ^ (h >> 27)) * 0xBF58476D1CE4E5B9) & _MASK
+    return h ^ (h >> 31)
 
 
-class PoolKeys:
-    """The candidate side of a pool's keys: padded token and tag matrices (0 is padding)."""
+def _half(kind: str, part: int) -> int:
+    """The requested item's half of a key: ``part`` mixed under the kind's salt."""
+    return _mix_int(_key("kind:" + kind) ^ part)
 
-    def __init__(self, items: Sequence[ItemKeys]) -> None:
-        self.tokens = _padded([k.tokens for k in items])
-        self.tags = _padded([k.tags for k in items])
-        self.brand = np.array([k.brand for k in items], dtype=np.uint64)
+
+def _u64(values: list[int]) -> U64:
+    return np.array(values, dtype=np.uint64)
 
 
 # Hand-set features given per-aisle offsets, and how many bins per unit of each: a feature in
@@ -141,6 +120,114 @@ AISLE_FEATURE_BINS: Mapping[str, float] = {
     "fat_distance": 1.0,
     "fat_unknown": 1.0,
 }
+_BIN_SCALE = np.array(list(AISLE_FEATURE_BINS.values()))
+# a feature's bins are numbered apart from every other feature's: 32 codes each
+_BIN_BASE = np.arange(len(AISLE_FEATURE_BINS), dtype=np.int64) * 32 + 16
+
+
+class ItemKeys:
+    """One item's key parts: as a candidate, its raw name words, brand (0: unknown) and tags;
+    as the requested item, its halves of every kind's keys, mixed on first use (most items
+    of a catalog are only ever candidates) and kept in one array."""
+
+    __slots__ = ("_halves", "_tag_ints", "_token_ints", "aisle", "brand", "tags", "tokens")
+
+    def __init__(self, tokens: list[int], brand: int, tags: list[int], aisle: int) -> None:
+        self.tokens, self.tags = _u64(tokens), _u64(tags)
+        self.brand, self.aisle = brand, aisle
+        self._token_ints, self._tag_ints = tokens, tags
+        self._halves: U64 | None = None
+
+    @property
+    def halves(self) -> U64:
+        """at, ab, ag, af (the aisle's halves of the aisle x candidate word / brand / tag /
+        feature-bin keys), then bb (the brand-pair half, if a brand), then per word tt (its
+        half of a word-pair key) and lt (the whole "this word lost here" key), per tag lg."""
+        if self._halves is None:
+            aisle, brand = self.aisle, self.brand
+            lost, lacks = _half("lt", aisle), _half("lg", aisle)
+            halves = [_half(kind, aisle) for kind in ("at", "ab", "ag", "af")]
+            if brand:
+                halves.append(_half("bb", brand))
+            halves += [_half("tt", t) for t in self._token_ints]
+            halves += [_mix_int(lost ^ t) for t in self._token_ints]
+            halves += [_mix_int(lacks ^ t) for t in self._tag_ints]
+            self._halves = _u64(halves)
+        return self._halves
+
+    @property
+    def _bb_end(self) -> int:
+        return 5 if self.brand else 4
+
+    @property
+    def at(self) -> U64:
+        return self.halves[0:1]
+
+    @property
+    def ab(self) -> U64:
+        return self.halves[1:2]
+
+    @property
+    def ag(self) -> U64:
+        return self.halves[2:3]
+
+    @property
+    def af(self) -> U64:
+        return self.halves[3:4]
+
+    @property
+    def bb(self) -> U64:
+        return self.halves[4 : self._bb_end]
+
+    @property
+    def tt(self) -> U64:
+        start = self._bb_end
+        return self.halves[start : start + self.tokens.size]
+
+    @property
+    def lt(self) -> U64:
+        start = self._bb_end + self.tokens.size
+        return self.halves[start : start + self.tokens.size]
+
+    @property
+    def lg(self) -> U64:
+        return self.halves[self._bb_end + 2 * self.tokens.size :]
+
+
+def item_keys(product: Product, words: Iterable[str] | None = None) -> ItemKeys:
+    """The key parts of ``product``, computed once per item. ``words``: the name's words that
+    say what the product is (the feature store passes the ones ``kind_jaccard`` compares);
+    by default its words without brand, size and joining words.
+
+    >>> from online_learning.contract import Product
+    >>> k = item_keys(Product("1", "Acme Whole Milk 1 gal", "milk", "dairy", 2.0, brand="Acme"))
+    >>> len(k.tokens), k.brand != 0, k.tags.size, k.tt.size, k.bb.size
+    (2, True, 0, 2, 1)
+    """
+    if words is None:
+        words = set(flavor_tokens(product.name, product.brand)) - JOINING_WORDS
+    tokens = _keys(words, _MAX_TOKENS)
+    tags = _keys(product.tags, _MAX_TAGS)
+    brand = 0 if product.brand is None else _key("brand:" + product.brand.lower())
+    aisle = _key("aisle:" + product.aisle)
+    return ItemKeys(tokens, brand, tags, aisle)
+
+
+def _padded(arrays: Sequence[U64]) -> U64:
+    width = max((a.size for a in arrays), default=0)
+    out = np.zeros((len(arrays), max(width, 1)), dtype=np.uint64)
+    for row, values in enumerate(arrays):
+        out[row, : values.size] = values
+    return out
+
+
+class PoolKeys:
+    """The candidate side of a pool's keys: padded token and tag matrices (0 is padding)."""
+
+    def __init__(self, items: Sequence[ItemKeys]) -> None:
+        self.tokens = _padded([k.tokens for k in items])
+        self.tags = _padded([k.tags for k in items])
+        self.brand = np.array([k.brand for k in items], dtype=np.uint64)[:, None]
 
 
 def pair_index(
@@ -148,64 +235,61 @@ def pair_index(
     pool: PoolKeys,
     rows: npt.NDArray[np.intp] | None,
     content: FloatArray,
-    columns: Mapping[str, int],
+    columns: Sequence[int],
     bits: int,
 ) -> KeyIndex:
     """The hashed keys of ``req`` against the pool's ``rows`` (all, if None), in slots
-    ``[0, 2**bits)``, padding ``2**bits``; ``content`` holds the rows' hand-set features
-    (their column of each name in ``columns``). Shape (len(rows), keys per pair).
+    ``[0, 2**bits)``, padding ``2**bits``; ``content`` holds the rows' hand-set features,
+    ``columns`` the column of each :data:`AISLE_FEATURE_BINS` feature in it. Shape
+    (len(rows), keys per pair).
+
+    A key is ``mix(requested half ^ candidate part)``: every kind's requested half is mixed
+    once per item (:func:`item_keys`), so a whole pool's keys are one mix of one matrix.
     """
     tokens = pool.tokens if rows is None else pool.tokens[rows]
     tags = pool.tags if rows is None else pool.tags[rows]
     brand = pool.brand if rows is None else pool.brand[rows]
-    n = tokens.shape[0]
+    n, m = tokens.shape
     if n == 0:
         return np.zeros((0, 1), dtype=np.int32)
-    aisle = np.uint64(req.aisle)
-    parts: list[U64] = []
-    valid: list[npt.NDArray[np.bool_]] = []
-    token_ok = tokens != 0
-    if req.tokens.size:
-        # every (requested token, candidate token): (n, a, m) flattened to (n, a * m)
-        h = _mix(
-            _mix(np.full(req.tokens.shape, _SALTS["tt"]), req.tokens)[None, :, None],
-            tokens[:, None, :],
-        )
-        parts.append(h.reshape(n, -1))
-        valid.append(np.broadcast_to(token_ok[:, None, :], h.shape).reshape(n, -1))
-        lost = ~(tokens[:, None, :] == req.tokens[None, :, None]).any(axis=2)  # (n, a)
-        lt = _mix(np.full(req.tokens.shape, _SALTS["lt"]) ^ aisle, req.tokens)
-        parts.append(np.broadcast_to(lt, lost.shape))
-        valid.append(lost)
-    base = _mix(np.full(1, _SALTS["at"]), aisle)
-    parts.append(_mix(base[None, :], tokens))
-    valid.append(token_ok)
-    parts.append(_mix(_mix(np.full(1, _SALTS["ab"]), aisle), brand)[:, None])
-    valid.append((brand != 0)[:, None])
-    parts.append(_mix(_mix(np.full(1, _SALTS["ag"]), aisle)[None, :], tags))
-    valid.append(tags != 0)
-    if req.brand:
-        parts.append(_mix(_mix(np.full(1, _SALTS["bb"]), np.uint64(req.brand)), brand)[:, None])
-        valid.append((brand != 0)[:, None])
-    if req.tags.size:
-        lacks = ~(tags[:, None, :] == req.tags[None, :, None]).any(axis=2)  # (n, r)
-        lg = _mix(np.full(req.tags.shape, _SALTS["lg"]) ^ aisle, req.tags)
-        parts.append(np.broadcast_to(lg, lacks.shape))
-        valid.append(lacks)
-    if columns:
-        names = [name for name in AISLE_FEATURE_BINS if name in columns]
-        values = content[:, [columns[name] for name in names]]
-        scale = np.array([AISLE_FEATURE_BINS[name] for name in names])
-        bins = np.clip(np.rint(values * scale), -8, 8).astype(np.int64) + 16
-        feature = np.arange(len(names), dtype=np.uint64) * np.uint64(64)
-        af_base = _mix(np.full(1, _SALTS["af"]), aisle)
-        parts.append(_mix(af_base[None, :], feature[None, :] + bins.astype(np.uint64)))
-        valid.append(np.ones(bins.shape, dtype=bool))
-    keys = np.concatenate([np.broadcast_to(p, (n, p.shape[-1])) for p in parts], axis=1)
-    ok = np.concatenate([np.broadcast_to(v, (n, v.shape[-1])) for v in valid], axis=1)
+    a, t = req.tt.size, tags.shape[1]
+    bins = np.clip(np.rint(content[:, columns] * _BIN_SCALE), -8, 8).astype(np.int64) + _BIN_BASE
+    right = np.concatenate(
+        [np.tile(tokens, a), tokens, brand, tags, brand[:, : req.bb.size], bins.view(np.uint64)],
+        axis=1,
+    )
+    left = np.concatenate(
+        [
+            np.repeat(req.tt, m),
+            np.repeat(req.at, m),
+            req.ab,
+            np.repeat(req.ag, t),
+            req.bb,
+            np.repeat(req.af, len(columns)),
+        ]
+    )
+    keys = _mix(left ^ right)
+    token_ok, brand_ok, tag_ok = tokens != 0, brand != 0, tags != 0
+    lost = (tokens[:, None, :] != req.tokens[:, None]).all(axis=2)  # (n, a)
+    lacks = (tags[:, None, :] != req.tags[:, None]).all(axis=2)  # (n, r)
+    ok = np.concatenate(
+        [
+            np.tile(token_ok, a),
+            token_ok,
+            brand_ok,
+            tag_ok,
+            brand_ok[:, : req.bb.size],
+            np.ones(bins.shape, dtype=bool),
+            lost,
+            lacks,
+        ],
+        axis=1,
+    )
+    whole = np.concatenate(
+        [keys, np.broadcast_to(req.lt, lost.shape), np.broadcast_to(req.lg, lacks.shape)], axis=1
+    )
     size = 1 << bits
-    slots = (keys & np.uint64(size - 1)).astype(np.int32)
-    return np.where(ok, slots, np.int32(size))
+    return np.where(ok, (whole & np.uint64(size - 1)).astype(np.int32), np.int32(size))
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,10 +333,13 @@ class InteractionWeights:
     def __init__(self, config: InteractionConfig) -> None:
         self.config = config
         self.size = 1 << config.bits
-        # one slot more than hashed: the padding, which stays 0
-        self.weights = np.zeros(self.size + 1, dtype=np.float64)
-        self._z = np.zeros(self.size + 1, dtype=np.float64)
-        self._n = np.zeros(self.size + 1, dtype=np.float64)
+        # weight, FTRL's z and n (summed squared gradients) of every slot, one row each, so
+        # a step reads and writes all three with one gather and one scatter; one slot more
+        # than hashed: the padding, whose weight stays 0
+        self._state = np.zeros((3, self.size + 1), dtype=np.float64)
+        self.weights = self._state[0]
+        self._z, self._n = self._state[1], self._state[2]
+        self._inv_alpha = 1.0 / config.alpha
         self.n_learned = 0
 
     @property
@@ -271,25 +358,22 @@ class InteractionWeights:
     def learn(self, keys: KeyIndex, gradient: float) -> None:
         """One FTRL-proximal step for a pair's keys, ``gradient`` the log loss's d/dlogit
         (P(accept) - outcome) as the whole model predicted the pair."""
-        keys = keys[keys < self.size]
-        if keys.size == 0 or gradient == 0.0:
+        if gradient == 0.0 or keys.size == 0:
             return
-        cfg = self.config
-        g2 = gradient * gradient
-        n_old = self._n[keys]
-        n_new = n_old + g2
+        state = self._state
+        w, z, n = state[:, keys]
+        n_new = n + gradient * gradient
         root = np.sqrt(n_new)
-        sigma = (root - np.sqrt(n_old)) / cfg.alpha
-        z = self._z[keys] + gradient - sigma * self.weights[keys]
-        self._z[keys] = z
-        self._n[keys] = n_new
-        self.weights[keys] = self._weight(z, root)
+        z += gradient - (root - np.sqrt(n)) * self._inv_alpha * w
+        # The padding slot learns along (filtering it out costs more) and is zeroed after.
+        state[:, keys] = (self._weight(z, root), z, n_new)
+        state[:, self.size] = 0.0
         self.n_learned += 1
 
     def _weight(self, z: FloatArray, root: FloatArray) -> FloatArray:
         cfg = self.config
         shrunk = np.sign(z) * np.maximum(np.abs(z) - cfg.l1, 0.0) if cfg.l1 else z
-        return -shrunk / ((cfg.beta + root) / cfg.alpha + cfg.l2)
+        return -shrunk / ((cfg.beta + root) * self._inv_alpha + cfg.l2)
 
     def state(self) -> dict[str, Any]:
         """The touched slots and their FTRL sums (weights follow from them), for a snapshot."""
@@ -307,8 +391,7 @@ class InteractionWeights:
         z, n = np.asarray(state["z"], np.float64), np.asarray(state["n"], np.float64)
         if not (slots.shape == z.shape == n.shape) or (slots.size and slots.max() >= self.size):
             raise ValueError("interaction state does not fit this configuration")
-        for array in (self.weights, self._z, self._n):
-            array[:] = 0.0
+        self._state[:] = 0.0
         self._z[slots], self._n[slots] = z, n
         self.weights[slots] = self._weight(z, np.sqrt(n))
         self.n_learned = int(state["n_learned"])

@@ -9,7 +9,9 @@ applies only the records after its offset, ending with the same :meth:`model_dig
 What a snapshot holds (everything ``on_feedback`` and ``apply_demand`` change):
 
 - the River model: weights in River's order, intercept, the optimizer's step count and
-  squared-gradient sums, the count of events learned;
+  squared-gradient sums, the count of events learned; and its hashed interaction weights
+  (:mod:`online_learning.interactions`): the slots that learned, with their FTRL sums (z, n),
+  from which their weights follow;
 - the random effects' (S, W) sums per key and level;
 - the acceptance history (accepted / offered per candidate and per pair);
 - popularity's learned demand and the clock it fades by (seeds come from the catalog);

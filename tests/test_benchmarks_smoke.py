@@ -26,11 +26,18 @@ def run(script: str, *args: str, timeout: float = 240) -> str:
 
 def test_scoring_benchmark_prints_each_pool_size_and_learning_cost() -> None:
     out = run("bench_scoring.py", "--quick")
-    for size in (50, 500, 2000):
-        assert re.search(rf"^\s*{size}\s+\d+\s+\d+\s+[\d.]+\s+[\d.]+\s+[\d.]+x$", out, re.M), out
-    for model in (r"shipped \(AdaGrad with a floor\)", r"baseline \(SGD 0\.05\)"):
+    for label in ("shipped", "linear-only"):  # with and without the interaction weights
+        for size in (50, 500, 2000):
+            row = rf"^{label}\s+{size}\s+\d+\s+\d+\s+[\d.]+\s+[\d.]+\s+[\d.]+x$"
+            assert re.search(row, out, re.M), out
+    for model in (
+        r"shipped \(AdaGrad with a floor, interactions\)",
+        r"linear only \(no interactions\)",
+        r"baseline \(SGD 0\.05, no interactions\)",
+    ):
         assert re.search(rf"learning, {model}: \d+ us per feedback event", out), out
-    assert re.search(r"learning cost ratio shipped/baseline: [\d.]+$", out, re.M), out
+    for ratio in ("shipped/linear only", "shipped/baseline"):
+        assert re.search(rf"learning cost ratio {ratio}: [\d.]+$", out, re.M), out
 
 
 def test_personal_benchmark_prints_costs_bytes_and_the_simulated_gain() -> None:
@@ -49,7 +56,8 @@ def test_personal_benchmark_prints_costs_bytes_and_the_simulated_gain() -> None:
 def test_model_comparison_replays_one_stream_through_four_river_models() -> None:
     out = run("compare_models.py", "--quick")
     assert "replaying 300 events" in out, out
-    for model in ("logreg-from-prior", "logreg-from-prior-sgd", "scaled-logreg", "hoeffding-tree"):
+    models = ("logreg-from-prior", "logreg-linear-only", "logreg-from-prior-sgd", "scaled-logreg")
+    for model in (*models, "hoeffding-tree", "interactions-alpha-0.02"):
         row = re.search(rf"^{model}\s+([\d.]+)\s+([\d.]+)\s", out, re.M)
         assert row, out
         log_loss, auc = float(row.group(1)), float(row.group(2))
