@@ -12,9 +12,10 @@ follows whatever arrives.
 The end offsets are the broker's. On the embedded Tansu broker (0.6.0) a partition's reported
 end is the first offset of its last record batch plus one, not the true end
 (docs/performance.md): "reached" then turns true as soon as a fetch returns the first record
-of that last batch. A fetch returns whole batches unless ``max_records`` cuts one, so in
-practice the rest of the batch comes in the same fetch; the readers rely on that, as they did
-before this module was written.
+of that last batch. A fetch returns whole batches unless ``max_records`` cuts one, so the rest
+of the batch normally comes in the same fetch; when a fetch was cut (it returned
+``max_records`` records), :meth:`TopicReplay.reached` says no until a fetch that was not, so a
+backlog read never stops in the middle of the last batch.
 
 Asking for the end offsets *while following* uses a second connection that never fetches. A
 broker answers one connection's requests in order, so on the reading connection the question
@@ -74,6 +75,7 @@ class TopicReplay:
         self._consumer: AIOKafkaConsumer | None = None
         self._offsets: AIOKafkaConsumer | None = None  # asks for end offsets, never fetches
         self._offsets_lock = asyncio.Lock()
+        self._cut = False  # the last fetch returned max_records: it may have cut a batch
 
     # -- life cycle ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -146,7 +148,9 @@ class TopicReplay:
         batches = await self.consumer.getmany(
             *self.partitions, timeout_ms=self.fetch_timeout_ms, max_records=self.max_records
         )
-        return [record for records in batches.values() for record in records]
+        records = [record for records in batches.values() for record in records]
+        self._cut = len(records) >= self.max_records  # more of a batch may be waiting
+        return records
 
     async def backlog(self) -> AsyncIterator[list[RawRecord]]:
         """Fetches until the end offsets found at start are reached (a one-off read)."""
@@ -162,7 +166,9 @@ class TopicReplay:
     # -- where the reading is ------------------------------------------------------------------
     async def reached(self, end: Offsets | None = None) -> bool:
         """Has the reading position passed ``end`` (default: the end offsets found at start)
-        in every partition?"""
+        in every partition, the last fetch not cut by ``max_records``?"""
+        if self._cut:
+            return False
         target = self.end if end is None else end
         consumer = self.consumer
         for tp in self.partitions:

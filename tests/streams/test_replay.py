@@ -68,6 +68,26 @@ async def test_the_backlog_of_every_partition_is_read_in_order_and_then_reached(
     assert by_partition(read) == sent
 
 
+async def test_a_backlog_whose_last_batch_is_cut_by_max_records_is_read_to_its_end(
+    broker: EmbeddedBroker,
+) -> None:
+    """The embedded broker reports the end as the last batch's first offset plus one, so the
+    first fetch of a one-batch partition already "reaches" it; a fetch cut by ``max_records``
+    must not end the backlog with the batch's tail unread."""
+    topic = await new_topic(broker, 1)
+    sent = values(0, 300)
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers, linger_ms=50)
+    await producer.start()
+    try:  # queued together: one record batch
+        await asyncio.gather(*[await producer.send(topic, v, partition=0) for v in sent])
+    finally:
+        await producer.stop()
+    async with TopicReplay(broker.bootstrap_servers, topic, [0], max_records=100) as replay:
+        assert replay.end[replay.partitions[0]] < 300  # the broker's end: inside the batch
+        read = [r.value async for records in replay.backlog() for r in records]
+    assert read == sent
+
+
 async def test_records_that_arrive_later_are_followed(broker: EmbeddedBroker) -> None:
     topic = await new_topic(broker, 2)
     await produce(broker, topic, {0: values(0, 5), 1: values(1, 5)})
