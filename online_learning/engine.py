@@ -333,7 +333,7 @@ class SubstitutionEngine:
         if tastes is not None and customer is not None:
             # backfitting: the population's logit without the customer's own offset
             tastes.learn_one(customer, row, y, population)
-        self.model.learn_one(x, y, keys)
+        self.model.learn_one(x, y, keys, base)
         self.features.history.update(requested.item_id, substitute.item_id, y)
         if effects is not None:
             # with the customer's offset, so a brand's effect does not absorb one customer's

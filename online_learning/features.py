@@ -413,13 +413,20 @@ class CandidateBlock:
     brand_index: Mapping[str, int] | None = None  # brand -> its code (brand_names inverted)
     keys: KeyIndex | None = None  # per row, the pair's hashed interaction keys
     interactions: InteractionWeights | None = None  # the learned weights ``keys`` index
+    # (interactions.n_learned, each row's interaction score then): every store's ranking of
+    # an item between two feedback events reads the same scores (a refresh pass, above all)
+    scored: tuple[int, FloatArray] | None = None
 
     def with_history(self, requested_id: str, history: AcceptanceHistory) -> FloatArray:
         """The pair features of every row as they are now: the content, the acceptance
         history of ``history``, the current popularity and the learned interactions."""
         pair = self.content.copy()
-        if self.keys is not None and self.interactions is not None:
-            pair[:, _INTERACTIONS] = self.interactions.scores(self.keys)
+        interactions = self.interactions
+        if self.keys is not None and interactions is not None:
+            scored = self.scored
+            if scored is None or scored[0] != interactions.n_learned:
+                scored = self.scored = (interactions.n_learned, interactions.scores(self.keys))
+            pair[:, _INTERACTIONS] = scored[1]
         if self.popularity is not None and self.popularity_codes is not None:
             pair[:, _POPULARITY] = self.popularity.column(self.popularity_codes)
         if self.codes is not None and history is self.coded_by:

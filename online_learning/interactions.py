@@ -56,7 +56,9 @@ KeyIndex = npt.NDArray[np.int32]  # a pool's keys: (candidates, keys per pair), 
 # Names the keys: change it whenever the keys of a pair change, so an old snapshot's weights
 # (learned under other keys) are refused rather than read as these.
 KEY_SCHEME = "pair-keys-v2"
-_MAX_TOKENS = 8  # name words per item kept as keys (names longer than this are rare)
+# Words per item kept as keys: a pool's word matrix is as wide as its longest name, and every
+# pair pays for that width times the requested item's words (one name in nine has more).
+_MAX_TOKENS = 8
 _MAX_TAGS = 8
 _M1 = np.uint64(0x9E3779B97F4A7C15)
 _M2 = np.uint64(0xBF58476D1CE4E5B9)

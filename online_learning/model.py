@@ -137,14 +137,22 @@ class AcceptanceModel:
         )
         return sigmoid(z)
 
-    def learn_one(self, x: dict[str, float], y: bool, keys: KeyIndex | None = None) -> None:
+    def learn_one(
+        self,
+        x: dict[str, float],
+        y: bool,
+        keys: KeyIndex | None = None,
+        logit: float | None = None,
+    ) -> None:
         """One step from one pair; ``keys``: its hashed interaction keys (None: River's
-        weights learn alone), whose weights take a step on the same gradient."""
+        weights learn alone), whose weights take a step on the same gradient. ``logit``:
+        :meth:`logit_one` of ``x`` if the caller has it already."""
         interactions = self.interactions
         if interactions is None or keys is None:
             self.estimator.learn_one(x, bool(y))
         else:
-            gradient = sigmoid(self.logit_one(x)) - float(bool(y))
+            z = self.logit_one(x) if logit is None else logit
+            gradient = sigmoid(z) - float(bool(y))
             self.estimator.learn_one(x, bool(y))
             interactions.learn(keys, gradient)
         if INTERACTIONS in x:

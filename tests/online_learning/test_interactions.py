@@ -52,20 +52,19 @@ def all_p(e: SubstitutionEngine) -> list[float]:
     return [p_of(e, r.item_id, c.item_id) for r in CATALOG for c in CATALOG if r is not c]
 
 
-def ranked_p(e: SubstitutionEngine, item_id: str, ts: float) -> dict[str, float]:
-    [ranking] = e.on_signal(InventorySignal(f"store-{item_id}", item_id, "not_found", ts))
+def ranked_p(e: SubstitutionEngine, item_id: str, ts: float, store: str = "s") -> dict[str, float]:
+    [ranking] = e.on_signal(InventorySignal(f"{store}-{item_id}", item_id, "not_found", ts))
     return {s.item_id: s.p_accept for s in ranking.substitutes}
 
 
 def vanilla_is_refused(e: SubstitutionEngine, pairs: list[tuple[str, str]], rounds: int) -> None:
     """Customers who asked for regular coffee refuse vanilla, and accept the rest."""
-    n = 0
     for _ in range(rounds):
         for requested, substitute in pairs:
             vanilla = "Vanilla" in item(e, substitute).name
             outcome = "rejected" if vanilla else "accepted"
+            n = e.model.n_learned  # a new event id every time
             e.on_feedback(Feedback(f"e{n}", "s1", requested, substitute, outcome, float(n)))
-            n += 1
 
 
 # Feedback on some pairs only: c9 -> c8 (a vanilla) and c9 -> c5 are never in it.
@@ -103,6 +102,11 @@ def test_a_ranking_scores_every_candidate_as_the_learner_scores_its_pair() -> No
         assert ranked
         for item_id, p in ranked.items():
             # the per-pair path: a cached candidate block's row
+            assert p == pytest.approx(p_of(e, requested, item_id), abs=1e-12)
+    # learning again: the cached blocks' scores follow the new weights
+    vanilla_is_refused(e, [("c9", "c8"), ("c1", "c4")], 3)
+    for ts, requested in enumerate(("c9", "c1"), start=200):
+        for item_id, p in ranked_p(e, requested, float(ts), store="other").items():
             assert p == pytest.approx(p_of(e, requested, item_id), abs=1e-12)
     # and a pair with no cached block (another engine, same learned state): a one-row matrix
     fresh = engine()
