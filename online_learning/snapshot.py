@@ -77,9 +77,11 @@ __all__ = [
     "SNAPSHOT_VERSION",
     "SnapshotError",
     "decode_state",
+    "decode_state_in_bulk",
     "encode_state",
     "engine_snapshot",
     "engine_state",
+    "restore_decoded",
     "restore_engine",
 ]
 
@@ -154,6 +156,20 @@ def restore_engine(engine: SubstitutionEngine, data: bytes) -> Mapping[str, Any]
     """
     with _no_cyclic_gc():
         return _restore(engine, decode_state(data))
+
+
+def decode_state_in_bulk(data: bytes) -> dict[str, Any]:
+    """:func:`decode_state` with the cyclic collector off (it builds millions of objects, none
+    of them garbage); safe to call in another thread while the catalog loads."""
+    with _no_cyclic_gc():
+        return decode_state(data)
+
+
+def restore_decoded(engine: SubstitutionEngine, state: dict[str, Any]) -> Mapping[str, Any]:
+    """:func:`restore_engine` for a state already decoded (:func:`decode_state_in_bulk`):
+    the same checks, the same :class:`SnapshotError`."""
+    with _no_cyclic_gc():
+        return _restore(engine, state)
 
 
 @contextlib.contextmanager

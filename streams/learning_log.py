@@ -43,12 +43,18 @@ from online_learning.contract import (
 )
 from online_learning.engine import FeedbackResult, SubstitutionEngine, UnknownReference
 from online_learning.monitoring import LearningMonitor
-from online_learning.snapshot import SnapshotError, encode_state, engine_state, restore_engine
+from online_learning.snapshot import (
+    SnapshotError,
+    decode_state_in_bulk,
+    encode_state,
+    engine_state,
+    restore_decoded,
+)
 from streams.batch_produce import Record
 from streams.catalog_reader import CatalogReader
 from streams.connection import KafkaConnection
 from streams.metrics import WorkerMetrics
-from streams.model_snapshots import SnapshotTopic
+from streams.model_snapshots import Manifest, SnapshotTopic
 from streams.replay import TopicReplay
 
 __all__ = ["DEMAND_INTERVAL_S", "LearningLogReader", "event_ids_digest", "publish_demand"]
@@ -149,8 +155,15 @@ class LearningLogReader:
 
     async def run(self) -> None:
         """Read forever (until cancelled)."""
-        await self.catalog.ready.wait()
-        start = await self._restore()
+        # The newest snapshot is read and decoded (in a thread) while the catalog loads; only
+        # putting it into the engine waits for the catalog.
+        snapshot = asyncio.ensure_future(self._read_snapshot())
+        try:
+            await self.catalog.ready.wait()
+        except BaseException:
+            snapshot.cancel()
+            raise
+        start = await self._restore(snapshot)
         async with TopicReplay(self.connection, self.topic, [0], fetch_max_wait_ms=50) as replay:
             self._replay = replay
             if start:
@@ -162,17 +175,28 @@ class LearningLogReader:
                 self._replay = None
 
     # -- snapshots -----------------------------------------------------------------------------
-    async def _restore(self) -> int:
-        """Load the newest snapshot; the log offset to read from (0: the whole log)."""
+    async def _read_snapshot(self) -> tuple[Manifest, dict[str, Any]] | None:
+        """The newest snapshot's manifest and decoded state; None without one."""
         if self.snapshots is None:
-            return 0
+            return None
+        found = await self.snapshots.read()
+        if found is None:
+            return None
+        manifest, data = found
+        loop = asyncio.get_running_loop()
+        return manifest, await loop.run_in_executor(None, decode_state_in_bulk, data)
+
+    async def _restore(self, snapshot: Awaitable[tuple[Manifest, dict[str, Any]] | None]) -> int:
+        """Load the newest snapshot into the engine; the log offset to read from (0: the
+        whole log)."""
         started = time.monotonic()
         try:
-            found = await self.snapshots.read()
+            found = await snapshot
             if found is None:
                 return 0
-            manifest, data = found
-            extra = restore_engine(self.engine, data)
+            manifest, state = found
+            extra = restore_decoded(self.engine, state)
+            del state
             self._load_counters(extra)
         except SnapshotError as exc:
             self._fall_back("unusable", exc)
@@ -184,7 +208,7 @@ class LearningLogReader:
         self._last_snapshot = manifest.offset + 1
         log.warning(
             "model restored from the snapshot at %s offset %d (%s bytes, %d feedback events)"
-            " in %.1fs; reading the log from there",
+            " in %.1fs after the catalog; reading the log from there",
             self.topic,
             manifest.offset,
             f"{manifest.size:,}",

@@ -156,7 +156,8 @@ async def test_read_from_inside_the_last_record_batch_it_is_ready_only_with_that
         await producer.stop()
 
     class Restored(LearningLogReader):
-        async def _restore(self) -> int:  # as if a snapshot at offset 99 had been loaded
+        async def _restore(self, snapshot: Any) -> int:  # as if one at offset 99 was loaded
+            await snapshot
             return 100
 
     engine, catalog = Engine(), SimpleNamespace(ready=asyncio.Event())
