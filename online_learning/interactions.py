@@ -224,12 +224,23 @@ def _padded(arrays: Sequence[U64]) -> U64:
 
 
 class PoolKeys:
-    """The candidate side of a pool's keys: padded token and tag matrices (0 is padding)."""
+    """The candidate side of a pool's keys: padded word and tag matrices (0 is padding), and
+    each as positions in the pool's own vocabulary of words, tags and brands."""
 
     def __init__(self, items: Sequence[ItemKeys]) -> None:
         self.tokens = _padded([k.tokens for k in items])
         self.tags = _padded([k.tags for k in items])
         self.brand = np.array([k.brand for k in items], dtype=np.uint64)[:, None]
+        self.words, at = np.unique(self.tokens, return_inverse=True)
+        self.word_at = at.reshape(self.tokens.shape).astype(np.intp)
+        self.tag_vocabulary, at = np.unique(self.tags, return_inverse=True)
+        self.tag_at = at.reshape(self.tags.shape).astype(np.intp)
+        self.brands, at = np.unique(self.brand, return_inverse=True)
+        self.brand_at = at.reshape(self.brand.shape).astype(np.intp)
+
+
+_BIN_CODES = np.arange(len(AISLE_FEATURE_BINS) * 32, dtype=np.uint64)
+_FEW_ROWS = 16  # below this many rows, mixing each pair's keys beats building the tables
 
 
 def pair_index(
@@ -251,26 +262,11 @@ def pair_index(
     tokens = pool.tokens if rows is None else pool.tokens[rows]
     tags = pool.tags if rows is None else pool.tags[rows]
     brand = pool.brand if rows is None else pool.brand[rows]
-    n, m = tokens.shape
+    n = tokens.shape[0]
     if n == 0:
         return np.zeros((0, 1), dtype=np.int32)
-    a, t = req.tt.size, tags.shape[1]
+    a = req.tt.size
     bins = np.clip(np.rint(content[:, columns] * _BIN_SCALE), -8, 8).astype(np.int64) + _BIN_BASE
-    right = np.concatenate(
-        [np.tile(tokens, a), tokens, brand, tags, brand[:, : req.bb.size], bins.view(np.uint64)],
-        axis=1,
-    )
-    left = np.concatenate(
-        [
-            np.repeat(req.tt, m),
-            np.repeat(req.at, m),
-            req.ab,
-            np.repeat(req.ag, t),
-            req.bb,
-            np.repeat(req.af, len(columns)),
-        ]
-    )
-    keys = _mix(left ^ right)
     token_ok, brand_ok, tag_ok = tokens != 0, brand != 0, tags != 0
     lost = (tokens[:, None, :] != req.tokens[:, None]).all(axis=2)  # (n, a)
     lacks = (tags[:, None, :] != req.tags[:, None]).all(axis=2)  # (n, r)
@@ -287,11 +283,83 @@ def pair_index(
         ],
         axis=1,
     )
-    whole = np.concatenate(
-        [keys, np.broadcast_to(req.lt, lost.shape), np.broadcast_to(req.lg, lacks.shape)], axis=1
-    )
+    if n < _FEW_ROWS:
+        whole = _mixed_keys(req, tokens, tags, brand, bins, lost.shape, lacks.shape)
+    else:
+        whole = _table_keys(req, pool, rows, bins)
     size = 1 << bits
     return np.where(ok, (whole & np.uint64(size - 1)).astype(np.int32), np.int32(size))
+
+
+def _mixed_keys(
+    req: ItemKeys,
+    tokens: U64,
+    tags: U64,
+    brand: U64,
+    bins: npt.NDArray[np.int64],
+    lost: tuple[int, ...],
+    lacks: tuple[int, ...],
+) -> U64:
+    """Every key of a few rows, each mixed on its own (the definition of the keys)."""
+    a, m, t = req.tt.size, tokens.shape[1], tags.shape[1]
+    right = np.concatenate(
+        [np.tile(tokens, a), tokens, brand, tags, brand[:, : req.bb.size], bins.view(np.uint64)],
+        axis=1,
+    )
+    left = np.concatenate(
+        [
+            np.repeat(req.tt, m),
+            np.repeat(req.at, m),
+            req.ab,
+            np.repeat(req.ag, t),
+            req.bb,
+            np.repeat(req.af, bins.shape[1]),
+        ]
+    )
+    keys = _mix(left ^ right)
+    return np.concatenate(
+        [keys, np.broadcast_to(req.lt, lost), np.broadcast_to(req.lg, lacks)], axis=1
+    )
+
+
+def _table_keys(
+    req: ItemKeys, pool: PoolKeys, rows: npt.NDArray[np.intp] | None, bins: npt.NDArray[np.int64]
+) -> U64:
+    """The same keys as :func:`_mixed_keys` for many rows: each kind's keys are mixed once
+    per word, tag or brand of the pool's vocabulary (or bin code) into one table, and every
+    row's keys are gathered from it (a pool has far fewer distinct words than word pairs)."""
+    word_at = pool.word_at if rows is None else pool.word_at[rows]
+    tag_at = pool.tag_at if rows is None else pool.tag_at[rows]
+    brand_at = pool.brand_at if rows is None else pool.brand_at[rows]
+    words, brands, tags = pool.words, pool.brands, pool.tag_vocabulary
+    n, v, a = word_at.shape[0], words.size, req.tt.size
+    has_brand = req.bb.size
+    parts = [
+        _mix(req.tt[:, None] ^ words[None, :]).ravel(),
+        _mix(req.at ^ words),
+        _mix(req.ab ^ brands),
+        _mix(req.ag ^ tags),
+        _mix(req.bb ^ brands) if has_brand else req.bb,
+        _mix(req.af ^ _BIN_CODES),
+        req.lt,
+        req.lg,
+    ]
+    starts = np.cumsum([0] + [p.size for p in parts])
+    table = np.concatenate(parts)
+    index = np.concatenate(
+        [
+            ((np.arange(a) * v)[None, :, None] + word_at[:, None, :]).reshape(n, -1),
+            starts[1] + word_at,
+            starts[2] + brand_at,
+            starts[3] + tag_at,
+            (starts[4] + brand_at)[:, :has_brand],
+            starts[5] + bins,
+            np.broadcast_to(starts[6] + np.arange(a), (n, a)),
+            np.broadcast_to(starts[7] + np.arange(req.lg.size), (n, req.lg.size)),
+        ],
+        axis=1,
+    )
+    return table[index]
 
 
 @dataclass(frozen=True, slots=True)

@@ -169,3 +169,24 @@ def test_weights_state_round_trips_and_a_misfit_is_refused() -> None:
     bad = {**w.state(), "slots": np.array([1, 300])}
     with pytest.raises(ValueError, match="does not fit"):
         small.load_state(bad)
+
+
+def test_a_pools_keys_are_the_same_built_from_tables_as_mixed_pair_by_pair() -> None:
+    # Ranking builds a pool's keys from per-vocabulary tables; a few rows (learning) mix each
+    # pair's keys. Both must give the very same slots, or a pair would learn one weight and be
+    # ranked by another.
+    from online_learning.offline.instacart import load_instacart_products
+
+    products = [p for p in load_instacart_products() if p.aisle == "yogurt"][:120]
+    e = SubstitutionEngine(products=products, config=CONFIG, wall_clock=lambda: 0.0)
+    store = e.features
+    for requested in products[:6]:
+        matrix = store.matrix(requested)
+        req = store.row(requested)
+        rows = np.arange(len(matrix))
+        content = matrix.pair_matrix(req, rows, with_history=False)
+        whole = matrix.key_index(req, rows, content, 20)  # tables: many rows
+        assert whole.shape[0] == len(matrix) >= 16
+        for at in range(0, len(matrix), 7):
+            one = matrix.key_index(req, rows[at : at + 1], content[at : at + 1], 20)[0]
+            np.testing.assert_array_equal(whole[at], one)
