@@ -272,7 +272,7 @@ def pair_index(
     lacks = (tags[:, None, :] != req.tags[:, None]).all(axis=2)  # (n, r)
     ok = np.concatenate(
         [
-            np.tile(token_ok, a),
+            *[token_ok] * a,  # np.tile's rows, without its Python-level overhead
             token_ok,
             brand_ok,
             tag_ok,
@@ -303,7 +303,7 @@ def _mixed_keys(
     """Every key of a few rows, each mixed on its own (the definition of the keys)."""
     a, m, t = req.tt.size, tokens.shape[1], tags.shape[1]
     right = np.concatenate(
-        [np.tile(tokens, a), tokens, brand, tags, brand[:, : req.bb.size], bins.view(np.uint64)],
+        [*[tokens] * a, tokens, brand, tags, brand[:, : req.bb.size], bins.view(np.uint64)],
         axis=1,
     )
     left = np.concatenate(
@@ -318,7 +318,8 @@ def _mixed_keys(
     )
     keys = _mix(left ^ right)
     return np.concatenate(
-        [keys, np.broadcast_to(req.lt, lost), np.broadcast_to(req.lg, lacks)], axis=1
+        [keys, req.lt[None, :].repeat(lost[0], axis=0), req.lg[None, :].repeat(lacks[0], axis=0)],
+        axis=1,
     )
 
 
