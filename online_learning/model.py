@@ -69,9 +69,9 @@ class AcceptanceModel:
     ``learning_rate`` and ``min_learning_rate`` are the weights' AdaGrad rate and its floor;
     the intercept takes plain SGD steps of ``intercept_lr``. ``optimizer`` replaces the
     weights' optimizer (benchmarks/compare_models.py compares plain SGD with it).
-    ``interactions``: size and rates of the hashed interaction weights (None: none, the
-    ``interactions`` feature is then always 0); they learn from :meth:`learn_one` calls that
-    pass the pair's keys.
+    ``interactions``: size and rates of the hashed interaction weights (None, the default:
+    none, the ``interactions`` feature is then always 0); they learn from :meth:`learn_one`
+    calls that pass the pair's keys.
 
     >>> m = AcceptanceModel()
     >>> x = {"name_jaccard": 0.8, "brand_match": 1.0, "tag_jaccard": 1.0, "popularity": 0.5}
@@ -91,7 +91,7 @@ class AcceptanceModel:
         prior_weights: dict[str, float] | None = None,
         prior_intercept: float = PRIOR_INTERCEPT,
         optimizer: optim.base.Optimizer | None = None,
-        interactions: InteractionConfig | None = InteractionConfig(),  # noqa: B008 (frozen)
+        interactions: InteractionConfig | None = None,
     ) -> None:
         weights = dict(PRIOR_WEIGHTS if prior_weights is None else prior_weights)
         unknown = set(weights) - set(FEATURES)

@@ -3,9 +3,10 @@
 ``AIOKafkaProducer.send`` costs one coroutine, one partition lookup and one delivery future per
 record, about 5-8 µs each on these machines, and more through Faust's producer wrapper. The
 store-state changelog writes about one record per inventory signal, so that per-record cost
-was a large share of the worker's time (docs/performance.md, "The Faust floor and the engine's CPU per event"). aiokafka's
-``create_batch`` / ``send_batch`` build the records into one batch with its C record builder
-and give one future for the whole batch: about 1.5 µs per record.
+was a large share of the worker's time (docs/performance.md, "The Faust floor and the
+engine's CPU per event"). aiokafka's ``create_batch`` / ``send_batch`` build the records into
+one batch with its C record builder and give one future for the whole batch: about 1.5 µs per
+record.
 
 Delivery is not awaited: the worker's offsets are committed only after Faust flushes the
 producer, which waits for these batches too (``AIOKafkaProducer.flush`` covers every queued

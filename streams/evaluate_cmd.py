@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 from online_learning.engine import EngineConfig
+from online_learning.interactions import InteractionConfig
 from online_learning.offline.evaluation import POLICIES, EvalResult, evaluate
 from online_learning.offline.horror import ConfidentMistakes
 from online_learning.offline.instacart import load_instacart_products
@@ -100,6 +101,12 @@ def add_evaluate_flags(parser: argparse.ArgumentParser) -> None:
         f"{PERSONAL_SIM.n_customers} with --personal, so that many reach 50 feedback events)",
     )
     add_population_flag(parser)
+    parser.add_argument(
+        "--interactions",
+        action="store_true",
+        help="the learned engine with hashed interaction weights (off in the worker unless"
+        " FILLRATE_INTERACTIONS is set)",
+    )
     personal = parser.add_argument_group(
         "personal replies",
         "--personal compares each customer's reply (their choices, needs and learned tastes)"
@@ -350,6 +357,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         window=WINDOW,
         progress=progress,
         mistakes=mistakes if args.horror else None,
+        engine_config=EngineConfig(interactions=InteractionConfig() if args.interactions else None),
     )
     progress.done()
     people = population(args.population)

@@ -177,6 +177,14 @@ class Settings:
             " more memory, fewer rebuilds"
         },
     )
+    interactions: bool = field(
+        default=False,
+        metadata={
+            "help": "Learn hashed interaction weights (word, brand and aisle pairs) on top of"
+            " the content features: more capacity, about 2.5-3x the engine's CPU per event"
+            " (docs/evaluation.md)"
+        },
+    )
     batch_size: int = field(default=500, metadata={"help": "Events taken per batch"})
     reference_wait_s: float = field(
         default=2.0,

@@ -26,17 +26,17 @@ def run(script: str, *args: str, timeout: float = 240) -> str:
 
 def test_scoring_benchmark_prints_each_pool_size_and_learning_cost() -> None:
     out = run("bench_scoring.py", "--quick")
-    for label in ("shipped", "linear-only"):  # with and without the interaction weights
+    for label in ("interactions", "shipped"):  # with and without the interaction weights
         for size in (50, 500, 2000):
             row = rf"^{label}\s+{size}\s+\d+\s+\d+\s+[\d.]+\s+[\d.]+\s+[\d.]+x$"
             assert re.search(row, out, re.M), out
     for model in (
-        r"shipped \(AdaGrad with a floor, interactions\)",
-        r"linear only \(no interactions\)",
+        r"with interactions \(opt-in, AdaGrad with a floor\)",
+        r"shipped \(AdaGrad with a floor, no interactions\)",
         r"baseline \(SGD 0\.05, no interactions\)",
     ):
         assert re.search(rf"learning, {model}: \d+ us per feedback event", out), out
-    for ratio in ("shipped/linear only", "shipped/baseline"):
+    for ratio in ("interactions/shipped", "shipped/baseline"):
         assert re.search(rf"learning cost ratio {ratio}: [\d.]+$", out, re.M), out
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from online_learning.availability import AvailabilityConfig
 from online_learning.engine import EngineConfig, SubstitutionEngine
+from online_learning.interactions import InteractionConfig
 from online_learning.monitoring import LearningMonitor
 from online_learning.preferences import CustomerPreferences
 from online_learning.rules import HardRules, load_rules
@@ -59,6 +60,7 @@ def build_engine(settings: Settings, rules: HardRules | None = None) -> Substitu
             refresh_budget=settings.refresh_budget,
             explore_epsilon=settings.explore_epsilon,
             candidate_cache=settings.candidate_cache,
+            interactions=InteractionConfig() if settings.interactions else None,
         ),
         availability=AvailabilityConfig(prior=settings.prior, half_life_s=settings.half_life_s),
     )

@@ -13,7 +13,10 @@ from online_learning.interactions import InteractionConfig, InteractionWeights
 from online_learning.model import AcceptanceModel
 from online_learning.snapshot import SnapshotError, engine_snapshot, restore_engine
 
-CONFIG = EngineConfig(explore_epsilon=0.0, effects=None, tastes=None)
+# the interaction weights are opt-in (EngineConfig.interactions)
+CONFIG = EngineConfig(
+    explore_epsilon=0.0, effects=None, tastes=None, interactions=InteractionConfig()
+)
 
 
 def coffee(item_id: str, name: str, brand: str, price: float, tags: frozenset[str] = frozenset()):
