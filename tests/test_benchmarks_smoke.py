@@ -121,6 +121,9 @@ def test_throughput_benchmark_measures_all_consumers_with_their_cpu_per_event() 
 
 
 @pytest.mark.broker
+# Heavy (about 30 s, four Faust processes): CI runs its batched write-back step in the
+# throughput benchmark's smoke test, beside the worker.
+@pytest.mark.heavy
 def test_faust_floor_benchmark_measures_each_step_of_the_workers_shape() -> None:
     out = run("bench_faust_floor.py", "--quick")
     for name in (
