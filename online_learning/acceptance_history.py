@@ -5,13 +5,22 @@ smoothed log-odds that a candidate is accepted when offered for anything, and fo
 requested item: an item's appeal and a pair's fit, which no name or price shows. They are 0
 for every pair before any feedback. Everything else in the features depends on the catalog
 only; this is what changes with every feedback event.
+
+The counts live in columns, not in a dict of lists per pair: every item has a dense code,
+every pair a row, and a row's counts sit in typed arrays (:mod:`array`, cheap to append to
+and to index one element at a time, and viewed by NumPy without a copy). Millions of pairs
+are then a handful of flat arrays, so a snapshot takes them in milliseconds and puts them
+back without building a Python object per pair. The index from a requested item to its
+pairs' rows is built per requested item, lazily, the first time one is asked for after a
+:meth:`AcceptanceHistory.load_state`: a restart pays for the requested items it meets, not
+for every pair ever offered.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from itertools import chain
+from array import array
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,6 +30,10 @@ __all__ = ["AcceptanceHistory"]
 
 FloatArray = npt.NDArray[np.float64]
 IndexArray = npt.NDArray[np.intp]
+
+
+def _log_odds(accepted: int, offered: int) -> float:
+    return max(-3.0, min(3.0, math.log((accepted + 1.0) / (offered - accepted + 1.0))))
 
 
 class AcceptanceHistory:
@@ -33,69 +46,183 @@ class AcceptanceHistory:
     """
 
     def __init__(self) -> None:
-        self.items: dict[str, list[int]] = {}
-        self.pairs: dict[tuple[str, str], list[int]] = {}
-        self._by_requested: dict[str, dict[str, list[int]]] = {}  # the same counts, by request
-        # Every item a candidate block or an update has named gets a dense code, and the
-        # item log-odds live in an array by code (0.0 without history), so a ranking reads
-        # its whole item_history column with one gather instead of a Python loop per row.
+        # Every item a candidate block or an update has named gets a dense code; the item
+        # log-odds also live in a NumPy array by code (0.0 without history), so a ranking
+        # reads its whole item_history column with one gather instead of a loop per row.
         self._codes: dict[str, int] = {}
+        self._ids: list[str] = []
+        self._item_accepted = array("q")
+        self._item_offered = array("q")
         self._item_log_odds = np.zeros(1024, dtype=np.float64)
+        # one row per pair, in the order pairs were first offered
+        self._pair_requested = array("i")
+        self._pair_candidate = array("i")
+        self._pair_accepted = array("q")
+        self._pair_offered = array("q")
+        self._pair_log_odds = array("d")
+        # requested code -> {candidate code: pair row}, built lazily after a load_state from
+        # ``_pending`` (requested code -> its rows, taken from ``_loaded_candidates``)
+        self._rows: dict[int, dict[int, int]] = {}
+        self._pending: dict[int, npt.NDArray[np.int64]] = {}
+        self._loaded_candidates: npt.NDArray[np.int32] | None = None
 
     def update(self, requested_id: str, candidate_id: str, accepted: bool) -> None:
-        pair = self.pairs.get((requested_id, candidate_id))
-        if pair is None:
-            pair = self.pairs[requested_id, candidate_id] = [0, 0]
-            self._by_requested.setdefault(requested_id, {})[candidate_id] = pair
-        item = self.items.setdefault(candidate_id, [0, 0])
-        for counts in (item, pair):
-            counts[0] += accepted
-            counts[1] += 1
-        # The code first: assigning a new one may grow (replace) the array, and in
-        # ``array[code(...)] = v`` Python would fetch the old array before the code.
-        code = self._code(candidate_id)
-        self._item_log_odds[code] = self._log_odds(item)
+        requested, candidate = self._code(requested_id), self._code(candidate_id)
+        rows = self._rows.get(requested)
+        if rows is None:
+            rows = self._rows[requested] = self._take_pending(requested)
+        row = rows.get(candidate)
+        if row is None:
+            row = rows[candidate] = len(self._pair_offered)
+            self._pair_requested.append(requested)
+            self._pair_candidate.append(candidate)
+            self._pair_accepted.append(0)
+            self._pair_offered.append(0)
+            self._pair_log_odds.append(0.0)
+        a = 1 if accepted else 0
+        pair_accepted = self._pair_accepted[row] + a
+        pair_offered = self._pair_offered[row] + 1
+        self._pair_accepted[row], self._pair_offered[row] = pair_accepted, pair_offered
+        self._pair_log_odds[row] = _log_odds(pair_accepted, pair_offered)
+        item_accepted = self._item_accepted[candidate] + a
+        item_offered = self._item_offered[candidate] + 1
+        self._item_accepted[candidate], self._item_offered[candidate] = item_accepted, item_offered
+        self._item_log_odds[candidate] = _log_odds(item_accepted, item_offered)
 
+    # -- what has history ----------------------------------------------------------------------
+    @property
+    def items(self) -> dict[str, list[int]]:
+        """[accepted, offered] per candidate that was offered: a copy, for inspection."""
+        accepted, offered, ids = self._item_accepted, self._item_offered, self._ids
+        return {ids[c]: [accepted[c], offered[c]] for c in range(len(ids)) if offered[c]}
+
+    @property
+    def pairs(self) -> dict[tuple[str, str], list[int]]:
+        """[accepted, offered] per (requested, candidate) pair: a copy, for inspection."""
+        ids = self._ids
+        return {
+            (ids[r], ids[c]): [a, n]
+            for r, c, a, n in zip(
+                self._pair_requested,
+                self._pair_candidate,
+                self._pair_accepted,
+                self._pair_offered,
+                strict=True,
+            )
+        }
+
+    def __len__(self) -> int:
+        """Pairs with history."""
+        return len(self._pair_offered)
+
+    # -- snapshots -----------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
-        """The accepted / offered counts per candidate and per pair, for a snapshot."""
+        """The counts per candidate and per pair, by item code, for a snapshot: flat arrays
+        copied whole (milliseconds for millions of pairs) and the code table."""
 
-        def counts(values: Iterable[list[int]], n: int) -> npt.NDArray[np.int64]:
-            flat = np.fromiter(chain.from_iterable(values), dtype=np.int64, count=2 * n)
-            return flat.reshape(n, 2)
+        def counts(accepted: array[int], offered: array[int]) -> npt.NDArray[np.int64]:
+            return np.stack(
+                [np.frombuffer(accepted, dtype=np.int64), np.frombuffer(offered, dtype=np.int64)],
+                axis=1,
+            )
 
         return {
-            "items": list(self.items),
-            "item_counts": counts(self.items.values(), len(self.items)),
-            "requested": [r for r, _ in self.pairs],
-            "candidates": [c for _, c in self.pairs],
-            "pair_counts": counts(self.pairs.values(), len(self.pairs)),
+            "items": list(self._ids),
+            "item_counts": counts(self._item_accepted, self._item_offered),
+            "requested": np.frombuffer(self._pair_requested, dtype=np.int32).copy(),
+            "candidates": np.frombuffer(self._pair_candidate, dtype=np.int32).copy(),
+            "pair_counts": counts(self._pair_accepted, self._pair_offered),
         }
 
     def load_state(self, state: Mapping[str, Any]) -> None:
         """Put back a :meth:`state` in place (replacing these counts): the item codes that
-        candidate blocks already hold stay valid."""
-        items, item_counts = state["items"], state["item_counts"]
+        candidate blocks already hold stay valid (the snapshot's codes are mapped to them)."""
+        items, item_counts = list(state["items"]), state["item_counts"]
         requested, candidates = state["requested"], state["candidates"]
         pair_counts = state["pair_counts"]
+        n_pairs = len(requested)
+        if not all(isinstance(i, str) for i in items) or len(set(items)) != len(items):
+            raise ValueError("item ids must be distinct strings")
         if item_counts.shape != (len(items), 2):
             raise ValueError(f"{len(items)} items, counts of shape {item_counts.shape}")
-        if len(candidates) != len(requested) or pair_counts.shape != (len(requested), 2):
-            raise ValueError(f"{len(requested)} pairs, counts of shape {pair_counts.shape}")
-        self.items = dict(zip(items, item_counts.tolist(), strict=True))
-        counts = pair_counts.tolist()
-        self.pairs = dict(zip(zip(requested, candidates, strict=True), counts, strict=True))
-        self._by_requested = {}
-        for r, c, pair in zip(requested, candidates, counts, strict=True):
-            self._by_requested.setdefault(r, {})[c] = pair  # the same lists as in pairs
+        for name, column in (("requested", requested), ("candidates", candidates)):
+            if not isinstance(column, np.ndarray) or column.shape != (n_pairs,):
+                raise ValueError(f"{name}: not {n_pairs} item codes")
+            if n_pairs and (column.min() < 0 or column.max() >= len(items)):
+                raise ValueError(f"{name}: item codes outside the {len(items)} items")
+        if pair_counts.shape != (n_pairs, 2):
+            raise ValueError(f"{n_pairs} pairs, counts of shape {pair_counts.shape}")
+        if (item_counts < 0).any() or (pair_counts < 0).any():
+            raise ValueError("negative counts")
+        # the snapshot's code -> this history's code (assigning codes to new ids)
+        remap = np.array([self._code(i) for i in items], dtype=np.int64)
+        size = len(self._ids)
+        item_accepted, item_offered = np.zeros(size, np.int64), np.zeros(size, np.int64)
+        item_accepted[remap], item_offered[remap] = item_counts[:, 0], item_counts[:, 1]
+        self._item_accepted = array("q", item_accepted.tobytes())
+        self._item_offered = array("q", item_offered.tobytes())
+        # math.log, as update computes them: the same bits as a replay (NumPy's log may
+        # round differently in the last place)
         self._item_log_odds[:] = 0.0
-        for item_id, counts in self.items.items():
-            code = self._code(item_id)  # first: a new code may replace the array
-            self._item_log_odds[code] = self._log_odds(counts)
+        accepted_list, offered_list = item_accepted.tolist(), item_offered.tolist()
+        for code in np.flatnonzero(item_offered).tolist():
+            self._item_log_odds[code] = _log_odds(accepted_list[code], offered_list[code])
+        pair_requested = remap[requested].astype(np.int32)
+        pair_candidate = remap[candidates].astype(np.int32)
+        accepted, offered_pairs = (
+            pair_counts[:, 0].astype(np.int64),
+            pair_counts[:, 1].astype(np.int64),
+        )
+        self._pair_requested = array("i", pair_requested.tobytes())
+        self._pair_candidate = array("i", pair_candidate.tobytes())
+        self._pair_accepted = array("q", accepted.tobytes())
+        self._pair_offered = array("q", offered_pairs.tobytes())
+        # filled per requested item as its index is built (_take_pending)
+        self._pair_log_odds = array("d", bytes(8 * n_pairs))
+        # each requested item's rows, indexed when first asked for
+        order = np.argsort(pair_requested, kind="stable")
+        keys, starts = np.unique(pair_requested[order], return_index=True)
+        ends = np.append(starts[1:], n_pairs)[: len(starts)]
+        self._rows = {}
+        self._pending = {
+            int(k): order[s:e]
+            for k, s, e in zip(keys.tolist(), starts.tolist(), ends.tolist(), strict=True)
+        }
+        self._loaded_candidates = pair_candidate
 
+    def _take_pending(self, requested: int) -> dict[int, int]:
+        """The rows of ``requested`` loaded by :meth:`load_state` and not indexed yet, as its
+        index (empty if none)."""
+        rows = self._pending.pop(requested, None)
+        if rows is None or self._loaded_candidates is None:
+            return {}
+        row_list = rows.tolist()
+        index = dict(zip(self._loaded_candidates[rows].tolist(), row_list, strict=True))
+        accepted, offered, log_odds = self._pair_accepted, self._pair_offered, self._pair_log_odds
+        for row in row_list:
+            log_odds[row] = _log_odds(accepted[row], offered[row])
+        if not self._pending:
+            self._loaded_candidates = None
+        return index
+
+    def _rows_of(self, requested_id: str) -> dict[int, int] | None:
+        """The candidate code -> pair row index of ``requested_id``; None without pairs."""
+        requested = self._codes.get(requested_id)
+        if requested is None:
+            return None
+        rows = self._rows.get(requested)
+        if rows is None and requested in self._pending:
+            rows = self._rows[requested] = self._take_pending(requested)
+        return rows
+
+    # -- codes ---------------------------------------------------------------------------------
     def _code(self, item_id: str) -> int:
         code = self._codes.get(item_id)
         if code is None:
-            code = self._codes[item_id] = len(self._codes)
+            code = self._codes[item_id] = len(self._ids)
+            self._ids.append(item_id)
+            self._item_accepted.append(0)
+            self._item_offered.append(0)
             if code >= len(self._item_log_odds):
                 grown = np.zeros(2 * len(self._item_log_odds), dtype=np.float64)
                 grown[:code] = self._item_log_odds[:code]
@@ -107,18 +234,18 @@ class AcceptanceHistory:
         code = self._code
         return np.fromiter((code(i) for i in item_ids), dtype=np.intp, count=len(item_ids))
 
-    @staticmethod
-    def _log_odds(counts: list[int] | None) -> float:
-        if counts is None:
-            return 0.0
-        accepted, offered = counts
-        return max(-3.0, min(3.0, math.log((accepted + 1.0) / (offered - accepted + 1.0))))
-
+    # -- reading -------------------------------------------------------------------------------
     def item_log_odds(self, candidate_id: str) -> float:
-        return self._log_odds(self.items.get(candidate_id))
+        code = self._codes.get(candidate_id)
+        return 0.0 if code is None else float(self._item_log_odds[code])
 
     def pair_log_odds(self, requested_id: str, candidate_id: str) -> float:
-        return self._log_odds(self.pairs.get((requested_id, candidate_id)))
+        rows = self._rows_of(requested_id)
+        candidate = self._codes.get(candidate_id)
+        if not rows or candidate is None:
+            return 0.0
+        row = rows.get(candidate)
+        return 0.0 if row is None else self._pair_log_odds[row]
 
     def fill(
         self,
@@ -129,22 +256,14 @@ class AcceptanceHistory:
     ) -> None:
         """Write the item and pair log-odds of every row; ``positions`` maps item id -> row.
 
-        Walks whichever is smaller, the items with history or the rows, so a large pool with
-        little feedback (or the reverse) stays cheap. Rows without history keep their values
-        (zeros in a fresh feature matrix, whose two history columns are passed as views).
+        Rows without history keep their values (zeros in a fresh feature matrix, whose two
+        history columns are passed as views).
         """
-        log_odds = self._log_odds
-        if len(self.items) < len(positions):
-            for item_id, counts in self.items.items():
-                row = positions.get(item_id)
-                if row is not None:
-                    item_column[row] = log_odds(counts)
-        else:
-            get = self.items.get
-            for item_id, row in positions.items():
-                found = get(item_id)
-                if found is not None:
-                    item_column[row] = log_odds(found)
+        get, offered, log_odds = self._codes.get, self._item_offered, self._item_log_odds
+        for item_id, row in positions.items():
+            code = get(item_id)
+            if code is not None and offered[code]:
+                item_column[row] = log_odds[code]
         self._fill_pairs(requested_id, positions, pair_column)
 
     def fill_codes(
@@ -166,8 +285,11 @@ class AcceptanceHistory:
     def _fill_pairs(
         self, requested_id: str, positions: Mapping[str, int], pair_column: FloatArray
     ) -> None:
-        log_odds = self._log_odds
-        for item_id, counts in self._by_requested.get(requested_id, {}).items():
-            row = positions.get(item_id)
+        rows = self._rows_of(requested_id)
+        if not rows:
+            return
+        ids, log_odds, get = self._ids, self._pair_log_odds, positions.get
+        for candidate, pair_row in rows.items():
+            row = get(ids[candidate])
             if row is not None:
-                pair_column[row] = log_odds(counts)
+                pair_column[row] = log_odds[pair_row]

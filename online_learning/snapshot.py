@@ -85,14 +85,14 @@ __all__ = [
     "restore_engine",
 ]
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2  # 2: the acceptance history by item code, in columns
 MAGIC = b"FRSNAP01"
 _HEADER = struct.Struct(">8sHBxQ32s")
 _META_LENGTH = struct.Struct(">I")
 CODECS = {"none": 0, "zlib": 1, "lzma": 2}
 # Only plain numeric dtypes, little-endian as written: an object dtype could not be read from
 # raw bytes anyway, and a whitelist makes a crafted snapshot fail early and clearly.
-_DTYPES = frozenset({"<f8", "<f4", "<i8", "|b1"})
+_DTYPES = frozenset({"<f8", "<f4", "<i8", "<i4", "|b1"})
 _NON_FINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
 
 

@@ -59,3 +59,37 @@ def test_history_array_grows_past_its_first_size_on_learning_alone() -> None:
     expected = [history.item_log_odds(c) for c in ids]
     assert out[:, 0].tolist() == expected
     assert out[:, 1].tolist() == expected  # one offer per pair
+
+
+def test_a_loaded_history_learns_on_exactly_as_the_one_it_was_taken_from() -> None:
+    """After a load, the counts go on from where they were, for the requested items the
+    snapshot held (indexed when first met) and for new ones alike."""
+    original, loaded = AcceptanceHistory(), AcceptanceHistory()
+    loaded.codes(["z", "c", "a"])  # a block's codes, assigned before the load, stay valid
+    before = [("r1", "a", True), ("r1", "b", False), ("r2", "a", False), ("r3", "c", True)]
+    after = [("r1", "a", False), ("r2", "b", True), ("r4", "a", True), ("r3", "c", True)]
+    for r, c, y in before:
+        original.update(r, c, y)
+    loaded.load_state(original.state())
+    assert loaded.pair_log_odds("r3", "c") == original.pair_log_odds("r3", "c")
+    for r, c, y in after:
+        original.update(r, c, y)
+        loaded.update(r, c, y)
+    assert loaded.items == original.items and loaded.pairs == original.pairs
+    ids = ["a", "b", "c", "z"]
+    positions = {item_id: row for row, item_id in enumerate(ids)}
+    for requested in ("r1", "r2", "r3", "r4", "nobody"):
+        want, item_want, pair_want = columns(len(ids))
+        original.fill(requested, positions, item_want, pair_want)
+        got, item_got, pair_got = columns(len(ids))
+        loaded.fill_codes(requested, loaded.codes(ids), positions, item_got, pair_got)
+        np.testing.assert_array_equal(want, got)
+
+
+def test_a_state_naming_codes_it_does_not_hold_is_refused() -> None:
+    history = AcceptanceHistory()
+    history.update("r", "c", True)
+    state = history.state()
+    state["candidates"] = state["candidates"] + 5
+    with pytest.raises(ValueError, match="outside"):
+        AcceptanceHistory().load_state(state)

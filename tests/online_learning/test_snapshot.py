@@ -25,6 +25,7 @@ from online_learning.personal import CustomerTastes, TastesConfig
 from online_learning.popularity import Popularity, PopularityConfig
 from online_learning.recent_ids import RecentIds
 from online_learning.snapshot import (
+    SNAPSHOT_VERSION,
     SnapshotError,
     decode_state,
     encode_state,
@@ -209,7 +210,7 @@ def damaged(data: bytes) -> Iterator[tuple[str, bytes]]:
     yield "a flipped bit", bytes(flipped)
     yield "another format", b"PK\x03\x04" + data[4:]
     version = bytearray(data)
-    struct.pack_into(">H", version, 8, 2)
+    struct.pack_into(">H", version, 8, SNAPSHOT_VERSION + 1)
     yield "a newer version", bytes(version)
 
 
