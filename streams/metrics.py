@@ -178,6 +178,13 @@ class WorkerMetrics:
         )
         for output in ("ranking", "reply"):
             self.worker_latency.labels(output)
+        self.loop_lag = Histogram(
+            "fillrate_event_loop_lag_seconds",
+            "How late a 10 ms sleep on the worker's event loop woke up: how long something held"
+            " the loop (a ranking, a snapshot capture, a collection) while messages waited",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0),
+            registry=r,
+        )
         self.snapshots_written = Counter(
             "fillrate_snapshots_written_total",
             "Model snapshots this worker wrote (the holder of signals partition 0 writes them)",

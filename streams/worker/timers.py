@@ -14,9 +14,10 @@ from streams.faust_internals import last_read_offset
 if TYPE_CHECKING:
     from streams.worker.worker import Worker
 
-__all__ = ["GAUGES_INTERVAL_S", "Timers", "consumer_lag"]
+__all__ = ["GAUGES_INTERVAL_S", "LOOP_PROBE_S", "Timers", "consumer_lag"]
 
 GAUGES_INTERVAL_S = 1.0
+LOOP_PROBE_S = 0.01  # the loop-lag probe's sleep: 100 wake-ups a second cost next to nothing
 REFRESH_SLICE = 25  # live rankings re-ranked between two pauses for the event loop
 REFRESH_PAUSE_S = 0.005
 
@@ -60,6 +61,17 @@ class Timers:
             # consume path only gets through a batch if the refresh steps aside for a moment
             await asyncio.sleep(REFRESH_PAUSE_S)
         await state.flush()
+
+    async def watch_loop(self) -> None:
+        """Forever: sleep :data:`LOOP_PROBE_S` and observe how much later than asked the loop
+        woke this up (``fillrate_event_loop_lag_seconds``). Whatever holds the loop that long
+        holds every message waiting behind it: the worker's own latency can be no better."""
+        loop = asyncio.get_running_loop()
+        lag = self.worker.metrics.loop_lag
+        while True:
+            start = loop.time()
+            await asyncio.sleep(LOOP_PROBE_S)
+            lag.observe(max(0.0, loop.time() - start - LOOP_PROBE_S))
 
     async def update_gauges(self) -> None:
         """Publish the sizes and running counts kept elsewhere (engine, monitor, state)."""

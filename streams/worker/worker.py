@@ -129,6 +129,7 @@ class Worker:
         app.timer(self.settings.refresh_interval_s)(timers.refresh_rankings)
         app.timer(GAUGES_INTERVAL_S)(timers.update_gauges)
         app.timer(DEMAND_INTERVAL_S)(self.publish_demand)
+        app.task(timers.watch_loop)
         app.task(self.catalog.run)
         app.task(self.preferences_reader.run)
         app.task(self.learning.run)
