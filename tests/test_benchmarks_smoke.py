@@ -284,6 +284,19 @@ def test_learnability_ceiling_refuses_an_unknown_level() -> None:
     assert "unknown level(s) aisle; choose from appeal, pair, brand, switch" in result.stderr
 
 
+def test_learning_capacity_scores_each_feature_set_and_each_amount_of_feedback() -> None:
+    """Every fit is scored on held-out pools; the hashed keys, fitted to the truth with plenty
+    of data, rank better than the hand-set prior (what tells capacity from learning)."""
+    out = run("learning_capacity.py", "--quick")
+    rows = dict(re.findall(r"^(\S+(?: \(shipped\))?)\s+(-?[\d.]+)\s+[\d.]+$", out, re.M))
+    names = ["prior (shipped)", "linear-15", "linear-15+aisle", "linear-15+keys"]
+    assert list(rows) == [*names, "linear-15+aisle+keys", "hgb-15+aisle"], out
+    assert all(-1.0 < float(v) <= 1.0 for v in rows.values()), out
+    assert float(rows["linear-15+keys"]) > float(rows["prior (shipped)"]), out
+    assert re.search(r"^memo-300 \(online, last 300: -?[\d.]+\)\s+-?[\d.]+$", out, re.M), out
+    assert re.search(r"^fit-300 uniform linear-15\+aisle\+keys\s+-?[\d.]+$", out, re.M), out
+
+
 @pytest.mark.broker
 def test_bad_input_benchmark_dead_letters_every_kind_and_ranks_the_good_record() -> None:
     out = run("bench_bad_input.py", "--quick")
