@@ -382,7 +382,7 @@ def _unpack(value: Any, arrays: list[Any]) -> Any:
 
 def _compress(payload: bytes, codec: str) -> bytes:
     if codec == "zlib":
-        return zlib.compress(payload, 6)
+        return zlib.compress(payload, 1)
     if codec == "lzma":
         return lzma.compress(payload, preset=1)
     return payload

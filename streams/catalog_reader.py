@@ -84,7 +84,12 @@ class CatalogReader:
             else:
                 backlog.extend(_decoded(records))
                 if await replay.reached():
-                    self._load(backlog, started)
+                    # In a thread: seconds of parsing for a large catalog, while the event loop
+                    # goes on joining the group and reading the model snapshot. Nothing else
+                    # touches the engine's catalog until ``ready`` is set (agents, the model's
+                    # restore and the views wait for it, or only read sizes).
+                    await asyncio.to_thread(self._load, backlog, started)
+                    self.ready.set()
                     backlog = []
             async with self._progress:
                 self._progress.notify_all()
@@ -96,7 +101,8 @@ class CatalogReader:
 
     def _load(self, backlog: list[Product | CatalogTombstone], started: float) -> None:
         """The initial backlog, in one go; then every name parsed and every aisle's columns
-        built now, before the agents start, rather than on the first stock-outs."""
+        built now, before the agents start, rather than on the first stock-outs. The caller
+        sets ``ready`` (this runs in a thread)."""
         self.engine.load_catalog(backlog)
         self.applied += len(backlog)
         pools = self.engine.warm_features()
@@ -107,7 +113,6 @@ class CatalogReader:
             self.topic,
             time.monotonic() - started,
         )
-        self.ready.set()
 
     async def sync(self, timeout: float = 5.0) -> bool:
         """Wait until everything now in the catalog topic is applied; False on timeout.

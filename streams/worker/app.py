@@ -8,6 +8,7 @@ dead-letters it with its reason instead of Faust dropping it in a deserializer.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import faust
@@ -17,12 +18,39 @@ from streams.connection import faust_credentials
 from streams.faust_internals import set_fetch_wait
 from streams.settings import Settings
 
-__all__ = ["Topics", "create_app", "raw_topic"]
+__all__ = ["Topics", "WorkerApp", "create_app", "raw_topic"]
 
 
-def create_app(settings: Settings) -> faust.App:
+class WorkerApp(faust.App):
+    """A Faust app whose :meth:`early_task` coroutines start with the app itself.
+
+    Faust starts ``app.task`` coroutines only once the consumer group is joined and its
+    tables recovered: seconds of waiting (a new group's join alone is the broker's initial
+    rebalance delay, 3 s on Kafka and Tansu). Reading the catalog and the model snapshot
+    needs neither the group nor the tables, so the worker starts those readers here, and
+    they load while the group forms.
+    """
+
+    _early: list[Callable[[], Awaitable[None]]] | None = None
+    _early_started = False
+
+    def early_task(self, fun: Callable[[], Awaitable[None]]) -> None:
+        """Run ``fun()`` as soon as the app starts (once per process), stopped with it."""
+        if self._early is None:
+            self._early = []
+        self._early.append(fun)
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        if not self._early_started:
+            self._early_started = True
+            for fun in self._early or ():
+                self.add_future(fun())
+
+
+def create_app(settings: Settings) -> WorkerApp:
     """The Faust app of one worker in the consumer group ``settings.app_id``."""
-    app = faust.App(
+    app = WorkerApp(
         settings.app_id,
         broker=settings.broker,
         broker_credentials=faust_credentials(settings),

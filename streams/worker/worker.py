@@ -130,9 +130,10 @@ class Worker:
         app.timer(GAUGES_INTERVAL_S)(timers.update_gauges)
         app.timer(DEMAND_INTERVAL_S)(self.publish_demand)
         app.task(timers.watch_loop)
-        app.task(self.catalog.run)
-        app.task(self.preferences_reader.run)
-        app.task(self.learning.run)
+        # the catalog, the customers' preferences and the model load while the group forms
+        app.early_task(self.catalog.run)
+        app.early_task(self.preferences_reader.run)
+        app.early_task(self.learning.run)
         app.task(self.broker.run)
         self.rebalance.connect()
         app.task(self.announce_ready)
