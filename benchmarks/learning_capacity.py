@@ -12,11 +12,13 @@ online learner ever sees, models over different generic feature sets to it:
   regression fitted to the truth (each row twice: accepted with weight p, refused with 1 - p);
 - ``linear-15+keys``: the same plus the hashed interaction keys of
   :mod:`online_learning.interactions` (one sparse column per slot);
+- ``linear-15+bins``: plus each feature's value in one of 8 quantile bins (piecewise
+  constant offsets, the same in every aisle);
 - ``linear-15+aisle``: the 15 features plus a per-aisle copy of them (global weights plus an
   aisle's offsets, L2 on both);
 - ``linear-15+aisle+keys``: both;
-- ``hgb-15+aisle``: gradient-boosted trees on the 15 features and the aisle (categorical),
-  non-linear;
+- ``hgb-15``, ``hgb-15+aisle``: gradient-boosted trees on the 15 features (and the aisle, as
+  a category), non-linear;
 - ``prior``: the engine's shipped prior weights, no fit (today's cold start).
 
 Each fit is scored on later, held-out requests by the gap closure of its argmax: (truth of its
@@ -209,6 +211,21 @@ def design(pools: Sequence[Pool], kind: str, n_aisles: int, slots: int) -> spars
                 shape=(len(aisle), n_aisles),
             )
         )
+    if "bins" in kind:
+        # each feature's value in one of 8 quantile bins of the training rows: a piecewise
+        # constant offset per feature, the same in every aisle
+        cells = [
+            np.searchsorted(_EDGES[j], x[:, j], side="right") + j * (_N_BINS + 1)
+            for j in range(x.shape[1])
+        ]
+        cols = np.stack(cells, axis=1)
+        rows = np.repeat(np.arange(x.shape[0]), x.shape[1])
+        parts.append(
+            sparse.csr_matrix(
+                (np.ones(cols.size), (rows, cols.ravel())),
+                shape=(x.shape[0], x.shape[1] * (_N_BINS + 1)),
+            )
+        )
     if "keys" in kind:
         # one column per slot the training pools use (a slot only test pools use has no
         # weight in any fit anyway)
@@ -226,6 +243,8 @@ def design(pools: Sequence[Pool], kind: str, n_aisles: int, slots: int) -> spars
 
 _WIDTH = 0
 _SLOTS = np.zeros(0, dtype=np.int32)  # the training pools' slots, sorted
+_N_BINS = 8
+_EDGES: list[FloatArray] = []  # per feature, the inner edges of its quantile bins
 
 
 def _pad(keys: npt.NDArray[np.int32], slots: int) -> npt.NDArray[np.int32]:
@@ -246,17 +265,26 @@ def fit_soft_logistic(
     return lambda rows: model.decision_function(rows)
 
 
-def fit_hgb(pools: Sequence[Pool]) -> Callable[[Sequence[Pool]], FloatArray]:
-    x = np.vstack([np.c_[p.x[p.sample], np.full(len(p.sample), p.aisle)] for p in pools])
+def fit_hgb(pools: Sequence[Pool], aisle: bool) -> Callable[[Sequence[Pool]], FloatArray]:
+    """Gradient-boosted trees on the 15 features (and the aisle, as a category)."""
+
+    def inputs(q: Pool, rows: npt.NDArray[np.intp]) -> FloatArray:
+        return np.c_[q.x[rows], np.full(len(rows), q.aisle)] if aisle else q.x[rows]
+
+    x = np.vstack([inputs(p, p.sample) for p in pools])
     p = np.concatenate([pool.panel[pool.sample] for pool in pools])
     model = HistGradientBoostingClassifier(
-        max_iter=300, learning_rate=0.1, categorical_features=[x.shape[1] - 1], random_state=0
+        max_iter=300,
+        learning_rate=0.1,
+        categorical_features=[x.shape[1] - 1] if aisle else None,
+        random_state=0,
     )
     model.fit(np.r_[x, x], np.r_[np.ones(len(p)), np.zeros(len(p))], sample_weight=np.r_[p, 1 - p])
 
     def score(test: Sequence[Pool]) -> FloatArray:
-        rows = np.vstack([np.c_[q.x, np.full(len(q.candidates), q.aisle)] for q in test])
-        return model.decision_function(rows)
+        return model.decision_function(
+            np.vstack([inputs(q, np.arange(len(q.candidates))) for q in test])
+        )
 
     return score
 
@@ -344,7 +372,7 @@ def memorise(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    global _WIDTH, _SLOTS
+    global _WIDTH, _SLOTS, _EDGES
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--population", choices=sorted(POPULATIONS), default="tokens-mixed")
     parser.add_argument("--seed", type=int, default=1)
@@ -389,6 +417,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     train, test = pools[: args.requests], pools[args.requests :]
     _SLOTS = np.unique(np.concatenate([p.keys.ravel() for p in train]))
     _SLOTS = _SLOTS[slots > _SLOTS]
+    sampled = np.vstack([p.x[p.sample] for p in train])
+    quantiles = np.linspace(0, 1, _N_BINS + 1)[1:-1]
+    _EDGES = [np.unique(np.quantile(sampled[:, j], quantiles)) for j in range(sampled.shape[1])]
     n_aisles = 1 + max(p.aisle for p in pools)
     sizes = [len(p.candidates) for p in pools]
     print(
@@ -406,7 +437,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     prior = [p.x @ PRIOR for p in test]  # every row of a held-out pool is sampled
     report("prior (shipped)", gap_closure(test, prior), 0.0)
     target = np.concatenate([p.panel[p.sample] for p in train]).astype(np.float64)
-    kinds = ["linear-15", "linear-15+aisle"]
+    kinds = ["linear-15", "linear-15+bins", "linear-15+aisle"]
     if not args.no_keys:
         kinds += ["linear-15+keys", "linear-15+aisle+keys"]
     for kind in [] if args.no_full else kinds:
@@ -415,9 +446,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         scores = split(fitted(design(test, kind, n_aisles, slots)), test)
         report(kind, gap_closure(test, scores), time.perf_counter() - t0)
     if not args.no_full:
-        t0 = time.perf_counter()
-        hgb = fit_hgb(train)
-        report("hgb-15+aisle", gap_closure(test, split(hgb(test), test)), time.perf_counter() - t0)
+        for aisle in (False, True):
+            t0 = time.perf_counter()
+            hgb = fit_hgb(train, aisle)
+            name = "hgb-15+aisle" if aisle else "hgb-15"
+            report(name, gap_closure(test, split(hgb(test), test)), time.perf_counter() - t0)
 
     print(f"\n{'N feedback events':<44} {'held out':>9}")
     print("-" * 54)
@@ -427,7 +460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         late, held, log = memorise(train, n, test, args.seed)
         label = f"memo-{n} (online, last {min(n, 1500):,}: {late:.3f})"
         print(f"{label:<44} {held:>9.3f}")
-        kinds = ["linear-15", "linear-15+aisle"]
+        kinds = ["linear-15", "linear-15+bins", "linear-15+aisle"]
         offered = [
             replace(pool, sample=np.array([pick]), keys=pool.keys[:0]) for pool, pick, _ in log
         ]

@@ -289,8 +289,9 @@ def test_learning_capacity_scores_each_feature_set_and_each_amount_of_feedback()
     of data, rank better than the hand-set prior (what tells capacity from learning)."""
     out = run("learning_capacity.py", "--quick")
     rows = dict(re.findall(r"^(\S+(?: \(shipped\))?)\s+(-?[\d.]+)\s+[\d.]+$", out, re.M))
-    names = ["prior (shipped)", "linear-15", "linear-15+aisle", "linear-15+keys"]
-    assert list(rows) == [*names, "linear-15+aisle+keys", "hgb-15+aisle"], out
+    names = ["prior (shipped)", "linear-15", "linear-15+bins", "linear-15+aisle"]
+    fits = ["linear-15+keys", "linear-15+aisle+keys", "hgb-15", "hgb-15+aisle"]
+    assert list(rows) == [*names, *fits], out
     assert all(-1.0 < float(v) <= 1.0 for v in rows.values()), out
     assert float(rows["linear-15+keys"]) > float(rows["prior (shipped)"]), out
     assert re.search(r"^memo-300 \(online, last 300: -?[\d.]+\)\s+-?[\d.]+$", out, re.M), out
