@@ -193,7 +193,12 @@ async def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--events", type=int, default=5_000_000)
-    parser.add_argument("--tail", type=int, default=10_000, help="records after the snapshot")
+    parser.add_argument(
+        "--tail",
+        type=int,
+        default=Settings().snapshot_every,
+        help="records after the snapshot (default: the snapshot_every setting's default)",
+    )
     parser.add_argument("--replay-events", type=int, default=100_000, help="baseline's log")
     parser.add_argument("--customers", type=int, default=200_000)
     parser.add_argument("--quick", action="store_true", help="20,000 events, 5,000 items")
