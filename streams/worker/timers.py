@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,7 @@ __all__ = ["GAUGES_INTERVAL_S", "LOOP_PROBE_S", "Timers", "consumer_lag"]
 
 GAUGES_INTERVAL_S = 1.0
 LOOP_PROBE_S = 0.01  # the loop-lag probe's sleep: 100 wake-ups a second cost next to nothing
-REFRESH_SLICE = 25  # live rankings re-ranked between two pauses for the event loop
+REFRESH_SLICE_S = 0.002  # re-ranking between two pauses for the event loop, at most (about)
 REFRESH_PAUSE_S = 0.005
 
 
@@ -43,13 +44,21 @@ class Timers:
         # Not while a rebalance or a restore is under way: state is incomplete then.
         if not worker.ready or state.busy():
             return
-        # In slices, yielding to the event loop between them: one re-rank costs 40-130 us, so
-        # a whole budget in one go would stall the stock-out path for tens of milliseconds.
+        # In slices of at most REFRESH_SLICE_S, yielding to the event loop between them. A
+        # re-rank builds its item's candidate block (0.1 to 1 ms and more, by pool size and
+        # machine): slices of a fixed 25 re-ranks held the loop 16-40 ms each on a busy
+        # machine, and every message fetched meanwhile waited that long (bench_latency.py).
         remaining = worker.settings.refresh_budget
         while remaining > 0 and worker.ready and not state.busy():
-            step = min(REFRESH_SLICE, remaining)
-            remaining -= step
-            rankings = engine.refresh(step)
+            rankings = []
+            deadline = time.perf_counter() + REFRESH_SLICE_S
+            while True:
+                rankings += engine.refresh(1)
+                remaining -= 1
+                if remaining <= 0 or not engine.refresh_pending:
+                    break
+                if time.perf_counter() >= deadline:
+                    break
             retired = engine.take_retired()  # aged out or gone from the catalog
             if rankings or retired:
                 await worker.output.publish(rankings, None, retired)

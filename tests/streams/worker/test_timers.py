@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
+from types import SimpleNamespace
 from typing import Any
 
 from aiokafka.errors import IllegalStateError
 from faust.types import TP
 
-from streams.worker.timers import consumer_lag
+from streams.worker.timers import REFRESH_SLICE_S, Timers, consumer_lag
 
 SIGNALS, FEEDBACK = "inventory.signals", "substitutions.feedback"
 
@@ -40,3 +43,81 @@ def test_lag_counts_from_the_last_processed_offset_else_the_fetch_position() -> 
     # signals[0]: 100 - (89 + 1); signals[1]: 50 - 20; signals[2] is being revoked; feedback[0]
     # has no high-water mark yet; the catalog is not an input topic here.
     assert lag == {SIGNALS: 10 + 30, FEEDBACK: 0}
+
+
+class SlowEngine:
+    """A pass of ``live`` re-ranks of ``cost_s`` each, every third one changing its order."""
+
+    def __init__(self, live: int, cost_s: float) -> None:
+        self.pending = live
+        self.cost_s = cost_s
+        self.calls = 0
+
+    @property
+    def refresh_pending(self) -> bool:
+        return self.pending > 0
+
+    def refresh(self, budget: int) -> list[str]:
+        out = []
+        for _ in range(min(budget, self.pending)):
+            self.pending -= 1
+            self.calls += 1
+            end = time.perf_counter() + self.cost_s
+            while time.perf_counter() < end:
+                pass
+            if self.calls % 3 == 0:
+                out.append(f"ranking-{self.calls}")
+        return out
+
+    def take_retired(self) -> dict[tuple[str, str], str]:
+        return {}
+
+
+def refresh_worker(engine: SlowEngine, budget: int) -> tuple[Any, list[list[str]], list[float]]:
+    """A worker as the refresh timer sees it, and the list of what it published."""
+    published: list[list[str]] = []
+
+    async def publish(rankings: list[str], caused_at: Any, retired: Any) -> None:
+        published.append(list(rankings))
+
+    async def flush() -> None:
+        return None
+
+    state = SimpleNamespace(
+        busy=lambda: False, ranked=lambda r: None, retired=lambda r: None, flush=flush
+    )
+    worker = SimpleNamespace(
+        engine=engine,
+        state=state,
+        ready=True,
+        settings=SimpleNamespace(refresh_budget=budget),
+        output=SimpleNamespace(publish=publish),
+    )
+    return worker, published, []
+
+
+def test_the_refresh_steps_aside_for_the_event_loop_every_few_milliseconds() -> None:
+    """Re-ranks of 1 ms each: the timer yields after about REFRESH_SLICE_S of them (2 ms: two
+    or three), not after a fixed count (25 held the loop 16-40 ms on a busy machine), publishes
+    every changed ranking once and keeps to its budget."""
+    engine = SlowEngine(live=60, cost_s=0.001)
+    worker, published, _ = refresh_worker(engine, budget=40)
+    turns: list[int] = []  # the re-ranks done by each turn the event loop gave the probe
+
+    async def run() -> None:
+        async def probe() -> None:
+            while True:
+                await asyncio.sleep(0)
+                turns.append(engine.calls)
+
+        watcher = asyncio.create_task(probe())
+        await Timers(worker).refresh_rankings()
+        watcher.cancel()
+
+    asyncio.run(run())
+    assert engine.calls == 40  # the budget, though 60 were pending
+    assert [r for batch in published for r in batch] == [f"ranking-{i}" for i in range(3, 41, 3)]
+    assert len(published) >= 10  # published slice by slice, not once at the end
+    # the loop got a turn after every slice of two or three re-ranks (~REFRESH_SLICE_S)
+    steps = [b - a for a, b in itertools.pairwise(turns)]
+    assert max(steps) <= round(REFRESH_SLICE_S / engine.cost_s) + 1
