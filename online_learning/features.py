@@ -148,7 +148,16 @@ class ItemRow:
     log_price: float
     tags: int
     fat: int
-    keys: ItemKeys
+    product: Product
+    _keys: ItemKeys | None = None
+
+    @property
+    def keys(self) -> ItemKeys:
+        """The item's hashed interaction key parts, computed when first asked for: only the
+        opt-in interactions read them, and a catalog's worth costs seconds to compute."""
+        if self._keys is None:
+            self._keys = item_keys(self.product, self.kind)
+        return self._keys
 
 
 # Words that say nothing about what a product is, for kind_jaccard: "Cheddar Style Shreds" are
@@ -177,7 +186,7 @@ def item_row(product: Product, tags: TagVocabulary) -> ItemRow:
         log_price=math.log(product.price) if product.price and product.price > 0 else math.nan,
         tags=tags.mask(product.tags),
         fat=fat_level(product.tags),
-        keys=item_keys(product, kind),
+        product=product,
     )
 
 
@@ -194,6 +203,7 @@ class TokenSets:
 
     def __init__(self, sets: Sequence[frozenset[str]]) -> None:
         self._sets = sets
+        self.sets = sets  # row -> its token set
         postings: dict[str, list[int]] = {}
         for row, tokens in enumerate(sets):
             for token in tokens:
@@ -265,7 +275,8 @@ class AisleMatrix:
             [p.price if p.price and p.price > 0 else math.nan for p in products], dtype=np.float64
         )
         self.tags = np.array([r.tags for r in rows], dtype=np.uint64)
-        self.keys = PoolKeys([r.keys for r in rows])
+        self._products = products
+        self._keys: PoolKeys | None = None
         self.popularity_source = popularity if isinstance(popularity, Popularity) else None
         self.popularity_codes: IndexArray | None = None
         self.popularity: FloatArray | None = None  # fixed values, without a live source
@@ -278,6 +289,17 @@ class AisleMatrix:
             tag: np.array([tag in p.tags for p in products], dtype=bool)
             for tag in rules.preserve_tags | rules.match_tags | rules.never_tags
         }
+
+    @property
+    def keys(self) -> PoolKeys:
+        """The pool's hashed interaction keys, built when first asked for (only the opt-in
+        interactions read them)."""
+        if self._keys is None:
+            kinds = self.kinds.sets
+            self._keys = PoolKeys(
+                [item_keys(p, kind) for p, kind in zip(self._products, kinds, strict=True)]
+            )
+        return self._keys
 
     def __len__(self) -> int:
         return len(self.ids)
