@@ -15,16 +15,19 @@ before the manifest that names it, so a crash while writing leaves the previous 
 whole. Chunks of a slot beyond the new count get tombstones: with compaction the topic holds
 at most two snapshots, whatever the history length.
 
-Reading takes the latest value of every key (a replay of the whole, small topic) and
-reassembles the manifest's slot; the snapshot's own checksum (online_learning/snapshot.py)
-catches a torn or damaged one, and the caller replays the whole log instead.
+Reading takes the latest value of every key among the topic's last :data:`TAIL_RECORDS`
+records (the newest snapshot is the last thing written; compaction never cleans the active
+segment, so older snapshots can linger there) and reassembles the manifest's slot; if the
+newest snapshot is not whole in that window, the whole topic is read. The snapshot's own
+checksum (online_learning/snapshot.py) catches a torn or damaged one, and the caller replays
+the whole log instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,13 +38,16 @@ from streams.batch_produce import Record
 from streams.connection import KafkaConnection
 from streams.replay import TopicReplay
 
-__all__ = ["CHUNK_BYTES", "Manifest", "SnapshotTopic"]
+__all__ = ["CHUNK_BYTES", "TAIL_RECORDS", "Manifest", "SnapshotTopic"]
 
 log = logging.getLogger("fillrate.snapshots")
 
 CHUNK_BYTES = 512 * 1024
 """Bytes of snapshot per record: well under the 1 MiB a Kafka topic and producer accept."""
 MANIFEST_KEY = b"manifest"
+TAIL_RECORDS = 4_096
+"""Records read back from the topic's end for the newest snapshot: its chunks, its manifest
+and the tombstones after it, for a snapshot of up to about 2 GiB."""
 
 Write = Callable[[list[Record]], Awaitable[list["asyncio.Future[Any]"]]]
 """Queue records, in order, on the snapshots topic's one partition; their delivery futures."""
@@ -82,26 +88,38 @@ def chunk_key(slot: str, index: int) -> bytes:
 class SnapshotTopic:
     """Reads the newest snapshot and writes new ones, as the module docstring says."""
 
-    def __init__(self, connection: KafkaConnection | str, topic: str, write: Write) -> None:
+    def __init__(
+        self,
+        connection: KafkaConnection | str,
+        topic: str,
+        write: Write,
+        tail_records: int = TAIL_RECORDS,
+    ) -> None:
         self.connection = connection
         self.topic = topic
         self.write_records = write
+        self.tail_records = tail_records
+        self.records_read = 0  # by read(), all told
         self.manifest: Manifest | None = None  # the newest one read or written
         self._chunks_in: dict[str, int] = {"a": 0, "b": 0}  # chunk keys each slot holds
 
     async def read(self) -> tuple[Manifest, bytes] | None:
         """The newest snapshot and its manifest; None if the topic holds none.
 
+        Reads the last ``tail_records`` records first: the newest snapshot is the last thing
+        written, so the older ones compaction has not removed yet (it never touches the active
+        segment) are not read at every start. If the newest is not whole there (larger than
+        that, or its manifest not found), the whole topic is read.
+
         Raises :class:`SnapshotError` if the manifest names chunks the topic does not hold.
         """
-        latest: dict[bytes, bytes | None] = {}
-        async with TopicReplay(self.connection, self.topic, [0], max_records=50) as replay:
-            async for records in replay.backlog():
-                for record in records:
-                    if record.key is not None:
-                        latest[record.key] = record.value
+        latest, partial = await self._latest(self.tail_records)
+        if partial and not _whole(latest):
+            latest, _ = await self._latest(None)
         for slot in ("a", "b"):
             present = [key for key, value in latest.items() if value is not None]
+            # after a partial read, what the older slot holds before the window is not
+            # counted: its stale chunks beyond a later write's count may then outlive it
             self._chunks_in[slot] = sum(1 for key in present if key.startswith(f"{slot}/".encode()))
         raw = latest.get(MANIFEST_KEY)
         if raw is None:
@@ -123,6 +141,22 @@ class SnapshotTopic:
         self.manifest = manifest
         return manifest, data
 
+    async def _latest(self, tail: int | None) -> tuple[dict[bytes, bytes | None], bool]:
+        """The latest value of every key among the topic's last ``tail`` records (None: all
+        of them), and whether that left earlier records unread."""
+        latest: dict[bytes, bytes | None] = {}
+        async with TopicReplay(self.connection, self.topic, [0], max_records=50) as replay:
+            end = max(replay.end.values(), default=0)
+            start = 0 if tail is None else max(0, end - tail)
+            if start:
+                replay.seek(0, start)
+            async for records in replay.backlog():
+                self.records_read += len(records)
+                for record in records:
+                    if record.key is not None:
+                        latest[record.key] = record.value
+        return latest, start > 0
+
     async def write(self, data: bytes, offset: int) -> Manifest:
         """Write ``data``, taken at log ``offset``, to the free slot, then point the manifest
         at it, then drop what the slot held beyond it. Returns once all of it is delivered;
@@ -140,6 +174,18 @@ class SnapshotTopic:
         self._chunks_in[slot] = len(chunks)
         self.manifest = manifest
         return manifest
+
+
+def _whole(latest: Mapping[bytes, bytes | None]) -> bool:
+    """Do ``latest`` values hold a readable manifest and every chunk it names?"""
+    raw = latest.get(MANIFEST_KEY)
+    if raw is None:
+        return False
+    try:
+        manifest = Manifest.from_bytes(raw)
+    except SnapshotError:
+        return False
+    return all(latest.get(chunk_key(manifest.slot, i)) is not None for i in range(manifest.chunks))
 
 
 async def _delivered(futures: list[asyncio.Future[Any]]) -> None:
