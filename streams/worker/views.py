@@ -55,10 +55,13 @@ def health(worker: Worker) -> dict[str, Any]:
     stats = worker.engine.stats()
     ready = worker.ready
     inputs = (settings.signals_topic, settings.feedback_topic)
+    # the catalog's first load runs in a thread (catalog_reader.py) and grows popularity's
+    # arrays: its digest only once that is done
+    catalog_loaded = worker.catalog.ready.is_set()
     return {
         "status": "ok" if ready else "starting",
         "catalog_items": stats.catalog_items,
-        "catalog_loaded": worker.catalog.ready.is_set(),
+        "catalog_loaded": catalog_loaded,
         "preferences": len(worker.preferences),
         "preferences_loaded": worker.preferences_reader.ready.is_set(),
         "assigned_partitions": sum(tp.topic in inputs for tp in worker.app.consumer.assignment())
@@ -72,7 +75,7 @@ def health(worker: Worker) -> dict[str, Any]:
         "learning_lag": learning.lag(),
         "model_version": stats.model_version,
         "model_digest": worker.engine.model_digest(),
-        "popularity_digest": worker.engine.popularity_digest(),
+        "popularity_digest": worker.engine.popularity_digest() if catalog_loaded else None,
         "signal_partitions": sorted(state.owned) if ready else [],
         "restored_entries": state.restored_entries,
         "signals_already_applied": state.skipped_signals,
