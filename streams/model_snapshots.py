@@ -125,7 +125,7 @@ class SnapshotTopic:
         if raw is None:
             return None
         manifest = Manifest.from_bytes(raw)
-        parts = [latest.get(chunk_key(manifest.slot, i)) for i in range(manifest.chunks)]
+        parts = _parts(latest, manifest)
         missing = [i for i, part in enumerate(parts) if part is None]
         if missing:
             raise SnapshotError(
@@ -185,7 +185,12 @@ def _whole(latest: Mapping[bytes, bytes | None]) -> bool:
         manifest = Manifest.from_bytes(raw)
     except SnapshotError:
         return False
-    return all(latest.get(chunk_key(manifest.slot, i)) is not None for i in range(manifest.chunks))
+    return None not in _parts(latest, manifest)
+
+
+def _parts(latest: Mapping[bytes, bytes | None], manifest: Manifest) -> list[bytes | None]:
+    """The chunks ``manifest`` names, in order, as ``latest`` holds them (None: missing)."""
+    return [latest.get(chunk_key(manifest.slot, i)) for i in range(manifest.chunks)]
 
 
 async def _delivered(futures: list[asyncio.Future[Any]]) -> None:
