@@ -33,7 +33,7 @@ import hashlib
 import math
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -252,6 +252,10 @@ class SubstitutionEngine:
     def warm_features(self) -> int:
         """Parse every name and build every pool's columns now; returns the pools built."""
         return self.features.warm()
+
+    def warm_pools(self) -> Iterator[str]:
+        """:meth:`warm_features` one pool at a time, each pool's key yielded once built."""
+        return self.features.warm_pools()
 
     # -- validation of references (the schema is checked by the decoders) ----------------------
     def _check_store(self, store_id: str) -> None:

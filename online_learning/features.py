@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -611,15 +611,19 @@ class FeatureStore:
         self._rows.pop(item_id, None)
 
     def warm(self) -> int:
-        """Build every pool now (a worker does this before it says it is ready)."""
-        pools = 0
+        """Build every pool now; returns how many."""
+        return sum(1 for _ in self.warm_pools())
+
+    def warm_pools(self) -> Iterator[str]:
+        """Build every pool, one at a time: yields each pool's key once it is built, so a
+        caller on an event loop can let other work in between (a pool costs up to tens of
+        milliseconds; a catalog's worth, seconds)."""
         for key in self.catalog.pool_keys(self.rules.scope):
             items = self.catalog.pool_items(key, self.rules.scope)
             first = self.catalog.get(items[0]) if items else None
             if first is not None:
                 self.matrix(first)
-                pools += 1
-        return pools
+                yield key
 
     def pair_vector(self, requested: Product, candidate: Product) -> FloatArray:
         """Pair features of one pair, through the same code path as the ranking.

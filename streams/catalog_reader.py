@@ -54,6 +54,7 @@ class CatalogReader:
         self.topic = topic
         self.engine = engine
         self.ready = asyncio.Event()
+        self.features_warm = False  # every pool's feature columns built (warm_features)
         self.applied = 0
         self.min_sync_s = min_sync_s
         self._replay: TopicReplay | None = None
@@ -100,19 +101,36 @@ class CatalogReader:
             self.applied += 1
 
     def _load(self, backlog: list[Product | CatalogTombstone], started: float) -> None:
-        """The initial backlog, in one go; then every name parsed and every aisle's columns
-        built now, before the agents start, rather than on the first stock-outs. The caller
-        sets ``ready`` (this runs in a thread)."""
+        """The initial backlog, in one go. The caller sets ``ready`` (this runs in a thread).
+
+        The pools' feature columns are built after the worker is ready
+        (:meth:`warm_features`): they are a cache, and building them all (seconds for a
+        large catalog) would hold up the start while the model waits for the catalog."""
         self.engine.load_catalog(backlog)
         self.applied += len(backlog)
-        pools = self.engine.warm_features()
         log.warning(
-            "catalog loaded: %d items in %d pools from %s in %.1fs",
+            "catalog loaded: %d items from %s in %.1fs",
             self.engine.stats().catalog_items,
-            pools,
             self.topic,
             time.monotonic() - started,
         )
+
+    async def warm_features(self) -> int:
+        """Build every pool's feature columns, one pool per turn of the event loop, so the
+        first stock-outs after the start find them built; returns the pools built.
+
+        On the event loop, not in a thread: the agents read and the catalog reader changes
+        the same catalog meanwhile. A pool a stock-out needs first is built then, as any
+        pool is after a catalog change."""
+        await self.ready.wait()
+        started = time.monotonic()
+        pools = 0
+        for _ in self.engine.warm_pools():
+            pools += 1
+            await asyncio.sleep(0)
+        self.features_warm = True
+        log.info("feature columns of %d pools built in %.1fs", pools, time.monotonic() - started)
+        return pools
 
     async def sync(self, timeout: float = 5.0) -> bool:
         """Wait until everything now in the catalog topic is applied; False on timeout.

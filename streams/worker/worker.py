@@ -180,6 +180,14 @@ class Worker:
             settings.web_host,
             settings.web_port,
         )
+        await self._warm_features()
+
+    async def _warm_features(self) -> None:
+        """The pools' feature columns, built once the worker serves (see
+        :meth:`CatalogReader.warm_features`), then taken out of the cyclic GC as the rest."""
+        await self.catalog.warm_features()
+        gc.collect()
+        gc.freeze()
 
 
 def build_worker(settings: Settings, rules: HardRules | None = None) -> Worker:

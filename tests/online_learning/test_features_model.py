@@ -193,6 +193,19 @@ def test_the_aisle_matrix_is_rebuilt_when_the_catalog_changes() -> None:
     assert len(after) == len(before) + 1
 
 
+def test_warming_builds_each_pool_once_one_at_a_time() -> None:
+    cereal = Product("c1", "Oat Crunch Cereal", "cereal", "breakfast")
+    catalog = Catalog([*MILK_AISLE, cereal])
+    fs = FeatureStore(catalog, RULES)
+    warming = fs.warm_pools()
+    first = next(warming)  # one pool built, the other not yet: a caller can yield in between
+    assert len(fs._matrices) == 1
+    assert sorted([first, *warming]) == ["cereal", "milk"]
+    built = fs.matrix(REQUESTED), fs.matrix(cereal)
+    assert fs.matrix(REQUESTED) is built[0] and fs.matrix(cereal) is built[1]  # cached
+    assert fs.warm() == 2
+
+
 # --- the model ------------------------------------------------------------------------------------
 
 
