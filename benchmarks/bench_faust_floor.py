@@ -59,7 +59,7 @@ def main() -> None:
         timeout = 60 + expect / 1000
         for round_ in range(1, args.rounds + 1):
             for name, extra in steps.items():
-                first, last, cpu = run_faust(settings, expect, timeout, extra)
+                first, last, cpu, _ = run_faust(settings, expect, timeout, extra)
                 rates[name].append(expect / max(last - first, 1e-6))
                 cpu_us[name].append(1e6 * cpu / expect)
                 print(

@@ -10,6 +10,8 @@ and alerts made for any Python service expect, and ``fillrate_build_info{version
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -422,5 +424,10 @@ class WorkerMetrics:
             counter.inc(delta)
             self._caught_up[id(counter)] = total
 
-    def exposition(self) -> bytes:
+    def exposition(self, names: Collection[str] = ()) -> bytes:
+        """The text exposition; only the series named in ``names`` if any (the ``name[]``
+        filter Prometheus clients offer, e.g. ``/metrics?name[]=fillrate_events_in_total``:
+        one cheap series for a progress poll instead of every histogram)."""
+        if names:
+            return generate_latest(self.registry.restricted_registry(names))
         return generate_latest(self.registry)

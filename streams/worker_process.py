@@ -16,8 +16,9 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from types import TracebackType
@@ -234,9 +235,12 @@ class WorkerProcess:
             return None
         return health
 
-    def metrics(self, timeout: float = 2.0) -> Metrics:
-        """One reading of /metrics; raises ``OSError`` if the worker does not answer."""
-        with urllib.request.urlopen(self.base_url + "/metrics", timeout=timeout) as response:
+    def metrics(self, timeout: float = 2.0, names: Sequence[str] = ()) -> Metrics:
+        """One reading of /metrics (only the series ``names``, if given: a cheap poll);
+        raises ``OSError`` if the worker does not answer."""
+        query = "?" + urllib.parse.urlencode([("name[]", n) for n in names]) if names else ""
+        url = self.base_url + "/metrics" + query
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return Metrics(parse_metrics(response.read().decode()))
 
     def metric(self, name: str, **labels: str) -> float:

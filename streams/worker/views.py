@@ -33,7 +33,9 @@ def add_views(worker: Worker) -> None:
         # Rendered in a thread: every series of every histogram takes 10-100 ms on a busy
         # machine, which on the event loop held up every message fetched meanwhile (a
         # scrape is thread-safe: each metric takes its own lock).
-        body = await asyncio.to_thread(worker.metrics.exposition)
+        # ?name[]=a&name[]=b: only those series (the query is a multidict: every pair)
+        names = [value for key, value in request.query.items() if key == "name[]"]
+        body = await asyncio.to_thread(worker.metrics.exposition, names)
         return web.bytes(body, content_type=METRICS_CONTENT_TYPE)
 
     @worker.app.page("/live")
@@ -62,6 +64,7 @@ def health(worker: Worker) -> dict[str, Any]:
         "status": "ok" if ready else "starting",
         "catalog_items": stats.catalog_items,
         "catalog_loaded": catalog_loaded,
+        "features_warm": worker.catalog.features_warm,
         "preferences": len(worker.preferences),
         "preferences_loaded": worker.preferences_reader.ready.is_set(),
         "assigned_partitions": sum(tp.topic in inputs for tp in worker.app.consumer.assignment())

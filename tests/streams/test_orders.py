@@ -67,3 +67,8 @@ async def test_orders_are_counted_once_and_a_bad_one_is_dead_lettered(
     }
     assert metrics.value("fillrate_dead_letters_total", topic=s.orders_topic) == 1
     assert metrics.value("fillrate_events_in_total", topic=s.orders_topic) == 6
+    # the name[] filter of /metrics: those series and nothing else (a cheap progress poll)
+    only = worker.metrics(names=["fillrate_orders_total", "fillrate_events_in_total"])
+    assert {m.name for m in only} == {"fillrate_orders_total", "fillrate_events_in_total"}
+    assert only.value("fillrate_orders_total") == 4
+    assert only.value("fillrate_events_in_total", topic=s.orders_topic) == 6
