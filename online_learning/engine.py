@@ -1,7 +1,7 @@
 """The substitution engine: decoded events in, ranking events out. No Kafka here.
 
-It owns the worker's state (catalog, availability, the model, which rankings are live) and
-decides *when* a ranking is due:
+It owns the worker's state (catalog, availability, the model, which rankings are live, kept
+by :class:`~online_learning.live_rankings.LiveRankings`) and decides *when* a ranking is due:
 
 - ``stock_out``: an item's P(available) at a store falls below the threshold.
 - ``candidate_stock_out``: an item offered in a live ranking at that store falls below it;
@@ -54,6 +54,7 @@ from online_learning.effects import EffectsConfig, Key, RandomEffects
 from online_learning.exploration import explore
 from online_learning.features import FeatureStore, pair_features
 from online_learning.interactions import InteractionConfig
+from online_learning.live_rankings import LiveRankings
 from online_learning.logistic import sigmoid
 from online_learning.model import AcceptanceModel
 from online_learning.personal import CustomerTastes, TastesConfig
@@ -206,12 +207,7 @@ class SubstitutionEngine:
         self.effects = RandomEffects(self.config.effects) if self.config.effects else None
         self.tastes = CustomerTastes(self.config.tastes) if self.config.tastes else None
         self.seen_feedback = RecentIds(self.config.dedup_capacity)
-        # (store, requested item) -> substitute ids of the live ranking
-        self._live: dict[tuple[str, str], tuple[str, ...]] = {}
-        # (store, substitute) -> requested items whose live ranking offers it
-        self._offered_in: dict[tuple[str, str], set[str]] = {}
-        # (store, requested item) -> why its live ranking ended, not yet handed over
-        self._retired: dict[tuple[str, str], str] = {}
+        self.live = LiveRankings()
         self.clock = 0.0  # stream time: the newest event ts seen
         self.learned_since_refresh = 0
         self._refresh_pending: deque[tuple[str, str]] = deque()  # the pass under way
@@ -277,7 +273,7 @@ class SubstitutionEngine:
     def apply_signal(self, signal: InventorySignal) -> SignalOutcome:
         """Apply a stock signal; returns the rankings it makes due and what it changed."""
         key = (signal.store_id, signal.item_id)
-        was_live = key in self._live
+        was_live = key in self.live
         rankings = self._apply_signal(signal)
         changed = rankings is not None
         return SignalOutcome(rankings or [], changed, was_live)
@@ -301,16 +297,16 @@ class SubstitutionEngine:
         key = (signal.store_id, signal.item_id)
         out: list[Ranking] = []
         if after < threshold:
-            if key not in self._live:
+            if key not in self.live:
                 out.append(self._emit(product, signal.store_id, "stock_out", signal.ts))
-            for requested_id in sorted(self._offered_in.get(key, ())):
+            for requested_id in self.live.offering(signal.store_id, signal.item_id):
                 requested = self.catalog.get(requested_id)
                 if requested is not None:
                     out.append(
                         self._emit(requested, signal.store_id, "candidate_stock_out", signal.ts)
                     )
-        elif key in self._live:
-            self._end(key, "restock")
+        elif key in self.live:
+            self.live.end(key, "restock")
         return out
 
     # -- feedback ------------------------------------------------------------------------------
@@ -456,7 +452,7 @@ class SubstitutionEngine:
                 return []
             self.learned_since_refresh = 0
             stores_by_item: dict[str, list[str]] = {}
-            for store_id, item_id in self._live:
+            for store_id, item_id in self.live:
                 stores_by_item.setdefault(item_id, []).append(store_id)
             self._refresh_pending = deque(
                 (store_id, item_id)
@@ -469,15 +465,15 @@ class SubstitutionEngine:
         budget = self.config.refresh_budget if budget is None else budget
         for _ in range(min(budget, len(pending))):
             store_id, item_id = key = pending.popleft()
-            previous = self._live.get(key)
+            previous = self.live.substitutes(key)
             if previous is None:  # retired since the pass began
                 continue
             requested = self.catalog.get(item_id)
             if requested is None:
-                self._end(key, "not_in_catalog")
+                self.live.end(key, "not_in_catalog")
                 continue
             if self.availability.p(store_id, item_id, self.clock) >= threshold:
-                self._end(key, "aged_out")
+                self.live.end(key, "aged_out")
                 continue
             ranking = self._rank(requested, store_id, "model_update", self.clock, keep_block=False)
             if ranking.substitute_ids() != previous:
@@ -486,23 +482,22 @@ class SubstitutionEngine:
         return out
 
     def live_rankings(self) -> int:
-        return len(self._live)
+        return len(self.live)
 
     def live_keys(self) -> list[tuple[str, str]]:
         """(store, item) of every live ranking, sorted: what a table of the rankings holds."""
-        return sorted(self._live)
+        return sorted(self.live)
 
     def take_retired(self) -> dict[tuple[str, str], str]:
         """The live rankings that ended since the last call: (store, item) -> why
         (:data:`RETIREMENTS`). A key ranked again before the call is not in it (it is live)."""
-        retired, self._retired = self._retired, {}
-        return retired
+        return self.live.take_retired()
 
     def stats(self) -> EngineStats:
         return EngineStats(
             catalog_items=len(self.catalog),
             availability_entries=len(self.availability),
-            live_rankings=len(self._live),
+            live_rankings=len(self.live),
             feedback_learned=self.model.n_learned,
             model_version=self.model.version,
             stale_signals=self.stale_signals,
@@ -571,28 +566,7 @@ class SubstitutionEngine:
         return ranking
 
     def _remember(self, ranking: Ranking) -> None:
-        key = (ranking.store_id, ranking.item_id)
-        self._retire(key)
-        self._retired.pop(key, None)  # live again: the new ranking replaces the old one
-        ids = ranking.substitute_ids()
-        self._live[key] = ids
-        for sub in ids:
-            self._offered_in.setdefault((ranking.store_id, sub), set()).add(ranking.item_id)
-
-    def _end(self, key: tuple[str, str], why: str) -> None:
-        """A live ranking ends: drop it and note it for :meth:`take_retired`."""
-        self._retire(key)
-        self._retired[key] = why
-
-    def _retire(self, key: tuple[str, str]) -> None:
-        """Drop a live ranking from the indexes (replaced, moved away or ended)."""
-        store_id, item_id = key
-        for sub in self._live.pop(key, ()):
-            holders = self._offered_in.get((store_id, sub))
-            if holders is not None:
-                holders.discard(item_id)
-                if not holders:
-                    del self._offered_in[(store_id, sub)]
+        self.live.remember((ranking.store_id, ranking.item_id), ranking.substitute_ids())
 
     # -- durable state: export, restore and hand-over of stores (the worker's changelog) -------
     def validate_feedback(self, feedback: Feedback) -> Product:
@@ -630,7 +604,7 @@ class SubstitutionEngine:
 
     def live_ranking(self, store_id: str, item_id: str) -> tuple[str, ...] | None:
         """Substitute ids of the live ranking of (store, item), or None if it has none."""
-        return self._live.get((store_id, item_id))
+        return self.live.substitutes((store_id, item_id))
 
     def availability_entry(self, store_id: str, item_id: str) -> tuple[float, float, bool] | None:
         """(p, ts, held) of a (store, item) seen in a signal, or None: what the changelog keeps."""
@@ -656,23 +630,14 @@ class SubstitutionEngine:
         """
         key = (store_id, item_id)
         if self.availability.p(store_id, item_id, self.clock) >= self.config.threshold:
-            self._retire(key)
-            self._retired[key] = "not_restored"
+            self.live.end(key, "not_restored")
             return False
-        self._retire(key)
-        self._retired.pop(key, None)
-        self._live[key] = substitute_ids
-        for sub in substitute_ids:
-            self._offered_in.setdefault((store_id, sub), set()).add(item_id)
+        self.live.remember(key, substitute_ids)
         return True
 
     def forget_stores(self, store_ids: set[str] | frozenset[str]) -> None:
         """Drop availability and live rankings of these stores (another worker owns them now)."""
         self.availability.forget_stores(store_ids)
-        for key in [k for k in self._live if k[0] in store_ids]:
-            self._retire(key)
-        # their new owner decides whether they ended (its restore, its signals)
-        for key in [k for k in self._retired if k[0] in store_ids]:
-            del self._retired[key]
+        self.live.forget_stores(store_ids)  # their new owner decides whether they ended
         if self._refresh_pending:
             self._refresh_pending = deque(k for k in self._refresh_pending if k[0] not in store_ids)
