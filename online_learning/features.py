@@ -643,10 +643,20 @@ class FeatureStore:
             at = block.positions.get(candidate.item_id)
             if at is not None and self.catalog.get(candidate.item_id) == candidate:
                 return self._block_vector(requested, candidate, block, at)
-        matrix = self.matrix(requested)
-        row = matrix.index.get(candidate.item_id)
-        if row is None or self.catalog.get(candidate.item_id) != candidate:
-            matrix = AisleMatrix([candidate], self.popularity, self.tags, self.rules, self.history)
+        # The pool's columns if they are built; never built for one pair: learning a worker's
+        # start-up tail would otherwise build every pool it touches (tens of ms each) before
+        # the worker is ready. A one-row matrix gives the same numbers to the bit.
+        matrix = self._built_matrix(requested)
+        row = None if matrix is None else matrix.index.get(candidate.item_id)
+        if matrix is None or row is None or self.catalog.get(candidate.item_id) != candidate:
+            matrix = AisleMatrix(
+                [candidate],
+                self.popularity,
+                self.tags,
+                self.rules,
+                self.history,
+                rows=[self.row(candidate)],
+            )
             row = 0
         req, rows = self.row(requested), np.array([row])
         vector = matrix.pair_matrix(req, rows)[0]
@@ -656,6 +666,14 @@ class FeatureStore:
         keys = matrix.key_index(req, rows, vector[None, :], interactions.config.bits)[0]
         vector[_INTERACTIONS] = interactions.score(keys)
         return vector, keys
+
+    def _built_matrix(self, requested: Product) -> AisleMatrix | None:
+        """The pool of ``requested`` if its columns are built and current (none is built)."""
+        key = self.pool_key(requested)
+        cached = self._matrices.get(key)
+        if cached is None or cached[0] != self.catalog.pool_version(key, self.rules.scope):
+            return None
+        return cached[1]
 
     def _cached_block(self, requested: Product) -> CandidateBlock | None:
         """The requested item's candidate block if one is cached and current (none is built,

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from online_learning.contract import DemandSummary
-from online_learning.features import FEATURES
+from online_learning.features import FEATURES, FeatureStore
 
 from .test_features_model import MILK_AISLE, store
 
@@ -35,6 +35,30 @@ def test_a_cached_block_gives_the_one_row_matrix_numbers_to_the_bit(requested_id
     assert block.ids, "the aisle has rule-passing candidates for every item"
     for candidate, expected in zip(candidates, one_row, strict=True):
         np.testing.assert_array_equal(fs.pair_vector(requested, candidate), expected)
+
+
+@pytest.mark.parametrize("requested_id", [p.item_id for p in MILK_AISLE])
+def test_a_pair_learned_before_its_pool_is_built_gets_the_pools_numbers_to_the_bit(
+    requested_id: str,
+) -> None:
+    def learned_store() -> FeatureStore:
+        fs = store({"milk-dl-half": 50, "oat": 5, "kefir": 1})
+        for i, product in enumerate(MILK_AISLE):
+            fs.history.update(requested_id, product.item_id, i % 3 == 0)
+        fs.popularity.apply(DemandSummary(100.0, (("oat", 7), ("milk-2pct-gal", 3))))
+        return fs
+
+    cold, warm = learned_store(), learned_store()
+    warm.warm()
+    requested = cold.catalog.get(requested_id)
+    assert requested is not None
+    for product in MILK_AISLE:
+        candidate = cold.catalog.get(product.item_id)
+        assert candidate is not None
+        np.testing.assert_array_equal(
+            cold.pair_vector(requested, candidate), warm.pair_vector(requested, candidate)
+        )
+    assert cold._matrices == {}, "learning one pair builds no pool (a worker's start-up tail)"
 
 
 def test_a_block_of_an_older_catalog_is_not_used() -> None:
