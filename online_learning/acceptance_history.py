@@ -68,9 +68,9 @@ class AcceptanceHistory:
 
     def update(self, requested_id: str, candidate_id: str, accepted: bool) -> None:
         requested, candidate = self._code(requested_id), self._code(candidate_id)
-        rows = self._rows.get(requested)
+        rows = self._index(requested)
         if rows is None:
-            rows = self._rows[requested] = self._take_pending(requested)
+            rows = self._rows[requested] = {}
         row = rows.get(candidate)
         if row is None:
             row = rows[candidate] = len(self._pair_offered)
@@ -208,8 +208,11 @@ class AcceptanceHistory:
     def _rows_of(self, requested_id: str) -> dict[int, int] | None:
         """The candidate code -> pair row index of ``requested_id``; None without pairs."""
         requested = self._codes.get(requested_id)
-        if requested is None:
-            return None
+        return None if requested is None else self._index(requested)
+
+    def _index(self, requested: int) -> dict[int, int] | None:
+        """The candidate code -> pair row index of a requested item's code, built from what
+        :meth:`load_state` left pending if this is its first use; None without pairs."""
         rows = self._rows.get(requested)
         if rows is None and requested in self._pending:
             rows = self._rows[requested] = self._take_pending(requested)
