@@ -158,22 +158,25 @@ class LearningLogReader:
         """Read forever (until cancelled)."""
         # The newest snapshot is read and decoded (in a thread) while the catalog loads; only
         # putting it into the engine waits for the catalog.
+        # The log's consumer connects meanwhile too (seconds on a busy start), so the tail is
+        # read as soon as the snapshot is in.
         snapshot = asyncio.ensure_future(self._read_snapshot())
         try:
-            await self.catalog.ready.wait()
-        except BaseException:
-            snapshot.cancel()
-            raise
-        start = await self._restore(snapshot)
-        async with TopicReplay(self.connection, self.topic, [0], fetch_max_wait_ms=50) as replay:
-            self._replay = replay
-            if start:
-                replay.seek(0, start)
-            self._next_offset = start
-            try:
-                await self._read(replay)
-            finally:
-                self._replay = None
+            async with TopicReplay(
+                self.connection, self.topic, [0], fetch_max_wait_ms=50
+            ) as replay:
+                await self.catalog.ready.wait()
+                start = await self._restore(snapshot)
+                self._replay = replay
+                if start:
+                    replay.seek(0, start)
+                self._next_offset = start
+                try:
+                    await self._read(replay)
+                finally:
+                    self._replay = None
+        finally:
+            snapshot.cancel()  # done by then, unless the start failed
 
     # -- snapshots -----------------------------------------------------------------------------
     async def _read_snapshot(self) -> tuple[Manifest, dict[str, Any]] | None:
