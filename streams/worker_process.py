@@ -197,9 +197,10 @@ class WorkerProcess:
 
     # -- readiness -----------------------------------------------------------------------------
     def is_ready(self, until: Callable[[Health], bool] | None = None) -> bool:
-        """Does /health say ok (and ``until`` of it, if given)? Raises :class:`WorkerExited`."""
+        """Does /ready say ok (and ``until`` of its body, if given)? Raises
+        :class:`WorkerExited`."""
         self.check_alive()
-        health = self.health()
+        health = self.health(path="/ready")
         return bool(health and health.get("status") == "ok" and (until is None or until(health)))
 
     def wait_ready(
@@ -220,10 +221,11 @@ class WorkerProcess:
         )
 
     # -- what it reports -----------------------------------------------------------------------
-    def health(self, timeout: float = 1.0) -> Health | None:
-        """/health (its JSON body also while starting, with status 503); None if no answer."""
+    def health(self, timeout: float = 1.0, path: str = "/health") -> Health | None:
+        """/health (its JSON body also while starting, with status 503); None if no answer.
+        ``path="/ready"``: the same without the model's digests, cheap for the worker."""
         try:
-            with urllib.request.urlopen(self.base_url + "/health", timeout=timeout) as response:
+            with urllib.request.urlopen(self.base_url + path, timeout=timeout) as response:
                 body = response.read()
         except urllib.error.HTTPError as exc:
             body = exc.read()

@@ -44,15 +44,20 @@ def add_views(worker: Worker) -> None:
 
     @worker.app.page("/ready")
     async def ready_view(web: View, request: Request) -> Response:
-        return web.json(health(worker), status=200 if worker.ready else 503)
+        # without the digests: they hash the whole model (~0.3 s on the event loop at
+        # 5,000,000 learned events), and a readiness probe asks every few seconds
+        return web.json(health(worker, digests=False), status=200 if worker.ready else 503)
 
     @worker.app.page("/health")
     async def health_view(web: View, request: Request) -> Response:
         return web.json(health(worker), status=200 if worker.ready else 503)
 
 
-def health(worker: Worker) -> dict[str, Any]:
-    """The /health body: ready or starting, and what the worker holds and has learned."""
+def health(worker: Worker, digests: bool = True) -> dict[str, Any]:
+    """The /health body: ready or starting, and what the worker holds and has learned.
+
+    ``digests=False`` (the /ready body) leaves out ``model_digest`` and
+    ``popularity_digest``, whose hashes read every weight, customer taste and item demand."""
     settings, state, learning = worker.settings, worker.state, worker.learning
     stats = worker.engine.stats()
     ready = worker.ready
@@ -60,7 +65,7 @@ def health(worker: Worker) -> dict[str, Any]:
     # the catalog's first load runs in a thread (catalog_reader.py) and grows popularity's
     # arrays: its digest only once that is done
     catalog_loaded = worker.catalog.ready.is_set()
-    return {
+    body: dict[str, Any] = {
         "status": "ok" if ready else "starting",
         "catalog_items": stats.catalog_items,
         "catalog_loaded": catalog_loaded,
@@ -77,11 +82,13 @@ def health(worker: Worker) -> dict[str, Any]:
         "feedback_digest": learning.digest,
         "learning_lag": learning.lag(),
         "model_version": stats.model_version,
-        "model_digest": worker.engine.model_digest(),
-        "popularity_digest": worker.engine.popularity_digest() if catalog_loaded else None,
         "signal_partitions": sorted(state.owned) if ready else [],
         "restored_entries": state.restored_entries,
         "signals_already_applied": state.skipped_signals,
         "restoring": state.busy(),
         "broker_up": worker.broker.up,
     }
+    if digests:
+        body["model_digest"] = worker.engine.model_digest()
+        body["popularity_digest"] = worker.engine.popularity_digest() if catalog_loaded else None
+    return body

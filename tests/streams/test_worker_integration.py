@@ -174,6 +174,12 @@ async def test_feedback_moves_p_accept_and_a_repeated_event_id_does_not(
     assert worker.metric("fillrate_feedback_duplicates_total") == 24
     health = worker.health()
     assert health is not None and health["feedback_learned"] == 1
+    # /ready: the same status without the digests, which hash the whole model
+    ready = worker.health(path="/ready")
+    assert ready is not None and ready["feedback_learned"] == 1
+    assert {"model_digest", "popularity_digest"} <= health.keys()
+    assert not {"model_digest", "popularity_digest"} & ready.keys()
+    assert ready["model_version"] == health["model_version"]
 
     # Now many distinct rejections of that pair: its p_accept must fall.
     for _ in range(30):
