@@ -38,6 +38,7 @@ def _decoded(records: Iterable[RawRecord]) -> Iterator[Product | CatalogTombston
 
 
 CATALOG_FETCH_WAIT_MS = 50
+WARM_PAUSE = 3.0  # building pools in the background takes at most a quarter of the loop
 
 
 class CatalogReader:
@@ -125,9 +126,15 @@ class CatalogReader:
         await self.ready.wait()
         started = time.monotonic()
         pools = 0
+        built = time.perf_counter()
         for _ in self.engine.warm_pools():
             pools += 1
-            await asyncio.sleep(0)
+            # A background task's share of the loop: after each pool, a pause WARM_PAUSE
+            # times as long as the pool took, so the messages of the first seconds, and the
+            # end of the learning log still being read, get most of it.
+            now = time.perf_counter()
+            await asyncio.sleep(WARM_PAUSE * (now - built))
+            built = time.perf_counter()
         self.features_warm = True
         log.info("feature columns of %d pools built in %.1fs", pools, time.monotonic() - started)
         return pools
