@@ -249,8 +249,8 @@ class SubstitutionEngine:
         """Parse every name and build every pool's columns now; returns the pools built."""
         return self.features.warm()
 
-    def warm_pools(self) -> Iterator[str]:
-        """:meth:`warm_features` one pool at a time, each pool's key yielded once built."""
+    def warm_pools(self) -> Iterator[str | None]:
+        """:meth:`warm_features` in small steps (see :meth:`FeatureStore.warm_pools`)."""
         return self.features.warm_pools()
 
     # -- validation of references (the schema is checked by the decoders) ----------------------

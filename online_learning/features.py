@@ -612,18 +612,27 @@ class FeatureStore:
 
     def warm(self) -> int:
         """Build every pool now; returns how many."""
-        return sum(1 for _ in self.warm_pools())
+        return sum(key is not None for key in self.warm_pools())
 
-    def warm_pools(self) -> Iterator[str]:
-        """Build every pool, one at a time: yields each pool's key once it is built, so a
-        caller on an event loop can let other work in between (a pool costs up to tens of
-        milliseconds; a catalog's worth, seconds)."""
+    def warm_pools(self, step_rows: int = 200) -> Iterator[str | None]:
+        """Build every pool, in small steps: yields None after each ``step_rows`` items'
+        names parsed (the costly part) and a pool's key once its columns are built, so a
+        caller on an event loop can let other work in between (a large pool costs tens of
+        milliseconds and more; a catalog's worth, seconds)."""
         for key in self.catalog.pool_keys(self.rules.scope):
-            items = self.catalog.pool_items(key, self.rules.scope)
-            first = self.catalog.get(items[0]) if items else None
-            if first is not None:
-                self.matrix(first)
-                yield key
+            members = [
+                p
+                for i in self.catalog.pool_items(key, self.rules.scope)
+                if (p := self.catalog.get(i)) is not None
+            ]
+            if not members:
+                continue
+            for start in range(0, len(members), step_rows):
+                for product in members[start : start + step_rows]:
+                    self.row(product)
+                yield None
+            self.matrix(members[0])
+            yield key
 
     def pair_vector(self, requested: Product, candidate: Product) -> FloatArray:
         """Pair features of one pair, through the same code path as the ranking.

@@ -117,7 +117,7 @@ class CatalogReader:
         )
 
     async def warm_features(self) -> int:
-        """Build every pool's feature columns, one pool per turn of the event loop, so the
+        """Build every pool's feature columns in small steps on the event loop, so the
         first stock-outs after the start find them built; returns the pools built.
 
         On the event loop, not in a thread: the agents read and the catalog reader changes
@@ -127,10 +127,10 @@ class CatalogReader:
         started = time.monotonic()
         pools = 0
         built = time.perf_counter()
-        for _ in self.engine.warm_pools():
-            pools += 1
-            # A background task's share of the loop: after each pool, a pause WARM_PAUSE
-            # times as long as the pool took, so the messages of the first seconds, and the
+        for pool in self.engine.warm_pools():
+            pools += pool is not None
+            # A background task's share of the loop: after each step, a pause WARM_PAUSE
+            # times as long as the step took, so the messages of the first seconds, and the
             # end of the learning log still being read, get most of it.
             now = time.perf_counter()
             await asyncio.sleep(WARM_PAUSE * (now - built))

@@ -197,10 +197,13 @@ def test_warming_builds_each_pool_once_one_at_a_time() -> None:
     cereal = Product("c1", "Oat Crunch Cereal", "cereal", "breakfast")
     catalog = Catalog([*MILK_AISLE, cereal])
     fs = FeatureStore(catalog, RULES)
-    warming = fs.warm_pools()
-    first = next(warming)  # one pool built, the other not yet: a caller can yield in between
-    assert len(fs._matrices) == 1
-    assert sorted([first, *warming]) == ["cereal", "milk"]
+    warming = fs.warm_pools(step_rows=2)
+    steps = [next(warming), next(warming)]  # names parsed two at a time, no pool built yet
+    assert steps == [None, None] and not fs._matrices and len(fs._rows) == 4
+    while (first := next(warming)) is None:
+        pass
+    assert len(fs._matrices) == 1  # one pool built, the other not yet
+    assert sorted([first, *(key for key in warming if key is not None)]) == ["cereal", "milk"]
     built = fs.matrix(REQUESTED), fs.matrix(cereal)
     assert fs.matrix(REQUESTED) is built[0] and fs.matrix(cereal) is built[1]  # cached
     assert fs.warm() == 2
