@@ -12,7 +12,7 @@ real ``fillrate worker`` processes on the embedded broker.
    real worker would take about 500 us an event to learn them: 40 minutes for 5,000,000),
    with the reader's counters (learned, digest) of that prefix, written to the snapshot topic
    as the worker writes it (streams/model_snapshots.py).
-3. Three workers on that log, each timed from process start to /health ready: the first of a
+3. Three workers on that log, each timed from process start to /ready: the first of a
    new consumer group (it also validates the whole catalog once, ~10 s for 49,688 items), the
    same worker restarted, and a second worker added to the group while the first runs. Each
    must load the snapshot (said in its log) and end with every event learned.
@@ -136,8 +136,8 @@ async def write_log_and_snapshot(
 
 
 def timed_start(worker: WorkerProcess, n: int, timeout: float) -> dict[str, float]:
-    """Start ``worker``; seconds from the start to its first /health answer (the process up),
-    to /health ready, and to every one of the ``n`` events learned; and the snapshot's load
+    """Start ``worker``; seconds from the start to its first /ready answer (the process up),
+    to /ready, and to every one of the ``n`` events learned; and the snapshot's load
     time from the worker's own log.
 
     "Learned" is waited for as well as "ready" because the worker's "model rebuilt" can come
@@ -217,7 +217,7 @@ async def main() -> None:
         print(f"catalog: {len(products):,} items; learning log: {args.events:,} events")
         await write_log_and_snapshot(settings, products, args.events, args.tail, args.customers)
 
-        print("3. workers on that log (seconds from process start to /health ready)")
+        print("3. workers on that log (seconds from process start to every event learned)")
         first, added = WorkerProcess(settings, app_id), WorkerProcess(settings, app_id)
         rows = []
         try:
@@ -233,7 +233,7 @@ async def main() -> None:
             verdict = "meets" if row["learned"] <= TARGET_S else "misses"
             print(
                 f"   {name:>28}: all learned {row['learned']:5.1f} s ({verdict} the"
-                f" {TARGET_S:.0f} s target); /health answers {row['answers']:4.1f} s, ready"
+                f" {TARGET_S:.0f} s target); /ready answers {row['answers']:4.1f} s, ready"
                 f" {row['ready']:4.1f} s; the snapshot loaded in {row['restore']:4.1f} s"
             )
 
