@@ -85,6 +85,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 
 from online_learning.features import FEATURES
 from online_learning.logistic import sigmoid
@@ -106,6 +107,7 @@ TASTE_FEATURES: tuple[str, ...] = (
 )
 _MIN_SCALE = 0.05  # a feature that is (nearly) always 0 still gets a proper prior
 _FIRST_ROWS = 1024  # rows allocated before the first growth: an idle worker stays small
+_DIGEST_CHUNK = 65_536  # customers' rows copied at once by digest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,10 +403,12 @@ class CustomerTastes:
         h = hashlib.blake2b(digest_size=8)
         h.update(repr((self.n_learned, self.n_evicted, len(self._rows))).encode())
         h.update(self._moment.tobytes())
-        for customer_id, row in self._rows.items():
-            h.update(customer_id.encode())
-            h.update(b"\x1f")
-            h.update(self._hessian[row].tobytes())
-            h.update(self._score[row].tobytes())
-            h.update(self._evidence[row].tobytes())
+        h.update(orjson.dumps(list(self._rows)))
+        # the rows' arrays in that order, a chunk of customers at a time (a loop per customer
+        # took ~0.2 s at 100,000 customers, on the event loop of a worker asked for /health)
+        rows = np.fromiter(self._rows.values(), dtype=np.intp, count=len(self._rows))
+        for start in range(0, len(rows), _DIGEST_CHUNK):
+            chunk = rows[start : start + _DIGEST_CHUNK]
+            for column in (self._hessian, self._score, self._evidence):
+                h.update(column[chunk].tobytes())
         return h.hexdigest()

@@ -30,6 +30,7 @@ time. Seeds come from the catalog, which every worker reads whole.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 
 from online_learning.contract import DemandSummary
 
@@ -238,11 +240,13 @@ class Popularity:
         were applied (items with neither are left out: which items a worker has coded
         depends on what it ranked)."""
         h = hashlib.blake2b(digest_size=8)
-        seed, demand = self._seed, self._demand
-        for item_id in sorted(self._codes):
-            code = self._codes[item_id]
-            if seed[code] or demand[code]:
-                h.update(f"{item_id}\x1f{seed[code]!r}\x1f{demand[code]!r}\x1e".encode())
+        ids = sorted(self._codes)
+        codes = np.fromiter(map(self._codes.__getitem__, ids), dtype=np.intp, count=len(ids))
+        seed, demand = self._seed[codes], self._demand[codes]
+        kept = (seed != 0) | (demand != 0)
+        h.update(orjson.dumps(list(itertools.compress(ids, kept.tolist()))))
+        h.update(seed[kept].tobytes())
+        h.update(demand[kept].tobytes())
         h.update(repr((self.clock, self._ref, self._total, self._top)).encode())
         return h.hexdigest()
 
