@@ -85,7 +85,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import orjson
 
 from online_learning.features import FEATURES
 from online_learning.logistic import sigmoid
@@ -202,6 +201,9 @@ class CustomerTastes:
         self._id_bytes = 0
         self.n_learned = 0
         self.n_evicted = 0
+        # bumped by every change (learn_one, forget, load_state): digest() is cached by it
+        self._changes = 0
+        self._digest: tuple[int, str] | None = None
 
     # -- learning ------------------------------------------------------------------------------
     def learn_one(
@@ -214,6 +216,7 @@ class CustomerTastes:
         ValueError, learning nothing, if either is not finite.
         """
         cfg = self.config
+        self._changes += 1
         phi = self._phi(x_row)
         # phi . phi is NaN or infinite exactly when phi holds a NaN or an infinity (no warning,
         # unlike 0 * inf); checked before the customer gets a row, so that one bad event
@@ -288,6 +291,7 @@ class CustomerTastes:
         row = self._rows.pop(customer_id, None)
         if row is None:
             return False
+        self._changes += 1
         self._id_bytes -= sys.getsizeof(customer_id)
         self._free.append(row)
         return True
@@ -310,6 +314,7 @@ class CustomerTastes:
 
     def load_state(self, state: Mapping[str, Any]) -> None:
         """Put back a :meth:`state` of tastes with the same features (replacing these)."""
+        self._changes += 1  # first: a state refused half-way has changed something too
         customers = list(state["customers"])
         n, k = len(customers), self.k
         shapes = {
@@ -399,16 +404,41 @@ class CustomerTastes:
 
     def digest(self) -> str:
         """A short hash of every customer's state in eviction order: equal on two workers
-        that learned the same feedback in the same order."""
+        that learned the same feedback in the same order. Kept until the next change: it
+        hashes every customer's numbers (~0.15 s at 100,000 customers)."""
+        cached = self._digest
+        if cached is not None and cached[0] == self._changes:
+            return cached[1]
+        digest = self._compute_digest()
+        self._digest = (self._changes, digest)
+        return digest
+
+    def _compute_digest(self) -> str:
         h = hashlib.blake2b(digest_size=8)
         h.update(repr((self.n_learned, self.n_evicted, len(self._rows))).encode())
         h.update(self._moment.tobytes())
-        h.update(orjson.dumps(list(self._rows)))
-        # the rows' arrays in that order, a chunk of customers at a time (a loop per customer
-        # took ~0.2 s at 100,000 customers, on the event loop of a worker asked for /health)
-        rows = np.fromiter(self._rows.values(), dtype=np.intp, count=len(self._rows))
+        # Per customer: its id, 0x1f, then its curvature, score and evidence bytes. Snapshots
+        # carry this digest (restore checks it), so the bytes hashed never change; they are
+        # gathered a chunk of customers at a time (one hash update per customer took ~0.2 s
+        # at 100,000 customers, on the event loop of a worker asked for /health).
+        k = self.k
+        record = np.dtype([("h", np.float32, (k, k)), ("s", np.float64, k), ("e", np.float64)])
+        size = record.itemsize  # packed: exactly the three rows' bytes, back to back
+        customers = list(self._rows)
+        rows = np.fromiter(self._rows.values(), dtype=np.intp, count=len(customers))
         for start in range(0, len(rows), _DIGEST_CHUNK):
             chunk = rows[start : start + _DIGEST_CHUNK]
-            for column in (self._hessian, self._score, self._evidence):
-                h.update(column[chunk].tobytes())
+            packed = np.empty(len(chunk), dtype=record)
+            packed["h"], packed["s"], packed["e"] = (
+                self._hessian[chunk],
+                self._score[chunk],
+                self._evidence[chunk],
+            )
+            raw = packed.tobytes()
+            h.update(
+                b"".join(
+                    b"%b\x1f%b" % (customer.encode(), raw[i * size : (i + 1) * size])
+                    for i, customer in enumerate(customers[start : start + _DIGEST_CHUNK])
+                )
+            )
         return h.hexdigest()
