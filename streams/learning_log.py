@@ -156,10 +156,9 @@ class LearningLogReader:
 
     async def run(self) -> None:
         """Read forever (until cancelled)."""
-        # The newest snapshot is read and decoded (in a thread) while the catalog loads; only
-        # putting it into the engine waits for the catalog.
-        # The log's consumer connects meanwhile too (seconds on a busy start), so the tail is
-        # read as soon as the snapshot is in.
+        # The newest snapshot is read and decoded (in a thread), and the log's consumer
+        # connects, while the catalog loads; only putting the snapshot into the engine waits
+        # for the catalog, and the tail is read as soon as it is in.
         snapshot = asyncio.ensure_future(self._read_snapshot())
         try:
             async with TopicReplay(

@@ -184,9 +184,9 @@ class Worker:
 
     async def _warm_features(self) -> None:
         """The pools' feature columns, built once the worker serves (see
-        :meth:`CatalogReader.warm_features`), then taken out of the cyclic GC as the rest."""
+        :meth:`CatalogReader.warm_features`), then taken out of the cyclic GC as the rest
+        (a freeze alone: a full collection now would hold the loop while it serves)."""
         await self.catalog.warm_features()
-        gc.collect()
         gc.freeze()
 
 
