@@ -40,430 +40,60 @@ and the next feedback event at once.
 Everything else here is one pipeline from products to feature rows: an item's columns
 (:func:`item_row`), a pool's matrix (:class:`AisleMatrix`), a requested item's rule-passing
 candidates (:class:`CandidateBlock`) and the cache of both (:class:`FeatureStore`).
+The pieces live in modules of their own, re-exported here so that this module stays the one
+entry point: :mod:`online_learning.feature_names` (names, column positions, array types),
+:mod:`online_learning.item_rows` (one item's precomputed part),
+:mod:`online_learning.aisle_matrix` (a pool's columns and the vectorised pair features) and
+:mod:`online_learning.candidate_block` (a requested item's candidates); this module keeps the
+cache (:class:`FeatureStore`) and :func:`pair_features`.
 """
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Iterator, Mapping
+from typing import Protocol
 
 import numpy as np
-import numpy.typing as npt
 
 from online_learning.acceptance_history import AcceptanceHistory
+from online_learning.aisle_matrix import AisleMatrix, TokenSets
+from online_learning.candidate_block import CandidateBlock
 from online_learning.contract import Product
-from online_learning.interactions import (
-    AISLE_FEATURE_BINS,
-    InteractionWeights,
-    ItemKeys,
-    KeyIndex,
-    PoolKeys,
-    item_keys,
-    pair_index,
+from online_learning.feature_names import (
+    _INTERACTIONS,
+    _ITEM_HISTORY,
+    _PAIR_HISTORY,
+    _POPULARITY,
+    FEATURES,
+    N_FEATURES,
+    BoolArray,
+    FloatArray,
+    IndexArray,
 )
+from online_learning.interactions import InteractionWeights, KeyIndex
+from online_learning.item_rows import ItemRow, TagVocabulary, fat_level, item_row
 from online_learning.popularity import Popularity
-from online_learning.product_text import (
-    FAT_LEVELS,
-    JOINING_WORDS,
-    base_size,
-    flavor_tokens,
-    tokenize,
-)
 from online_learning.rules import HardRules
 
-__all__ = ["FEATURES", "AcceptanceHistory", "AisleMatrix", "FeatureStore", "pair_features"]
-
-FEATURES: tuple[str, ...] = (
-    "name_jaccard",
-    "brand_match",
-    "brand_differs",
-    "size_log_ratio",
-    "size_unknown",
-    "price_log_ratio",
-    "tag_jaccard",
-    "tags_lost",
-    "popularity",
-    "item_history",
-    "pair_history",
-    "kind_jaccard",
-    "fat_distance",
-    "fat_unknown",
-    "price_up",
-    "interactions",
-)
-N_FEATURES = len(FEATURES)
-_KIND, _FAT_DISTANCE, _FAT_UNKNOWN, _PRICE_UP = (
-    FEATURES.index(name) for name in ("kind_jaccard", "fat_distance", "fat_unknown", "price_up")
-)
-_ITEM_HISTORY, _PAIR_HISTORY = FEATURES.index("item_history"), FEATURES.index("pair_history")
-_POPULARITY = FEATURES.index("popularity")
-_INTERACTIONS = FEATURES.index("interactions")
-# The content columns the interaction keys bin per aisle (never a learned one: those change
-# under a cached key).
-_BINNED_COLUMNS = [FEATURES.index(name) for name in AISLE_FEATURE_BINS]
-_DIMS = {"g": 0, "ml": 1, "ct": 2}
-
-FloatArray = npt.NDArray[np.float64]
-IndexArray = npt.NDArray[np.intp]
-BoolArray = npt.NDArray[np.bool_]
-
-
-class TagVocabulary:
-    """Assigns each tag a bit; the first 64 distinct tags fit, later ones are not features."""
-
-    def __init__(self, first: Sequence[str] = ()) -> None:
-        self._bits: dict[str, int] = {}
-        for tag in first:
-            self.bit(tag)
-
-    def bit(self, tag: str) -> int:
-        index = self._bits.get(tag)
-        if index is None:
-            index = len(self._bits)
-            self._bits[tag] = index
-        return index
-
-    def mask(self, tags: frozenset[str]) -> int:
-        value = 0
-        for tag in tags:
-            index = self.bit(tag)
-            if index < 64:
-                value |= 1 << index
-        return value
-
-
-@dataclass(slots=True)
-class ItemRow:
-    """One item's precomputed part, for a requested item outside the matrix."""
-
-    item_id: str
-    tokens: frozenset[str]
-    kind: frozenset[str]
-    brand: str | None
-    size: float
-    dim: int
-    log_price: float
-    tags: int
-    fat: int
-    product: Product
-    _keys: ItemKeys | None = None
-
-    @property
-    def keys(self) -> ItemKeys:
-        """The item's hashed interaction key parts, computed when first asked for: only the
-        opt-in interactions read them, and a catalog's worth costs seconds to compute."""
-        if self._keys is None:
-            self._keys = item_keys(self.product, self.kind)
-        return self._keys
-
-
-# Words that say nothing about what a product is, for kind_jaccard: "Cheddar Style Shreds" are
-# not cheddar. The simulated customers judge kind with other stop words (acceptance_truth.py):
-# the features are the model's own guess at what customers weigh, not a copy of the hidden
-# formula, or the evaluation would measure how well the model copies the simulator.
-_KIND_STOPWORDS = JOINING_WORDS | {"style"}
-
-
-def fat_level(tags: frozenset[str]) -> int:
-    """0 whole .. 3 fat free, -1 when the name says nothing (or contradicts itself)."""
-    levels = {FAT_LEVELS[t] for t in tags if t in FAT_LEVELS}
-    return levels.pop() if len(levels) == 1 else -1
-
-
-def item_row(product: Product, tags: TagVocabulary) -> ItemRow:
-    base = base_size(product.size, product.unit)
-    kind = frozenset(flavor_tokens(product.name, product.brand)) - _KIND_STOPWORDS
-    return ItemRow(
-        item_id=product.item_id,
-        tokens=frozenset(tokenize(product.name)),
-        kind=kind,
-        brand=product.brand,
-        size=base[0] if base else math.nan,
-        dim=_DIMS.get(base[1], -1) if base else -1,
-        log_price=math.log(product.price) if product.price and product.price > 0 else math.nan,
-        tags=tags.mask(product.tags),
-        fat=fat_level(product.tags),
-        product=product,
-    )
-
-
-class TokenSets:
-    """Token sets of a pool's items with an inverted index: Jaccard against one set, vectorised.
-
-    Each token maps to the rows that hold it, so the overlap with a requested item's handful
-    of tokens is a few indexed increments, whatever the pool size.
-
-    >>> sets = TokenSets([frozenset({"whole", "milk"}), frozenset({"oat", "milk"}), frozenset()])
-    >>> sets.jaccard(frozenset({"whole", "milk"})).round(3).tolist()
-    [1.0, 0.333, 0.0]
-    """
-
-    def __init__(self, sets: Sequence[frozenset[str]]) -> None:
-        self._sets = sets
-        self.sets = sets  # row -> its token set
-        postings: dict[str, list[int]] = {}
-        for row, tokens in enumerate(sets):
-            for token in tokens:
-                postings.setdefault(token, []).append(row)
-        self._postings = {t: np.array(rows, dtype=np.intp) for t, rows in postings.items()}
-        self._count = np.array([len(tokens) for tokens in sets], dtype=np.float64)
-
-    def jaccard(self, tokens: frozenset[str], rows: IndexArray | None = None) -> FloatArray:
-        """Jaccard of ``tokens`` with every set (or the sets at ``rows``)."""
-        if rows is not None and len(rows) <= 16:  # a few rows: plain sets are quicker
-            return np.array(
-                [len(tokens & self._sets[i]) / (len(tokens | self._sets[i]) or 1) for i in rows],
-                dtype=np.float64,
-            )
-        inter = np.zeros(len(self._count))
-        for token in tokens:
-            posting = self._postings.get(token)
-            if posting is not None:
-                inter[posting] += 1.0  # a token occurs once per set: no repeated rows
-        count = self._count
-        if rows is not None:
-            inter, count = inter[rows], count[rows]
-        union = count + len(tokens) - inter
-        return np.divide(inter, union, out=np.zeros(len(count)), where=union > 0)
-
-
-class AisleMatrix:
-    """The per-item columns of one candidate pool (an aisle), ready for vectorised pair features.
-
-    ``popularity``: the live :class:`~online_learning.popularity.Popularity`, read at each
-    call, or fixed feature values per item id (a mapping; absent items 0).
-    """
-
-    def __init__(
-        self,
-        products: Sequence[Product],
-        popularity: Popularity | Mapping[str, float],
-        tags: TagVocabulary,
-        rules: HardRules,
-        history: AcceptanceHistory | None = None,
-        rows: Sequence[ItemRow] | None = None,
-    ) -> None:
-        self.history = history
-        self.ids: tuple[str, ...] = tuple(p.item_id for p in products)
-        self.index: dict[str, int] = {item_id: i for i, item_id in enumerate(self.ids)}
-        # The same ids as an array, and their history codes, so a candidate block of any size
-        # is a few gathers rather than Python loops over its rows.
-        self.id_array: npt.NDArray[np.object_] = np.array(self.ids, dtype=object)
-        self.codes: IndexArray | None = None if history is None else history.codes(self.ids)
-        if rows is None:
-            rows = [item_row(p, tags) for p in products]
-        self.names = TokenSets([r.tokens for r in rows])
-        self.kinds = TokenSets([r.kind for r in rows])
-        self.fat = np.array([r.fat for r in rows], dtype=np.int64)
-        brands: dict[str, int] = {}
-        self.brand = np.array(
-            [-1 if r.brand is None else brands.setdefault(r.brand, len(brands)) for r in rows],
-            dtype=np.int64,
-        )
-        self._brands = brands
-        self.brand_names: tuple[str, ...] = tuple(brands)  # code -> brand (insertion order)
-        self.brand_index: Mapping[str, int] = brands  # brand -> code
-        self.size = np.array([r.size for r in rows], dtype=np.float64)
-        self.dim = np.array([r.dim for r in rows], dtype=np.int64)
-        self.log_price = np.array([r.log_price for r in rows], dtype=np.float64)
-        # The price rule divides raw prices, as HardRules.violation does: exp(log(price)) is off
-        # by an ulp often enough to flip exact-limit cases such as 10.00 for 6.25 at 1.6.
-        self.price = np.array(
-            [p.price if p.price and p.price > 0 else math.nan for p in products], dtype=np.float64
-        )
-        self.tags = np.array([r.tags for r in rows], dtype=np.uint64)
-        self._products = products
-        self._keys: PoolKeys | None = None
-        self.popularity_source = popularity if isinstance(popularity, Popularity) else None
-        self.popularity_codes: IndexArray | None = None
-        self.popularity: FloatArray | None = None  # fixed values, without a live source
-        if isinstance(popularity, Popularity):
-            self.popularity_codes = popularity.codes(self.ids)
-        else:
-            self.popularity = np.array([popularity.get(i, 0.0) for i in self.ids], np.float64)
-        # Hard-rule columns: one boolean per tag the rules look at.
-        self.rule_tags = {
-            tag: np.array([tag in p.tags for p in products], dtype=bool)
-            for tag in rules.preserve_tags | rules.match_tags | rules.never_tags
-        }
-
-    @property
-    def keys(self) -> PoolKeys:
-        """The pool's hashed interaction keys, built when first asked for (only the opt-in
-        interactions read them)."""
-        if self._keys is None:
-            kinds = self.kinds.sets
-            self._keys = PoolKeys(
-                [item_keys(p, kind) for p, kind in zip(self._products, kinds, strict=True)]
-            )
-        return self._keys
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def pair_matrix(
-        self,
-        req: ItemRow,
-        rows: IndexArray | None = None,
-        with_history: bool = True,
-        interactions: InteractionWeights | None = None,
-    ) -> FloatArray:
-        """Pair features of ``req`` against every row (or only ``rows``, in that order).
-
-        Shape (number of rows, len(FEATURES)); ranking asks only for the rows that passed
-        the rules and availability, learning for one row. ``interactions``: the learned
-        weights the ``interactions`` column sums (with the history; None: it stays 0).
-        """
-
-        def take(column: npt.NDArray[Any]) -> npt.NDArray[Any]:
-            return column if rows is None else column[rows]
-
-        n = len(self.ids) if rows is None else len(rows)
-        out = np.zeros((n, N_FEATURES), dtype=np.float64)
-        if n == 0:
-            return out
-        out[:, 0] = self.names.jaccard(req.tokens, rows)
-        brand = take(self.brand)
-        if req.brand is not None:
-            req_brand = self._brands.get(req.brand, -2)
-            out[:, 1] = brand == req_brand
-            out[:, 2] = (brand >= 0) & (brand != req_brand)
-        size, dim = take(self.size), take(self.dim)
-        comparable = (dim == req.dim) & (req.dim >= 0) & (size > 0)
-        if req.dim >= 0 and req.size > 0:
-            ratio = np.abs(np.log(np.where(comparable, size, req.size) / req.size))
-            out[:, 3] = np.where(comparable, np.minimum(ratio, 3.0), 0.0)
-        out[:, 4] = ~comparable
-        if not math.isnan(req.log_price):
-            diff = np.clip(take(self.log_price) - req.log_price, -2.0, 2.0)
-            # An unknown price (NaN) counts as no difference; fmax drops NaN for the other
-            # argument. Both give nan_to_num's numbers for a fraction of its overhead.
-            out[:, 5] = np.where(np.isnan(diff), 0.0, diff)
-            out[:, _PRICE_UP] = np.fmax(np.exp(diff) - 1.0, 0.0)
-        tags, req_tags = take(self.tags), np.uint64(req.tags)
-        both = np.bitwise_count(tags & req_tags).astype(np.float64)
-        either = np.bitwise_count(tags | req_tags).astype(np.float64)
-        out[:, 6] = np.divide(both, either, out=np.ones(n), where=either > 0)
-        lost = np.bitwise_count(req_tags & ~tags).astype(np.float64)
-        out[:, 7] = np.minimum(lost, 3.0)
-        out[:, _POPULARITY] = self.popularity_column(rows)
-        out[:, _KIND] = self.kinds.jaccard(req.kind, rows)
-        if req.fat >= 0:
-            fat = take(self.fat)
-            known = fat >= 0
-            out[:, _FAT_DISTANCE] = np.where(known, np.abs(fat - req.fat), 0.0)
-            out[:, _FAT_UNKNOWN] = ~known
-        if self.history is not None and with_history:
-            positions = (
-                self.index
-                if rows is None
-                else dict(zip(self.id_array[rows].tolist(), range(n), strict=True))
-            )
-            self.history.fill(req.item_id, positions, out[:, _ITEM_HISTORY], out[:, _PAIR_HISTORY])
-        if interactions is not None and with_history:
-            out[:, _INTERACTIONS] = interactions.scores(
-                self.key_index(req, rows, out, interactions.config.bits)
-            )
-        return out
-
-    def key_index(
-        self, req: ItemRow, rows: IndexArray | None, content: FloatArray, bits: int
-    ) -> KeyIndex:
-        """The hashed interaction keys of ``req`` against every row (or ``rows``), given
-        those rows' content features (:func:`~online_learning.interactions.pair_index`)."""
-        return pair_index(req.keys, self.keys, rows, content, _BINNED_COLUMNS, bits)
-
-    def popularity_column(self, rows: IndexArray | None = None) -> FloatArray:
-        """The popularity of every row (or of ``rows``), as it is now."""
-        if self.popularity_source is not None and self.popularity_codes is not None:
-            codes = self.popularity_codes if rows is None else self.popularity_codes[rows]
-            return self.popularity_source.column(codes)
-        assert self.popularity is not None
-        return self.popularity if rows is None else self.popularity[rows]
-
-    def rule_mask(self, requested: Product, rules: HardRules) -> BoolArray:
-        """True where a row may replace ``requested`` under the hard rules.
-
-        Same answers as :meth:`HardRules.violation` pair by pair (a property test holds them).
-        """
-        n = len(self.ids)
-        ok = np.ones(n, dtype=bool)
-        own = self.index.get(requested.item_id)
-        if own is not None:
-            ok[own] = False
-        for tag in rules.preserve_tags & requested.tags:
-            ok &= self.rule_tags[tag]
-        for tag in rules.match_tags:
-            ok &= self.rule_tags[tag] == (tag in requested.tags)
-        for tag in rules.never_tags:
-            ok &= ~self.rule_tags[tag]
-        base = base_size(requested.size, requested.unit)
-        if base is not None:
-            dim = _DIMS.get(base[1], -1)
-            same = (self.dim == dim) & (self.size > 0)
-            ratio = np.where(same, self.size, base[0]) / base[0]
-            too_far = (ratio > rules.max_size_ratio) | (ratio * rules.max_size_ratio < 1.0)
-            ok &= ~(same & too_far)
-        if requested.price and requested.price > 0:
-            ratio = self.price / requested.price
-            ok &= ~(ratio > rules.max_price_ratio)  # an unknown price (NaN) compares False
-        return ok
-
-
-@dataclass(slots=True)
-class CandidateBlock:
-    """A requested item's rule-passing candidates and their content pair features.
-
-    Everything here depends on the catalog only, so it is computed once per requested item
-    and reused by every ranking of it (other stores, candidate stock-outs, model updates);
-    availability and the learned columns (history, popularity) change and are applied per
-    ranking.
-    """
-
-    ids: tuple[str, ...]
-    positions: dict[str, int]
-    content: FloatArray  # history columns are zero here; popularity as it was when built
-    brand_codes: npt.NDArray[np.int64]  # per row, an index into brand_names; -1 unknown
-    brand_names: tuple[str, ...]
-    codes: IndexArray | None = None  # per row, the item's code in ``coded_by`` (fast fill)
-    coded_by: AcceptanceHistory | None = None
-    popularity_codes: IndexArray | None = None  # per row, the item's code in ``popularity``
-    popularity: Popularity | None = None
-    brand_index: Mapping[str, int] | None = None  # brand -> its code (brand_names inverted)
-    keys: KeyIndex | None = None  # per row, the pair's hashed interaction keys
-    interactions: InteractionWeights | None = None  # the learned weights ``keys`` index
-    # (interactions.n_learned, each row's interaction score then): every store's ranking of
-    # an item between two feedback events reads the same scores (a refresh pass, above all)
-    scored: tuple[int, FloatArray] | None = None
-
-    def with_history(self, requested_id: str, history: AcceptanceHistory) -> FloatArray:
-        """The pair features of every row as they are now: the content, the acceptance
-        history of ``history``, the current popularity and the learned interactions."""
-        pair = self.content.copy()
-        interactions = self.interactions
-        if self.keys is not None and interactions is not None:
-            scored = self.scored
-            if scored is None or scored[0] != interactions.n_learned:
-                scored = self.scored = (interactions.n_learned, interactions.scores(self.keys))
-            pair[:, _INTERACTIONS] = scored[1]
-        if self.popularity is not None and self.popularity_codes is not None:
-            pair[:, _POPULARITY] = self.popularity.column(self.popularity_codes)
-        if self.codes is not None and history is self.coded_by:
-            history.fill_codes(
-                requested_id,
-                self.codes,
-                self.positions,
-                pair[:, _ITEM_HISTORY],
-                pair[:, _PAIR_HISTORY],
-            )
-        else:
-            history.fill(
-                requested_id, self.positions, pair[:, _ITEM_HISTORY], pair[:, _PAIR_HISTORY]
-            )
-        return pair
+__all__ = [
+    "FEATURES",
+    "N_FEATURES",
+    "AcceptanceHistory",
+    "AisleMatrix",
+    "BoolArray",
+    "CandidateBlock",
+    "CatalogLike",
+    "FeatureStore",
+    "FloatArray",
+    "IndexArray",
+    "ItemRow",
+    "TagVocabulary",
+    "TokenSets",
+    "fat_level",
+    "item_row",
+    "pair_features",
+]
 
 
 class CatalogLike(Protocol):
