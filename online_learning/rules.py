@@ -2,7 +2,7 @@
 
 A rule answers "may this candidate replace that item at all?" with ``None`` (yes) or a short
 reason (no). Rules are vectorised over an aisle's candidates for ranking
-(``features.AisleMatrix.rule_mask``) and available one pair at a time for audits and tests
+(``aisle_matrix.AisleMatrix.rule_mask``) and available one pair at a time for audits and tests
 (:meth:`HardRules.violation`); both paths share the same parameters, and a test holds them to
 the same answers.
 

@@ -41,7 +41,7 @@ __all__ = ["P_MAX", "P_MIN", "AcceptanceTruth"]
 P_MIN = 0.01
 P_MAX = 0.99
 # Words that say nothing about what a product *is* to these customers: "organic" has its own
-# term in the formula. Deliberately not the features' stop words (features.py): the hidden
+# term in the formula. Deliberately not the features' stop words (item_rows.py): the hidden
 # world is written apart from the model's view of it.
 _KIND_STOPWORDS = JOINING_WORDS | {"organic", "natural"}
 
