@@ -280,7 +280,9 @@ class AcceptanceHistory:
         """:meth:`fill` for rows whose item codes are known (``codes[row]``, from :meth:`codes`).
 
         The same numbers as :meth:`fill`; the item column is one gather, so its cost does
-        not grow with the share of a pool that has feedback.
+        not grow with the share of a pool that has feedback. ``codes`` goes with the rows of
+        ``item_column`` and ``positions`` with those of ``pair_column``: a caller may fill the
+        item column of a few rows and the pair column of the whole pool.
         """
         item_column[:] = self._item_log_odds[codes]
         self._fill_pairs(requested_id, positions, pair_column)

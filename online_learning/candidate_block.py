@@ -1,8 +1,10 @@
-"""A requested item's rule-passing candidates and their content pair features.
+"""A requested item's candidates: its pool's rows, which of them pass the hard rules, and
+their content pair features.
 
 A :class:`CandidateBlock` is what the store keeps per requested item between rankings: the
-candidate ids, the content columns that depend on the catalog only, and the codes to fill the
-learned columns (history, popularity, interactions) live at each ranking. It is apart from the
+rule mask and the content columns that depend on the catalog only, over every row of the pool,
+and the codes to fill the learned columns (history, popularity, interactions) live at each
+ranking. It is apart from the
 pool's columns (:mod:`online_learning.aisle_matrix`) because it outlives a ranking and is read
 by every ranking of the item, while the pool's columns are only its source.
 """
@@ -21,6 +23,7 @@ from online_learning.feature_names import (
     _ITEM_HISTORY,
     _PAIR_HISTORY,
     _POPULARITY,
+    BoolArray,
     FloatArray,
     IndexArray,
 )
@@ -32,16 +35,22 @@ __all__ = ["CandidateBlock"]
 
 @dataclass(slots=True)
 class CandidateBlock:
-    """A requested item's rule-passing candidates and their content pair features.
+    """A requested item's candidates and their content pair features.
 
     Everything here depends on the catalog only, so it is computed once per requested item
     and reused by every ranking of it (other stores, candidate stock-outs, model updates);
     availability and the learned columns (history, popularity) change and are applied per
     ranking.
+
+    The rows are the whole pool's, in the pool's order, and ``allowed`` says which of them may
+    replace the requested item (the hard rules; never the item itself). The ids, the id-to-row
+    map and the per-row codes are the pool's own arrays, shared by every block of the pool, so
+    a block costs its rule mask and its content columns, nothing per row in Python.
     """
 
-    ids: tuple[str, ...]
-    positions: dict[str, int]
+    ids: tuple[str, ...]  # the item id of each row (the pool's)
+    positions: Mapping[str, int]  # item id -> row (the pool's)
+    allowed: BoolArray  # per row: passes the hard rules against the requested item
     content: FloatArray  # history columns are zero here; popularity as it was when built
     brand_codes: npt.NDArray[np.int64]  # per row, an index into brand_names; -1 unknown
     brand_names: tuple[str, ...]
@@ -55,29 +64,52 @@ class CandidateBlock:
     # (interactions.n_learned, each row's interaction score then): every store's ranking of
     # an item between two feedback events reads the same scores (a refresh pass, above all)
     scored: tuple[int, FloatArray] | None = None
+    n_allowed: int = -1  # how many rows are allowed (-1: count them at construction)
 
-    def with_history(self, requested_id: str, history: AcceptanceHistory) -> FloatArray:
-        """The pair features of every row as they are now: the content, the acceptance
-        history of ``history``, the current popularity and the learned interactions."""
-        pair = self.content.copy()
+    def __post_init__(self) -> None:
+        if self.n_allowed < 0:
+            self.n_allowed = int(np.count_nonzero(self.allowed))
+
+    @property
+    def candidate_ids(self) -> tuple[str, ...]:
+        """The ids of the rows that pass the hard rules, in row order."""
+        ids = self.ids
+        return tuple(ids[row] for row in np.flatnonzero(self.allowed).tolist())
+
+    def with_history(
+        self, requested_id: str, history: AcceptanceHistory, rows: IndexArray | None = None
+    ) -> FloatArray:
+        """The pair features of every row (or of ``rows``, in that order) as they are now:
+        the content, the acceptance history of ``history``, the current popularity and the
+        learned interactions. A ranking asks for the rows it may offer, so only those are
+        copied and filled."""
+        pair = self.content.copy() if rows is None else self.content[rows]
         interactions = self.interactions
         if self.keys is not None and interactions is not None:
             scored = self.scored
             if scored is None or scored[0] != interactions.n_learned:
                 scored = self.scored = (interactions.n_learned, interactions.scores(self.keys))
-            pair[:, _INTERACTIONS] = scored[1]
+            pair[:, _INTERACTIONS] = scored[1] if rows is None else scored[1][rows]
         if self.popularity is not None and self.popularity_codes is not None:
-            pair[:, _POPULARITY] = self.popularity.column(self.popularity_codes)
+            codes = self.popularity_codes if rows is None else self.popularity_codes[rows]
+            pair[:, _POPULARITY] = self.popularity.column(codes)
+        # The pair history is written by item id, through ``positions`` (the pool's rows): for
+        # a subset of rows, into a column of the whole pool, then gathered.
+        pair_column = pair[:, _PAIR_HISTORY] if rows is None else np.zeros(len(self.ids))
         if self.codes is not None and history is self.coded_by:
             history.fill_codes(
                 requested_id,
-                self.codes,
+                self.codes if rows is None else self.codes[rows],
                 self.positions,
                 pair[:, _ITEM_HISTORY],
-                pair[:, _PAIR_HISTORY],
+                pair_column,
             )
+        elif rows is None:
+            history.fill(requested_id, self.positions, pair[:, _ITEM_HISTORY], pair_column)
         else:
-            history.fill(
-                requested_id, self.positions, pair[:, _ITEM_HISTORY], pair[:, _PAIR_HISTORY]
-            )
+            item_column = np.zeros(len(self.ids))
+            history.fill(requested_id, self.positions, item_column, pair_column)
+            pair[:, _ITEM_HISTORY] = item_column[rows]
+        if rows is not None:
+            pair[:, _PAIR_HISTORY] = pair_column[rows]
         return pair

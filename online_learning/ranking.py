@@ -120,17 +120,17 @@ def rank_substitutes(
     if len(features.matrix(requested)) == 0:
         return (), f"no other items in {rules.scope} '{features.pool_key(requested)}'"
     block = features.candidates(requested, keep=keep_block)
-    if not block.ids:
+    if not block.n_allowed:
         return (), NO_CANDIDATE
     p_all = availability.p_many(store_id, block.ids, now, block.positions)
-    rows = np.flatnonzero(p_all >= threshold)
+    rows = np.flatnonzero((p_all >= threshold) & block.allowed)
     if rows.size == 0:
         return (), NONE_AVAILABLE
     if needs or exclude:
         rows = _keep(rows, block.ids, features, needs, exclude)
         if rows.size == 0:
             return (), NONE_MEETS_NEEDS if needs else NONE_AVAILABLE
-    pair = block.with_history(requested.item_id, features.history)[rows]
+    pair = block.with_history(requested.item_id, features.history, rows)
     p_available = p_all[rows]
     offsets = None
     if effects is not None and effects.n_updates:

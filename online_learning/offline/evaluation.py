@@ -229,7 +229,7 @@ class AislePools:
         catalog = self.engine.catalog
         rules = self.engine.rules
         pool = []
-        for item_id in self.engine.features.candidates(requested).ids:
+        for item_id in self.engine.features.candidates(requested).candidate_ids:
             candidate = catalog.get(item_id)
             if (
                 candidate is not None

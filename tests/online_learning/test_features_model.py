@@ -364,6 +364,31 @@ def test_a_candidate_block_reads_the_same_history_as_the_aisle_matrix() -> None:
     assert np.count_nonzero(expected[:, FEATURES.index("item_history")]) > 0
 
 
+def test_a_blocks_rows_are_its_pool_with_the_rule_passing_ones_marked() -> None:
+    fs = store({CANDIDATE.item_id: 9})
+    requested = fs.catalog.get(REQUESTED.item_id)
+    assert requested is not None
+    block = fs.candidates(requested)
+    matrix = fs.matrix(requested)
+    assert block.ids == matrix.ids
+    passing = tuple(
+        item_id
+        for item_id in matrix.ids
+        if (candidate := fs.catalog.get(item_id)) is not None
+        and item_id != requested.item_id
+        and fs.rules.violation(requested, candidate) is None
+    )
+    assert block.candidate_ids == passing and block.n_allowed == len(passing)
+    assert requested.item_id not in block.candidate_ids
+    for i, candidate_id in enumerate(block.ids * 2):
+        fs.history.update(requested.item_id, candidate_id, i % 2 == 0)
+    everything = block.with_history(requested.item_id, fs.history)
+    rows = np.flatnonzero(block.allowed)[::-1]  # any rows, in any order
+    np.testing.assert_array_equal(
+        block.with_history(requested.item_id, fs.history, rows), everything[rows]
+    )
+
+
 def test_a_cached_candidate_block_reads_the_popularity_of_now() -> None:
     fs = store({CANDIDATE.item_id: 99, "milk-2pct-gal": 9})
     requested = fs.catalog.get("milk-dl-half")  # candidates: skim, 2%, oat, kefir
@@ -394,7 +419,7 @@ def test_a_pass_that_does_not_keep_blocks_leaves_the_block_cache_alone() -> None
 
 def test_the_block_cache_keeps_the_most_recently_ranked_items_up_to_its_size() -> None:
     engine = SubstitutionEngine(products=MILK_AISLE, config=EngineConfig(candidate_cache=2))
-    items = [p for p in MILK_AISLE if engine.features.candidates(p, keep=False).ids][:3]
+    items = [p for p in MILK_AISLE if engine.features.candidates(p, keep=False).candidate_ids][:3]
     assert len(items) == 3, "the test catalog needs three items with candidates"
     first, second, third = items
     block = engine.features.candidates(first)

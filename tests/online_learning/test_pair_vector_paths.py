@@ -32,7 +32,7 @@ def test_a_cached_block_gives_the_one_row_matrix_numbers_to_the_bit(requested_id
     candidates = [c for p in MILK_AISLE if (c := fs.catalog.get(p.item_id)) is not None]
     one_row = [fs.pair_vector(requested, c) for c in candidates]  # no block cached yet
     block = fs.candidates(requested)
-    assert block.ids, "the aisle has rule-passing candidates for every item"
+    assert block.candidate_ids, "the aisle has rule-passing candidates for every item"
     for candidate, expected in zip(candidates, one_row, strict=True):
         np.testing.assert_array_equal(fs.pair_vector(requested, candidate), expected)
 
