@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +42,17 @@ class AvailabilityConfig:
             raise ValueError(f"availability half_life_s must be > 0, got {self.half_life_s}")
 
 
+class _Met:
+    """What :meth:`AvailabilityState.p_many` found of one store's items in one pool."""
+
+    __slots__ = ("counted", "found", "positions")
+
+    def __init__(self, positions: Mapping[str, int], counted: int, found: list[str]) -> None:
+        self.positions = positions  # the pool's id -> row map it was found in
+        self.counted = counted  # how many items the store had met then
+        self.found = found  # those of them the pool holds
+
+
 class AvailabilityState:
     """Per-store maps of item -> (p after last signal, its ts, held).
 
@@ -59,12 +71,16 @@ class AvailabilityState:
     True
     """
 
-    __slots__ = ("_stores", "config")
+    __slots__ = ("_met", "_stores", "config")
 
     def __init__(self, config: AvailabilityConfig | None = None) -> None:
         self.config = config or AvailabilityConfig()
-        # store -> item -> (p, ts, held); tuples of floats keep entries small.
+        # store -> item -> (p, ts, held); tuples of floats keep entries small. An item's entry
+        # is never removed on its own (only a whole store's), so a store's dict holds its
+        # items in the order first met, and the items met after the first k are its last ones.
         self._stores: dict[str, dict[str, tuple[float, float, bool]]] = {}
+        # store -> pool -> what p_many found of the store's items in that pool
+        self._met: dict[str, dict[str, _Met]] = {}
 
     def __len__(self) -> int:
         return sum(len(items) for items in self._stores.values())
@@ -86,6 +102,7 @@ class AvailabilityState:
         item_ids: Sequence[str],
         now: float,
         positions: Mapping[str, int] | None = None,
+        pool: str | None = None,
     ) -> npt.NDArray[np.float64]:
         """P(available) for many items of one store, as :meth:`p` gives them one by one.
 
@@ -94,6 +111,12 @@ class AvailabilityState:
         keeps it) lets the store's observed items and the pool meet in one C-level set
         intersection over the smaller of the two; without it, membership is one C-level pass
         over ``item_ids``. Either way Python touches only the observed items.
+
+        ``pool``: a name for ``positions`` (a candidate pool's id-to-row map, the same object
+        for as long as the pool is unchanged). The store's items found in it are remembered,
+        so the next call for this store and pool looks only at the items the store met since:
+        the intersection, which grows with the pool (hundreds to a few thousand ids), is
+        done once per store and pool, not once per ranking.
 
         >>> state = AvailabilityState()
         >>> _ = state.observe("s1", "oat", "out_of_stock", ts=0.0)
@@ -108,13 +131,37 @@ class AvailabilityState:
             return out
         decayed = self._decayed
         if positions is not None:
-            for item_id in items.keys() & positions.keys():
+            found = (
+                items.keys() & positions.keys()
+                if pool is None
+                else self._found(store_id, items, pool, positions)
+            )
+            for item_id in found:
                 out[positions[item_id]] = decayed(items[item_id], now)
             return out
         observed = np.fromiter(map(items.__contains__, item_ids), dtype=bool, count=n)
         for row in np.flatnonzero(observed).tolist():
             out[row] = decayed(items[item_ids[row]], now)
         return out
+
+    def _found(
+        self,
+        store_id: str,
+        items: dict[str, tuple[float, float, bool]],
+        pool: str,
+        positions: Mapping[str, int],
+    ) -> list[str]:
+        """The store's items that ``positions`` holds, remembered under ``pool``."""
+        by_pool = self._met.setdefault(store_id, {})
+        met = by_pool.get(pool)
+        if met is None or met.positions is not positions:  # first time, or a rebuilt pool
+            met = by_pool[pool] = _Met(positions, len(items), list(items.keys() & positions.keys()))
+            return met.found
+        new = len(items) - met.counted
+        if new:  # the store's newest ``new`` items are the ones met since
+            met.found.extend(i for i in islice(reversed(items), new) if i in positions)
+            met.counted = len(items)
+        return met.found
 
     def _decayed(self, entry: tuple[float, float, bool], now: float) -> float:
         p0, t0, held = entry
@@ -179,6 +226,7 @@ class AvailabilityState:
         """
         dropped = 0
         for store_id in store_ids:
+            self._met.pop(store_id, None)  # a store met again starts a new dict
             items = self._stores.pop(store_id, None)
             if items is not None:
                 dropped += len(items)

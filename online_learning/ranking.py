@@ -122,7 +122,9 @@ def rank_substitutes(
     block = features.candidates(requested, keep=keep_block)
     if not block.n_allowed:
         return (), NO_CANDIDATE
-    p_all = availability.p_many(store_id, block.ids, now, block.positions)
+    p_all = availability.p_many(
+        store_id, block.ids, now, block.positions, features.pool_key(requested)
+    )
     rows = np.flatnonzero((p_all >= threshold) & block.allowed)
     if rows.size == 0:
         return (), NONE_AVAILABLE

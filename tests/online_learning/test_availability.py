@@ -216,3 +216,50 @@ def test_p_many_is_p_for_every_item_whatever_was_observed(
         positions = {item_id: row for row, item_id in enumerate(pool)}
         got = state.p_many(store_id, pool, now, positions)
         assert got.tolist() == [state.p(store_id, item_id, now) for item_id in pool]
+
+
+@given(
+    steps=st.lists(
+        st.one_of(
+            st.tuples(
+                st.just("observe"),
+                st.sampled_from(["s1", "s2"]),
+                st.sampled_from([f"item-{i}" for i in range(12)]),
+                st.sampled_from(["found", "not_found", "out_of_stock", "in_stock"]),
+                st.floats(min_value=0.0, max_value=1e5),
+            ),
+            st.tuples(st.just("rank"), st.sampled_from(["s1", "s2"]), st.sampled_from("ab")),
+            st.tuples(st.just("rebuild"), st.sampled_from("ab")),
+            st.tuples(st.just("forget"), st.sampled_from(["s1", "s2"])),
+        ),
+        max_size=60,
+    ),
+    now=st.floats(min_value=0.0, max_value=2e5),
+)
+def test_p_many_remembering_a_pool_answers_as_a_fresh_intersection(
+    steps: list[tuple[str, ...]], now: float
+) -> None:
+    """A ranking names its pool: the store's items found in it are kept and only the items
+    met since are looked at. Whatever happened in between (new items, a pool rebuilt by a
+    catalog change, a store handed to another worker), the answers are p's."""
+    state = AvailabilityState(AvailabilityConfig(half_life_s=600.0))
+    members = {"a": [f"item-{i}" for i in range(0, 8)], "b": [f"item-{i}" for i in range(5, 12)]}
+    pools = {
+        name: {item_id: row for row, item_id in enumerate(ids)} for name, ids in members.items()
+    }
+    for step in steps:
+        if step[0] == "observe":
+            _, store_id, item_id, signal, ts = step
+            state.observe(store_id, item_id, signal, float(ts))
+        elif step[0] == "rebuild":  # a new map object, as a rebuilt pool has
+            pools[step[1]] = dict(reversed(list(pools[step[1]].items())))
+        elif step[0] == "forget":
+            state.forget_stores({step[1]})
+        else:
+            _, store_id, name = step
+            ids = list(pools[name])
+            got = state.p_many(store_id, ids, now, pools[name], name)
+            expected = [0.0] * len(ids)
+            for item_id, row in pools[name].items():
+                expected[row] = state.p(store_id, item_id, now)
+            assert got.tolist() == expected
