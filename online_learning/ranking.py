@@ -159,17 +159,22 @@ def rank_substitutes(
         best = np.flatnonzero(score >= kth)
     else:
         best = np.arange(rows.size)
-    # Ties broken by item id so the order is deterministic.
+    # Ties broken by item id so the order is deterministic. The few best rows are read out
+    # as Python floats once (the same values float() gives), not element by element.
     ids = block.ids
-    order = sorted(best.tolist(), key=lambda i: (-score[i], ids[rows[i]]))[:k]
+    chosen = sorted(
+        zip(
+            score[best].tolist(),
+            [ids[row] for row in rows[best].tolist()],
+            p_accept[best].tolist(),
+            p_available[best].tolist(),
+            strict=True,
+        ),
+        key=lambda c: (-c[0], c[1]),
+    )[:k]
     return tuple(
-        Substitute(
-            item_id=ids[rows[i]],
-            score=float(score[i]),
-            p_accept=float(p_accept[i]),
-            p_available=float(p_available[i]),
-        )
-        for i in order
+        Substitute(item_id=item_id, score=s, p_accept=accept, p_available=available)
+        for s, item_id, accept, available in chosen
     ), None
 
 
