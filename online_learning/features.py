@@ -138,7 +138,7 @@ class FeatureStore:
         # part of a pool, and an aisle is rebuilt whenever one of its items changes
         self._rows: dict[str, tuple[Product, ItemRow]] = {}
         # requested item id -> (pool version, requested product, its candidates)
-        # (about 72 kB each on the Instacart catalog: docs/performance.md, "Ingest throughput")
+        # (about 70 kB each, a pool's rows, on the Instacart catalog: docs/performance.md)
         self._blocks: OrderedDict[str, tuple[int, Product, CandidateBlock]] = OrderedDict()
         self._max_blocks = max_blocks
         # the last block built for a pass that does not cache (see candidates(keep=False))
