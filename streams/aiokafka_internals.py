@@ -7,9 +7,11 @@ else in the project touches aiokafka's private attributes.
 
 from __future__ import annotations
 
+import asyncio
+
 from aiokafka import AIOKafkaConsumer
 
-__all__ = ["AIOKAFKA_VERSION", "force_metadata_update", "set_fetch_max_wait"]
+__all__ = ["AIOKAFKA_VERSION", "force_metadata_update", "set_fetch_max_wait", "stop_consumer"]
 
 AIOKAFKA_VERSION = "0.14.0"
 """The aiokafka release these wrappers were checked against."""
@@ -32,3 +34,16 @@ def set_fetch_max_wait(consumer: AIOKafkaConsumer, wait_ms: int) -> None:
     fetcher; a change after that has no effect.
     """
     consumer._fetch_max_wait_ms = wait_ms
+
+
+async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
+    """``consumer.stop()``, also right after ``start()``.
+
+    A consumer outside any group runs a background task that resets committed offsets;
+    ``stop()`` cancels it and awaits it, and a task cancelled before it ever ran raises
+    CancelledError into the caller, leaving the fetcher and connections open
+    (aio-libs/aiokafka#647). One pass of the event loop lets it start first, as it does when
+    anything was awaited between the two (a command that finds no topic awaits nothing).
+    """
+    await asyncio.sleep(0)
+    await consumer.stop()

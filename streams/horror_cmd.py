@@ -43,6 +43,7 @@ from online_learning.contract import (
     decode_reply,
 )
 from online_learning.offline.horror_report.join import OfferIndex
+from streams.aiokafka_internals import stop_consumer
 from streams.arg_types import positive_int
 from streams.connection import KafkaConnection, check_connection
 from streams.replay import RawRecord, TopicReplay
@@ -201,11 +202,7 @@ async def _layout(
                 at = found.get(tp)
                 starts[tp] = ends[tp] if at is None else at.offset  # None: nothing that late
     finally:
-        # Let the consumer's own background task start before stop() cancels it: aiokafka
-        # 0.14 awaits that task on stop, and one cancelled before it ever ran raises
-        # CancelledError (a stop right after start, as when no topic exists, did that).
-        await asyncio.sleep(0)
-        await consumer.stop()
+        await stop_consumer(consumer)  # right after start when no topic exists
     return partitions, starts, ends
 
 

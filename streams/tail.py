@@ -18,6 +18,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from online_learning.contract import EventError, Ranking, decode_ranking
+from streams.aiokafka_internals import stop_consumer
 from streams.connection import KafkaConnection
 from streams.settings import EMBEDDED, Settings
 
@@ -131,7 +132,7 @@ def run_tail(settings: Settings, args: argparse.Namespace) -> int:
                         line = format_record(record.key, record.value, record.offset, args.json)
                         print(line, flush=True)
         finally:
-            await consumer.stop()
+            await stop_consumer(consumer)
         return 0
 
     with contextlib.suppress(KeyboardInterrupt):

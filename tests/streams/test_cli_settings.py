@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from streams.cli import build_parser
-from streams.embedded_broker import free_port
+from streams.embedded_broker import EmbeddedBroker, free_port
 from streams.settings import Settings, SettingsError
 from streams.worker_process import WorkerProcess
 
@@ -139,6 +139,17 @@ def test_tail_with_an_unreachable_broker_says_so_and_leaves_nothing_open() -> No
     result = run_cli("tail", "--broker", f"kafka://127.0.0.1:{port}")
     assert result.returncode == 2
     assert f"fillrate tail: cannot reach kafka://127.0.0.1:{port}" in result.stderr
+    assert "Unclosed" not in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.broker
+def test_tail_before_the_rankings_topic_exists_says_so_and_leaves_nothing_open(
+    broker: EmbeddedBroker,
+) -> None:
+    # no worker has created the topic yet: a message, not aiokafka's CancelledError on stop
+    result = run_cli("tail", "--broker", broker.url, "--rankings-topic", "tail-never-made")
+    assert result.returncode == 2
+    assert "fillrate tail: topic tail-never-made does not exist yet" in result.stderr
     assert "Unclosed" not in result.stderr and "Traceback" not in result.stderr
 
 
