@@ -4,15 +4,15 @@ their content pair features.
 A :class:`CandidateBlock` is what the store keeps per requested item between rankings: the
 rule mask and the content columns that depend on the catalog only, over every row of the pool,
 and the codes to fill the learned columns (history, popularity, interactions) live at each
-ranking. It is apart from the
-pool's columns (:mod:`online_learning.aisle_matrix`) because it outlives a ranking and is read
-by every ranking of the item, while the pool's columns are only its source.
+ranking. It is apart from the pool's columns (:mod:`online_learning.aisle_matrix`) because it
+outlives a ranking and is read by every ranking of the item, while the pool's columns are only
+its source.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -64,11 +64,10 @@ class CandidateBlock:
     # (interactions.n_learned, each row's interaction score then): every store's ranking of
     # an item between two feedback events reads the same scores (a refresh pass, above all)
     scored: tuple[int, FloatArray] | None = None
-    n_allowed: int = -1  # how many rows are allowed (-1: count them at construction)
+    n_allowed: int = field(init=False)  # how many rows are allowed
 
     def __post_init__(self) -> None:
-        if self.n_allowed < 0:
-            self.n_allowed = int(np.count_nonzero(self.allowed))
+        self.n_allowed = int(np.count_nonzero(self.allowed))
 
     @property
     def candidate_ids(self) -> tuple[str, ...]:
