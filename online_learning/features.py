@@ -38,8 +38,9 @@ cached: a ranking reads them live (by item code; the interactions through the pa
 keys, which are cached with the candidates), and what was learned reaches the next ranking
 and the next feedback event at once.
 Everything else here is one pipeline from products to feature rows: an item's columns
-(:func:`item_row`), a pool's matrix (:class:`AisleMatrix`), a requested item's rule-passing
-candidates (:class:`CandidateBlock`) and the cache of both (:class:`FeatureStore`).
+(:func:`item_row`), a pool's matrix (:class:`AisleMatrix`), a requested item's features against
+its pool with the rule-passing candidates marked (:class:`CandidateBlock`) and the cache of both
+(:class:`FeatureStore`).
 The pieces live in modules of their own, re-exported here so that this module stays the one
 entry point: :mod:`online_learning.feature_names` (names, column positions, array types),
 :mod:`online_learning.item_rows` (one item's precomputed part),
