@@ -39,6 +39,9 @@ customer's true acceptance, not the panel's):
   a column and L2 pulling every other weight to 0 (so towards the prior);
 - ``fit-N uniform``: the same on N uniformly offered candidates, with keys as well.
 
+``--explore`` compares, instead of the fits, how the ``memo`` learner does under other ways
+of exploring (:func:`choose`): whether exploring where the learner is unsure pays.
+
 If a fit over some features reaches near 1.0 while the online learner stalls near 0.6, the
 stall is in learning (data, rate, regularisation); if no fit of them gets far past where the
 learner is, it is in what the features can express (capacity); if a richer set does with the
@@ -46,6 +49,7 @@ truth but not with N outcomes, it needs more data than N events give.
 
     .venv/bin/python benchmarks/learning_capacity.py --population tokens-mixed
     .venv/bin/python benchmarks/learning_capacity.py --population default --requests 15000
+    .venv/bin/python benchmarks/learning_capacity.py --explore uniform:0.05 uniform:0 ucb:0.5
     .venv/bin/python benchmarks/learning_capacity.py --quick     # CI smoke: 3,000 items
 """
 
@@ -325,20 +329,63 @@ def split(flat: FloatArray, pools: Sequence[Pool]) -> list[FloatArray]:
 # --- what finite feedback allows ------------------------------------------------------------
 
 
+EXPLORATION = ("uniform", "runner-up", "ucb", "thompson")
+TOP = 10  # ucb and thompson choose among the learner's 10 best means
+
+
+def choose(policy: str, param: float, z: FloatArray, n: FloatArray, rng: random.Random) -> int:
+    """The offer of an exploration ``policy`` given the learner's means ``z`` and how often
+    each candidate was offered for this requested item ``n``:
+
+    - ``uniform``: with probability ``param`` a candidate of the whole pool at random, else
+      the best mean (``uniform:0`` is greedy);
+    - ``runner-up``: with probability ``param`` the 2nd or 3rd best (the engine's);
+    - ``ucb``: among the 10 best means, the highest mean + ``param`` / sqrt(1 + n);
+    - ``thompson``: among the 10 best means, the highest draw of N(mean, (``param`` /
+      sqrt(n + 4))^2), a Gaussian posterior whose sd shrinks as the pair's offset does.
+
+    >>> z, n = np.array([0.0, 1.0, 0.9]), np.array([0.0, 50.0, 0.0])
+    >>> rng = random.Random(1)
+    >>> choose("uniform", 0.0, z, n, rng), choose("ucb", 0.5, z, n, rng)
+    (1, 2)
+    """
+    if policy == "uniform":
+        return rng.randrange(len(z)) if rng.random() < param else int(np.argmax(z))
+    order = np.argsort(-z, kind="stable")
+    if policy == "runner-up":
+        if len(z) > 1 and rng.random() < param:
+            return int(order[rng.randrange(1, min(3, len(z)))])
+        return int(order[0])
+    top = order[:TOP]
+    if policy == "ucb":
+        return int(top[int(np.argmax(z[top] + param / np.sqrt(1.0 + n[top])))])
+    if policy == "thompson":
+        draw = [rng.gauss(float(z[i]), param / math.sqrt(float(n[i]) + 4.0)) for i in top]
+        return int(top[int(np.argmax(draw))])
+    raise ValueError(f"unknown exploration policy {policy!r}; choose from {EXPLORATION}")
+
+
 def memorise(
-    stream: Sequence[Pool], n: int, test: Sequence[Pool], seed: int
-) -> tuple[float, float, list[tuple[Pool, int, bool]]]:
+    stream: Sequence[Pool],
+    n: int,
+    test: Sequence[Pool],
+    seed: int,
+    policy: str = "uniform",
+    param: float = 0.05,
+) -> tuple[list[int], list[int], float, list[tuple[Pool, int, bool]]]:
     """The prior plus per-pair and per-candidate offsets (shrunk log-odds residuals) learned
-    from the learner's own offers over the first ``n`` requests. Returns its gap closure on
-    the last 1,500 of those requests (as it ranked then), on ``test`` (after all ``n``) and
-    the offers with their outcomes."""
+    from the learner's own offers over the first ``n`` requests, chosen by ``policy``
+    (:func:`choose`). Returns its offers and its best means at the time (indices into each
+    pool), its gap closure on ``test`` (greedy, after all ``n``) and the offers with their
+    outcomes."""
     rng = random.Random(f"capacity-memo|{seed}")
     pair: dict[tuple[str, str], list[float]] = {}  # [residual sum, count]
     item: dict[str, list[float]] = {}
     shrink_pair, shrink_item = 4.0, 8.0
 
-    def scores(pool: Pool) -> FloatArray:
+    def scores(pool: Pool) -> tuple[FloatArray, FloatArray]:
         z = pool.x @ PRIOR + PRIOR_INTERCEPT
+        offered = np.zeros(len(z))
         for i, cand in enumerate(pool.candidates):
             s = item.get(cand)
             if s is not None:
@@ -346,15 +393,17 @@ def memorise(
             t = pair.get((pool.requested, cand))
             if t is not None:
                 z[i] += t[0] / (t[1] + shrink_pair)
-        return z
+                offered[i] = t[1]
+        return z, offered
 
     log: list[tuple[Pool, int, bool]] = []
-    window: list[FloatArray] = []
-    for k, pool in enumerate(stream[:n]):
-        z = scores(pool)
-        pick = rng.randrange(len(z)) if rng.random() < 0.05 else int(np.argmax(z))
-        if k >= n - 1500:
-            window.append(z)
+    picks: list[int] = []
+    greedy: list[int] = []
+    for pool in stream[:n]:
+        z, offered = scores(pool)
+        pick = choose(policy, param, z, offered, rng)
+        picks.append(pick)
+        greedy.append(int(np.argmax(z)))
         accepted = rng.random() < pool.asker[pick]
         log.append((pool, pick, accepted))
         # a logit-scale residual (the working response of one IRLS step), clipped
@@ -367,8 +416,37 @@ def memorise(
         ):
             sums[0] += residual
             sums[1] += 1.0
-    late = gap_closure(stream[max(0, n - 1500) : n], window)
-    return late, gap_closure(test, [scores(p) for p in test]), log
+    return picks, greedy, gap_closure(test, [scores(p)[0] for p in test]), log
+
+
+def offers_closure(pools: Sequence[Pool], picks: Sequence[int]) -> float:
+    """:func:`gap_closure` of the offers made (exploration included), not of an argmax."""
+    gained = span = 0.0
+    for pool, pick in zip(pools, picks, strict=True):
+        mean = float(pool.panel.mean())
+        gained += float(pool.panel[pick]) - mean
+        span += float(pool.panel.max()) - mean
+    return gained / span if span > 0 else math.nan
+
+
+def compare_exploration(
+    train: Sequence[Pool], test: Sequence[Pool], seed: int, policies: Sequence[str]
+) -> None:
+    """The memo learner under each ``policy:param``: its own offers' gap closure per window
+    of the stream (what it earned while learning) and the held-out greedy closure after."""
+    n = len(train)
+    windows = [(a, b) for a, b in ((0, 1500), (3500, 5000), (13500, 15000), (18500, 20000))]
+    windows = [(a, b) for a, b in windows if b <= n] or [(0, n)]
+    heads = [f"{a / 1000:g}-{b / 1000:g}k" for a, b in windows]
+    print(f"\n{'exploration (memo learner)':<28}" + "".join(f"{h:>10}" for h in heads), end="")
+    print(f"{'whole run':>10} {'held out':>9}")
+    print("-" * (28 + 10 * len(heads) + 20))
+    for spec in policies:
+        policy, _, param = spec.partition(":")
+        picks, _, held, _ = memorise(train, n, test, seed, policy, float(param or 0.0))
+        row = [offers_closure(train[a:b], picks[a:b]) for a, b in windows]
+        row.append(offers_closure(train[:n], picks))
+        print(f"{spec:<28}" + "".join(f"{v:>10.3f}" for v in row) + f" {held:>9.3f}", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -391,8 +469,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--no-keys", action="store_true", help="skip the fits with keys")
     parser.add_argument("--no-full", action="store_true", help="only the finite-feedback part")
+    parser.add_argument(
+        "--explore",
+        nargs="+",
+        metavar="POLICY:P",
+        help="instead of the fits, compare the memo learner's exploration policies over the"
+        f" training stream ({', '.join(EXPLORATION)}; e.g. uniform:0.05 ucb:0.5)",
+    )
     parser.add_argument("--quick", action="store_true", help="CI smoke: 3,000 items, 600 pools")
     args = parser.parse_args(argv)
+    for spec in args.explore or ():
+        policy, _, param = spec.partition(":")
+        try:
+            float(param or 0.0)
+        except ValueError:
+            parser.error(f"--explore {spec}: {param!r} is not a number")
+        if policy not in EXPLORATION:
+            parser.error(f"--explore {spec}: unknown policy; choose from {', '.join(EXPLORATION)}")
     limit = None
     if args.quick:
         limit, args.requests, args.test, args.panel, args.feedback = 3000, 500, 100, 5, [300]
@@ -428,6 +521,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" candidates on average), truth averaged over {args.panel} customers"
         f" ({time.perf_counter() - started:.0f} s to collect)"
     )
+    if args.explore:
+        compare_exploration(train, test, args.seed, args.explore)
+        print(f"\n{time.perf_counter() - started:.0f} s in all")
+        return 0
     print(f"\n{'model':<24} {'gap closure (held out)':>22} {'fit s':>7}")
     print("-" * 56)
 
@@ -457,7 +554,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for n in args.feedback:
         if n > len(train):
             continue
-        late, held, log = memorise(train, n, test, args.seed)
+        _, greedy, held, log = memorise(train, n, test, args.seed)
+        late = offers_closure(train[max(0, n - 1500) : n], greedy[max(0, n - 1500) :])
         label = f"memo-{n} (online, last {min(n, 1500):,}: {late:.3f})"
         print(f"{label:<44} {held:>9.3f}")
         kinds = ["linear-15", "linear-15+bins", "linear-15+aisle"]

@@ -299,6 +299,27 @@ def test_learning_capacity_scores_each_feature_set_and_each_amount_of_feedback()
     assert re.search(r"^fit-300 uniform linear-15\+aisle\+keys\s+-?[\d.]+$", out, re.M), out
 
 
+def test_learning_capacity_compares_exploration_policies_of_the_memo_learner() -> None:
+    """Each policy gets a row: its offers' gap closure over the stream and its held-out one."""
+    out = run(
+        "learning_capacity.py", "--quick", "--explore", "uniform:0.05", "ucb:0.5", "thompson:0.5"
+    )
+    rows = re.findall(r"^(\S+:[\d.]+)\s+(-?[\d.]+)\s+(-?[\d.]+)\s+(-?[\d.]+)$", out, re.M)
+    assert [name for name, *_ in rows] == ["uniform:0.05", "ucb:0.5", "thompson:0.5"], out
+    assert all(-1.0 < float(v) <= 1.0 for _, *values in rows for v in values), out
+    assert "linear-15" not in out, out  # the fits are skipped
+    bad = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "learning_capacity.py"), "--explore", "x:1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert bad.returncode == 2
+    expected = "--explore x:1: unknown policy; choose from uniform, runner-up, ucb, thompson"
+    assert expected in bad.stderr
+
+
 @pytest.mark.broker
 def test_bad_input_benchmark_dead_letters_every_kind_and_ranks_the_good_record() -> None:
     out = run("bench_bad_input.py", "--quick")
