@@ -40,7 +40,10 @@ customer's true acceptance, not the panel's):
 - ``fit-N uniform``: the same on N uniformly offered candidates, with keys as well.
 
 ``--explore`` compares, instead of the fits, how the ``memo`` learner does under other ways
-of exploring (:func:`choose`): whether exploring where the learner is unsure pays.
+of exploring (:func:`choose`): whether exploring where the learner is unsure pays. Below
+them, what any learner that remembers pairs could reach in that much feedback
+(:func:`one_shot_bound`: each pair's truth known after one offer) and how many requests name
+an item asked for seldom or never before.
 
 If a fit over some features reaches near 1.0 while the online learner stalls near 0.6, the
 stall is in learning (data, rate, regularisation); if no fit of them gets far past where the
@@ -429,6 +432,37 @@ def offers_closure(pools: Sequence[Pool], picks: Sequence[int]) -> float:
     return gained / span if span > 0 else math.nan
 
 
+def one_shot_bound(stream: Sequence[Pool]) -> list[int]:
+    """The offers of a learner that knows a pair's panel truth exactly after offering it once,
+    but learns nothing across requested items: at each request of an item it offers the best
+    of the pairs it has tried for that item (still in the pool) and the prior's best untried
+    one, whichever is truly better (an oracle's choice, no exploration cost), and tries the
+    latter. No learner that remembers pairs, however it explores, can do better while it
+    follows the prior's order; what it cannot reach is the share of requests whose item was
+    seldom asked for before.
+
+    >>> def pool(cands, prior, panel):
+    ...     x = np.zeros((len(cands), len(PRIOR)))
+    ...     x[:, 0] = np.array(prior) / (PRIOR[0] or 1.0)
+    ...     none = np.array([], dtype=np.intp)
+    ...     return Pool("r", 0, cands, x, np.array(panel), np.array(panel), none, none)
+    >>> one_shot_bound([pool(["a", "b"], [2.0, 1.0], [0.2, 0.9])] * 3)
+    [0, 1, 1]
+    """
+    tried: dict[str, set[str]] = {}
+    picks: list[int] = []
+    for pool in stream:
+        done = tried.setdefault(pool.requested, set())
+        order = np.argsort(-(pool.x @ PRIOR), kind="stable")
+        untried = next((int(i) for i in order if pool.candidates[i] not in done), None)
+        options = [i for i, c in enumerate(pool.candidates) if c in done]
+        if untried is not None:
+            options.append(untried)
+            done.add(pool.candidates[untried])
+        picks.append(max(options, key=lambda i: float(pool.panel[i])))
+    return picks
+
+
 def compare_exploration(
     train: Sequence[Pool], test: Sequence[Pool], seed: int, policies: Sequence[str]
 ) -> None:
@@ -447,6 +481,21 @@ def compare_exploration(
         row = [offers_closure(train[a:b], picks[a:b]) for a, b in windows]
         row.append(offers_closure(train[:n], picks))
         print(f"{spec:<28}" + "".join(f"{v:>10.3f}" for v in row) + f" {held:>9.3f}", flush=True)
+    picks = one_shot_bound(train[:n])
+    row = [offers_closure(train[a:b], picks[a:b]) for a, b in windows]
+    row.append(offers_closure(train[:n], picks))
+    print(f"{'one-shot memo bound':<28}" + "".join(f"{v:>10.3f}" for v in row) + f" {'-':>9}")
+    asked: dict[str, int] = {}
+    before = []
+    for pool in train[:n]:
+        before.append(asked.get(pool.requested, 0))
+        asked[pool.requested] = before[-1] + 1
+    for label, test_ in (("asked 0 times before", 0), ("asked 5+ times before", 5)):
+        share = [
+            sum((k == 0) if test_ == 0 else (k >= test_) for k in before[a:b]) / (b - a)
+            for a, b in windows
+        ]
+        print(f"{'  requests ' + label:<28}" + "".join(f"{v:>10.0%}" for v in share))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

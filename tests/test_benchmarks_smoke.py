@@ -307,6 +307,10 @@ def test_learning_capacity_compares_exploration_policies_of_the_memo_learner() -
     rows = re.findall(r"^(\S+:[\d.]+)\s+(-?[\d.]+)\s+(-?[\d.]+)\s+(-?[\d.]+)$", out, re.M)
     assert [name for name, *_ in rows] == ["uniform:0.05", "ucb:0.5", "thompson:0.5"], out
     assert all(-1.0 < float(v) <= 1.0 for _, *values in rows for v in values), out
+    bound = re.search(r"^one-shot memo bound\s+(-?[\d.]+)\s+(-?[\d.]+)\s+-$", out, re.M)
+    assert bound is not None, out
+    assert all(-1.0 < float(v) <= 1.0 for v in bound.groups()), out
+    assert re.search(r"^  requests asked 0 times before\s+\d+%$", out, re.M), out
     assert "linear-15" not in out, out  # the fits are skipped
     bad = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "learning_capacity.py"), "--explore", "x:1"],
