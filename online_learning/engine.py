@@ -568,7 +568,7 @@ class SubstitutionEngine:
     def _remember(self, ranking: Ranking) -> None:
         self.live.remember((ranking.store_id, ranking.item_id), ranking.substitute_ids())
 
-    # -- durable state: export, restore and hand-over of stores (the worker's changelog) -------
+    # -- checks and lookups for the worker's agents (nothing learned) -------------------------
     def validate_feedback(self, feedback: Feedback) -> Product:
         """Raise :class:`UnknownReference` if ``on_feedback`` would refuse it; learn nothing.
 
@@ -602,6 +602,7 @@ class SubstitutionEngine:
         product = self.catalog.get(item_id)
         return None if product is None else product.department
 
+    # -- durable state: export, restore and hand-over of stores (the worker's changelog) -------
     def live_ranking(self, store_id: str, item_id: str) -> tuple[str, ...] | None:
         """Substitute ids of the live ranking of (store, item), or None if it has none."""
         return self.live.substitutes((store_id, item_id))
