@@ -185,11 +185,17 @@ def collect(
 
 
 def gap_closure(pools: Sequence[Pool], scores: Sequence[FloatArray]) -> float:
-    """Summed (pick - pool mean) / (pool best - pool mean) of the panel truth."""
+    """Summed (pick - pool mean) / (pool best - pool mean) of the panel truth, where each
+    pool's pick is the argmax of its scores."""
+    return offers_closure(pools, [int(np.argmax(s)) for s in scores])
+
+
+def offers_closure(pools: Sequence[Pool], picks: Sequence[int]) -> float:
+    """:func:`gap_closure` of given offers (exploration included), not of an argmax."""
     gained = span = 0.0
-    for pool, s in zip(pools, scores, strict=True):
+    for pool, pick in zip(pools, picks, strict=True):
         mean = float(pool.panel.mean())
-        gained += float(pool.panel[int(np.argmax(s))]) - mean
+        gained += float(pool.panel[pick]) - mean
         span += float(pool.panel.max()) - mean
     return gained / span if span > 0 else math.nan
 
@@ -422,16 +428,6 @@ def memorise(
     return picks, greedy, gap_closure(test, [scores(p)[0] for p in test]), log
 
 
-def offers_closure(pools: Sequence[Pool], picks: Sequence[int]) -> float:
-    """:func:`gap_closure` of the offers made (exploration included), not of an argmax."""
-    gained = span = 0.0
-    for pool, pick in zip(pools, picks, strict=True):
-        mean = float(pool.panel.mean())
-        gained += float(pool.panel[pick]) - mean
-        span += float(pool.panel.max()) - mean
-    return gained / span if span > 0 else math.nan
-
-
 def one_shot_bound(stream: Sequence[Pool]) -> list[int]:
     """The offers of a learner that knows a pair's panel truth exactly after offering it once,
     but learns nothing across requested items: at each request of an item it offers the best
@@ -463,6 +459,21 @@ def one_shot_bound(stream: Sequence[Pool]) -> list[int]:
     return picks
 
 
+def parse_policy(spec: str) -> tuple[str, float]:
+    """``POLICY[:P]`` as (policy, P); raises ValueError naming what is wrong.
+
+    >>> parse_policy("ucb:0.5"), parse_policy("uniform")
+    (('ucb', 0.5), ('uniform', 0.0))
+    """
+    policy, _, param = spec.partition(":")
+    if policy not in EXPLORATION:
+        raise ValueError(f"unknown policy; choose from {', '.join(EXPLORATION)}")
+    try:
+        return policy, float(param or 0.0)
+    except ValueError:
+        raise ValueError(f"{param!r} is not a number") from None
+
+
 def compare_exploration(
     train: Sequence[Pool], test: Sequence[Pool], seed: int, policies: Sequence[str]
 ) -> None:
@@ -471,31 +482,29 @@ def compare_exploration(
     n = len(train)
     windows = [(a, b) for a, b in ((0, 1500), (3500, 5000), (13500, 15000), (18500, 20000))]
     windows = [(a, b) for a, b in windows if b <= n] or [(0, n)]
+
+    def row(label: str, picks: Sequence[int], held: str) -> None:
+        values = [offers_closure(train[a:b], picks[a:b]) for a, b in windows]
+        values.append(offers_closure(train[:n], picks))
+        print(f"{label:<28}" + "".join(f"{v:>10.3f}" for v in values) + f" {held:>9}", flush=True)
+
     heads = [f"{a / 1000:g}-{b / 1000:g}k" for a, b in windows]
     print(f"\n{'exploration (memo learner)':<28}" + "".join(f"{h:>10}" for h in heads), end="")
     print(f"{'whole run':>10} {'held out':>9}")
     print("-" * (28 + 10 * len(heads) + 20))
     for spec in policies:
-        policy, _, param = spec.partition(":")
-        picks, _, held, _ = memorise(train, n, test, seed, policy, float(param or 0.0))
-        row = [offers_closure(train[a:b], picks[a:b]) for a, b in windows]
-        row.append(offers_closure(train[:n], picks))
-        print(f"{spec:<28}" + "".join(f"{v:>10.3f}" for v in row) + f" {held:>9.3f}", flush=True)
-    picks = one_shot_bound(train[:n])
-    row = [offers_closure(train[a:b], picks[a:b]) for a, b in windows]
-    row.append(offers_closure(train[:n], picks))
-    print(f"{'one-shot memo bound':<28}" + "".join(f"{v:>10.3f}" for v in row) + f" {'-':>9}")
+        picks, _, held, _ = memorise(train, n, test, seed, *parse_policy(spec))
+        row(spec, picks, f"{held:.3f}")
+    row("one-shot memo bound", one_shot_bound(train[:n]), "-")
     asked: dict[str, int] = {}
     before = []
     for pool in train[:n]:
         before.append(asked.get(pool.requested, 0))
         asked[pool.requested] = before[-1] + 1
-    for label, test_ in (("asked 0 times before", 0), ("asked 5+ times before", 5)):
-        share = [
-            sum((k == 0) if test_ == 0 else (k >= test_) for k in before[a:b]) / (b - a)
-            for a, b in windows
-        ]
-        print(f"{'  requests ' + label:<28}" + "".join(f"{v:>10.0%}" for v in share))
+    never, often = "  requests asked 0 times before", "  requests asked 5+ times before"
+    for label, counts in ((never, lambda k: k == 0), (often, lambda k: k >= 5)):
+        share = [sum(map(counts, before[a:b])) / (b - a) for a, b in windows]
+        print(f"{label:<28}" + "".join(f"{v:>10.0%}" for v in share))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -528,13 +537,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="CI smoke: 3,000 items, 600 pools")
     args = parser.parse_args(argv)
     for spec in args.explore or ():
-        policy, _, param = spec.partition(":")
         try:
-            float(param or 0.0)
-        except ValueError:
-            parser.error(f"--explore {spec}: {param!r} is not a number")
-        if policy not in EXPLORATION:
-            parser.error(f"--explore {spec}: unknown policy; choose from {', '.join(EXPLORATION)}")
+            parse_policy(spec)
+        except ValueError as exc:
+            parser.error(f"--explore {spec}: {exc}")
     limit = None
     if args.quick:
         limit, args.requests, args.test, args.panel, args.feedback = 3000, 500, 100, 5, [300]

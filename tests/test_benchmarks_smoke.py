@@ -12,14 +12,19 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(script: str, *args: str, timeout: float = 240) -> str:
-    result = subprocess.run(
+def launch(script: str, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    """A benchmark script run to its end, its output captured, whatever its exit status."""
+    return subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / script), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=ROOT,
     )
+
+
+def run(script: str, *args: str, timeout: float = 240) -> str:
+    result = launch(script, *args, timeout=timeout)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 
@@ -274,13 +279,7 @@ def test_learnability_ceiling_says_when_a_seed_ran_out_of_simulated_time() -> No
 
 
 def test_learnability_ceiling_refuses_an_unknown_level() -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "learnability_ceiling.py"), "--learn", "aisle"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+    result = launch("learnability_ceiling.py", "--learn", "aisle", timeout=60)
     assert result.returncode == 2
     assert "unknown level(s) aisle; choose from appeal, pair, brand, switch" in result.stderr
 
@@ -312,13 +311,7 @@ def test_learning_capacity_compares_exploration_policies_of_the_memo_learner() -
     assert all(-1.0 < float(v) <= 1.0 for v in bound.groups()), out
     assert re.search(r"^  requests asked 0 times before\s+\d+%$", out, re.M), out
     assert "linear-15" not in out, out  # the fits are skipped
-    bad = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "learning_capacity.py"), "--explore", "x:1"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+    bad = launch("learning_capacity.py", "--explore", "x:1", timeout=60)
     assert bad.returncode == 2
     expected = "--explore x:1: unknown policy; choose from uniform, runner-up, ucb, thompson"
     assert expected in bad.stderr
