@@ -7,8 +7,14 @@ of each key is the state. When the group gives a worker a partition (a crash, a 
 worker added), it reads that changelog partition to its end and puts the stores back into its
 engine before it processes the partition's signals. That is what Faust tables do; this is
 cheaper on the hot path: writes are collected during a batch and produced at its end as one
-record batch per partition, without awaiting delivery. Faust flushes the producer before it
-commits input offsets, so a committed signal always has its state in the changelog.
+record batch per partition, without awaiting their delivery. Faust flushes the producer before
+it commits input offsets, so a committed signal always has its state in the changelog.
+
+Rankings before state: a batch's state records are produced only once the rankings published
+before them have left (``rankings_delivered``, one produce round trip when the batch published
+any). The producer sends each partition's batch on its own linger, so otherwise a state record
+could reach the broker ahead of its ranking, and a crash between the two would lose the ranking
+for good. The other way round a crash costs a ranking sent twice, never one lost.
 
 Exactly once: an availability entry carries the offset of the last signal applied to it. After
 a crash, the new owner re-reads signals from the last committed offset; one whose entry already
@@ -59,6 +65,14 @@ Send = Callable[[int, list[Record]], Awaitable[list["asyncio.Future[Any]"]]]
 """Queue (key, value) records, in order, for one changelog partition (not awaiting delivery);
 returns their delivery futures."""
 
+Delivered = Callable[[], Awaitable[None]]
+"""Return once every ranking queued so far has left (acknowledged or failed)."""
+
+
+async def _nothing_pending() -> None:
+    return None
+
+
 REPLY_SLOTS = 4096
 """Replies kept per requests partition: the last this many requests' replies survive a crash."""
 
@@ -85,11 +99,13 @@ class StoreState:
         topic: str,
         engine: SubstitutionEngine,
         send: Send,
+        rankings_delivered: Delivered = _nothing_pending,
     ) -> None:
         self.connection = connection
         self.topic = topic
         self.engine = engine
         self.send = send
+        self.rankings_delivered = rankings_delivered
         self.owned: set[int] = set()
         self.rebalancing = True  # until the first assignment
         self.store_partition: dict[str, int] = {}
@@ -222,11 +238,15 @@ class StoreState:
             await asyncio.gather(*futures, return_exceptions=True)  # failures: counted on arrival
 
     async def flush(self) -> None:
-        """Produce the current state of everything changed since the last flush (no waiting).
+        """Produce the current state of everything changed since the last flush, once the
+        rankings published before it have left (not waiting for its own delivery).
 
         One call of ``send`` per partition; in each, live rankings go first, then availability
-        entries: see the module docstring.
+        entries: see the module docstring. Nothing awaits between reading the state and
+        queueing it, so what is written never runs ahead of the rankings already delivered.
         """
+        if self._dirty_live or self._dirty_availability:
+            await self.rankings_delivered()
         live, self._dirty_live = self._dirty_live, set()
         availability, self._dirty_availability = self._dirty_availability, {}
         counted, self._dirty_counted = self._dirty_counted, set()

@@ -149,11 +149,10 @@ class Agents:
         ):
             events_in.inc(len(batch))
             await self.process_signal_batch(batch)
-            # Right behind the batch's rankings. The loop above seldom yields to the event loop
-            # (only when a rankings batch is full or a partition's state is restored), so the
-            # producer usually sends both together: a crash loses both (the signals are
-            # processed again) or neither. In the rare window between, a signal's rankings are
-            # published twice; its state is never applied twice (state_changelog.py).
+            # Once the batch's rankings have left (state_changelog.py): a crash before that
+            # loses the state with them (the signals are processed again); one after it
+            # re-sends at most the rankings whose state had not left yet. A signal's state is
+            # never applied twice and its ranking never lost.
             await self.state.flush()
 
     async def process_feedback(self, stream: faust.StreamT) -> None:

@@ -90,7 +90,13 @@ class Worker:
         self.preferences_reader = PreferencesReader(
             servers, settings.preferences_topic, self.preferences
         )
-        self.state = StoreState(servers, settings.state_topic, self.engine, self.output.write_state)
+        self.state = StoreState(
+            servers,
+            settings.state_topic,
+            self.engine,
+            self.output.write_state,
+            self.output.rankings_delivered,
+        )
         self.learning = LearningLogReader(
             servers,
             settings.learning_topic,

@@ -115,8 +115,9 @@ class Stream:
         return event_ids_digest(self.feedback_ids)
 
 
-async def read_state(io: KafkaIO) -> dict[tuple[str, str], list[Any]]:
-    """The availability entries in the store-state changelog (latest per key)."""
+async def read_state(io: KafkaIO, kind: str = "a") -> dict[tuple[str, str], Any]:
+    """The store-state changelog's entries of one kind, latest per key: availability ("a"),
+    or live rankings ("r": the substitute ids, None once retired)."""
     topic = io.settings.state_topic
     consumer = AIOKafkaConsumer(
         bootstrap_servers=io.settings.bootstrap_servers, group_id=None, enable_auto_commit=False
@@ -135,9 +136,9 @@ async def read_state(io: KafkaIO) -> dict[tuple[str, str], list[Any]]:
                 break
             for records in (await consumer.getmany(timeout_ms=200)).values():
                 for r in records:
-                    kind, store, item = orjson.loads(r.key)
-                    if kind == "a":
-                        state[(store, item)] = orjson.loads(r.value)
+                    entry_kind, store, item = orjson.loads(r.key)
+                    if entry_kind == kind:
+                        state[(store, item)] = None if r.value is None else orjson.loads(r.value)
         return state
     finally:
         await consumer.stop()
@@ -157,6 +158,27 @@ def assert_state_matches(
     assert not missing, f"state lost for {sorted(missing)[:5]}"
     wrong = {k: (got[k], expected[k]) for k in expected if got[k] != expected[k]}
     assert not wrong, f"state differs (applied twice or not at all): {list(wrong.items())[:5]}"
+
+
+async def assert_rankings_match_live_state(io: KafkaIO, seen: list[dict[str, Any]]) -> None:
+    """No ranking lost: read as a table (the latest ranking of each key), the rankings topic
+    offers what the changelog's live rankings hold, key by key. ``seen``: every ranking read
+    since the test began, in the order read (a key's rankings share a partition, so in the
+    order published). A re-rank in flight may differ for a moment; a lost ranking stays."""
+    deadline = time.monotonic() + 15
+    while True:
+        seen = seen + await io.read(io.settings.rankings_topic, timeout=1.0)
+        latest = {
+            (r["store_id"], r["item_id"]): [s["item_id"] for s in r["substitutes"]] for r in seen
+        }
+        live = {key: subs for key, subs in (await read_state(io, "r")).items() if subs is not None}
+        differ = {
+            key: (latest.get(key), subs) for key, subs in live.items() if latest.get(key) != subs
+        }
+        if not differ or time.monotonic() > deadline:
+            break
+    assert live, "no live rankings in the changelog to compare"
+    assert not differ, f"(topic's latest, changelog's live) differ: {list(differ.items())[:3]}"
 
 
 def peers(factory: Any, n: int, *, static: bool = False, **overrides: Any) -> list[WorkerProcess]:
@@ -325,7 +347,12 @@ async def test_kill_9_of_one_worker_moves_its_stores_with_their_state(
             and r["item_id"] == requested
             and r["source_ts"] == top_ts[store]
         ]
-        assert [r["trigger"] for r in again] == ["candidate_stock_out"], again
+        ranked = [
+            (r["trigger"], r["source_ts"], [x["item_id"] for x in r["substitutes"]])
+            for r in records + after
+            if r["store_id"] == store and r["item_id"] == requested
+        ]
+        assert [r["trigger"] for r in again] == ["candidate_stock_out"], (store, top_ts, ranked)
         subs = [s["item_id"] for s in again[0]["substitutes"]]
         top = live_before[store]["substitutes"][0]["item_id"]
         assert top not in subs and gone not in subs, "restored availability was not used"
@@ -349,6 +376,7 @@ async def test_kill_9_of_one_worker_moves_its_stores_with_their_state(
     )
     wait_until(lambda: settled([survivor]), 10, "the survivor owning every partition", [survivor])
     assert_state_matches(await read_state(io), stream.availability)
+    await assert_rankings_match_live_state(io, records + after)
     found = health(survivor)
     assert found["restored_entries"] > 0
     print(

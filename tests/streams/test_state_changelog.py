@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -129,3 +130,31 @@ async def test_replies_and_counted_offsets_written_are_what_a_restore_reads_back
     assert successor.stored_reply("requests", 0, 41) is None  # older than the slots keep
     assert successor.already_counted("orders", 0, 17)
     assert not successor.already_counted("orders", 0, 18)
+
+
+async def test_state_is_written_only_once_the_rankings_before_it_have_left() -> None:
+    # A state record that reached the broker ahead of its ranking would, after a crash between
+    # the two, mark the signal applied while the ranking never left: lost for good.
+    sent: list[Record] = []
+
+    async def send(partition: int, records: list[Record]) -> list[Any]:
+        sent.extend(records)
+        return []
+
+    left = asyncio.Event()
+
+    async def rankings_delivered() -> None:
+        await left.wait()
+
+    state = StoreState("unused:9092", "changelog", SubstitutionEngine(), send, rankings_delivered)
+    state.applied(0, 5, "s1", "milk", was_live=True)  # its ranking retired: a tombstone to write
+    flushing = asyncio.create_task(state.flush())
+    await asyncio.sleep(0.05)
+    assert not sent and not flushing.done(), "state written before its rankings left"
+    left.set()
+    await asyncio.wait_for(flushing, 5)
+    assert sent == [encode_live("s1", "milk", None)]
+
+    # Nothing of the stores' state to write: no wait at all (orders' counts, for one).
+    left.clear()
+    await asyncio.wait_for(state.flush(), 5)
