@@ -13,10 +13,15 @@ worker even saw it (benchmarks/bench_latency.py measured p50 1.6 s). Faust offer
 for it, so :func:`install_fetch_wait` wraps the driver's consumer factory once per process and
 applies the app's own value (:func:`set_fetch_wait`) to the consumer it creates, before the
 consumer starts.
+
+The commit: Faust flushes its producer right before it commits input offsets, and the store
+state of processed batches is produced in the background once their rankings have left
+(streams/state_changelog.py); :func:`flush_after` makes that flush wait for it first.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -75,6 +80,23 @@ def producer_of(app: faust.App) -> AIOKafkaProducer:
     ``NotReady`` before the producer has started.
     """
     return app.producer._ensure_producer()  # type: ignore[attr-defined, no-any-return]
+
+
+def flush_after(app: faust.App, first: Callable[[], Awaitable[None]]) -> None:
+    """Make ``app``'s producer flush await ``first`` before it flushes.
+
+    Faust flushes its producer right before every offset commit (``Consumer._commit_offsets``
+    in faust/transport/consumer.py), after it chose the offsets to commit; records queued by
+    ``first`` then leave before those offsets are committed. Faust has no hook there.
+    """
+    producer = app.producer
+    flush = producer.flush
+
+    async def flush_after_first() -> None:
+        await first()
+        await flush()
+
+    producer.flush = flush_after_first  # type: ignore[method-assign]
 
 
 def last_read_offset(consumer: ConsumerT, tp: TP) -> int | None:

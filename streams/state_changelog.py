@@ -10,11 +10,14 @@ cheaper on the hot path: writes are collected during a batch and produced at its
 record batch per partition, without awaiting their delivery. Faust flushes the producer before
 it commits input offsets, so a committed signal always has its state in the changelog.
 
-Rankings before state: a batch's state records are produced only once the rankings published
-before them have left (``rankings_delivered``, one produce round trip when the batch published
-any). The producer sends each partition's batch on its own linger, so otherwise a state record
-could reach the broker ahead of its ranking, and a crash between the two would lose the ranking
-for good. The other way round a crash costs a ranking sent twice, never one lost.
+Rankings before state: a flush reads the state at once but produces it only once the rankings
+published before it have left, in the order of the flushes, without holding up the stream
+(``written`` waits for what is queued). The producer sends each partition's batch on its own
+linger, so otherwise a state record could reach the broker ahead of its ranking, and a crash
+between the two would lose the ranking for good. The other way round a crash costs a ranking
+sent twice, never one lost. The worker makes Faust's producer flush, which Faust runs before
+every offset commit, wait for ``written`` first (``streams.faust_internals.flush_after``), so
+a committed signal still always has its state in the changelog.
 
 Exactly once: an availability entry carries the offset of the last signal applied to it. After
 a crash, the new owner re-reads signals from the last committed offset; one whose entry already
@@ -43,7 +46,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,12 +68,13 @@ Send = Callable[[int, list[Record]], Awaitable[list["asyncio.Future[Any]"]]]
 """Queue (key, value) records, in order, for one changelog partition (not awaiting delivery);
 returns their delivery futures."""
 
-Delivered = Callable[[], Awaitable[None]]
-"""Return once every ranking queued so far has left (acknowledged or failed)."""
+Undelivered = Callable[[], Awaitable[Collection["asyncio.Future[Any]"]]]
+"""The delivery futures of the rankings not delivered yet, once every ranking decided so far is
+queued (``streams.worker.output.Output.undelivered_rankings``)."""
 
 
-async def _nothing_pending() -> None:
-    return None
+async def _none_undelivered() -> tuple[()]:
+    return ()
 
 
 REPLY_SLOTS = 4096
@@ -99,13 +103,14 @@ class StoreState:
         topic: str,
         engine: SubstitutionEngine,
         send: Send,
-        rankings_delivered: Delivered = _nothing_pending,
+        undelivered_rankings: Undelivered = _none_undelivered,
     ) -> None:
         self.connection = connection
         self.topic = topic
         self.engine = engine
         self.send = send
-        self.rankings_delivered = rankings_delivered
+        self.undelivered_rankings = undelivered_rankings
+        self._writing: asyncio.Task[None] | None = None  # the last flush's write, in order
         self.owned: set[int] = set()
         self.rebalancing = True  # until the first assignment
         self.store_partition: dict[str, int] = {}
@@ -238,15 +243,17 @@ class StoreState:
             await asyncio.gather(*futures, return_exceptions=True)  # failures: counted on arrival
 
     async def flush(self) -> None:
-        """Produce the current state of everything changed since the last flush, once the
-        rankings published before it have left (not waiting for its own delivery).
+        """Read the current state of everything changed since the last flush and have it
+        produced once the rankings published before it have left, after the earlier flushes'
+        writes (:meth:`written` returns once it is queued on the producer).
 
         One call of ``send`` per partition; in each, live rankings go first, then availability
-        entries: see the module docstring. Nothing awaits between reading the state and
-        queueing it, so what is written never runs ahead of the rankings already delivered.
+        entries: see the module docstring. Nothing awaits between taking the undelivered
+        rankings and reading the state, so the state read never runs ahead of them.
         """
+        undelivered: Collection[asyncio.Future[Any]] = ()
         if self._dirty_live or self._dirty_availability:
-            await self.rankings_delivered()
+            undelivered = await self.undelivered_rankings()
         live, self._dirty_live = self._dirty_live, set()
         availability, self._dirty_availability = self._dirty_availability, {}
         counted, self._dirty_counted = self._dirty_counted, set()
@@ -268,8 +275,29 @@ class StoreState:
                 continue
             record = encode_availability(store_id, item_id, entry, offset)
             records.setdefault(self.store_partition[store_id], []).append(record)
-        for partition, batch in records.items():
-            await self.send(partition, batch)
+        if records:
+            self._writing = asyncio.ensure_future(self._write(self._writing, undelivered, records))
+
+    async def _write(
+        self,
+        after: asyncio.Task[None] | None,
+        undelivered: Collection[asyncio.Future[Any]],
+        records: dict[int, list[Record]],
+    ) -> None:
+        if after is not None:
+            await asyncio.wait((after,))
+        if undelivered:
+            await asyncio.wait(undelivered)  # failures: counted and logged on arrival
+        try:
+            for partition, batch in records.items():
+                await self.send(partition, batch)
+        except Exception:  # a bug: the next flushes must still go out
+            log.exception("could not queue the store-state records of %s", sorted(records))
+
+    async def written(self) -> None:
+        """Return once what every flush so far read is queued on the producer."""
+        while self._writing is not None and not self._writing.done():
+            await asyncio.wait((self._writing,))
 
     # -- restore -------------------------------------------------------------------------------
     async def _restore(self, partition: int) -> RestoredPartition:

@@ -149,10 +149,10 @@ class Agents:
         ):
             events_in.inc(len(batch))
             await self.process_signal_batch(batch)
-            # Once the batch's rankings have left (state_changelog.py): a crash before that
-            # loses the state with them (the signals are processed again); one after it
-            # re-sends at most the rankings whose state had not left yet. A signal's state is
-            # never applied twice and its ranking never lost.
+            # Read now, produced once the batch's rankings have left, before the batch's
+            # offsets are committed (state_changelog.py): a crash before the state left
+            # processes the signals again, re-sending at most their rankings. A signal's state
+            # is never applied twice and its ranking never lost.
             await self.state.flush()
 
     async def process_feedback(self, stream: faust.StreamT) -> None:

@@ -51,7 +51,7 @@ class Output:
         # order they were made, across the signal agent and the refresh timer
         self._rankings_order = asyncio.Lock()
         # rankings and tombstones queued and not yet acknowledged (or failed): the changelog's
-        # state records wait for them (rankings_delivered)
+        # state records wait for them (undelivered_rankings)
         self._undelivered: set[asyncio.Future[Any]] = set()
 
     # -- rankings ------------------------------------------------------------------------------
@@ -67,7 +67,7 @@ class Output:
         for a model-update re-rank), for the latency histogram; ``received_at``: when this
         worker's consumer handed that event over (monotonic clock), for the worker's own
         latency. Call it right after the engine decided them, with no await between, so the
-        lock keeps the engine's order (and rankings_delivered sees every decision)."""
+        lock keeps the engine's order (and undelivered_rankings sees every decision)."""
         async with self._rankings_order:
             for (store_id, item_id), why in (retired or {}).items():
                 if await self._send_ranking(f"{store_id}:{item_id}", None, "retired"):
@@ -92,27 +92,22 @@ class Output:
         future.add_done_callback(self._undelivered.discard)
         return True
 
-    async def rankings_delivered(self) -> None:
-        """Return once every ranking and tombstone decided so far has left: acknowledged by the
-        broker, or failed (counted and logged on arrival).
+    async def undelivered_rankings(self) -> tuple[asyncio.Future[Any], ...]:
+        """The delivery futures of the rankings and tombstones not yet delivered, once every
+        ranking decided so far is queued on the producer (a publish under way finished).
 
-        The store-state changelog waits for this before it writes the state those rankings
-        came from (state_changelog.py). The producer drains each partition's batch on its own
-        linger, so without the wait a state record could reach the broker in an earlier
-        request than the ranking it implies, and a crash between the two would lose that
-        ranking for good: its signal reads as applied and is skipped when delivered again.
+        The store-state changelog writes the state those rankings came from only once these
+        are done (state_changelog.py): the producer drains each partition's batch on its own
+        linger, so a state record could otherwise reach the broker in an earlier request than
+        the ranking it implies, and a crash between the two would lose that ranking for good
+        (its signal reads as applied and is skipped when delivered again).
         """
-        while True:
-            if self._rankings_order.locked():
-                # a publish under way: rankings decided but maybe not queued yet
-                async with self._rankings_order:
-                    pass
-            elif self._undelivered:
-                await asyncio.wait(tuple(self._undelivered))
-            else:
-                # nothing in between: every ranking decided so far has left (decisions go to
-                # publish() with no await before it, see publish)
-                return
+        while self._rankings_order.locked():
+            # rankings decided but maybe not queued yet (decisions go to publish() with no
+            # await before it, see publish)
+            async with self._rankings_order:
+                pass
+        return tuple(self._undelivered)
 
     async def _publish(
         self, rankings: Sequence[Ranking], caused_at: float | None, received_at: float | None

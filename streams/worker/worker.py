@@ -30,6 +30,7 @@ from streams.batch_produce import Record
 from streams.broker_health import BrokerProbe
 from streams.catalog_reader import CatalogReader
 from streams.connection import KafkaConnection
+from streams.faust_internals import flush_after
 from streams.learning_log import DEMAND_INTERVAL_S, LearningLogReader, publish_demand
 from streams.metrics import WorkerMetrics
 from streams.model_snapshots import SnapshotTopic
@@ -95,8 +96,10 @@ class Worker:
             settings.state_topic,
             self.engine,
             self.output.write_state,
-            self.output.rankings_delivered,
+            self.output.undelivered_rankings,
         )
+        # the state of the batches processed leaves before their offsets are committed
+        flush_after(self.app, self.state.written)
         self.learning = LearningLogReader(
             servers,
             settings.learning_topic,

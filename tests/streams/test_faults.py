@@ -489,6 +489,7 @@ async def test_whole_group_restart_brings_state_back_and_ranks_the_same(
     # messages since the last commit, and none of them may be applied twice.
     print("re-delivered and skipped:", [w.metric("fillrate_redelivered_total") for w in restarted])
     assert_state_matches(await read_state(io), stream.availability)
+    await assert_rankings_match_live_state(io, records + after)
 
 
 async def test_broker_frozen_then_back_workers_report_it_and_lose_nothing(
@@ -595,6 +596,7 @@ async def test_a_worker_added_mid_stream_takes_partitions_without_loss_or_double
     assert set(stock_outs) == stream.stock_outs, "a stock-out ranking was lost (or invented)"
     assert all(n == 1 for n in stock_outs.values()), stock_outs.most_common(3)
     assert_state_matches(await read_state(io), stream.availability)
+    await assert_rankings_match_live_state(io, records)
     digests = {health(w)["model_digest"] for w in (a, b)}
     assert len(digests) == 1, "the two workers learned differently"
 

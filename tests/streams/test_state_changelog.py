@@ -84,6 +84,7 @@ async def test_a_ranking_the_restore_does_not_bring_back_gets_its_tombstone_writ
     assert retired == {("s1", "soy"): "not_restored"}
     state.retired(retired)
     await state.flush()
+    await state.written()
     assert sent == [(0, [encode_live("s1", "soy", None)])]
 
 
@@ -105,6 +106,7 @@ async def test_replies_and_counted_offsets_written_are_what_a_restore_reads_back
     state.counted("orders", 0, 17)
     await state.write_replies()
     await state.flush()
+    await state.written()
 
     replies: dict[int, tuple[bytes, bytes]] = {}
     counted: dict[str, int] = {}
@@ -141,20 +143,26 @@ async def test_state_is_written_only_once_the_rankings_before_it_have_left() -> 
         sent.extend(records)
         return []
 
-    left = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    ranking: asyncio.Future[None] = loop.create_future()  # a ranking on its way to the broker
 
-    async def rankings_delivered() -> None:
-        await left.wait()
+    async def undelivered_rankings() -> tuple[asyncio.Future[None], ...]:
+        return () if ranking.done() else (ranking,)
 
-    state = StoreState("unused:9092", "changelog", SubstitutionEngine(), send, rankings_delivered)
+    state = StoreState("unused:9092", "changelog", SubstitutionEngine(), send, undelivered_rankings)
     state.applied(0, 5, "s1", "milk", was_live=True)  # its ranking retired: a tombstone to write
-    flushing = asyncio.create_task(state.flush())
+    await asyncio.wait_for(state.flush(), 5)  # the stream is not held up
+    state.applied(0, 6, "s1", "oat", was_live=True)
+    await asyncio.wait_for(state.flush(), 5)  # a later flush: after the first, in order
     await asyncio.sleep(0.05)
-    assert not sent and not flushing.done(), "state written before its rankings left"
-    left.set()
-    await asyncio.wait_for(flushing, 5)
-    assert sent == [encode_live("s1", "milk", None)]
+    assert not sent, "state written before the ranking it came from left"
+    writing = asyncio.ensure_future(state.written())
+    await asyncio.sleep(0.05)
+    assert not writing.done()
+    ranking.set_result(None)
+    await asyncio.wait_for(writing, 5)
+    assert sent == [encode_live("s1", "milk", None), encode_live("s1", "oat", None)]
 
-    # Nothing of the stores' state to write: no wait at all (orders' counts, for one).
-    left.clear()
+    # Nothing of the stores' state to write: nothing waits.
     await asyncio.wait_for(state.flush(), 5)
+    await asyncio.wait_for(state.written(), 5)
