@@ -34,6 +34,8 @@ class Timers:
         """Re-rank live rankings after learning; publish those whose order changed and a
         tombstone for each that ended."""
         worker = self.worker
+        if worker.stopping:  # the producer is about to stop: nothing new to publish
+            return
         state, engine = worker.state, worker.engine
         # Rankings a restore found ended, with no signal of theirs since to hand them over.
         retired = engine.take_retired()
@@ -49,7 +51,7 @@ class Timers:
         # machine): slices of a fixed 25 re-ranks held the loop 16-40 ms each on a busy
         # machine, and every message fetched meanwhile waited that long (bench_latency.py).
         remaining = worker.settings.refresh_budget
-        while remaining > 0 and worker.ready and not state.busy():
+        while remaining > 0 and worker.ready and not worker.stopping and not state.busy():
             rankings = []
             deadline = time.perf_counter() + REFRESH_SLICE_S
             while True:

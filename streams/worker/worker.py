@@ -122,6 +122,7 @@ class Worker:
         self.seen = SeenOffsets()
         self.rebalance = Rebalance(self.app, settings, self.state, self.seen)
         self.ready = False
+        self.stopping = False  # the app began to shut down: publish nothing new
         self._wire()
 
     def _wire(self) -> None:
@@ -145,6 +146,7 @@ class Worker:
         app.early_task(self.learning.run)
         app.task(self.broker.run)
         self.rebalance.connect()
+        app.on_before_shutdown.connect(self.on_before_shutdown)
         app.task(self.announce_ready)
         add_views(self)
 
@@ -158,6 +160,11 @@ class Worker:
         """Append the demand this worker's signals showed to the learning log, which every
         worker learns popularity from (learning_log.py)."""
         await publish_demand(self.engine, self.output.forward)
+
+    async def on_before_shutdown(self, sender: Any, /, *args: Any, **kwargs: Any) -> None:
+        """Sent once the consumer has stopped, before the producer's last flush: the timers
+        start no re-ranking whose rankings the stopping producer could no longer take."""
+        self.stopping = True
 
     async def announce_ready(self) -> None:
         """Become ready once the catalog and the model are in and the group is joined."""

@@ -90,6 +90,7 @@ def refresh_worker(engine: SlowEngine, budget: int) -> tuple[Any, list[list[str]
         engine=engine,
         state=state,
         ready=True,
+        stopping=False,
         settings=SimpleNamespace(refresh_budget=budget),
         output=SimpleNamespace(publish=publish),
     )
@@ -121,3 +122,27 @@ def test_the_refresh_steps_aside_for_the_event_loop_every_few_milliseconds() -> 
     # the loop got a turn after every slice of two or three re-ranks (~REFRESH_SLICE_S)
     steps = [b - a for a, b in itertools.pairwise(turns)]
     assert max(steps) <= round(REFRESH_SLICE_S / engine.cost_s) + 1
+
+
+def test_the_refresh_publishes_nothing_new_once_the_worker_is_stopping() -> None:
+    """Faust stops the producer right after the app's shutdown began: a re-rank published then
+    fails ("Producer service not yet started") and is logged as an error at every stop."""
+    engine = SlowEngine(live=60, cost_s=0.0005)
+    worker, published, _ = refresh_worker(engine, budget=60)
+
+    async def run() -> None:
+        async def stop_soon() -> None:
+            while not published:  # the pass is under way
+                await asyncio.sleep(0)
+            worker.stopping = True
+
+        stopper = asyncio.create_task(stop_soon())
+        await Timers(worker).refresh_rankings()
+        await stopper
+
+    asyncio.run(run())
+    assert len(published) == 1, "a slice published after the worker began to stop"
+    assert engine.calls < 60
+    calls = engine.calls
+    asyncio.run(Timers(worker).refresh_rankings())  # a tick once stopping: nothing at all
+    assert engine.calls == calls and len(published) == 1
