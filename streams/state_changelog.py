@@ -7,8 +7,7 @@ of each key is the state. When the group gives a worker a partition (a crash, a 
 worker added), it reads that changelog partition to its end and puts the stores back into its
 engine before it processes the partition's signals. That is what Faust tables do; this is
 cheaper on the hot path: writes are collected during a batch and produced at its end as one
-record batch per partition, without awaiting their delivery. Faust flushes the producer before
-it commits input offsets, so a committed signal always has its state in the changelog.
+record batch per partition, without awaiting their delivery.
 
 Rankings before state: a flush reads the state at once but produces it only once the rankings
 published before it have left, in the order of the flushes, without holding up the stream
