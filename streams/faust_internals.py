@@ -14,6 +14,12 @@ for it, so :func:`install_fetch_wait` wraps the driver's consumer factory once p
 applies the app's own value (:func:`set_fetch_wait`) to the consumer it creates, before the
 consumer starts.
 
+When the worker has a message: Faust's Monitor stamps ``message.time_in`` when a stream takes
+the message from its channel, not when the consumer delivered it, so a message queued behind a
+busy agent would not count its wait. :func:`stamp_delivery` stamps it when the consumer hands
+it to the app (the records of a fetch, in order), and the app's :class:`DeliveryMonitor` keeps
+that stamp; :func:`received_at` reads it.
+
 The commit: Faust flushes its producer right before it commits input offsets, and the store
 state of processed batches is produced in the background once their rankings have left
 (streams/state_changelog.py); :func:`flush_after` makes that flush wait for it first.
@@ -21,23 +27,27 @@ state of processed batches is produced in the background once their rankings hav
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
 from aiokafka import AIOKafkaProducer
+from faust.sensors import Monitor
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP, ConsumerT
+from faust.types import TP, ConsumerT, Message
 
 from streams.aiokafka_internals import set_fetch_max_wait
 
 __all__ = [
     "FAUST_VERSION",
+    "DeliveryMonitor",
     "install_fetch_wait",
     "last_read_offset",
     "producer_of",
     "received_at",
     "set_fetch_wait",
+    "stamp_delivery",
 ]
 
 FAUST_VERSION = "0.15.3"
@@ -109,13 +119,40 @@ def last_read_offset(consumer: ConsumerT, tp: TP) -> int | None:
     return read
 
 
-def received_at(message: Any) -> float | None:
-    """When the worker's consumer handed ``message`` to its streams, on ``time.monotonic``'s
-    clock; None if unknown.
+class DeliveryMonitor(Monitor):
+    """Faust's Monitor, keeping the delivery stamp of :func:`stamp_delivery` in
+    ``message.time_in``: Faust's own stamps it again when a stream takes the message
+    (``Stream._c_aiter`` calls ``on_message_in`` there; faust/sensors/monitor.py)."""
 
-    Faust's Monitor sensor, which every app adds to its sensors at start, stamps
-    ``message.time_in`` with ``monotonic()`` in ``on_message_in``, called by the consumer for
-    each message it delegates (faust/sensors/monitor.py, faust/transport/consumer.py).
+    def on_message_in(self, tp: TP, offset: int, message: Message) -> None:
+        delivered = message.time_in
+        super().on_message_in(tp, offset, message)
+        if delivered is not None:
+            message.time_in = delivered
+
+
+def stamp_delivery(app: faust.App) -> None:
+    """Stamp ``message.time_in`` (``time.monotonic()``) as ``app``'s consumer delivers each
+    message, before it waits in a stream's channel; ``app`` must use :class:`DeliveryMonitor`.
+
+    The consumer reads its ``callback`` when it starts draining (``Consumer._drain_messages``
+    in faust/transport/consumer.py), so this wraps it before the app starts.
     """
+    if not isinstance(app.monitor, DeliveryMonitor):
+        raise TypeError("stamp_delivery needs the app's Monitor to be DeliveryMonitor")
+    consumer = app.consumer
+    deliver = consumer.callback  # type: ignore[attr-defined]
+    clock = time.monotonic
+
+    async def delivered(message: Message) -> None:
+        message.time_in = clock()
+        await deliver(message)
+
+    consumer.callback = delivered  # type: ignore[attr-defined]
+
+
+def received_at(message: Any) -> float | None:
+    """When the worker's consumer delivered ``message`` (:func:`stamp_delivery`), on
+    ``time.monotonic``'s clock; None if unknown."""
     value = getattr(message, "time_in", None)
     return value if isinstance(value, float) else None

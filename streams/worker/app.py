@@ -15,7 +15,7 @@ import faust
 from faust.types import TopicT
 
 from streams.connection import faust_credentials
-from streams.faust_internals import set_fetch_wait
+from streams.faust_internals import DeliveryMonitor, set_fetch_wait, stamp_delivery
 from streams.settings import Settings
 
 __all__ = ["Topics", "WorkerApp", "create_app", "raw_topic"]
@@ -73,8 +73,10 @@ def create_app(settings: Settings) -> WorkerApp:
         # the operator's settings; the worker needs no leader election, so no leader topic
         topic_allow_declare=False,
         topic_disable_leader=True,
+        Monitor=DeliveryMonitor,  # the worker's own latency counts from the consumer's delivery
     )
     set_fetch_wait(app, settings.fetch_wait_ms)
+    stamp_delivery(app)
     return app
 
 
