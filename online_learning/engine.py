@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -62,6 +62,7 @@ from online_learning.personal_replies import ReplyContext, reply_to
 from online_learning.popularity import Popularity, PopularityConfig
 from online_learning.ranking import Ranking, rank_substitutes, ranking_id
 from online_learning.recent_ids import RecentIds
+from online_learning.refresh_pass import RefreshPass
 from online_learning.rules import HardRules
 from online_learning.themes import theme_labels
 
@@ -209,8 +210,7 @@ class SubstitutionEngine:
         self.seen_feedback = RecentIds(self.config.dedup_capacity)
         self.live = LiveRankings()
         self.clock = 0.0  # stream time: the newest event ts seen
-        self.learned_since_refresh = 0
-        self._refresh_pending: deque[tuple[str, str]] = deque()  # the pass under way
+        self.refresh_pass = RefreshPass()  # the model-update pass under way, if any
         self.stale_signals = 0
         # looks for items in this worker's signals, not yet handed over (take_demand)
         self._demand: Counter[str] = Counter()
@@ -346,7 +346,7 @@ class SubstitutionEngine:
             effects.update(key, y, base + own)
         # After the features: the event was predicted with the popularity known before it.
         self.popularity.observe(requested.item_id, 1.0, feedback.ts)
-        self.learned_since_refresh += 1
+        self.refresh_pass.learned()
         return FeedbackOutcome(FeedbackResult.LEARNED, feedback.event_id, y, p, prior_p, x)
 
     def effect_key(self, requested: Product, candidate: Product) -> Key:
@@ -431,40 +431,24 @@ class SubstitutionEngine:
     @property
     def refresh_pending(self) -> int:
         """Live rankings left in the re-ranking pass under way (0: none under way)."""
-        return len(self._refresh_pending)
+        return len(self.refresh_pass)
 
     def refresh(self, budget: int | None = None) -> list[Ranking]:
         """Re-rank live rankings after learning; emit those whose order changed.
 
-        One call re-ranks at most ``refresh_budget`` rankings, so a worker with many live
-        rankings spreads a pass over several calls instead of stalling its stream; a new pass
-        starts only once the previous one is done and something was learned since it began.
-        A ranking whose item has drifted back over the threshold (its miss has aged out
-        without a restock signal) is retired here instead: nobody needs it any more.
-
-        A pass visits the live rankings item by item (every store's ranking of one item in a
-        row), so an item's candidate block is built at most once per pass, and it does not
-        cache the blocks it builds: live items far outnumber the block cache, and a pass in
-        arrival order evicted every block before its next use (docs/performance.md).
+        One call re-ranks at most ``budget`` (default ``refresh_budget``) rankings of the pass
+        under way, so a worker with many live rankings spreads a pass over several calls
+        instead of stalling its stream (:mod:`online_learning.refresh_pass` says in what order
+        and when a pass begins). A ranking whose item has drifted back over the threshold (its
+        miss has aged out without a restock signal) is retired here instead: nobody needs it
+        any more. A pass does not cache the candidate blocks it builds (it visits each item
+        once).
         """
-        if not self._refresh_pending:
-            if self.learned_since_refresh == 0:
-                return []
-            self.learned_since_refresh = 0
-            stores_by_item: dict[str, list[str]] = {}
-            for store_id, item_id in self.live:
-                stores_by_item.setdefault(item_id, []).append(store_id)
-            self._refresh_pending = deque(
-                (store_id, item_id)
-                for item_id, store_ids in stores_by_item.items()
-                for store_id in store_ids
-            )
+        budget = self.config.refresh_budget if budget is None else budget
         out = []
         threshold = self.config.threshold
-        pending = self._refresh_pending
-        budget = self.config.refresh_budget if budget is None else budget
-        for _ in range(min(budget, len(pending))):
-            store_id, item_id = key = pending.popleft()
+        for key in self.refresh_pass.take(self.live, budget):
+            store_id, item_id = key
             previous = self.live.substitutes(key)
             if previous is None:  # retired since the pass began
                 continue
@@ -640,5 +624,4 @@ class SubstitutionEngine:
         """Drop availability and live rankings of these stores (another worker owns them now)."""
         self.availability.forget_stores(store_ids)
         self.live.forget_stores(store_ids)  # their new owner decides whether they ended
-        if self._refresh_pending:
-            self._refresh_pending = deque(k for k in self._refresh_pending if k[0] not in store_ids)
+        self.refresh_pass.forget_stores(store_ids)

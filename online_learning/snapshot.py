@@ -196,7 +196,7 @@ def _restore(engine: SubstitutionEngine, state: dict[str, Any]) -> Mapping[str, 
             "snapshot taken with another learning configuration "
             f"(snapshot {config!r}, engine {expected!r})"
         )
-    if engine.model.n_learned or len(engine.seen_feedback) or engine.learned_since_refresh:
+    if engine.model.n_learned or len(engine.seen_feedback) or engine.refresh_pass.learned_since:
         raise SnapshotError("restore_engine needs an engine that has learned nothing yet")
     model, history, popularity = engine.model, engine.features.history, engine.popularity
     # What is loaded in place is saved first (small on a fresh engine), so that any failure
@@ -230,7 +230,7 @@ def _restore(engine: SubstitutionEngine, state: dict[str, Any]) -> Mapping[str, 
     engine.clock = max(engine.clock, clock)
     # To the engine, the snapshot's events were just learned, as in a full replay: its live
     # rankings are due a model-update pass.
-    engine.learned_since_refresh = engine.model.n_learned
+    engine.refresh_pass.learned(engine.model.n_learned)
     return extra
 
 

@@ -158,7 +158,7 @@ def state(engine: SubstitutionEngine) -> tuple[object, ...]:
         tuple(weights),
         intercept,
         len(engine.seen_feedback),
-        engine.learned_since_refresh,
+        engine.refresh_pass.learned_since,
         engine.stale_signals,
     )
 
@@ -634,7 +634,7 @@ def test_a_refresh_pass_visits_the_rankings_item_by_item() -> None:
     engine.on_feedback(feedback("milk-skim-gal", "accepted"))
     engine.refresh(1)
     # s1's milk was re-ranked first; s2's milk (same candidate block) before s1's yogurt
-    assert list(engine._refresh_pending) == [("s2", MILK), ("s1", "yogurt-greek")]
+    assert engine.refresh_pass.keys() == [("s2", MILK), ("s1", "yogurt-greek")]
 
 
 # --- the boundary the worker uses ---------------------------------------------------------------
