@@ -158,8 +158,8 @@ class AvailabilityState:
             met = by_pool[pool] = _Met(positions, len(items), list(items.keys() & positions.keys()))
             return met.found
         new = len(items) - met.counted
-        if new:  # the store's newest ``new`` items are the ones met since
-            met.found.extend(i for i in islice(reversed(items), new) if i in positions)
+        if new:  # the store's newest ``new`` items are the ones met since (a C-level scan)
+            met.found.extend(filter(positions.__contains__, islice(reversed(items), new)))
             met.counted = len(items)
         return met.found
 
