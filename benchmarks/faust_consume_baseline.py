@@ -10,10 +10,11 @@ times once it has seen ``--expect`` events. Same broker settings as the fillrate
 a plain agent but without any of its work (no decoding, no engine): bench_faust_floor.py uses
 them to measure what Faust costs per event with the worker's shape.
 
-- ``--topology``: one agent per topic with ``take_events`` batches, the worker's 40 ms fetch
-  wait, the web server, a 2 s timer and two plain aiokafka readers of ``--idle-topic`` (the
-  worker's catalog and learning-log readers); the agents start once the readers caught up,
-  as the worker's wait for its catalog and model.
+- ``--topology``: one agent per topic with the worker's batches (``take_batches``: at most
+  500, handed over once the fetch is in, at most 5 ms after their first), the worker's 40 ms
+  fetch wait, the web server, a 2 s timer and two plain aiokafka readers of ``--idle-topic``
+  (the worker's catalog and learning-log readers); the agents start once the readers caught
+  up, as the worker's wait for its catalog and model.
 - ``--write-back R``: R records of 100 bytes written per event consumed (the worker writes
   about 1.3: state changelog, learning log, rankings), as one record batch per partition per
   agent batch (``streams/batch_produce.py``, as the worker does), or with one
@@ -31,9 +32,16 @@ from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from faust.sensors import Monitor
 
 from streams.batch_produce import Record, send_records
-from streams.faust_internals import producer_of, set_fetch_wait
+from streams.faust_internals import (
+    DeliveryMonitor,
+    producer_of,
+    set_fetch_wait,
+    stamp_delivery,
+    take_batches,
+)
 
 WRITE_PARTITIONS = 4
 
@@ -69,9 +77,11 @@ def main() -> None:
         consumer_auto_offset_reset="earliest",
         producer_linger_ms=2,
         topic_partitions=WRITE_PARTITIONS,
+        Monitor=DeliveryMonitor if args.topology else Monitor,
     )
     if args.topology:
         set_fetch_wait(app, 40)
+        deliveries = stamp_delivery(app)  # as the worker: its batches end when a fetch is in
     seen = {"n": 0, "first": 0.0, "owed": 0.0}
     written_to = f"{args.app_id}-written"
     pending: list[Record] = []
@@ -114,7 +124,7 @@ def main() -> None:
 
             async def agent(stream: faust.StreamT) -> None:
                 await caught_up.wait()  # as the worker waits for its catalog and model
-                async for batch in stream.take_events(500, within=0.005):  # type: ignore[attr-defined]
+                async for batch in take_batches(stream, 500, 0.005, deliveries):
                     for _event in batch:
                         await on_event()
                     await write_pending()

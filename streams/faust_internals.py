@@ -1,9 +1,9 @@
 """The private parts of Faust the worker relies on, each behind one function.
 
 Checked against faust-streaming 0.15.3 (the version pinned in pyproject.toml). When upgrading
-it, read these against the new ``faust/transport/consumer.py`` and
-``faust/transport/drivers/aiokafka.py``: nothing else in the project touches Faust's private
-attributes.
+it, read these against the new ``faust/transport/consumer.py``, ``faust/streams.py``,
+``faust/sensors/monitor.py`` and ``faust/transport/drivers/aiokafka.py``: nothing else in the
+project touches Faust's private attributes.
 
 The fetch wait: a Kafka fetch that finds no new data waits up to ``fetch_max_wait_ms`` for
 some to arrive. Apache Kafka answers as soon as data arrives, so the wait costs nothing there
@@ -20,6 +20,14 @@ busy agent would not count its wait. :func:`stamp_delivery` stamps it when the c
 it to the app (the records of a fetch, in order), and the app's :class:`DeliveryMonitor` keeps
 that stamp; :func:`received_at` reads it.
 
+The batches: Faust's ``Stream.take_events(max_, within)`` hands a batch over only when it is
+full or when ``within`` has passed since the last batch, so a message that finds the worker
+idle waits up to ``within`` for nothing, and an idle agent wakes every ``within``.
+:func:`take_batches` waits for the first message without a timer and hands the batch over as
+soon as it holds every record of its topic that the consumer fetched (:class:`Deliveries`,
+kept by :func:`stamp_delivery`), ``within`` being only the longest a batch waits to fill up;
+it registers its generator and acks events as ``take_events`` does.
+
 The commit: Faust flushes its producer right before it commits input offsets, and the store
 state of processed batches is produced in the background once their rankings have left
 (streams/state_changelog.py); :func:`flush_after` makes that flush wait for it first.
@@ -27,20 +35,23 @@ state of processed batches is produced in the background once their rankings hav
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any, cast
 
 import faust
 from aiokafka import AIOKafkaProducer
 from faust.sensors import Monitor
+from faust.streams import Stream
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP, ConsumerT, Message
+from faust.types import TP, ConsumerT, EventT, Message
 
 from streams.aiokafka_internals import set_fetch_max_wait
 
 __all__ = [
     "FAUST_VERSION",
+    "Deliveries",
     "DeliveryMonitor",
     "install_fetch_wait",
     "last_read_offset",
@@ -48,6 +59,7 @@ __all__ = [
     "received_at",
     "set_fetch_wait",
     "stamp_delivery",
+    "take_batches",
 ]
 
 FAUST_VERSION = "0.15.3"
@@ -131,9 +143,42 @@ class DeliveryMonitor(Monitor):
             message.time_in = delivered
 
 
-def stamp_delivery(app: faust.App) -> None:
+class Deliveries:
+    """How many records of the consumer's fetch under way, by topic, it has still to deliver.
+
+    Set from each fetch's record map (``Consumer._wait_next_records``, which ``getmany``
+    calls once per fetch and iterates to its end before the next) and counted down as the
+    consumer delivers each record. A record the consumer skips (a partition paused or
+    revoked meanwhile) is never counted down: the count reads high until the next fetch, and
+    a :func:`take_batches` relying on it waits its ``within``, no more.
+    """
+
+    def __init__(self) -> None:
+        self._left: dict[str, int] = {}
+        self.listeners: list[Callable[[str], None]] = []  # told a topic's last was delivered
+
+    def undelivered(self, topic: str) -> int:
+        return self._left.get(topic, 0)
+
+    def fetched(self, records: Mapping[TP, Sequence[Any]] | None) -> None:
+        left: dict[str, int] = {}
+        for tp, batch in (records or {}).items():
+            left[tp.topic] = left.get(tp.topic, 0) + len(batch)
+        self._left = left
+
+    def delivered(self, topic: str) -> None:
+        left = self._left.get(topic, 0)
+        if left > 0:
+            self._left[topic] = left - 1
+            if left == 1:
+                for listener in self.listeners:
+                    listener(topic)
+
+
+def stamp_delivery(app: faust.App) -> Deliveries:
     """Stamp ``message.time_in`` (``time.monotonic()``) as ``app``'s consumer delivers each
-    message, before it waits in a stream's channel; ``app`` must use :class:`DeliveryMonitor`.
+    message, before it waits in a stream's channel, and count what each fetch has left to
+    deliver (the returned :class:`Deliveries`); ``app`` must use :class:`DeliveryMonitor`.
 
     The consumer reads its ``callback`` when it starts draining (``Consumer._drain_messages``
     in faust/transport/consumer.py), so this wraps it before the app starts.
@@ -142,13 +187,23 @@ def stamp_delivery(app: faust.App) -> None:
         raise TypeError("stamp_delivery needs the app's Monitor to be DeliveryMonitor")
     consumer = app.consumer
     deliver = consumer.callback  # type: ignore[attr-defined]
+    next_records = consumer._wait_next_records  # type: ignore[attr-defined]
     clock = time.monotonic
+    deliveries = Deliveries()
 
     async def delivered(message: Message) -> None:
         message.time_in = clock()
-        await deliver(message)
+        await deliver(message)  # in the stream's queue now
+        deliveries.delivered(message.topic)
+
+    async def wait_next_records(timeout: float) -> Any:
+        records, active = await next_records(timeout)
+        deliveries.fetched(records)
+        return records, active
 
     consumer.callback = delivered  # type: ignore[attr-defined]
+    consumer._wait_next_records = wait_next_records  # type: ignore[attr-defined]
+    return deliveries
 
 
 def received_at(message: Any) -> float | None:
@@ -156,3 +211,102 @@ def received_at(message: Any) -> float | None:
     ``time.monotonic``'s clock; None if unknown."""
     value = getattr(message, "time_in", None)
     return value if isinstance(value, float) else None
+
+
+def take_batches(
+    stream: faust.StreamT, max_: int, within: float, deliveries: Deliveries | None = None
+) -> AsyncIterator[Sequence[EventT]]:
+    """The events of ``stream`` in batches of at most ``max_``, each handed over as soon as
+    it is full, or holds every record of its topic that the consumer has fetched (with
+    ``deliveries``, the app's :func:`stamp_delivery`), or at the latest ``within`` seconds
+    after its first event.
+
+    ``Stream.take_events`` waits ``within`` after each batch whatever arrives, which puts
+    up to ``within`` on every message's latency and wakes an idle agent every ``within``;
+    this waits for the first message without a timer. Events are acked once the caller has
+    had their batch (the offsets Faust commits), and the generator is registered with the
+    stream so that ``Stream.on_stop`` closes it, both as ``take_events`` does (faust/streams.py).
+    """
+    s = cast(Stream, stream)
+    agen = _take_batches(s, max_, within, deliveries)
+    s._active_agens.add(agen)  # type: ignore[attr-defined]
+    return agen
+
+
+async def _take_batches(
+    stream: Stream, max_: int, within: float, deliveries: Deliveries | None
+) -> AsyncGenerator[Sequence[EventT], None]:
+    if max_ < 1:
+        raise ValueError(f"max_ must be >= 1, got {max_}")
+    events: list[EventT] = []
+    arrived = asyncio.Event()  # the buffer holds something
+    handover = asyncio.Event()  # the buffer is full, or holds all there is for now
+    consumed = asyncio.Event()
+    consuming: asyncio.Future[None] | None = None  # the caller has a batch: hold new events
+    queue_empty = stream.channel.queue.empty  # type: ignore[attr-defined]
+
+    async def add_to_buffer(value: Any) -> Any:
+        nonlocal consuming
+        try:
+            if consuming is not None:
+                try:
+                    await consuming
+                finally:
+                    consuming = None
+            event = stream.current_event
+            if event is None:
+                raise RuntimeError("take_batches found no current event")
+            events.append(event)
+            arrived.set()
+            if len(events) >= max_:
+                handover.set()
+                consumed.clear()
+                await stream.wait(consumed)  # type: ignore[arg-type]
+            elif deliveries is not None and not deliveries.undelivered(event.message.topic):
+                all_here(event.message.topic)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            stream.log.exception("Error adding to take buffer: %r", exc)
+            await stream.crash(exc)
+        return value
+
+    def all_here(topic: str) -> None:
+        """Hand over once the buffer holds every record of ``topic`` the consumer fetched:
+        none left to deliver (the caller knows) and none waiting in the stream's queue."""
+        if events and events[-1].message.topic == topic and queue_empty():
+            handover.set()
+
+    if deliveries is not None:
+        deliveries.listeners.append(all_here)
+    loop = asyncio.get_running_loop()
+    enable_acks = stream.enable_acks
+    stream.enable_acks = False  # acked here, once their batch was handed over
+    stream.add_processor(add_to_buffer)
+    stream._enable_passive(cast(Any, aiter(stream.channel)))  # type: ignore[attr-defined]
+    try:
+        while not stream.should_stop:
+            await stream.wait_for_stopped(arrived)  # type: ignore[arg-type]
+            if not handover.is_set():
+                await stream.wait_for_stopped(handover, timeout=within)  # type: ignore[arg-type]
+            if not events:  # only set with something in it: never spin here
+                arrived.clear()
+                continue
+            consuming = loop.create_future()
+            arrived.clear()
+            handover.clear()
+            try:
+                yield list(events)
+            finally:
+                batch = list(events)
+                events.clear()
+                for event in batch:
+                    await stream.ack(event)
+                handover.clear()  # a listener may have looked at this batch meanwhile
+                consuming.set_result(None)
+                consumed.set()
+    finally:
+        stream.enable_acks = enable_acks
+        stream._processors.remove(add_to_buffer)  # type: ignore[attr-defined]
+        if deliveries is not None:
+            deliveries.listeners.remove(all_here)

@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar
 
 import faust
 import orjson
-from faust.streams import Stream
 from faust.types import EventT, Message
 
 from online_learning.contract import (
@@ -45,7 +44,7 @@ from online_learning.contract.replies import Reply, reply_payload
 from online_learning.engine import SignalOutcome
 from online_learning.ranking import empty_reason
 from streams.batch_produce import Record
-from streams.faust_internals import received_at
+from streams.faust_internals import received_at, take_batches
 from streams.worker.orders import OrderCounts
 from streams.worker.outcomes import FeedbackOutcomes
 from streams.worker.partitioning import RoutingCheck, partition_count
@@ -75,6 +74,7 @@ class Agents:
         self.seen = worker.seen
         self.preferences = worker.preferences
         self.preferences_reader = worker.preferences_reader
+        self.deliveries = worker.app.deliveries  # when a batch holds all there is (take_batches)
         self.orders = OrderCounts(self.metrics, self.engine.department)
         self.outcomes = FeedbackOutcomes(self.engine, self.metrics)
         for topic in self.settings.input_topics():
@@ -97,8 +97,8 @@ class Agents:
         """
         settings = self.settings
         events_in = self.metrics.events_in.labels(settings.catalog_topic)
-        async for batch in cast(Stream, stream).take_events(
-            settings.batch_size, within=CATALOG_WITHIN_S
+        async for batch in take_batches(
+            stream, settings.batch_size, CATALOG_WITHIN_S, self.deliveries
         ):
             events_in.inc(len(batch))
             for event in batch:
@@ -116,8 +116,8 @@ class Agents:
         Every worker reads the whole topic outside the group (preferences_reader.py).
         """
         events_in = self.metrics.events_in.labels(self.settings.preferences_topic)
-        async for batch in cast(Stream, stream).take_events(
-            self.settings.batch_size, within=CATALOG_WITHIN_S
+        async for batch in take_batches(
+            stream, self.settings.batch_size, CATALOG_WITHIN_S, self.deliveries
         ):
             events_in.inc(len(batch))
             for event in batch:
@@ -144,8 +144,8 @@ class Agents:
         await self.learning.ready.wait()  # rank with the whole model, as before a restart
         settings = self.settings
         events_in = self.metrics.events_in.labels(settings.signals_topic)
-        async for batch in cast(Stream, stream).take_events(
-            settings.batch_size, within=INPUT_WITHIN_S
+        async for batch in take_batches(
+            stream, settings.batch_size, INPUT_WITHIN_S, self.deliveries
         ):
             events_in.inc(len(batch))
             await self.process_signal_batch(batch)
@@ -163,8 +163,8 @@ class Agents:
         await self.learning.ready.wait()
         settings = self.settings
         events_in = self.metrics.events_in.labels(settings.feedback_topic)
-        async for batch in cast(Stream, stream).take_events(
-            settings.batch_size, within=INPUT_WITHIN_S
+        async for batch in take_batches(
+            stream, settings.batch_size, INPUT_WITHIN_S, self.deliveries
         ):
             events_in.inc(len(batch))
             valid = await self.validate_feedback_batch(batch)
@@ -176,8 +176,8 @@ class Agents:
         await self.catalog.ready.wait()  # the lines' departments come from the catalog
         settings = self.settings
         events_in = self.metrics.events_in.labels(settings.orders_topic)
-        async for batch in cast(Stream, stream).take_events(
-            settings.batch_size, within=INPUT_WITHIN_S
+        async for batch in take_batches(
+            stream, settings.batch_size, INPUT_WITHIN_S, self.deliveries
         ):
             events_in.inc(len(batch))
             await self.count_order_batch(batch)
@@ -189,8 +189,8 @@ class Agents:
         await self.preferences_reader.ready.wait()
         settings = self.settings
         events_in = self.metrics.events_in.labels(settings.requests_topic)
-        async for batch in cast(Stream, stream).take_events(
-            settings.batch_size, within=INPUT_WITHIN_S
+        async for batch in take_batches(
+            stream, settings.batch_size, INPUT_WITHIN_S, self.deliveries
         ):
             events_in.inc(len(batch))
             await self.reply_batch(batch)

@@ -15,7 +15,7 @@ import faust
 from faust.types import TopicT
 
 from streams.connection import faust_credentials
-from streams.faust_internals import DeliveryMonitor, set_fetch_wait, stamp_delivery
+from streams.faust_internals import Deliveries, DeliveryMonitor, set_fetch_wait, stamp_delivery
 from streams.settings import Settings
 
 __all__ = ["Topics", "WorkerApp", "create_app", "raw_topic"]
@@ -33,6 +33,7 @@ class WorkerApp(faust.App):
 
     _early: list[Callable[[], Awaitable[None]]] | None = None
     _early_started = False
+    deliveries: Deliveries | None = None  # what the consumer's fetch has left to deliver
 
     def early_task(self, fun: Callable[[], Awaitable[None]]) -> None:
         """Run ``fun()`` as soon as the app starts (once per process), stopped with it."""
@@ -76,7 +77,7 @@ def create_app(settings: Settings) -> WorkerApp:
         Monitor=DeliveryMonitor,  # the worker's own latency counts from the consumer's delivery
     )
     set_fetch_wait(app, settings.fetch_wait_ms)
-    stamp_delivery(app)
+    app.deliveries = stamp_delivery(app)
     return app
 
 

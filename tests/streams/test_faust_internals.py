@@ -1,19 +1,29 @@
 """The Faust internals the worker relies on, on the pinned Faust: the group consumer gets the
 configured fetch wait instead of Faust's fixed 1,500 ms; the worker's clock for a message
-starts when the consumer delivers it."""
+starts when the consumer delivers it; batches are handed over as soon as the records the
+consumer fetched are in, never larger than asked, each event once, and acked."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 import time
+import uuid
+from pathlib import Path
+from typing import Any
 
 import faust
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from faust.types import TP, Message
 
-from streams.faust_internals import DeliveryMonitor, received_at, stamp_delivery
+from streams.embedded_broker import EmbeddedBroker, free_port
+from streams.faust_internals import Deliveries, DeliveryMonitor, received_at, stamp_delivery
 from streams.settings import Settings
 from streams.worker import build_worker
+
+TAKE_APP = Path(__file__).with_name("take_batches_app.py")
 
 
 async def _group_consumer_wait(settings: Settings) -> int:
@@ -70,3 +80,128 @@ async def test_the_worker_clock_starts_when_the_consumer_delivers_not_when_a_str
 def test_stamp_delivery_refuses_an_app_with_faust_s_own_monitor() -> None:
     with pytest.raises(TypeError, match="DeliveryMonitor"):
         stamp_delivery(faust.App("t-plain", broker="kafka://127.0.0.1:1"))
+
+
+async def _next_line(process: asyncio.subprocess.Process, timeout: float) -> dict[str, Any]:
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    while True:
+        line = await asyncio.wait_for(process.stdout.readline(), deadline - time.monotonic())
+        assert line, "the take_batches app exited"
+        _, mark, rest = line.decode().partition("take {")
+        if mark:
+            decoded: dict[str, Any] = json.loads("{" + rest)
+            return decoded
+
+
+async def _committed(bootstrap: str, group: str, tp: TopicPartition) -> int | None:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    await consumer.start()
+    try:
+        return await consumer.committed(tp)
+    finally:
+        await consumer.stop()
+
+
+@pytest.mark.broker
+async def test_take_batches_hands_over_at_once_bounded_each_event_once_and_acked(
+    broker: EmbeddedBroker,
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    topic, group = f"t-{tag}-take", f"test-{tag}-take"
+    bootstrap = broker.url.removeprefix("kafka://")
+    within = 30.0  # Faust's take_events would hold a lone message for up to this long
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(TAKE_APP),
+        "--broker",
+        broker.url,
+        "--topic",
+        topic,
+        "--app-id",
+        group,
+        "--web-port",
+        str(free_port()),
+        "--max",
+        "3",
+        "--within",
+        str(within),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    try:
+        assert await _next_line(process, 60) == {"ready": True}
+        for i in range(7):  # arrive together
+            await producer.send(topic, f"v{i}".encode(), partition=0)
+        await producer.flush()
+        values: list[str] = []
+        while len(values) < 7:
+            batch = await _next_line(process, 30)
+            assert 1 <= len(batch["values"]) <= 3  # never more than asked for
+            values.extend(batch["values"])
+        assert values == [f"v{i}" for i in range(7)]  # each once, in order
+
+        await asyncio.sleep(1.0)  # the agent is idle now
+        sent = time.time()
+        await producer.send_and_wait(topic, b"lone", partition=0)
+        batch = await _next_line(process, within)
+        assert batch["values"] == ["lone"]
+        waited = batch["at"] - sent
+        assert waited < 5.0, f"a lone message waited {waited:.1f} s for its batch"
+
+        # every event acked once its batch was handed over: Faust commits past the last
+        tp = TopicPartition(topic, 0)
+        deadline = time.monotonic() + 20
+        committed = None
+        while time.monotonic() < deadline:
+            committed = await _committed(bootstrap, group, tp)
+            if committed == 8:
+                break
+            await asyncio.sleep(0.5)
+        assert committed == 8
+    finally:
+        await producer.stop()
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 30)
+
+
+def test_deliveries_count_what_a_fetch_has_left_and_tell_when_a_topic_is_all_delivered() -> None:
+    deliveries = Deliveries()
+    told: list[str] = []
+    deliveries.listeners.append(told.append)
+    deliveries.fetched({TP("a", 0): [1, 2], TP("a", 1): [3], TP("b", 0): [4]})
+    assert (deliveries.undelivered("a"), deliveries.undelivered("b")) == (3, 1)
+    deliveries.delivered("a")
+    deliveries.delivered("b")
+    assert told == ["b"]
+    deliveries.delivered("a")
+    deliveries.delivered("a")
+    assert told == ["b", "a"] and deliveries.undelivered("a") == 0
+    deliveries.delivered("a")  # a record from before this fetch: never below 0, told once
+    assert told == ["b", "a"] and deliveries.undelivered("a") == 0
+    deliveries.fetched({TP("b", 0): [5, 6]})  # the next fetch replaces the counts
+    assert (deliveries.undelivered("a"), deliveries.undelivered("b")) == (0, 2)
+    deliveries.fetched(None)  # a fetch that timed out
+    assert deliveries.undelivered("b") == 0
+
+
+async def test_stamp_delivery_counts_each_fetch_down_as_the_consumer_delivers() -> None:
+    app = faust.App("t-count", broker="kafka://127.0.0.1:1", Monitor=DeliveryMonitor)
+    message = Message("t", 0, 5, 1.0, 0, None, b"k", b"v", None)
+    left: list[int] = []
+
+    async def conductor(delivered: Message) -> None:
+        left.append(deliveries.undelivered("t"))  # counted down once it is in the queue
+
+    async def fetch(timeout: float) -> tuple[dict[TP, list[Message]], None]:
+        return {TP("t", 0): [message, message]}, None
+
+    app.consumer.callback = conductor  # type: ignore[attr-defined]
+    app.consumer._wait_next_records = fetch  # type: ignore[attr-defined]
+    deliveries = stamp_delivery(app)
+    await app.consumer._wait_next_records(1.0)  # type: ignore[attr-defined]
+    assert deliveries.undelivered("t") == 2
+    await app.consumer.callback(message)  # type: ignore[attr-defined]
+    await app.consumer.callback(message)  # type: ignore[attr-defined]
+    assert left == [2, 1] and deliveries.undelivered("t") == 0
