@@ -112,6 +112,7 @@ def agents(arriving: Sequence[Product] = (), done: Set[int] = frozenset(), **set
         seen=SeenOffsets(),
         preferences=CustomerPreferences(),
         preferences_reader=None,
+        app=SimpleNamespace(deliveries=None),  # no consumer here: nothing counts its fetches
     )
     return Agents(cast(Worker, worker)), worker
 
