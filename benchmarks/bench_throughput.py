@@ -214,12 +214,18 @@ def main() -> None:
     )
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--batch-wait-ms",
+        type=float,
+        default=Settings.load({}, environ={}).batch_wait_ms,
+        help="the worker's batch_wait_ms setting, and the floor's (default: the shipped one)",
+    )
     parser.add_argument("--quick", action="store_true", help="3,000 events, one round")
     args = parser.parse_args()
     if args.quick:
         args.events, args.rounds = 3000, 1
     with EmbeddedBroker() as broker:
-        settings = bench_settings(broker.url, partitions=4)
+        settings = bench_settings(broker.url, partitions=4, batch_wait_ms=args.batch_wait_ms)
         print(f"pre-filling {args.events:,} events on {broker.url} ...", flush=True)
         signals, feedback, items = asyncio.run(prefill(settings, args.events, seed=7))
         expect = signals + feedback
@@ -238,6 +244,7 @@ def main() -> None:
         floor_steps = [
             *("--topology", "--idle-topic", settings.catalog_topic),
             *("--write-back", WRITE_BACK),
+            *("--batch-wait-ms", str(args.batch_wait_ms)),
         ]
         rates: dict[str, list[float]] = {name: [] for name in names}
         cpu_us: dict[str, list[float]] = {name: [] for name in names}

@@ -31,11 +31,13 @@ from streams.topics import ensure_topics
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def bench_settings(broker_url: str, partitions: int) -> Settings:
-    """Settings with fresh topic names, so runs on one broker never see each other's data."""
+def bench_settings(broker_url: str, partitions: int, **overrides: Any) -> Settings:
+    """Settings with fresh topic names, so runs on one broker never see each other's data
+    (``overrides``: other settings by name)."""
     tag = uuid.uuid4().hex[:6]
     return Settings.load(
         {
+            **overrides,
             "broker": broker_url,
             "partitions": partitions,
             "catalog_topic": f"b{tag}-catalog",

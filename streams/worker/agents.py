@@ -56,8 +56,7 @@ __all__ = ["Agents"]
 
 T = TypeVar("T")
 
-CATALOG_WITHIN_S = 0.05  # the longest a catalog batch waits to fill up
-INPUT_WITHIN_S = 0.005  # the same for signals and feedback: latency matters there
+CATALOG_WITHIN_S = 0.05  # the longest a catalog batch waits to fill up (input: batch_wait_ms)
 
 
 class Agents:
@@ -75,6 +74,8 @@ class Agents:
         self.preferences = worker.preferences
         self.preferences_reader = worker.preferences_reader
         self.deliveries = worker.app.deliveries  # when a batch holds all there is (take_batches)
+        # the longest an input batch waits for the rest of a fetch: latency matters there
+        self.input_within_s = self.settings.batch_wait_ms / 1e3
         self.orders = OrderCounts(self.metrics, self.engine.department)
         self.outcomes = FeedbackOutcomes(self.engine, self.metrics)
         for topic in self.settings.input_topics():
@@ -145,7 +146,7 @@ class Agents:
         settings = self.settings
         events_in = self.metrics.events_in.labels(settings.signals_topic)
         async for batch in take_batches(
-            stream, settings.batch_size, INPUT_WITHIN_S, self.deliveries
+            stream, settings.batch_size, self.input_within_s, self.deliveries
         ):
             events_in.inc(len(batch))
             await self.process_signal_batch(batch)
@@ -164,7 +165,7 @@ class Agents:
         settings = self.settings
         events_in = self.metrics.events_in.labels(settings.feedback_topic)
         async for batch in take_batches(
-            stream, settings.batch_size, INPUT_WITHIN_S, self.deliveries
+            stream, settings.batch_size, self.input_within_s, self.deliveries
         ):
             events_in.inc(len(batch))
             valid = await self.validate_feedback_batch(batch)
@@ -177,7 +178,7 @@ class Agents:
         settings = self.settings
         events_in = self.metrics.events_in.labels(settings.orders_topic)
         async for batch in take_batches(
-            stream, settings.batch_size, INPUT_WITHIN_S, self.deliveries
+            stream, settings.batch_size, self.input_within_s, self.deliveries
         ):
             events_in.inc(len(batch))
             await self.count_order_batch(batch)
@@ -190,7 +191,7 @@ class Agents:
         settings = self.settings
         events_in = self.metrics.events_in.labels(settings.requests_topic)
         async for batch in take_batches(
-            stream, settings.batch_size, INPUT_WITHIN_S, self.deliveries
+            stream, settings.batch_size, self.input_within_s, self.deliveries
         ):
             events_in.inc(len(batch))
             await self.reply_batch(batch)

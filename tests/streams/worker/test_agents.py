@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import orjson
+import pytest
 
 from online_learning.contract import Product
 from online_learning.engine import SubstitutionEngine
@@ -259,3 +260,52 @@ def test_valid_feedback_passes_unchanged_and_unknown_items_are_refused() -> None
         (3, "unknown_reference"),
     ]
     assert worker.catalog.syncs == 1  # two unknown items, one wait
+
+
+def test_input_batches_wait_for_the_rest_of_a_fetch_at_most_batch_wait_ms(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The signals, feedback, orders and requests agents take their batches with the
+    configured wait; the catalog's validation keeps its own, longer one."""
+    import streams.worker.agents as agents_module
+
+    waits: dict[str, float] = {}
+
+    def take_batches(stream: Any, max_: int, within: float, deliveries: Any) -> Any:
+        waits[stream] = within
+
+        async def nothing() -> Any:
+            return
+            yield
+
+        return nothing()
+
+    monkeypatch.setattr(agents_module, "take_batches", take_batches)
+    agent, _ = agents(batch_wait_ms=1.5)
+    ready = asyncio.Event()
+    ready.set()
+    agent.learning = agent.preferences_reader = SimpleNamespace(ready=ready)
+
+    async def drive() -> None:
+        await agent.process_signals("signals")
+        await agent.process_feedback("feedback")
+        await agent.process_orders("orders")
+        await agent.process_requests("requests")
+        await agent.validate_catalog("catalog")
+
+    asyncio.run(drive())
+    assert waits == {
+        "signals": 0.0015,
+        "feedback": 0.0015,
+        "orders": 0.0015,
+        "requests": 0.0015,
+        "catalog": agents_module.CATALOG_WITHIN_S,
+    }
+
+
+def test_batch_wait_ms_must_be_positive() -> None:
+    from streams.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="batch_wait_ms"):
+        Settings.load({"batch_wait_ms": 0}, environ={})
+    assert Settings.load({}, environ={}).batch_wait_ms == 5.0
