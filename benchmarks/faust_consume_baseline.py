@@ -11,10 +11,11 @@ a plain agent but without any of its work (no decoding, no engine): bench_faust_
 them to measure what Faust costs per event with the worker's shape.
 
 - ``--topology``: one agent per topic with the worker's batches (``take_batches``: at most
-  500, handed over once the fetch is in, at most ``--batch-wait-ms`` (5) after their first),
-  the worker's 40 ms fetch wait, the web server, a 2 s timer and two plain aiokafka readers
-  of ``--idle-topic`` (the worker's catalog and learning-log readers); the agents start once
-  the readers caught up, as the worker's wait for its catalog and model.
+  500, handed over once the fetch is in, at most ``--batch-wait-ms`` after their first, 5 ms
+  while the consumer is behind), the worker's 40 ms fetch wait, the web server, a 2 s timer
+  and two plain aiokafka readers of ``--idle-topic`` (the worker's catalog and learning-log
+  readers); the agents start once the readers caught up, as the worker's wait for its
+  catalog and model.
 - ``--write-back R``: R records of 100 bytes written per event consumed (the worker writes
   about 1.3: state changelog, learning log, rankings), as one record batch per partition per
   agent batch (``streams/batch_produce.py``, as the worker does), or with one
@@ -58,7 +59,7 @@ def main() -> None:
     parser.add_argument("--write-back", type=float, default=0.0, metavar="R")
     parser.add_argument("--send-each", action="store_true")
     parser.add_argument(
-        "--batch-wait-ms", type=float, default=5.0, help="take_batches' wait, as the worker's"
+        "--batch-wait-ms", type=float, default=1.0, help="take_batches' wait, as the worker's"
     )
     args = parser.parse_args()
     if args.topology and not args.idle_topic:
@@ -127,7 +128,8 @@ def main() -> None:
 
             async def agent(stream: faust.StreamT) -> None:
                 await caught_up.wait()  # as the worker waits for its catalog and model
-                async for batch in take_batches(stream, 500, args.batch_wait_ms / 1e3, deliveries):
+                wait = args.batch_wait_ms / 1e3  # and 5 ms while behind, as the worker's
+                async for batch in take_batches(stream, 500, wait, deliveries, max(0.005, wait)):
                     for _event in batch:
                         await on_event()
                     await write_pending()

@@ -25,8 +25,9 @@ full or when ``within`` has passed since the last batch, so a message that finds
 idle waits up to ``within`` for nothing, and an idle agent wakes every ``within``.
 :func:`take_batches` waits for the first message without a timer and hands the batch over as
 soon as it holds every record of its topic that the consumer fetched (:class:`Deliveries`,
-kept by :func:`stamp_delivery`), ``within`` being only the longest a batch waits to fill up;
-it registers its generator and acks events as ``take_events`` does.
+kept by :func:`stamp_delivery`), ``within`` being only the longest a batch waits to fill up
+(or ``behind_within``, longer, while the consumer holds a backlog); it registers its generator
+and acks events as ``take_events`` does.
 
 The commit: Faust flushes its producer right before it commits input offsets, and the store
 state of processed batches is produced in the background once their rankings have left
@@ -157,7 +158,10 @@ class Deliveries:
         self._left: dict[str, int] = {}
         self.listeners: list[Callable[[str], None]] = []  # told a topic's last was delivered
 
-    def undelivered(self, topic: str) -> int:
+    def undelivered(self, topic: str | None = None) -> int:
+        """Records of ``topic`` (None: of every topic) not delivered yet."""
+        if topic is None:
+            return sum(self._left.values())
         return self._left.get(topic, 0)
 
     def fetched(self, records: Mapping[TP, Sequence[Any]] | None) -> None:
@@ -214,12 +218,22 @@ def received_at(message: Any) -> float | None:
 
 
 def take_batches(
-    stream: faust.StreamT, max_: int, within: float, deliveries: Deliveries | None = None
+    stream: faust.StreamT,
+    max_: int,
+    within: float,
+    deliveries: Deliveries | None = None,
+    behind_within: float | None = None,
 ) -> AsyncIterator[Sequence[EventT]]:
     """The events of ``stream`` in batches of at most ``max_``, each handed over as soon as
     it is full, or holds every record of its topic that the consumer has fetched (with
     ``deliveries``, the app's :func:`stamp_delivery`), or at the latest ``within`` seconds
     after its first event.
+
+    With ``behind_within`` (and ``deliveries``), a batch whose ``within`` ran out while the
+    consumer still holds more of its fetch than the batch has room for waits on, up to
+    ``behind_within`` after its first event: a consumer that far behind is draining a
+    backlog, where full batches are what brings every event's latency down (each batch has a
+    fixed cost), while one that keeps up hands each batch over after ``within``.
 
     ``Stream.take_events`` waits ``within`` after each batch whatever arrives, which puts
     up to ``within`` on every message's latency and wakes an idle agent every ``within``;
@@ -228,13 +242,17 @@ def take_batches(
     stream so that ``Stream.on_stop`` closes it, both as ``take_events`` does (faust/streams.py).
     """
     s = cast(Stream, stream)
-    agen = _take_batches(s, max_, within, deliveries)
+    agen = _take_batches(s, max_, within, deliveries, behind_within)
     s._active_agens.add(agen)  # type: ignore[attr-defined]
     return agen
 
 
 async def _take_batches(
-    stream: Stream, max_: int, within: float, deliveries: Deliveries | None
+    stream: Stream,
+    max_: int,
+    within: float,
+    deliveries: Deliveries | None,
+    behind_within: float | None,
 ) -> AsyncGenerator[Sequence[EventT], None]:
     if max_ < 1:
         raise ValueError(f"max_ must be >= 1, got {max_}")
@@ -271,6 +289,13 @@ async def _take_batches(
             await stream.crash(exc)
         return value
 
+    def behind() -> bool:
+        """The consumer holds more records of its fetch (of any topic) than the batch has
+        room for: it is working through a backlog."""
+        if deliveries is None or not events:
+            return False
+        return deliveries.undelivered() >= max_ - len(events)
+
     def all_here(topic: str) -> None:
         """Hand over once the buffer holds every record of ``topic`` the consumer fetched:
         none left to deliver (the caller knows) and none waiting in the stream's queue."""
@@ -289,6 +314,9 @@ async def _take_batches(
             await stream.wait_for_stopped(arrived)  # type: ignore[arg-type]
             if not handover.is_set():
                 await stream.wait_for_stopped(handover, timeout=within)  # type: ignore[arg-type]
+            if behind_within is not None and not handover.is_set() and behind():
+                rest = max(0.0, behind_within - within)
+                await stream.wait_for_stopped(handover, timeout=rest)  # type: ignore[arg-type]
             if not events:  # only set with something in it: never spin here
                 arrived.clear()
                 continue

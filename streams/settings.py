@@ -187,11 +187,11 @@ class Settings:
     )
     batch_size: int = field(default=500, metadata={"help": "Events taken per batch"})
     batch_wait_ms: float = field(
-        default=5.0,
+        default=1.0,
         metadata={
             "help": "The longest a batch of signals, feedback, requests or orders waits, after"
-            " its first event, for the rest of what the consumer fetched, ms; lower hands"
-            " rankings over sooner for more CPU per event (docs/performance.md)"
+            " its first event, for the rest of what the consumer fetched, ms (5 ms while the"
+            " consumer holds a backlog, or this if longer; docs/performance.md)"
         },
     )
     reference_wait_s: float = field(

@@ -57,6 +57,9 @@ __all__ = ["Agents"]
 T = TypeVar("T")
 
 CATALOG_WITHIN_S = 0.05  # the longest a catalog batch waits to fill up (input: batch_wait_ms)
+# ... and an input batch while the consumer holds more than it has room for: full batches
+# drain a backlog with less CPU per event (take_batches)
+BEHIND_WITHIN_S = 0.005
 
 
 class Agents:
@@ -76,6 +79,7 @@ class Agents:
         self.deliveries = worker.app.deliveries  # when a batch holds all there is (take_batches)
         # the longest an input batch waits for the rest of a fetch: latency matters there
         self.input_within_s = self.settings.batch_wait_ms / 1e3
+        self.behind_within_s = max(BEHIND_WITHIN_S, self.input_within_s)
         self.orders = OrderCounts(self.metrics, self.engine.department)
         self.outcomes = FeedbackOutcomes(self.engine, self.metrics)
         for topic in self.settings.input_topics():
@@ -146,7 +150,11 @@ class Agents:
         settings = self.settings
         events_in = self.metrics.events_in.labels(settings.signals_topic)
         async for batch in take_batches(
-            stream, settings.batch_size, self.input_within_s, self.deliveries
+            stream,
+            settings.batch_size,
+            self.input_within_s,
+            self.deliveries,
+            self.behind_within_s,
         ):
             events_in.inc(len(batch))
             await self.process_signal_batch(batch)
@@ -165,7 +173,11 @@ class Agents:
         settings = self.settings
         events_in = self.metrics.events_in.labels(settings.feedback_topic)
         async for batch in take_batches(
-            stream, settings.batch_size, self.input_within_s, self.deliveries
+            stream,
+            settings.batch_size,
+            self.input_within_s,
+            self.deliveries,
+            self.behind_within_s,
         ):
             events_in.inc(len(batch))
             valid = await self.validate_feedback_batch(batch)
@@ -178,7 +190,11 @@ class Agents:
         settings = self.settings
         events_in = self.metrics.events_in.labels(settings.orders_topic)
         async for batch in take_batches(
-            stream, settings.batch_size, self.input_within_s, self.deliveries
+            stream,
+            settings.batch_size,
+            self.input_within_s,
+            self.deliveries,
+            self.behind_within_s,
         ):
             events_in.inc(len(batch))
             await self.count_order_batch(batch)
@@ -191,7 +207,11 @@ class Agents:
         settings = self.settings
         events_in = self.metrics.events_in.labels(settings.requests_topic)
         async for batch in take_batches(
-            stream, settings.batch_size, self.input_within_s, self.deliveries
+            stream,
+            settings.batch_size,
+            self.input_within_s,
+            self.deliveries,
+            self.behind_within_s,
         ):
             events_in.inc(len(batch))
             await self.reply_batch(batch)

@@ -5,7 +5,7 @@ true}`` once its agent runs, then a line per batch, ``take {"at": <time.time()>,
 [...]}`` (the worker's terminal output may share the lines' start).
 
     python tests/streams/take_batches_app.py --broker kafka://HOST:PORT --topic T \
-        --app-id ID --web-port PORT --max 3 --within 30
+        --app-id ID --web-port PORT --max 3 --within 30 [--behind-within 30]
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ def main() -> None:
     parser.add_argument("--web-port", type=int, required=True)
     parser.add_argument("--max", type=int, required=True)
     parser.add_argument("--within", type=float, required=True)
+    parser.add_argument("--behind-within", type=float)
     args = parser.parse_args()
     app = faust.App(
         args.app_id,
@@ -52,7 +53,9 @@ def main() -> None:
     @app.agent(app.topic(args.topic, key_serializer="raw", value_serializer="raw"))
     async def take(stream: faust.StreamT) -> None:
         print(MARK, json.dumps({"ready": True}), flush=True)
-        async for batch in take_batches(stream, args.max, args.within, deliveries):
+        async for batch in take_batches(
+            stream, args.max, args.within, deliveries, args.behind_within
+        ):
             values = [event.message.value.decode() for event in batch]
             print(MARK, json.dumps({"at": time.time(), "values": values}), flush=True)
 

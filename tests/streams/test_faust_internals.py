@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import statistics
 import sys
 import time
 import uuid
@@ -164,6 +165,55 @@ async def test_take_batches_hands_over_at_once_bounded_each_event_once_and_acked
         await producer.stop()
         process.terminate()
         await asyncio.wait_for(process.wait(), 30)
+
+
+async def _batch_sizes(broker: EmbeddedBroker, records: int, *options: str) -> list[int]:
+    """The sizes of the batches a take_batches app (at most 500 each) hands over of
+    ``records`` already in its topic when it starts."""
+    tag = uuid.uuid4().hex[:8]
+    topic, group = f"t-{tag}-backlog", f"test-{tag}-backlog"
+    producer = AIOKafkaProducer(bootstrap_servers=broker.url.removeprefix("kafka://"))
+    await producer.start()
+    try:
+        for i in range(records):
+            await producer.send(topic, f"v{i}".encode(), partition=0)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(TAKE_APP),
+        *("--broker", broker.url, "--topic", topic, "--app-id", group),
+        *("--web-port", str(free_port()), "--max", "500", *options),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert await _next_line(process, 60) == {"ready": True}
+        sizes: list[int] = []
+        values: list[str] = []
+        while len(values) < records:
+            batch = await _next_line(process, 20)  # a backlog is never held for behind_within
+            sizes.append(len(batch["values"]))
+            values.extend(batch["values"])
+        assert values == [f"v{i}" for i in range(records)]  # each once, in order
+        return sizes
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 30)
+
+
+@pytest.mark.broker
+async def test_take_batches_fills_its_batches_while_the_consumer_is_behind(
+    broker: EmbeddedBroker,
+) -> None:
+    # A backlog of 3,000: cut after 0.5 ms, a batch holds what Faust delivered by then
+    short = await _batch_sizes(broker, 3000, "--within", "0.0005")
+    assert statistics.median(short) < 500, short
+    # ... unless the consumer holds more than the batch has room for: then it fills up
+    # (a batch that holds the rest of a fetch is handed over at once, full or not)
+    behind = await _batch_sizes(broker, 3000, "--within", "0.0005", "--behind-within", "30")
+    assert sum(size for size in behind if size == 500) >= 1500, behind
+    assert len(behind) < len(short), (behind, short)
 
 
 def test_deliveries_count_what_a_fetch_has_left_and_tell_when_a_topic_is_all_delivered() -> None:
