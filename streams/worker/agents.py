@@ -20,7 +20,7 @@ of records naming unknown items flows at the speed of good ones.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 import faust
@@ -56,9 +56,9 @@ __all__ = ["Agents"]
 
 T = TypeVar("T")
 
-CATALOG_WITHIN_S = 0.05  # the longest a catalog batch waits to fill up (input: batch_wait_ms)
-# ... and an input batch while the consumer holds more than it has room for: full batches
-# drain a backlog with less CPU per event (take_batches)
+CATALOG_WITHIN_S = 0.05  # the longest a catalog or preferences batch waits to fill up
+# The longest an input batch waits while the consumer holds more than it has room for (else
+# batch_wait_ms): full batches drain a backlog with less CPU per event (take_batches).
 BEHIND_WITHIN_S = 0.005
 
 
@@ -77,8 +77,7 @@ class Agents:
         self.preferences = worker.preferences
         self.preferences_reader = worker.preferences_reader
         self.deliveries = worker.app.deliveries  # when a batch holds all there is (take_batches)
-        # the longest an input batch waits for the rest of a fetch: latency matters there
-        self.input_within_s = self.settings.batch_wait_ms / 1e3
+        self.input_within_s = self.settings.batch_wait_ms / 1e3  # latency matters there
         self.behind_within_s = max(BEHIND_WITHIN_S, self.input_within_s)
         self.orders = OrderCounts(self.metrics, self.engine.department)
         self.outcomes = FeedbackOutcomes(self.engine, self.metrics)
@@ -147,15 +146,8 @@ class Agents:
         """
         await self.catalog.ready.wait()
         await self.learning.ready.wait()  # rank with the whole model, as before a restart
-        settings = self.settings
-        events_in = self.metrics.events_in.labels(settings.signals_topic)
-        async for batch in take_batches(
-            stream,
-            settings.batch_size,
-            self.input_within_s,
-            self.deliveries,
-            self.behind_within_s,
-        ):
+        events_in = self.metrics.events_in.labels(self.settings.signals_topic)
+        async for batch in self.input_batches(stream):
             events_in.inc(len(batch))
             await self.process_signal_batch(batch)
             # Read now, produced once the batch's rankings have left, before the batch's
@@ -170,15 +162,8 @@ class Agents:
         # Count each event once: after a restart, what was counted before (and forwarded) is
         # known only once the model has replayed the log (outcomes.py).
         await self.learning.ready.wait()
-        settings = self.settings
-        events_in = self.metrics.events_in.labels(settings.feedback_topic)
-        async for batch in take_batches(
-            stream,
-            settings.batch_size,
-            self.input_within_s,
-            self.deliveries,
-            self.behind_within_s,
-        ):
+        events_in = self.metrics.events_in.labels(self.settings.feedback_topic)
+        async for batch in self.input_batches(stream):
             events_in.inc(len(batch))
             valid = await self.validate_feedback_batch(batch)
             if valid:
@@ -187,15 +172,8 @@ class Agents:
     async def process_orders(self, stream: faust.StreamT) -> None:
         """Count this worker's partitions of completed orders, once in the group (orders.py)."""
         await self.catalog.ready.wait()  # the lines' departments come from the catalog
-        settings = self.settings
-        events_in = self.metrics.events_in.labels(settings.orders_topic)
-        async for batch in take_batches(
-            stream,
-            settings.batch_size,
-            self.input_within_s,
-            self.deliveries,
-            self.behind_within_s,
-        ):
+        events_in = self.metrics.events_in.labels(self.settings.orders_topic)
+        async for batch in self.input_batches(stream):
             events_in.inc(len(batch))
             await self.count_order_batch(batch)
 
@@ -204,17 +182,22 @@ class Agents:
         await self.catalog.ready.wait()
         await self.learning.ready.wait()  # the whole model, customers' tastes included
         await self.preferences_reader.ready.wait()
-        settings = self.settings
-        events_in = self.metrics.events_in.labels(settings.requests_topic)
-        async for batch in take_batches(
+        events_in = self.metrics.events_in.labels(self.settings.requests_topic)
+        async for batch in self.input_batches(stream):
+            events_in.inc(len(batch))
+            await self.reply_batch(batch)
+
+    def input_batches(self, stream: faust.StreamT) -> AsyncIterator[Sequence[EventT]]:
+        """``stream`` in the input agents' batches: at most ``batch_size``, handed over once
+        the consumer's fetch is in, ``batch_wait_ms`` after the first event at the latest
+        (:data:`BEHIND_WITHIN_S` while the consumer holds a backlog)."""
+        return take_batches(
             stream,
-            settings.batch_size,
+            self.settings.batch_size,
             self.input_within_s,
             self.deliveries,
             self.behind_within_s,
-        ):
-            events_in.inc(len(batch))
-            await self.reply_batch(batch)
+        )
 
     # -- a batch -------------------------------------------------------------------------------
     async def process_signal_batch(self, batch: Sequence[EventT]) -> None:
