@@ -77,8 +77,6 @@ class Agents:
         self.preferences = worker.preferences
         self.preferences_reader = worker.preferences_reader
         self.deliveries = worker.app.deliveries  # when a batch holds all there is (take_batches)
-        self.input_within_s = self.settings.batch_wait_ms / 1e3  # latency matters there
-        self.behind_within_s = max(BEHIND_WITHIN_S, self.input_within_s)
         self.orders = OrderCounts(self.metrics, self.engine.department)
         self.outcomes = FeedbackOutcomes(self.engine, self.metrics)
         for topic in self.settings.input_topics():
@@ -191,12 +189,13 @@ class Agents:
         """``stream`` in the input agents' batches: at most ``batch_size``, handed over once
         the consumer's fetch is in, ``batch_wait_ms`` after the first event at the latest
         (:data:`BEHIND_WITHIN_S` while the consumer holds a backlog)."""
+        within = self.settings.batch_wait_ms / 1e3  # latency matters there
         return take_batches(
             stream,
             self.settings.batch_size,
-            self.input_within_s,
+            within,
             self.deliveries,
-            self.behind_within_s,
+            max(BEHIND_WITHIN_S, within),
         )
 
     # -- a batch -------------------------------------------------------------------------------
