@@ -38,6 +38,7 @@ from faust.sensors import Monitor
 from streams.batch_produce import Record, send_records
 from streams.faust_internals import (
     DeliveryMonitor,
+    NoSpinnerWorker,
     producer_of,
     set_fetch_wait,
     stamp_delivery,
@@ -174,7 +175,9 @@ def main() -> None:
             async for _value in stream:
                 await on_event()
 
-    worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
+    # as the fillrate worker runs: without Faust's spinner, which would set the root logger to
+    # DEBUG (streams/faust_internals.py)
+    worker = NoSpinnerWorker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
 
 

@@ -29,6 +29,13 @@ kept by :func:`stamp_delivery`), ``within`` being only the longest a batch waits
 (or ``behind_within``, longer, while the consumer holds a backlog); it registers its generator
 and acks events as ``take_events`` does.
 
+The log level: Faust's worker turns a terminal spinner on every log record, and to see them
+all it sets the root logger to DEBUG whenever the level asked for is WARNING or above
+(``Worker._setup_spinner_handler`` in faust/worker.py), for good: every debug call of
+aiokafka, Faust and mode then builds a LogRecord (its caller looked up on the stack) that the
+handlers drop. :class:`NoSpinnerWorker` leaves the spinner out, so the root logger keeps the
+level asked for.
+
 The commit: Faust flushes its producer right before it commits input offsets, and the store
 state of processed batches is produced in the background once their rankings have left
 (streams/state_changelog.py); :func:`flush_after` makes that flush wait for it first.
@@ -37,6 +44,7 @@ state of processed batches is produced in the background once their rankings hav
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
@@ -54,6 +62,7 @@ __all__ = [
     "FAUST_VERSION",
     "Deliveries",
     "DeliveryMonitor",
+    "NoSpinnerWorker",
     "install_fetch_wait",
     "last_read_offset",
     "producer_of",
@@ -93,6 +102,15 @@ def install_fetch_wait() -> None:
 
     create_worker_consumer._fillrate = True  # type: ignore[attr-defined]
     thread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
+
+
+class NoSpinnerWorker(faust.Worker):
+    """Faust's worker without its terminal spinner, whose log handler would set the root
+    logger to DEBUG at a WARNING or ERROR level (the module's docstring)."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        self.spinner = None  # "Ready" is logged at INFO instead of the spinner's " OK ^"
+        super().on_setup_root_logger(logger, level)
 
 
 def producer_of(app: faust.App) -> AIOKafkaProducer:

@@ -10,11 +10,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import faust
-
 from online_learning.rules import RulesError, load_rules
 from streams.connection import KafkaConnection
 from streams.embedded_broker import BrokerError, EmbeddedBroker
+from streams.faust_internals import NoSpinnerWorker
 from streams.settings import EMBEDDED, Settings, SettingsError
 from streams.topics import TopicsError, ensure_topics
 from streams.worker import build_worker
@@ -29,7 +28,7 @@ NO_BROKER = (
 )
 
 
-class BoundedStopWorker(faust.Worker):
+class BoundedStopWorker(NoSpinnerWorker):
     """A Faust worker whose stop cannot hang.
 
     Stopping leaves the consumer group and commits offsets, which waits for the broker; with

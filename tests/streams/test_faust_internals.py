@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import statistics
 import sys
 import time
@@ -21,6 +22,7 @@ from faust.types import TP, Message
 
 from streams.embedded_broker import EmbeddedBroker, free_port
 from streams.faust_internals import Deliveries, DeliveryMonitor, received_at, stamp_delivery
+from streams.run_worker import BoundedStopWorker
 from streams.settings import Settings
 from streams.worker import build_worker
 
@@ -255,3 +257,41 @@ async def test_stamp_delivery_counts_each_fetch_down_as_the_consumer_delivers() 
     await app.consumer.callback(message)  # type: ignore[attr-defined]
     await app.consumer.callback(message)  # type: ignore[attr-defined]
     assert left == [2, 1] and deliveries.undelivered("t") == 0
+
+
+@pytest.mark.parametrize("level", ["WARNING", "ERROR"])
+def test_the_worker_keeps_the_root_log_level_faust_s_spinner_would_set_to_debug(
+    level: str,
+) -> None:
+    """At WARNING and above Faust's own worker sets the root logger to DEBUG for its spinner,
+    so every debug call of aiokafka builds a record; the worker's keeps the level asked for."""
+    root = logging.getLogger()
+    saved = root.level, list(root.handlers)
+    loop = asyncio.new_event_loop()
+    app = faust.App(f"t-{uuid.uuid4().hex[:8]}", broker="kafka://127.0.0.1:1", autodiscover=False)
+    try:
+        found = {}
+        kwargs: dict[str, Any] = {
+            "loglevel": level,
+            "quiet": True,
+            "redirect_stdouts": False,
+            "loop": loop,
+        }
+        workers = {
+            "Worker": faust.Worker(app, **kwargs),
+            "BoundedStopWorker": BoundedStopWorker(30.0, app, **kwargs),
+        }
+        for name, worker in workers.items():
+            worker._setup_logging()  # what execute_from_commandline runs first (mode/worker.py)
+            found[name] = (
+                root.level,
+                logging.getLogger("aiokafka.consumer.fetcher").isEnabledFor(logging.DEBUG),
+            )
+            root.setLevel(saved[0])
+            root.handlers[:] = saved[1]
+        assert found["Worker"] == (logging.DEBUG, True)  # what the worker would inherit
+        assert found["BoundedStopWorker"] == (logging.getLevelName(level), False)
+    finally:
+        root.setLevel(saved[0])
+        root.handlers[:] = saved[1]
+        loop.close()
