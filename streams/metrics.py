@@ -197,6 +197,16 @@ class WorkerMetrics:
             ),
             registry=r,
         )
+        self.gc_pauses = Histogram(
+            "fillrate_gc_pause_seconds",
+            "How long each of Python's cyclic garbage collections held the worker, by"
+            " generation: a full collection (2) holds the event loop while messages wait",
+            ["generation"],
+            buckets=(0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0),
+            registry=r,
+        )
+        for generation in ("0", "1", "2"):
+            self.gc_pauses.labels(generation)
         self.snapshots_written = Counter(
             "fillrate_snapshots_written_total",
             "Model snapshots this worker wrote (the holder of signals partition 0 writes them)",

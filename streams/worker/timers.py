@@ -106,6 +106,7 @@ class Timers:
         metrics.catch_up(metrics.stale_signals, stats.stale_signals)
         metrics.catch_up(metrics.signals_already_applied, worker.state.skipped_signals)
         metrics.learning_lag.set(worker.learning.lag())
+        worker.gc_pauses.flush()
 
 
 async def consumer_lag(consumer: ConsumerT, topics: Iterable[str]) -> dict[str, int]:

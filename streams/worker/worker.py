@@ -40,6 +40,7 @@ from streams.settings import Settings
 from streams.state_changelog import StoreState
 from streams.worker.agents import Agents
 from streams.worker.app import Topics, create_app
+from streams.worker.gc_pauses import GcPauses
 from streams.worker.output import Output
 from streams.worker.rebalance import Rebalance
 from streams.worker.timers import GAUGES_INTERVAL_S, Timers
@@ -121,6 +122,7 @@ class Worker:
         self.broker = BrokerProbe(servers, self.metrics)
         self.seen = SeenOffsets()
         self.rebalance = Rebalance(self.app, settings, self.state, self.seen)
+        self.gc_pauses = GcPauses(self.metrics.gc_pauses)  # timed from the start (announce_ready)
         self.ready = False
         self.stopping = False  # the app began to shut down: publish nothing new
         self._wire()
@@ -163,11 +165,15 @@ class Worker:
 
     async def on_before_shutdown(self, sender: Any, /, *args: Any, **kwargs: Any) -> None:
         """Sent once the consumer has stopped, before the producer's last flush: the timers
-        start no re-ranking whose rankings the stopping producer could no longer take."""
+        start no re-ranking whose rankings the stopping producer could no longer take, and
+        collections are no longer timed."""
         self.stopping = True
+        self.gc_pauses.uninstall()
 
     async def announce_ready(self) -> None:
-        """Become ready once the catalog and the model are in and the group is joined."""
+        """Time every garbage collection from now on (gc_pauses.py); become ready once the
+        catalog and the model are in and the group is joined."""
+        self.gc_pauses.install()
         await self.catalog.ready.wait()
         await self.learning.ready.wait()
         await self.preferences_reader.ready.wait()

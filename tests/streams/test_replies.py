@@ -146,6 +146,8 @@ async def test_choices_needs_and_a_tombstone_shape_each_customers_reply(
     assert worker.metric("fillrate_worker_latency_seconds_count", output="ranking") >= 1
     # the loop-lag probe has been waking up every 10 ms all along (seconds of it by now)
     assert worker.metric("fillrate_event_loop_lag_seconds_count") >= 50
+    # and every garbage collection timed since it started (young ones many times a second)
+    assert worker.metric("fillrate_gc_pause_seconds_count", generation="0") >= 1
 
 
 async def test_every_request_gets_a_reply_across_a_kill_and_copies_are_identical(
