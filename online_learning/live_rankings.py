@@ -39,8 +39,10 @@ class LiveRankings:
     def __init__(self) -> None:
         # (store, requested item) -> substitute ids, in the order the keys became live
         self._live: dict[LiveKey, tuple[str, ...]] = {}
-        # (store, substitute) -> requested items whose live ranking at that store offers it
-        self._offered_in: dict[tuple[str, str], set[str]] = {}
+        # (store, substitute) -> requested items whose live ranking at that store offers it.
+        # Tuples, not sets: a tuple of strings leaves the cyclic GC's books, and there is one
+        # per (store, offered item), tens of thousands, which every full collection walked.
+        self._offered_in: dict[tuple[str, str], tuple[str, ...]] = {}
         # (store, requested item) -> why its live ranking ended, in the order they ended
         self._retired: dict[LiveKey, str] = {}
 
@@ -72,8 +74,11 @@ class LiveRankings:
         self._retired.pop(key, None)
         self._live[key] = substitute_ids
         store_id, item_id = key
+        offered_in = self._offered_in
         for sub in substitute_ids:
-            self._offered_in.setdefault((store_id, sub), set()).add(item_id)
+            holders = offered_in.get((store_id, sub), ())
+            if item_id not in holders:
+                offered_in[(store_id, sub)] = (*holders, item_id)
 
     def end(self, key: LiveKey, why: str) -> None:
         """The ranking of ``key`` ended: drop it and note ``why`` for :meth:`take_retired`.
@@ -86,12 +91,15 @@ class LiveRankings:
     def drop(self, key: LiveKey) -> None:
         """Forget the live ranking of ``key``, if any, without retiring it."""
         store_id, item_id = key
+        offered_in = self._offered_in
         for sub in self._live.pop(key, ()):
-            holders = self._offered_in.get((store_id, sub))
-            if holders is not None:
-                holders.discard(item_id)
-                if not holders:
-                    del self._offered_in[(store_id, sub)]
+            holders = offered_in.get((store_id, sub))
+            if holders is not None and item_id in holders:
+                rest = tuple(i for i in holders if i != item_id)
+                if rest:
+                    offered_in[(store_id, sub)] = rest
+                else:
+                    del offered_in[(store_id, sub)]
 
     def take_retired(self) -> dict[LiveKey, str]:
         """The keys whose ranking ended since the last call, in the order they ended, with

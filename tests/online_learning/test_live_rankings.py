@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -153,3 +155,17 @@ def test_the_reverse_index_always_matches_the_live_rankings(
             expected = sorted(item for (s, item), ids in model.items() if s == store and sub in ids)
             assert live.offering(store, sub) == expected
     assert not set(live.take_retired()) & set(model)  # a live key is never also retired
+
+
+def test_the_reverse_index_leaves_the_cyclic_gc_s_books() -> None:
+    # A serving worker holds one entry per (store, offered item), tens of thousands: as sets,
+    # every full collection walked them all (docs/performance.md, garbage-collection stalls).
+    live = LiveRankings()
+    for i in range(50):
+        live.remember(("s1", f"item{i}"), ("oat", "soy", f"only{i}"))
+    live.remember(("s1", "item7"), ("soy", "rice"))
+    live.drop(("s1", "item3"))
+    gc.collect()
+    index = live._offered_in
+    assert not [entry for entry in (*index, *index.values()) if gc.is_tracked(entry)]
+    assert live.offering("s1", "soy") == sorted(f"item{i}" for i in range(50) if i != 3)
