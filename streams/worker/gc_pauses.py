@@ -2,8 +2,8 @@
 
 A collection holds every thread of the process while it runs. A full one (generation 2) walks
 every tracked object that was not frozen (worker.py freezes what it loaded once it is ready),
-and in a serving worker it runs about once a second for tens of milliseconds
-(docs/performance.md, "Garbage-collection stalls"): every message fetched meanwhile waits.
+and in a serving worker it runs a few times a minute for 10-30 ms (docs/performance.md,
+"Garbage-collection stalls"): every message fetched meanwhile waits.
 ``gc.callbacks`` says when each collection starts and stops. A callback can run in any thread,
 in the middle of any allocation, so it only queues the duration; :meth:`GcPauses.flush`
 (the gauges timer) observes them into ``fillrate_gc_pause_seconds``.
