@@ -75,6 +75,11 @@ def create_app(settings: Settings) -> WorkerApp:
         topic_allow_declare=False,
         topic_disable_leader=True,
         Monitor=DeliveryMonitor,  # the worker's own latency counts from the consumer's delivery
+        # Faust would read about 90 of its settings from unprefixed environment variables
+        # (BROKER_URL, WEB_PORT, WEB_HOST, APP_DATADIR, PRODUCER_LINGER_MS, ...) over the
+        # arguments above: a BROKER_URL left for Celery or a platform's WEB_PORT would move the
+        # worker's broker or its /metrics port without a word. Its settings are FILLRATE_* only.
+        env={},
     )
     set_fetch_wait(app, settings.fetch_wait_ms)
     app.deliveries = stamp_delivery(app)
