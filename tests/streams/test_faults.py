@@ -601,6 +601,15 @@ async def test_a_worker_added_mid_stream_takes_partitions_without_loss_or_double
     assert len(digests) == 1, "the two workers learned differently"
 
 
+async def _send_one(servers: str, topic: str) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"not a signal", key=b"store-1")
+    finally:
+        await producer.stop()
+
+
 def test_a_worker_told_to_stop_while_the_broker_is_gone_exits_within_its_stop_timeout(
     tmp_path: Path,
 ) -> None:
@@ -611,6 +620,17 @@ def test_a_worker_told_to_stop_while_the_broker_is_gone_exits_within_its_stop_ti
         worker = WorkerProcess(settings, tmp_path / "worker.log").start()
         try:
             wait_ready(worker)
+            # A message processed and not yet committed: stopping has an offset to commit, as
+            # a serving worker always has (with nothing to commit, leaving the group can
+            # sometimes fail fast against a dead broker instead of waiting).
+            asyncio.run(_send_one(settings.bootstrap_servers, settings.signals_topic))
+            wait_until(
+                lambda: (
+                    worker.metric("fillrate_events_in_total", topic=settings.signals_topic) >= 1
+                ),
+                30,
+                "the worker took the message",
+            )
             broker.kill()
             assert worker.process is not None
             worker.process.terminate()
