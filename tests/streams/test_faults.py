@@ -621,8 +621,8 @@ def test_a_worker_told_to_stop_while_the_broker_is_gone_exits_within_its_stop_ti
         try:
             wait_ready(worker)
             # A message processed and not yet committed: stopping has an offset to commit, as
-            # a serving worker always has (with nothing to commit, leaving the group can
-            # sometimes fail fast against a dead broker instead of waiting).
+            # a worker under load has (with nothing to commit, leaving the group can sometimes
+            # fail fast against a dead broker instead of waiting).
             asyncio.run(_send_one(settings.bootstrap_servers, settings.signals_topic))
             wait_until(
                 lambda: (
