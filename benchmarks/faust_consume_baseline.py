@@ -44,6 +44,7 @@ from streams.faust_internals import (
     stamp_delivery,
     take_batches,
 )
+from streams.settings import BACKLOG_BATCH_WAIT_MS
 
 WRITE_PARTITIONS = 4
 
@@ -129,8 +130,9 @@ def main() -> None:
 
             async def agent(stream: faust.StreamT) -> None:
                 await caught_up.wait()  # as the worker waits for its catalog and model
-                wait = args.batch_wait_ms / 1e3  # and 5 ms while behind, as the worker's
-                async for batch in take_batches(stream, 500, wait, deliveries, max(0.005, wait)):
+                wait = args.batch_wait_ms  # and longer while behind, as the worker's batches
+                behind = max(BACKLOG_BATCH_WAIT_MS, wait) / 1e3
+                async for batch in take_batches(stream, 500, wait / 1e3, deliveries, behind):
                     for _event in batch:
                         await on_event()
                     await write_pending()

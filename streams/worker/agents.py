@@ -45,6 +45,7 @@ from online_learning.engine import SignalOutcome
 from online_learning.ranking import empty_reason
 from streams.batch_produce import Record
 from streams.faust_internals import received_at, take_batches
+from streams.settings import BACKLOG_BATCH_WAIT_MS
 from streams.worker.orders import OrderCounts
 from streams.worker.outcomes import FeedbackOutcomes
 from streams.worker.partitioning import RoutingCheck, partition_count
@@ -57,9 +58,6 @@ __all__ = ["Agents"]
 T = TypeVar("T")
 
 CATALOG_WITHIN_S = 0.05  # the longest a catalog or preferences batch waits to fill up
-# The longest an input batch waits while the consumer holds more than it has room for (else
-# batch_wait_ms): full batches drain a backlog with less CPU per event (take_batches).
-BEHIND_WITHIN_S = 0.005
 
 
 class Agents:
@@ -188,14 +186,14 @@ class Agents:
     def input_batches(self, stream: faust.StreamT) -> AsyncIterator[Sequence[EventT]]:
         """``stream`` in the input agents' batches: at most ``batch_size``, handed over once
         the consumer's fetch is in, ``batch_wait_ms`` after the first event at the latest
-        (:data:`BEHIND_WITHIN_S` while the consumer holds a backlog)."""
-        within = self.settings.batch_wait_ms / 1e3  # latency matters there
+        (``BACKLOG_BATCH_WAIT_MS`` while the consumer holds a backlog, streams/settings.py)."""
+        wait_ms = self.settings.batch_wait_ms  # latency matters there
         return take_batches(
             stream,
             self.settings.batch_size,
-            within,
+            wait_ms / 1e3,
             self.deliveries,
-            max(BEHIND_WITHIN_S, within),
+            max(BACKLOG_BATCH_WAIT_MS, wait_ms) / 1e3,
         )
 
     # -- a batch -------------------------------------------------------------------------------
