@@ -175,7 +175,7 @@ def collect(
                         dtype=np.float32,
                     ),
                     sample=sample,
-                    keys=block.keys[np.asarray(rows)[sample]],
+                    keys=block.keys.index(np.asarray(rows)[sample]),
                 )
             )
             if len(out) % 2000 == 0:

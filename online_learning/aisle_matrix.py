@@ -36,6 +36,7 @@ from online_learning.feature_names import (
 from online_learning.interactions import (
     InteractionWeights,
     KeyIndex,
+    PairKeys,
     PoolKeys,
     item_keys,
     pair_index,
@@ -159,6 +160,10 @@ class AisleMatrix:
             )
         return self._keys
 
+    def build_keys(self) -> PoolKeys:
+        """:attr:`keys`, built now if they are not yet."""
+        return self.keys
+
     def __len__(self) -> int:
         return len(self.ids)
 
@@ -233,6 +238,12 @@ class AisleMatrix:
         """The hashed interaction keys of ``req`` against every row (or ``rows``), given
         those rows' content features (:func:`~online_learning.interactions.pair_index`)."""
         return pair_index(req.keys, self.keys, rows, content, _BINNED_COLUMNS, bits)
+
+    def pair_keys(self, req: ItemRow, content: FloatArray, bits: int) -> PairKeys:
+        """The keys of ``req`` against every row, factored for scoring a whole pool at once
+        (:class:`~online_learning.interactions.PairKeys`); ``content``: every row's content
+        features."""
+        return PairKeys(req.keys, self.keys, None, content, _BINNED_COLUMNS, bits)
 
     def popularity_column(self, rows: IndexArray | None = None) -> FloatArray:
         """The popularity of every row (or of ``rows``), as it is now."""

@@ -27,7 +27,7 @@ from online_learning.feature_names import (
     FloatArray,
     IndexArray,
 )
-from online_learning.interactions import InteractionWeights, KeyIndex
+from online_learning.interactions import InteractionWeights, PairKeys
 from online_learning.popularity import Popularity
 
 __all__ = ["CandidateBlock"]
@@ -59,7 +59,7 @@ class CandidateBlock:
     popularity_codes: IndexArray | None = None  # per row, the item's code in ``popularity``
     popularity: Popularity | None = None
     brand_index: Mapping[str, int] | None = None  # brand -> its code (brand_names inverted)
-    keys: KeyIndex | None = None  # per row, the pair's hashed interaction keys
+    keys: PairKeys | None = None  # every row's hashed interaction keys, factored
     interactions: InteractionWeights | None = None  # the learned weights ``keys`` index
     # (interactions.n_learned, each row's interaction score then): every store's ranking of
     # an item between two feedback events reads the same scores (a refresh pass, above all)
@@ -87,7 +87,10 @@ class CandidateBlock:
         if self.keys is not None and interactions is not None:
             scored = self.scored
             if scored is None or scored[0] != interactions.n_learned:
-                scored = self.scored = (interactions.n_learned, interactions.scores(self.keys))
+                scored = self.scored = (
+                    interactions.n_learned,
+                    self.keys.scores(interactions.weights),
+                )
             pair[:, _INTERACTIONS] = scored[1] if rows is None else scored[1][rows]
         if self.popularity is not None and self.popularity_codes is not None:
             codes = self.popularity_codes if rows is None else self.popularity_codes[rows]

@@ -224,7 +224,7 @@ class FeatureStore:
             brand_index=matrix.brand_index,
             keys=None
             if interactions is None
-            else matrix.key_index(req, None, content, interactions.config.bits),
+            else matrix.pair_keys(req, content, interactions.config.bits),
             interactions=interactions,
         )
         if keep:
@@ -263,7 +263,9 @@ class FeatureStore:
                 for product in members[start : start + step_rows]:
                     self.row(product)
                 yield None
-            self.matrix(members[0])
+            matrix = self.matrix(members[0])
+            if self.interactions is not None:
+                matrix.build_keys()  # every member's key parts: a few ms a pool
             yield key
 
     def pair_vector(self, requested: Product, candidate: Product) -> FloatArray:
@@ -351,7 +353,7 @@ class FeatureStore:
         if interactions is None:
             return vector, None
         if block.keys is not None and block.interactions is interactions:
-            keys = block.keys[at]
+            keys = block.keys.row(at)
         else:  # a block built before the weights were handed over
             keys = self.matrix(requested).key_index(
                 self.row(requested),

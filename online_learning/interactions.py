@@ -21,8 +21,11 @@ al. 2013) with an L2 term: a key's weight moves only as far as its own evidence 
 so a cold start ranks exactly as the content prior does, and a key seen once or twice stays
 near 0. Keys are blake2b hashes of strings (the same in every process), combined with
 integer mixing; distinct kinds are salted apart. The slot ``size`` (one past the last
-hashed slot) is padding: its weight is 0 and never learns, so a pool's keys fit one
-rectangular matrix and scoring a pool is one gather and one row sum.
+hashed slot) is padding: its weight is 0 and never learns, so a pair's keys fit a fixed
+width. A ranking scores a whole pool through :class:`PairKeys` (the keys factored by the
+candidate's words, brand, tags and bins, each part's weights summed once); learning reads one
+pair's keys, in the same order on every path, so a replay learns exactly what a live worker
+did.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ __all__ = [
     "InteractionConfig",
     "InteractionWeights",
     "ItemKeys",
+    "PairKeys",
     "PoolKeys",
     "interaction_config_key",
     "item_keys",
@@ -260,13 +264,15 @@ def pair_index(
     once per item (:func:`item_keys`), so a whole pool's keys are one mix of one matrix.
     """
     tokens = pool.tokens if rows is None else pool.tokens[rows]
-    tags = pool.tags if rows is None else pool.tags[rows]
-    brand = pool.brand if rows is None else pool.brand[rows]
     n = tokens.shape[0]
     if n == 0:
         return np.zeros((0, 1), dtype=np.int32)
+    if n >= _FEW_ROWS:
+        return PairKeys(req, pool, rows, content, columns, bits).index()
+    tags = pool.tags if rows is None else pool.tags[rows]
+    brand = pool.brand if rows is None else pool.brand[rows]
     a = req.tt.size
-    bins = np.clip(np.rint(content[:, columns] * _BIN_SCALE), -8, 8).astype(np.int64) + _BIN_BASE
+    bins = _bins(content, columns)
     token_ok, brand_ok, tag_ok = tokens != 0, brand != 0, tags != 0
     lost = (tokens[:, None, :] != req.tokens[:, None]).all(axis=2)  # (n, a)
     lacks = (tags[:, None, :] != req.tags[:, None]).all(axis=2)  # (n, r)
@@ -275,20 +281,22 @@ def pair_index(
             *[token_ok] * a,  # np.tile's rows, without its Python-level overhead
             token_ok,
             brand_ok,
-            tag_ok,
             brand_ok[:, : req.bb.size],
+            tag_ok,
             np.ones(bins.shape, dtype=bool),
             lost,
             lacks,
         ],
         axis=1,
     )
-    if n < _FEW_ROWS:
-        whole = _mixed_keys(req, tokens, tags, brand, bins, lost.shape, lacks.shape)
-    else:
-        whole = _table_keys(req, pool, rows, bins)
+    whole = _mixed_keys(req, tokens, tags, brand, bins, lost.shape, lacks.shape)
     size = 1 << bits
     return np.where(ok, (whole & np.uint64(size - 1)).astype(np.int32), np.int32(size))
+
+
+def _bins(content: FloatArray, columns: Sequence[int]) -> npt.NDArray[np.int64]:
+    """Each row's code of each binned feature (:data:`AISLE_FEATURE_BINS`)."""
+    return np.clip(np.rint(content[:, columns] * _BIN_SCALE), -8, 8).astype(np.int64) + _BIN_BASE
 
 
 def _mixed_keys(
@@ -303,7 +311,7 @@ def _mixed_keys(
     """Every key of a few rows, each mixed on its own (the definition of the keys)."""
     a, m, t = req.tt.size, tokens.shape[1], tags.shape[1]
     right = np.concatenate(
-        [*[tokens] * a, tokens, brand, tags, brand[:, : req.bb.size], bins.view(np.uint64)],
+        [*[tokens] * a, tokens, brand, brand[:, : req.bb.size], tags, bins.view(np.uint64)],
         axis=1,
     )
     left = np.concatenate(
@@ -311,8 +319,8 @@ def _mixed_keys(
             np.repeat(req.tt, m),
             np.repeat(req.at, m),
             req.ab,
-            np.repeat(req.ag, t),
             req.bb,
+            np.repeat(req.ag, t),
             np.repeat(req.af, bins.shape[1]),
         ]
     )
@@ -323,44 +331,166 @@ def _mixed_keys(
     )
 
 
-def _table_keys(
-    req: ItemKeys, pool: PoolKeys, rows: npt.NDArray[np.intp] | None, bins: npt.NDArray[np.int64]
-) -> U64:
-    """The same keys as :func:`_mixed_keys` for many rows: each kind's keys are mixed once
-    per word, tag or brand of the pool's vocabulary (or bin code) into one table, and every
-    row's keys are gathered from it (a pool has far fewer distinct words than word pairs)."""
-    word_at = pool.word_at if rows is None else pool.word_at[rows]
-    tag_at = pool.tag_at if rows is None else pool.tag_at[rows]
-    brand_at = pool.brand_at if rows is None else pool.brand_at[rows]
-    words, brands, tags = pool.words, pool.brands, pool.tag_vocabulary
-    n, v, a = word_at.shape[0], words.size, req.tt.size
-    has_brand = req.bb.size
-    parts = [
-        _mix(req.tt[:, None] ^ words[None, :]).ravel(),
-        _mix(req.at ^ words),
-        _mix(req.ab ^ brands),
-        _mix(req.ag ^ tags),
-        _mix(req.bb ^ brands) if has_brand else req.bb,
-        _mix(req.af ^ _BIN_CODES),
-        req.lt,
-        req.lg,
-    ]
-    starts = np.cumsum([0] + [p.size for p in parts])
-    table = np.concatenate(parts)
-    index = np.concatenate(
-        [
-            ((np.arange(a) * v)[None, :, None] + word_at[:, None, :]).reshape(n, -1),
-            starts[1] + word_at,
-            starts[2] + brand_at,
-            starts[3] + tag_at,
-            (starts[4] + brand_at)[:, :has_brand],
-            starts[5] + bins,
-            np.broadcast_to(starts[6] + np.arange(a), (n, a)),
-            np.broadcast_to(starts[7] + np.arange(req.lg.size), (n, req.lg.size)),
-        ],
-        axis=1,
+def _lost_words(wanted: U64, words: U64, words_of: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
+    """(rows, wanted words): the wanted word is not among the row's words; ``words`` is the
+    sorted vocabulary, ``words_of`` each row's words as positions in it, word by row.
+
+    Each wanted word is a bit of its vocabulary entry, so a row's words OR together into the
+    wanted words it has: a pass over the rows' words, not one per wanted word.
+
+    >>> words = np.array([0, 5, 7, 9], dtype=np.uint64)
+    >>> words_of = np.array([[1, 2], [3, 0]])  # row 0: 5 and 9, row 1: 7 and padding
+    >>> _lost_words(np.array([5, 7, 8], dtype=np.uint64), words, words_of).tolist()
+    [[False, True, True], [True, False, True]]
+    """
+    if words.size == 0:  # no rows
+        return np.ones((words_of.shape[1], wanted.size), dtype=bool)
+    at = np.minimum(np.searchsorted(words, wanted), words.size - 1)
+    known = words[at] == wanted
+    bit = np.zeros(words.size, dtype=np.uint8)  # a name keeps at most _MAX_TOKENS words
+    bit[at[known]] = (np.uint8(1) << np.arange(wanted.size, dtype=np.uint8))[known]
+    has = np.bitwise_or.reduce(bit[words_of], axis=0)
+    return (has[:, None] >> np.arange(wanted.size, dtype=np.uint8) & 1) == 0
+
+
+class PairKeys:
+    """The keys of ``req`` against many rows of a pool, kept factored by candidate part.
+
+    Every key of a pair is the requested item's half mixed with one part of the candidate: a
+    word, its brand, a tag or a feature bin (or, for the lost words and tags, no part at all).
+    So each kind's slots are one small table over the pool's vocabulary (words, brands, tags,
+    bin codes), with padding (a missing word, brand or tag) at the padding slot, and a row's
+    keys are the table entries of its own parts. :meth:`scores` sums a row's weights per part
+    (a word's weight over every requested word at once) instead of key by key: a row is
+    about a third as many reads as its keys, and the full key matrix, about a hundred keys
+    per row, is never built for a ranking. :meth:`index` gives it, in :func:`pair_index`'s
+    order, for learning (one row) and for tests.
+
+    >>> from online_learning.contract import Product
+    >>> def keys(pid, name, brand):
+    ...     return item_keys(Product(pid, name, "milk", "dairy", 2.0, brand=brand))
+    >>> pool = PoolKeys([keys("1", "Acme Whole Milk", "Acme"), keys("2", "Best Oat Milk", None)])
+    >>> content = np.zeros((2, len(AISLE_FEATURE_BINS)))
+    >>> pk = PairKeys(keys("0", "Acme Skim Milk", "Acme"), pool, None, content, range(11), 16)
+    >>> index = pk.index()
+    >>> bool((index == pair_index(pk.req, pool, None, content, range(11), 16)).all())
+    True
+    >>> w = np.random.default_rng(0).normal(size=(1 << 16) + 1); w[-1] = 0.0
+    >>> np.allclose(pk.scores(w), w[index].sum(axis=1))
+    True
+    """
+
+    __slots__ = (
+        "_af",
+        "_ag",
+        "_bins_of",
+        "_brand",
+        "_brand_at",
+        "_has_brand",
+        "_lacks",
+        "_lg",
+        "_lost",
+        "_lt",
+        "_tags_of",
+        "_word",
+        "_words_of",
+        "req",
+        "size",
     )
-    return table[index]
+
+    def __init__(
+        self,
+        req: ItemKeys,
+        pool: PoolKeys,
+        rows: npt.NDArray[np.intp] | None,
+        content: FloatArray,
+        columns: Sequence[int],
+        bits: int,
+    ) -> None:
+        self.req, self.size = req, 1 << bits
+        mask, pad = np.uint64(self.size - 1), np.int32(self.size)
+
+        def slots(keys: U64, present: npt.NDArray[np.bool_] | None = None) -> KeyIndex:
+            at = (keys & mask).astype(np.int32)
+            return at if present is None else np.where(present, at, pad)
+
+        words, brands, tags = pool.words, pool.brands, pool.tag_vocabulary
+        a = req.tt.size
+        # (a + 1, words): a row per requested word (tt), then the aisle's (at)
+        self._word = slots(_mix(np.concatenate([req.tt, req.at])[:, None] ^ words), words != 0)
+        has_brand = self._has_brand = req.bb.size > 0
+        halves = np.concatenate([req.ab, req.bb])  # ab, then bb if the requested has a brand
+        self._brand = slots(_mix(halves[:, None] ^ brands), brands != 0)  # (1 or 2, brands)
+        self._ag = slots(_mix(req.ag ^ tags), tags != 0)
+        self._af = slots(_mix(req.af ^ _BIN_CODES))
+        self._lt, self._lg = slots(req.lt), slots(req.lg)
+
+        def take(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
+            return x if rows is None else x[rows]
+
+        # A row's parts by column (part by row): summing a few parts of every row is then a
+        # few whole-array additions, where a sum along short rows costs ~3x as much.
+        self._words_of = np.ascontiguousarray(take(pool.word_at).T)  # (words per row, n)
+        self._tags_of = np.ascontiguousarray(take(pool.tag_at).T)
+        self._brand_at = take(pool.brand_at)[:, 0]
+        self._lost = _lost_words(req.tokens, words, self._words_of)  # (n, a)
+        row_tags = take(pool.tags)
+        self._lacks = (row_tags[:, None, :] != req.tags[:, None]).all(axis=2)  # (n, r)
+        self._bins_of = np.ascontiguousarray(_bins(content, columns).T)
+        assert self._lost.shape[1] == a and has_brand == (self._brand.shape[0] == 2)
+
+    def __len__(self) -> int:
+        return len(self._brand_at)
+
+    def scores(self, weights: FloatArray) -> FloatArray:
+        """The summed weight of every row's keys (``weights``: one per slot, padding's 0)."""
+        word = weights[self._word].sum(axis=0)  # a word's weight over every kind it keys
+        brand = weights[self._brand].sum(axis=0)
+        out = word.take(self._words_of).sum(axis=0)
+        out += brand.take(self._brand_at)
+        out += weights[self._ag].take(self._tags_of).sum(axis=0)
+        out += weights[self._af].take(self._bins_of).sum(axis=0)
+        if self._lt.size:
+            out += self._lost @ weights[self._lt]
+        if self._lg.size:
+            out += self._lacks @ weights[self._lg]
+        return out
+
+    def index(self, rows: npt.NDArray[np.intp] | None = None) -> KeyIndex:
+        """Every key of the rows (all, if None), as :func:`pair_index` lays them out."""
+
+        def take(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
+            return x if rows is None else x[rows]
+
+        word_at, brand_at = take(self._words_of.T), take(self._brand_at)
+        n, a = word_at.shape[0], self._word.shape[0] - 1
+        pad = np.int32(self.size)
+        return np.concatenate(
+            [
+                self._word[:a, word_at].transpose(1, 0, 2).reshape(n, -1),  # tt, word by word
+                self._word[a, word_at],  # at
+                self._brand[:, brand_at].T,  # ab, then bb if the requested item has a brand
+                self._ag[take(self._tags_of.T)],
+                self._af[take(self._bins_of.T)],
+                np.where(take(self._lost), self._lt, pad),
+                np.where(take(self._lacks), self._lg, pad),
+            ],
+            axis=1,
+        )
+
+    def row(self, at: int) -> KeyIndex:
+        """``index()[at]``, built for that row alone (what learning from one pair reads)."""
+        pad = np.int32(self.size)
+        return np.concatenate(
+            [
+                self._word[:, self._words_of[:, at]].ravel(),  # tt word by word, then at
+                self._brand[:, self._brand_at[at]],
+                self._ag[self._tags_of[:, at]],
+                self._af[self._bins_of[:, at]],
+                np.where(self._lost[at], self._lt, pad),
+                np.where(self._lacks[at], self._lg, pad),
+            ]
+        )
 
 
 @dataclass(frozen=True, slots=True)

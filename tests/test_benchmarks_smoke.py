@@ -33,7 +33,7 @@ def test_scoring_benchmark_prints_each_pool_size_and_learning_cost() -> None:
     out = run("bench_scoring.py", "--quick")
     for label in ("interactions", "shipped"):  # with and without the interaction weights
         for size in (50, 500, 2000):
-            row = rf"^{label}\s+{size}\s+\d+\s+\d+\s+[\d.]+\s+[\d.]+\s+[\d.]+x$"
+            row = rf"^{label}\s+{size}\s+\d+\s+\d+\s+[\d.]+\s+\d+\s+[\d.]+\s+[\d.]+x$"
             assert re.search(row, out, re.M), out
     for model in (
         r"with interactions \(opt-in, AdaGrad with a floor\)",

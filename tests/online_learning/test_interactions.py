@@ -193,3 +193,30 @@ def test_a_pools_keys_are_the_same_built_from_tables_as_mixed_pair_by_pair() -> 
         for at in range(0, len(matrix), 7):
             one = matrix.key_index(req, rows[at : at + 1], content[at : at + 1], 20)[0]
             np.testing.assert_array_equal(whole[at], one)
+
+
+def test_a_pools_factored_scores_are_the_key_by_key_sums_the_learner_reads() -> None:
+    # A ranking sums a row's weights part by part (a candidate word's weight over every
+    # requested word at once); the learner sums its pair's keys one by one. With every slot
+    # holding a weight, both must agree for every row of real pools.
+    from online_learning.offline.instacart import load_instacart_products
+
+    products = [p for p in load_instacart_products() if p.aisle in ("yogurt", "coffee")][:300]
+    e = SubstitutionEngine(products=products, config=CONFIG, wall_clock=lambda: 0.0)
+    weights = e.model.interactions
+    assert weights is not None
+    weights.weights[:-1] = np.random.default_rng(1).normal(0.0, 0.1, weights.size)
+    for requested in products[::37]:
+        block = e.features.candidates(requested)
+        assert block.keys is not None and len(block.keys) == len(block.ids) >= 16
+        index = block.keys.index()
+        matrix = e.features.matrix(requested)
+        rows = np.arange(len(matrix))
+        direct = matrix.key_index(e.features.row(requested), rows, block.content, 20)
+        np.testing.assert_array_equal(index, direct)
+        np.testing.assert_allclose(
+            block.keys.scores(weights.weights), weights.scores(index), rtol=0, atol=1e-12
+        )
+        for at in (0, len(rows) // 2, len(rows) - 1):
+            np.testing.assert_array_equal(block.keys.index(np.array([at]))[0], index[at])
+            np.testing.assert_array_equal(block.keys.row(at), index[at])
