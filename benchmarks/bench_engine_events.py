@@ -5,6 +5,11 @@ Instacart catalog) into one SubstitutionEngine, like bench_engine.py, but clocks
 on its own with the thread's CPU time (not wall time: the machine these run on is shared, and
 waiting for a core is not the engine's work). Prints, per round, µs per feedback event, per
 signal, and the refresh passes' CPU spread over all events, then the medians over rounds.
+With ``--interactions``, each round also replays the stream into an engine with the opt-in
+hashed interaction weights (online_learning/interactions.py), the two alternating, and the
+medians of both and their ratio are printed: the interactions' cost, kind by kind, against
+the shipped engine measured in the same run. Pools are warmed first in both (every pool's
+columns and, with the interactions, its key parts), as a worker does before it is ready.
 
 Each round replays the same stream into a fresh engine. To compare two versions of the code,
 run this script in both trees (``git worktree add /tmp/old <commit>``), alternating, and set
@@ -12,6 +17,7 @@ the medians side by side (docs/performance.md).
 
     .venv/bin/python benchmarks/bench_engine_events.py                # 3 rounds of 60,000
     .venv/bin/python benchmarks/bench_engine_events.py --events 6000 --rounds 1
+    .venv/bin/python benchmarks/bench_engine_events.py --events 20000 --interactions
 """
 
 from __future__ import annotations
@@ -23,13 +29,16 @@ import time
 from workload import make_events
 
 from online_learning.contract import Feedback
-from online_learning.engine import SubstitutionEngine
+from online_learning.engine import EngineConfig, SubstitutionEngine
+from online_learning.interactions import InteractionConfig
 from online_learning.offline.instacart import load_order_popularity
 
 
-def replay(events: list, products: list, popularity: dict, refresh_every: int) -> dict:
+def replay(
+    events: list, products: list, popularity: dict, refresh_every: int, config: EngineConfig
+) -> dict:
     """One fresh engine over the stream: CPU µs per feedback, per signal, refresh per event."""
-    engine = SubstitutionEngine(products=products, popularity=popularity)
+    engine = SubstitutionEngine(products=products, popularity=popularity, config=config)
     engine.features.warm()
     clock = time.thread_time_ns
     spent = {"feedback": 0, "signal": 0, "refresh": 0}
@@ -69,25 +78,39 @@ def main() -> None:
     parser.add_argument(
         "--refresh-every", type=int, default=1_750, help="events between two refresh calls"
     )
+    parser.add_argument(
+        "--interactions",
+        action="store_true",
+        help="also replay with the opt-in interaction weights, alternating, and print ratios",
+    )
     args = parser.parse_args()
     sim, events = make_events(args.events)
     products = list(sim.catalog_events())
     popularity = load_order_popularity()
+    engines = {"shipped": EngineConfig()}
+    if args.interactions:
+        engines["interactions"] = EngineConfig(interactions=InteractionConfig())
     kinds = ("feedback", "signal", "refresh/event", "all/event")
-    print("CPU µs per event" + "".join(f"{k:>15}" for k in kinds) + "  model digest")
-    results = []
+    print("CPU µs per event" + " " * 13 + "".join(f"{k:>15}" for k in kinds) + "  model digest")
+    results: dict[str, list[dict]] = {name: [] for name in engines}
     for r in range(args.rounds):
-        result = replay(events, products, popularity, args.refresh_every)
-        results.append(result)
-        print(
-            f"round {r + 1:<10}" + "".join(f"{result[k]:>15.1f}" for k in kinds),
-            f" {result['digest']}",
-            flush=True,
-        )
-    print(
-        f"{'median':<16}"
-        + "".join(f"{statistics.median(x[k] for x in results):>15.1f}" for k in kinds)
-    )
+        for name, config in engines.items():
+            result = replay(events, products, popularity, args.refresh_every, config)
+            results[name].append(result)
+            print(
+                f"round {r + 1:<4} {name:<18}" + "".join(f"{result[k]:>15.1f}" for k in kinds),
+                f" {result['digest']}",
+                flush=True,
+            )
+    medians = {
+        name: {k: statistics.median(x[k] for x in rows) for k in kinds}
+        for name, rows in results.items()
+    }
+    for name, median in medians.items():
+        print(f"median     {name:<18}" + "".join(f"{median[k]:>15.1f}" for k in kinds))
+    if args.interactions:
+        ratio = {k: medians["interactions"][k] / medians["shipped"][k] for k in kinds}
+        print(f"{'ratio interactions/shipped':<29}" + "".join(f"{ratio[k]:>14.2f}x" for k in kinds))
 
 
 if __name__ == "__main__":

@@ -45,6 +45,19 @@ def test_scoring_benchmark_prints_each_pool_size_and_learning_cost() -> None:
         assert re.search(rf"learning cost ratio {ratio}: [\d.]+$", out, re.M), out
 
 
+def test_engine_events_benchmark_prints_each_kind_with_and_without_interactions() -> None:
+    out = run("bench_engine_events.py", "--events", "2000", "--rounds", "1", "--interactions")
+    number = r"\s+([\d.]+)"
+    digests = {}
+    for name in ("shipped", "interactions"):
+        row = re.search(rf"^round 1\s+{name}{number * 4}\s+([0-9a-f]+)$", out, re.M)
+        assert row, out
+        digests[name] = row.group(5)
+        assert re.search(rf"^median\s+{name}{number * 4}$", out, re.M), out
+    assert digests["shipped"] != digests["interactions"], out  # the weights learned something
+    assert re.search(r"^ratio interactions/shipped(\s+[\d.]+x){4}$", out, re.M), out
+
+
 def test_personal_benchmark_prints_costs_bytes_and_the_simulated_gain() -> None:
     out = run("bench_personal.py", "--quick")
     for name in ("learn_one, full matrix", "learn_one, diagonal", "offset_one", "offsets, 50"):
