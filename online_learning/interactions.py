@@ -136,20 +136,30 @@ class ItemKeys:
     as the requested item, its halves of every kind's keys, mixed on first use (most items
     of a catalog are only ever candidates) and kept in one array."""
 
-    __slots__ = ("_halves", "_tag_ints", "_token_ints", "aisle", "brand", "tags", "tokens")
+    __slots__ = (
+        "_half_ints",
+        "_halves",
+        "_tag_ints",
+        "_token_ints",
+        "aisle",
+        "brand",
+        "tags",
+        "tokens",
+    )
 
     def __init__(self, tokens: list[int], brand: int, tags: list[int], aisle: int) -> None:
         self.tokens, self.tags = _u64(tokens), _u64(tags)
         self.brand, self.aisle = brand, aisle
         self._token_ints, self._tag_ints = tokens, tags
+        self._half_ints: list[int] | None = None
         self._halves: U64 | None = None
 
     @property
-    def halves(self) -> U64:
+    def half_ints(self) -> list[int]:
         """at, ab, ag, af (the aisle's halves of the aisle x candidate word / brand / tag /
         feature-bin keys), then bb (the brand-pair half, if a brand), then per word tt (its
         half of a word-pair key) and lt (the whole "this word lost here" key), per tag lg."""
-        if self._halves is None:
+        if self._half_ints is None:
             aisle, brand = self.aisle, self.brand
             lost, lacks = _half("lt", aisle), _half("lg", aisle)
             halves = [_half(kind, aisle) for kind in ("at", "ab", "ag", "af")]
@@ -158,7 +168,14 @@ class ItemKeys:
             halves += [_half("tt", t) for t in self._token_ints]
             halves += [_mix_int(lost ^ t) for t in self._token_ints]
             halves += [_mix_int(lacks ^ t) for t in self._tag_ints]
-            self._halves = _u64(halves)
+            self._half_ints = halves
+        return self._half_ints
+
+    @property
+    def halves(self) -> U64:
+        """:attr:`half_ints` as one array."""
+        if self._halves is None:
+            self._halves = _u64(self.half_ints)
         return self._halves
 
     @property
@@ -244,6 +261,7 @@ class PoolKeys:
 
 
 _BIN_CODES = np.arange(len(AISLE_FEATURE_BINS) * 32, dtype=np.uint64)
+_BIN_SCALE_BASE = list(zip(_BIN_SCALE.tolist(), _BIN_BASE.tolist(), strict=True))
 _FEW_ROWS = 16  # below this many rows, mixing each pair's keys beats building the tables
 
 
@@ -261,7 +279,8 @@ def pair_index(
     (len(rows), keys per pair).
 
     A key is ``mix(requested half ^ candidate part)``: every kind's requested half is mixed
-    once per item (:func:`item_keys`), so a whole pool's keys are one mix of one matrix.
+    once per item (:func:`item_keys`). Many rows' keys come from tables over the pool's
+    vocabulary (:class:`PairKeys`); a few rows' (a learner's one pair), key by key.
     """
     tokens = pool.tokens if rows is None else pool.tokens[rows]
     n = tokens.shape[0]
@@ -271,64 +290,58 @@ def pair_index(
         return PairKeys(req, pool, rows, content, columns, bits).index()
     tags = pool.tags if rows is None else pool.tags[rows]
     brand = pool.brand if rows is None else pool.brand[rows]
-    a = req.tt.size
-    bins = _bins(content, columns)
-    token_ok, brand_ok, tag_ok = tokens != 0, brand != 0, tags != 0
-    lost = (tokens[:, None, :] != req.tokens[:, None]).all(axis=2)  # (n, a)
-    lacks = (tags[:, None, :] != req.tags[:, None]).all(axis=2)  # (n, r)
-    ok = np.concatenate(
+    values = content[:, columns].tolist()
+    return np.array(
         [
-            *[token_ok] * a,  # np.tile's rows, without its Python-level overhead
-            token_ok,
-            brand_ok,
-            brand_ok[:, : req.bb.size],
-            tag_ok,
-            np.ones(bins.shape, dtype=bool),
-            lost,
-            lacks,
+            _row_keys(req, *parts, 1 << bits)
+            for parts in zip(
+                tokens.tolist(), tags.tolist(), brand[:, 0].tolist(), values, strict=True
+            )
         ],
-        axis=1,
+        dtype=np.int32,
     )
-    whole = _mixed_keys(req, tokens, tags, brand, bins, lost.shape, lacks.shape)
-    size = 1 << bits
-    return np.where(ok, (whole & np.uint64(size - 1)).astype(np.int32), np.int32(size))
 
 
 def _bins(content: FloatArray, columns: Sequence[int]) -> npt.NDArray[np.int64]:
-    """Each row's code of each binned feature (:data:`AISLE_FEATURE_BINS`)."""
-    return np.clip(np.rint(content[:, columns] * _BIN_SCALE), -8, 8).astype(np.int64) + _BIN_BASE
+    """Each row's code of each binned feature (:data:`AISLE_FEATURE_BINS`): the value in
+    bins, rounded half to even, within [-8, 8] (not a number: -8)."""
+    scaled = np.fmin(np.fmax(content[:, columns] * _BIN_SCALE, -8.0), 8.0)
+    return np.rint(scaled).astype(np.int64) + _BIN_BASE
 
 
-def _mixed_keys(
-    req: ItemKeys,
-    tokens: U64,
-    tags: U64,
-    brand: U64,
-    bins: npt.NDArray[np.int64],
-    lost: tuple[int, ...],
-    lacks: tuple[int, ...],
-) -> U64:
-    """Every key of a few rows, each mixed on its own (the definition of the keys)."""
-    a, m, t = req.tt.size, tokens.shape[1], tags.shape[1]
-    right = np.concatenate(
-        [*[tokens] * a, tokens, brand, brand[:, : req.bb.size], tags, bins.view(np.uint64)],
-        axis=1,
-    )
-    left = np.concatenate(
-        [
-            np.repeat(req.tt, m),
-            np.repeat(req.at, m),
-            req.ab,
-            req.bb,
-            np.repeat(req.ag, t),
-            np.repeat(req.af, bins.shape[1]),
-        ]
-    )
-    keys = _mix(left ^ right)
-    return np.concatenate(
-        [keys, req.lt[None, :].repeat(lost[0], axis=0), req.lg[None, :].repeat(lacks[0], axis=0)],
-        axis=1,
-    )
+def _row_keys(
+    req: ItemKeys, tokens: list[int], tags: list[int], brand: int, values: list[float], size: int
+) -> list[int]:
+    """Every key of one pair, one by one (the definition of the keys): ``tokens`` and ``tags``
+    the candidate's, padded with 0 to the pool's widths, ``values`` its binned features'.
+
+    The layout is :meth:`PairKeys.index`'s: for each requested word, its pair with each
+    candidate word (tt); the aisle with each candidate word (at), with the brand (ab); the
+    brand pair (bb, if the requested item has a brand); the aisle with each tag (ag), with
+    each feature's bin (af); each requested word (lt) and tag (lg) the candidate lacks.
+    Padding (a missing part) is ``size``.
+    """
+    mask, mix = size - 1, _mix_int
+    halves = req.half_ints
+    at, ab, ag, af = halves[:4]
+    a = len(req._token_ints)
+    start = 5 if req.brand else 4
+    tt = halves[start : start + a]
+    keys = [mix(half ^ w) & mask if w else size for half in (*tt, at) for w in tokens]
+    keys.append(mix(ab ^ brand) & mask if brand else size)
+    if req.brand:
+        keys.append(mix(halves[4] ^ brand) & mask if brand else size)
+    keys += [mix(ag ^ g) & mask if g else size for g in tags]
+    for value, (scale, base) in zip(values, _BIN_SCALE_BASE, strict=True):
+        scaled = value * scale if value == value else -8.0
+        keys.append(mix(af ^ (round(min(max(scaled, -8.0), 8.0)) + base)) & mask)
+    had = set(tokens)
+    lost = halves[start + a : start + 2 * a]
+    keys += [size if t in had else k & mask for t, k in zip(req._token_ints, lost, strict=True)]
+    had = set(tags)
+    lacks = halves[start + 2 * a :]
+    keys += [size if t in had else k & mask for t, k in zip(req._tag_ints, lacks, strict=True)]
+    return keys
 
 
 def _lost_words(wanted: U64, words: U64, words_of: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:

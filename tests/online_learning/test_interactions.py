@@ -9,7 +9,16 @@ import pytest
 from online_learning.contract import Feedback, InventorySignal, Product
 from online_learning.engine import EngineConfig, SubstitutionEngine
 from online_learning.features import FEATURES, pair_features
-from online_learning.interactions import InteractionConfig, InteractionWeights
+from online_learning.interactions import (
+    AISLE_FEATURE_BINS,
+    InteractionConfig,
+    InteractionWeights,
+    ItemKeys,
+    PairKeys,
+    PoolKeys,
+    item_keys,
+    pair_index,
+)
 from online_learning.model import AcceptanceModel
 from online_learning.snapshot import SnapshotError, engine_snapshot, restore_engine
 
@@ -220,3 +229,21 @@ def test_a_pools_factored_scores_are_the_key_by_key_sums_the_learner_reads() -> 
         for at in (0, len(rows) // 2, len(rows) - 1):
             np.testing.assert_array_equal(block.keys.index(np.array([at]))[0], index[at])
             np.testing.assert_array_equal(block.keys.row(at), index[at])
+
+
+def test_the_one_pair_and_the_table_paths_bin_any_feature_value_alike() -> None:
+    # The learner's one pair is keyed in Python, a pool through NumPy tables: a value out of
+    # range, infinite or not a number must land in the same bin on both (the edge bins).
+    def keys(item_id: str, name: str, brand: str | None) -> ItemKeys:
+        return item_keys(Product(item_id, name, "milk", "dairy", 2.0, brand=brand))
+
+    pool = PoolKeys([keys("1", "Acme Whole Milk", "Acme"), keys("2", "Oat Milk", None)])
+    req = keys("0", "Acme Skim Milk", "Acme")
+    columns = list(range(len(AISLE_FEATURE_BINS)))
+    for value in (0.37, 0.125, -0.625, 5.0, -40.0, float("inf"), float("-inf"), float("nan")):
+        content = np.full((2, len(AISLE_FEATURE_BINS)), value)
+        table = PairKeys(req, pool, None, content, columns, 16).index()
+        for row in (0, 1):
+            rows = np.array([row])
+            one = pair_index(req, pool, rows, content[rows], columns, 16)[0]
+            np.testing.assert_array_equal(table[row], one, err_msg=str(value))
