@@ -163,7 +163,8 @@ class DeliveryMonitor(Monitor):
 
 
 class Deliveries:
-    """How many records of the consumer's fetch under way, by topic, it has still to deliver.
+    """How many records of the consumer's fetch under way, by topic, it has still to deliver,
+    and how many delivered ones wait in a :func:`take_batches` buffer for their batch.
 
     Set from each fetch's record map (``Consumer._wait_next_records``, which ``getmany``
     calls once per fetch and iterates to its end before the next) and counted down as the
@@ -175,6 +176,18 @@ class Deliveries:
     def __init__(self) -> None:
         self._left: dict[str, int] = {}
         self.listeners: list[Callable[[str], None]] = []  # told a topic's last was delivered
+        self.buffered = 0  # delivered into a take_batches buffer, its batch not handed over
+
+    def waiting(self) -> int:
+        """Records fetched that no agent has had in a batch yet: work that background work
+        should step aside for.
+
+        >>> d = Deliveries()
+        >>> d.fetched({TP("t", 0): [1, 2], TP("u", 0): [3]}); d.delivered("t"); d.buffered += 1
+        >>> d.waiting()
+        3
+        """
+        return sum(self._left.values()) + self.buffered
 
     def undelivered(self, topic: str | None = None) -> int:
         """Records of ``topic`` (None: of every topic) not delivered yet."""
@@ -293,6 +306,8 @@ async def _take_batches(
             if event is None:
                 raise RuntimeError("take_batches found no current event")
             events.append(event)
+            if deliveries is not None:
+                deliveries.buffered += 1
             arrived.set()
             if len(events) >= max_:
                 handover.set()
@@ -341,6 +356,8 @@ async def _take_batches(
             consuming = loop.create_future()
             arrived.clear()
             handover.clear()
+            if deliveries is not None:
+                deliveries.buffered -= len(events)
             try:
                 yield list(events)
             finally:

@@ -2,7 +2,8 @@
 
 Run as a child process by tests/streams/test_faust_internals.py: prints ``take {"ready":
 true}`` once its agent runs, then a line per batch, ``take {"at": <time.time()>, "values":
-[...]}`` (the worker's terminal output may share the lines' start).
+[...], "waiting": <records fetched and not yet in a batch>}`` (the worker's terminal output
+may share the lines' start).
 
     python tests/streams/take_batches_app.py --broker kafka://HOST:PORT --topic T \
         --app-id ID --web-port PORT --max 3 --within 30 [--behind-within 30]
@@ -57,7 +58,8 @@ def main() -> None:
             stream, args.max, args.within, deliveries, args.behind_within
         ):
             values = [event.message.value.decode() for event in batch]
-            print(MARK, json.dumps({"at": time.time(), "values": values}), flush=True)
+            line = {"at": time.time(), "values": values, "waiting": deliveries.waiting()}
+            print(MARK, json.dumps(line), flush=True)
 
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()

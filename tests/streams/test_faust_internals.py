@@ -150,6 +150,7 @@ async def test_take_batches_hands_over_at_once_bounded_each_event_once_and_acked
         await producer.send_and_wait(topic, b"lone", partition=0)
         batch = await _next_line(process, within)
         assert batch["values"] == ["lone"]
+        assert batch["waiting"] == 0  # every record fetched is in a batch handed over
         waited = batch["at"] - sent
         assert waited < 5.0, f"a lone message waited {waited:.1f} s for its batch"
 

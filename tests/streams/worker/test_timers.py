@@ -11,7 +11,8 @@ from typing import Any
 from aiokafka.errors import IllegalStateError
 from faust.types import TP
 
-from streams.worker.timers import REFRESH_SLICE_S, Timers, consumer_lag
+from streams.faust_internals import Deliveries
+from streams.worker.timers import REFRESH_MAX_WAIT_S, REFRESH_SLICE_S, Timers, consumer_lag
 
 SIGNALS, FEEDBACK = "inventory.signals", "substitutions.feedback"
 
@@ -93,6 +94,7 @@ def refresh_worker(engine: SlowEngine, budget: int) -> tuple[Any, list[list[str]
         stopping=False,
         settings=SimpleNamespace(refresh_budget=budget),
         output=SimpleNamespace(publish=publish),
+        app=SimpleNamespace(deliveries=Deliveries()),
     )
     return worker, published, []
 
@@ -146,3 +148,48 @@ def test_the_refresh_publishes_nothing_new_once_the_worker_is_stopping() -> None
     calls = engine.calls
     asyncio.run(Timers(worker).refresh_rankings())  # a tick once stopping: nothing at all
     assert engine.calls == calls and len(published) == 1
+
+
+def test_the_refresh_waits_while_fetched_records_wait_for_an_agent() -> None:
+    """A signal's own ranking comes before re-ranks for what was learned: no slice starts
+    while the consumer holds records no agent has had, and the pass goes on once they are
+    taken."""
+    engine = SlowEngine(live=10, cost_s=0.0001)
+    worker, published, _ = refresh_worker(engine, budget=10)
+    deliveries = worker.app.deliveries
+    deliveries.fetched({TP(SIGNALS, 0): [object(), object()]})  # two records to deliver
+    calls_while_waiting: list[int] = []
+
+    async def run() -> None:
+        async def agent() -> None:
+            await asyncio.sleep(0.02)
+            calls_while_waiting.append(engine.calls)
+            deliveries.delivered(SIGNALS)  # into the agent's buffer
+            deliveries.buffered += 1
+            deliveries.delivered(SIGNALS)
+            deliveries.buffered += 1
+            await asyncio.sleep(0.02)
+            calls_while_waiting.append(engine.calls)
+            deliveries.buffered -= 2  # the batch handed over
+
+        taken = asyncio.create_task(agent())
+        await Timers(worker).refresh_rankings()
+        await taken
+
+    asyncio.run(run())
+    assert calls_while_waiting == [0, 0]
+    assert engine.calls == 10 and [r for b in published for r in b] == [
+        "ranking-3",
+        "ranking-6",
+        "ranking-9",
+    ]
+
+
+def test_a_stream_that_never_lets_up_delays_the_refresh_but_does_not_stop_it() -> None:
+    engine = SlowEngine(live=6, cost_s=0.0001)
+    worker, published, _ = refresh_worker(engine, budget=6)
+    worker.app.deliveries.buffered = 5  # always something waiting
+    started = time.perf_counter()
+    asyncio.run(Timers(worker).refresh_rankings())
+    assert engine.calls == 6 and len([r for b in published for r in b]) == 2
+    assert time.perf_counter() - started >= REFRESH_MAX_WAIT_S  # it did wait first
