@@ -27,7 +27,9 @@ histogram (from its consumer handing over a message to the ranking being handed 
 producer), taken before and after each load: p50 and p99 as PromQL's histogram_quantile
 interpolates them, against the target of p99 under 5 ms at half the maximum rate. Beside it,
 the p99 of ``fillrate_event_loop_lag_seconds`` (how late a 10 ms sleep woke up): a message
-waits at least as long as whatever holds the worker's event loop.
+waits at least as long as whatever holds the worker's event loop; and the model-update
+re-rankings it published a second (``fillrate_rankings_out_total{trigger="model_update"}``):
+the freshness the load leaves room for, since those passes step aside for fetched records.
 
 p50 and p99 are medians over rounds of each round's percentile; p99.9 needs more samples than
 one round gives, so it is taken over the rankings of all rounds together.
@@ -162,21 +164,27 @@ async def paced(
 
 
 # per load: (sent/s, catch-up s, end-to-end latencies, the worker's own p50 and p99, its event
-# loop's p99 lag (in s), and the share of its own latencies within the target)
-Results = dict[float, list[tuple[float, float, list[float], tuple[float, float, float, float]]]]
+# loop's p99 lag (in s), the share of its own latencies within the target, and the
+# model-update re-rankings it published per second)
+Own = tuple[float, float, float, float, float]
+Results = dict[float, list[tuple[float, float, list[float], Own]]]
 OWN = "fillrate_worker_latency_seconds_bucket"
 LOOP_LAG = "fillrate_event_loop_lag_seconds_bucket"
+RANKINGS_OUT = "fillrate_rankings_out_total"
 
 
 def histograms(worker: WorkerProcess) -> dict[str, dict[float, float]]:
     """The worker's own-latency histogram for rankings and its event-loop lag histogram:
-    cumulative count per upper bound, by metric name."""
-    out: dict[str, dict[float, float]] = {OWN: {}, LOOP_LAG: {}}
+    cumulative count per upper bound, by metric name; and under RANKINGS_OUT, the
+    model-update rankings it has published (as the count of a bound of 0)."""
+    out: dict[str, dict[float, float]] = {OWN: {}, LOOP_LAG: {}, RANKINGS_OUT: {0.0: 0.0}}
     for sample in worker.metrics():
         if (sample.name == OWN and sample.labels.get("output") == "ranking") or (
             sample.name == LOOP_LAG
         ):
             out[sample.name][float(sample.labels["le"])] = sample.value
+        elif sample.name == RANKINGS_OUT and sample.labels.get("trigger") == "model_update":
+            out[RANKINGS_OUT][0.0] = sample.value
     return out
 
 
@@ -286,6 +294,8 @@ async def measure(
                     histogram_quantile(0.99, before[OWN], after[OWN]),
                     histogram_quantile(0.99, before[LOOP_LAG], after[LOOP_LAG]),
                     share_within(TARGET_OWN_P99_MS / 1e3, before[OWN], after[OWN]),
+                    (after[RANKINGS_OUT][0.0] - before[RANKINGS_OUT][0.0])
+                    / max(last - first, 1e-6),
                 )
                 results[level].append((achieved, catch_up, latencies, own))
                 summary = (
@@ -299,7 +309,7 @@ async def measure(
                     f"{len(latencies):,} stock-out rankings, {summary} (the worker's own: "
                     f"p50 {own[0] * 1e3:.2f} ms, p99 {own[1] * 1e3:.2f} ms, "
                     f"{own[3]:.1%} within {TARGET_OWN_P99_MS:.0f} ms; its event loop's "
-                    f"lag p99 {own[2] * 1e3:.2f} ms), "
+                    f"lag p99 {own[2] * 1e3:.2f} ms; {own[4]:,.0f} model-update re-rankings/s), "
                     f"caught up {catch_up_cell(catch_up)} s after the last send; {cpu.take()}",
                     flush=True,
                 )
@@ -324,6 +334,7 @@ def report(name: str, max_rate: float, results: Results, rate_cap: float) -> Non
         f"{'load':>5}{'events/s':>10}{'sent/s':>10}{'rankings':>10}"
         f"{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}{'catch-up s':>12}"
         f"{'own p50 ms':>12}{'own p99 ms':>12}{'own <= 5 ms':>13}{'loop lag p99 ms':>17}"
+        f"{'re-ranks/s':>12}"
     )
     p99_at_half = own_p99_at_half = math.nan
     for level, rounds in results.items():
@@ -346,6 +357,7 @@ def report(name: str, max_rate: float, results: Results, rate_cap: float) -> Non
             f"{statistics.median(o[1] for *_, o in rounds) * 1e3:>12.2f}"
             f"{statistics.median(o[3] for *_, o in rounds):>13.1%}"
             f"{statistics.median(o[2] for *_, o in rounds) * 1e3:>17.2f}"
+            f"{statistics.median(o[4] for *_, o in rounds):>12,.0f}"
         )
         if level == 0.5:
             own_p99_at_half = statistics.median(o[1] for *_, o in rounds) * 1e3
