@@ -134,7 +134,7 @@ _BIN_BASE = np.arange(len(AISLE_FEATURE_BINS), dtype=np.int64) * 32 + 16
 class ItemKeys:
     """One item's key parts: as a candidate, its raw name words, brand (0: unknown) and tags;
     as the requested item, its halves of every kind's keys, mixed on first use (most items
-    of a catalog are only ever candidates) and kept in one array."""
+    of a catalog are only ever candidates) and kept as Python ints and as one array."""
 
     __slots__ = (
         "_half_ints",
@@ -379,8 +379,8 @@ class PairKeys:
     keys are the table entries of its own parts. :meth:`scores` sums a row's weights per part
     (a word's weight over every requested word at once) instead of key by key: a row is
     about a third as many reads as its keys, and the full key matrix, about a hundred keys
-    per row, is never built for a ranking. :meth:`index` gives it, in :func:`pair_index`'s
-    order, for learning (one row) and for tests.
+    per row, is never built for a ranking. :meth:`row` gives one row of it, in
+    :func:`pair_index`'s order (what learning from one pair reads), :meth:`index` many.
 
     >>> from online_learning.contract import Product
     >>> def keys(pid, name, brand):

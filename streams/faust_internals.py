@@ -373,3 +373,4 @@ async def _take_batches(
         stream._processors.remove(add_to_buffer)  # type: ignore[attr-defined]
         if deliveries is not None:
             deliveries.listeners.remove(all_here)
+            deliveries.buffered -= len(events)  # a buffer never handed over (the stream stops)
