@@ -39,7 +39,8 @@ from typing import Any
 import numpy as np
 from river import compose, linear_model, metrics, optim, preprocessing, tree
 
-from online_learning.interactions import InteractionConfig, KeyIndex
+from online_learning.interaction_keys import KeyIndex
+from online_learning.interactions import InteractionConfig
 from online_learning.model import AcceptanceModel
 from online_learning.offline.evaluation import evaluate_seed, offline_engine
 from online_learning.offline.simulation import SimConfig, Simulation

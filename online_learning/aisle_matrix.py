@@ -33,14 +33,8 @@ from online_learning.feature_names import (
     FloatArray,
     IndexArray,
 )
-from online_learning.interactions import (
-    InteractionWeights,
-    KeyIndex,
-    PairKeys,
-    PoolKeys,
-    item_keys,
-    pair_index,
-)
+from online_learning.interaction_keys import KeyIndex, PairKeys, PoolKeys, item_keys, pair_index
+from online_learning.interactions import InteractionWeights
 from online_learning.item_rows import _DIMS, ItemRow, TagVocabulary, item_row
 from online_learning.popularity import Popularity
 from online_learning.product_text import base_size
@@ -236,12 +230,12 @@ class AisleMatrix:
         self, req: ItemRow, rows: IndexArray | None, content: FloatArray, bits: int
     ) -> KeyIndex:
         """The hashed interaction keys of ``req`` against every row (or ``rows``), given
-        those rows' content features (:func:`~online_learning.interactions.pair_index`)."""
+        those rows' content features (:func:`~online_learning.interaction_keys.pair_index`)."""
         return pair_index(req.keys, self.keys, rows, content, _BINNED_COLUMNS, bits)
 
     def pair_keys(self, req: ItemRow, content: FloatArray, bits: int) -> PairKeys:
         """The keys of ``req`` against every row, factored for scoring a whole pool at once
-        (:class:`~online_learning.interactions.PairKeys`); ``content``: every row's content
+        (:class:`~online_learning.interaction_keys.PairKeys`); ``content``: every row's content
         features."""
         return PairKeys(req.keys, self.keys, None, content, _BINNED_COLUMNS, bits)
 

@@ -27,7 +27,8 @@ from online_learning.feature_names import (
     FloatArray,
     IndexArray,
 )
-from online_learning.interactions import InteractionWeights, PairKeys
+from online_learning.interaction_keys import PairKeys
+from online_learning.interactions import InteractionWeights
 from online_learning.popularity import Popularity
 
 __all__ = ["CandidateBlock"]

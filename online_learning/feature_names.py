@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from online_learning.interactions import AISLE_FEATURE_BINS
+from online_learning.interaction_keys import AISLE_FEATURE_BINS
 
 __all__ = ["FEATURES", "N_FEATURES", "BoolArray", "FloatArray", "IndexArray"]
 

@@ -72,7 +72,8 @@ from online_learning.feature_names import (
     FloatArray,
     IndexArray,
 )
-from online_learning.interactions import InteractionWeights, KeyIndex
+from online_learning.interaction_keys import KeyIndex
+from online_learning.interactions import InteractionWeights
 from online_learning.item_rows import ItemRow, TagVocabulary, fat_level, item_row
 from online_learning.popularity import Popularity
 from online_learning.rules import HardRules

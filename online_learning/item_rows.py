@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from online_learning.contract import Product
-from online_learning.interactions import ItemKeys, item_keys
+from online_learning.interaction_keys import ItemKeys, item_keys
 from online_learning.product_text import (
     FAT_LEVELS,
     JOINING_WORDS,

@@ -28,10 +28,10 @@ import numpy.typing as npt
 from river import linear_model, optim, utils
 
 from online_learning.features import FEATURES
+from online_learning.interaction_keys import KeyIndex
 from online_learning.interactions import (
     InteractionConfig,
     InteractionWeights,
-    KeyIndex,
     interaction_config_key,
 )
 from online_learning.logistic import sigmoid

@@ -11,16 +11,15 @@ import pytest
 from online_learning.contract import Feedback, InventorySignal, Product
 from online_learning.engine import EngineConfig, SubstitutionEngine
 from online_learning.features import FEATURES, pair_features
-from online_learning.interactions import (
+from online_learning.interaction_keys import (
     AISLE_FEATURE_BINS,
-    InteractionConfig,
-    InteractionWeights,
     ItemKeys,
     PairKeys,
     PoolKeys,
     item_keys,
     pair_index,
 )
+from online_learning.interactions import InteractionConfig, InteractionWeights
 from online_learning.model import AcceptanceModel
 from online_learning.snapshot import SnapshotError, engine_snapshot, restore_engine
 
