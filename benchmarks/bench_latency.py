@@ -44,6 +44,7 @@ import math
 import statistics
 import time
 import uuid
+from dataclasses import dataclass
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -173,19 +174,29 @@ LOOP_LAG = "fillrate_event_loop_lag_seconds_bucket"
 RANKINGS_OUT = "fillrate_rankings_out_total"
 
 
-def histograms(worker: WorkerProcess) -> dict[str, dict[float, float]]:
-    """The worker's own-latency histogram for rankings and its event-loop lag histogram:
-    cumulative count per upper bound, by metric name; and under RANKINGS_OUT, the
-    model-update rankings it has published (as the count of a bound of 0)."""
-    out: dict[str, dict[float, float]] = {OWN: {}, LOOP_LAG: {}, RANKINGS_OUT: {0.0: 0.0}}
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What the worker's metrics said at one moment: its own-latency histogram for rankings
+    and its event-loop lag histogram (cumulative count per upper bound), and how many
+    model-update re-rankings it had published."""
+
+    own: dict[float, float]
+    loop_lag: dict[float, float]
+    model_update_rankings: float
+
+
+def read_metrics(worker: WorkerProcess) -> Reading:
+    own: dict[float, float] = {}
+    loop_lag: dict[float, float] = {}
+    model_update = 0.0
     for sample in worker.metrics():
-        if (sample.name == OWN and sample.labels.get("output") == "ranking") or (
-            sample.name == LOOP_LAG
-        ):
-            out[sample.name][float(sample.labels["le"])] = sample.value
+        if sample.name == OWN and sample.labels.get("output") == "ranking":
+            own[float(sample.labels["le"])] = sample.value
+        elif sample.name == LOOP_LAG:
+            loop_lag[float(sample.labels["le"])] = sample.value
         elif sample.name == RANKINGS_OUT and sample.labels.get("trigger") == "model_update":
-            out[RANKINGS_OUT][0.0] = sample.value
-    return out
+            model_update = sample.value
+    return Reading(own, loop_lag, model_update)
 
 
 def histogram_quantile(q: float, before: dict[float, float], after: dict[float, float]) -> float:
@@ -276,7 +287,7 @@ async def measure(
                 rate = level * min(max_rate, args.rate_cap)
                 chunk = stream[cursor : cursor + int(rate * args.seconds)]
                 cursor += len(chunk)
-                before = await asyncio.to_thread(histograms, worker)
+                before = await asyncio.to_thread(read_metrics, worker)
                 cpu.take()
                 first, last = await paced(producer, settings, chunk, rate, watcher.sent)
                 await producer.flush()
@@ -288,13 +299,13 @@ async def measure(
                 latencies = watcher.take()
                 achieved = len(chunk) / max(last - first, 1e-6)
                 catch_up = max(0.0, caught_up - last)
-                after = await asyncio.to_thread(histograms, worker)
+                after = await asyncio.to_thread(read_metrics, worker)
                 own = (
-                    histogram_quantile(0.5, before[OWN], after[OWN]),
-                    histogram_quantile(0.99, before[OWN], after[OWN]),
-                    histogram_quantile(0.99, before[LOOP_LAG], after[LOOP_LAG]),
-                    share_within(TARGET_OWN_P99_MS / 1e3, before[OWN], after[OWN]),
-                    (after[RANKINGS_OUT][0.0] - before[RANKINGS_OUT][0.0])
+                    histogram_quantile(0.5, before.own, after.own),
+                    histogram_quantile(0.99, before.own, after.own),
+                    histogram_quantile(0.99, before.loop_lag, after.loop_lag),
+                    share_within(TARGET_OWN_P99_MS / 1e3, before.own, after.own),
+                    (after.model_update_rankings - before.model_update_rankings)
                     / max(last - first, 1e-6),
                 )
                 results[level].append((achieved, catch_up, latencies, own))

@@ -261,6 +261,11 @@ _BIN_SCALE_BASE = list(zip(_BIN_SCALE.tolist(), _BIN_BASE.tolist(), strict=True)
 _FEW_ROWS = 16  # below this many rows, mixing each pair's keys beats building the tables
 
 
+def _take(x: npt.NDArray[Any], rows: npt.NDArray[np.intp] | None) -> npt.NDArray[Any]:
+    """The rows of ``x`` (all of it if None)."""
+    return x if rows is None else x[rows]
+
+
 def pair_index(
     req: ItemKeys,
     pool: PoolKeys,
@@ -278,14 +283,13 @@ def pair_index(
     once per item (:func:`item_keys`). Many rows' keys come from tables over the pool's
     vocabulary (:class:`PairKeys`); a few rows' (a learner's one pair), key by key.
     """
-    tokens = pool.tokens if rows is None else pool.tokens[rows]
+    tokens = _take(pool.tokens, rows)
     n = tokens.shape[0]
     if n == 0:
         return np.zeros((0, 1), dtype=np.int32)
     if n >= _FEW_ROWS:
         return PairKeys(req, pool, rows, content, columns, bits).index()
-    tags = pool.tags if rows is None else pool.tags[rows]
-    brand = pool.brand if rows is None else pool.brand[rows]
+    tags, brand = _take(pool.tags, rows), _take(pool.brand, rows)
     values = content[:, columns].tolist()
     return np.array(
         [
@@ -434,16 +438,13 @@ class PairKeys:
         self._af = slots(_mix(req.af ^ _BIN_CODES))
         self._lt, self._lg = slots(req.lt), slots(req.lg)
 
-        def take(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
-            return x if rows is None else x[rows]
-
         # A row's parts by column (part by row): summing a few parts of every row is then a
         # few whole-array additions, where a sum along short rows costs ~3x as much.
         self._words_of = pool.words_of if rows is None else pool.words_of[:, rows]  # (m, n)
         self._tags_of = pool.tags_of if rows is None else pool.tags_of[:, rows]
-        self._brand_at = take(pool.brand_at)
+        self._brand_at = _take(pool.brand_at, rows)
         self._lost = _lost_words(req.tokens, words, self._words_of)  # (n, a)
-        row_tags = take(pool.tags)
+        row_tags = _take(pool.tags, rows)
         self._lacks = (row_tags[:, None, :] != req.tags[:, None]).all(axis=2)  # (n, r)
         self._bins_of = np.ascontiguousarray(_bins(content, columns).T)
         assert self._lost.shape[1] == a and has_brand == (self._brand.shape[0] == 2)
@@ -468,10 +469,7 @@ class PairKeys:
     def index(self, rows: npt.NDArray[np.intp] | None = None) -> KeyIndex:
         """Every key of the rows (all, if None), as :func:`pair_index` lays them out."""
 
-        def take(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
-            return x if rows is None else x[rows]
-
-        word_at, brand_at = take(self._words_of.T), take(self._brand_at)
+        word_at, brand_at = _take(self._words_of.T, rows), _take(self._brand_at, rows)
         n, a = word_at.shape[0], self._word.shape[0] - 1
         pad = np.int32(self.size)
         return np.concatenate(
@@ -479,10 +477,10 @@ class PairKeys:
                 self._word[:a, word_at].transpose(1, 0, 2).reshape(n, -1),  # tt, word by word
                 self._word[a, word_at],  # at
                 self._brand[:, brand_at].T,  # ab, then bb if the requested item has a brand
-                self._ag[take(self._tags_of.T)],
-                self._af[take(self._bins_of.T)],
-                np.where(take(self._lost), self._lt, pad),
-                np.where(take(self._lacks), self._lg, pad),
+                self._ag[_take(self._tags_of.T, rows)],
+                self._af[_take(self._bins_of.T, rows)],
+                np.where(_take(self._lost, rows), self._lt, pad),
+                np.where(_take(self._lacks, rows), self._lg, pad),
             ],
             axis=1,
         )
