@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Iterable, Iterator
 
@@ -49,7 +50,6 @@ class CatalogReader:
         connection: KafkaConnection | str,
         topic: str,
         engine: SubstitutionEngine,
-        min_sync_s: float = 0.5,
     ) -> None:
         self.connection = connection
         self.topic = topic
@@ -57,9 +57,8 @@ class CatalogReader:
         self.ready = asyncio.Event()
         self.features_warm = False  # every pool's feature columns built (warm_features)
         self.applied = 0
-        self.min_sync_s = min_sync_s
         self._replay: TopicReplay | None = None
-        self._last_sync = 0.0
+        self._asked_at = -math.inf  # when the end offsets in _target were asked for
         self._target: Offsets | None = None
         self._progress = asyncio.Condition()
 
@@ -139,19 +138,24 @@ class CatalogReader:
         log.info("feature columns of %d pools built in %.1fs", pools, time.monotonic() - started)
         return pools
 
-    async def sync(self, timeout: float = 5.0) -> bool:
-        """Wait until everything now in the catalog topic is applied; False on timeout.
+    async def sync(self, timeout: float = 5.0, since: float | None = None) -> bool:
+        """Wait until everything the catalog topic held when the records that name unknown
+        items arrived is applied; False on timeout.
 
-        Calls closer together than ``min_sync_s`` reuse the previous call's end offsets
-        instead of asking the broker again, so a flood of bad references cannot turn into a
-        flood of offset requests.
+        ``since``: when those records arrived (``time.monotonic``; None: now). A catalog
+        record produced before a signal that names its item is in the topic's end offsets
+        asked for after the signal arrived, and maybe not in any asked for before. So a call
+        reuses the previous call's end offsets only when they were asked for after ``since``:
+        a batch (or a flood) of bad references costs one offsets request, not one per record,
+        and a reference never waits on offsets older than itself.
         """
         replay = self._replay
         if replay is None:
             return False
         now = time.monotonic()
-        if self._target is None or now - self._last_sync >= self.min_sync_s:
-            self._last_sync = now
+        since = now if since is None else since
+        if self._target is None or self._asked_at < since:
+            self._asked_at = time.monotonic()
             self._target = await replay.end_offsets()
         target = self._target
         deadline = now + timeout

@@ -322,20 +322,26 @@ class Agents:
     ) -> None:
         """If records name items the catalog lacks, let the catalog catch up, once, bounded.
 
-        The wait returns at once when the catalog reader has applied everything the catalog
-        topic held at the last look (end offsets are asked for at most every half second).
+        The wait ends once the catalog reader has applied everything the catalog topic held
+        when the last of these records arrived (:meth:`CatalogReader.sync`).
         """
         engine = self.engine
-        waiting = sum(
-            1 for _, record in records if not all(engine.knows_item(i) for i in items(record))
-        )
-        if not waiting or self.settings.reference_wait_s <= 0:
+        unknown = [
+            event
+            for event, record in records
+            if not all(engine.knows_item(i) for i in items(record))
+        ]
+        if not unknown or self.settings.reference_wait_s <= 0:
             return
+        waiting = len(unknown)
         gauge = self.metrics.waiting_for_catalog
         gauge.inc(waiting)
         started = time.monotonic()
+        # when the last of them arrived: the catalog as it was then must be read
+        arrived = [received_at(event.message) for event in unknown]
+        since = started if None in arrived else max(a for a in arrived if a is not None)
         try:
-            await self.catalog.sync(timeout=self.settings.reference_wait_s)
+            await self.catalog.sync(timeout=self.settings.reference_wait_s, since=since)
         finally:
             gauge.dec(waiting)
             self.metrics.catalog_waits.observe(time.monotonic() - started)

@@ -65,12 +65,14 @@ class Catalog:
     def __init__(self, engine: SubstitutionEngine, arriving: list[Product]) -> None:
         self.engine, self.arriving, self.syncs = engine, arriving, 0
         self.timeouts: list[float] = []
+        self.since: list[float | None] = []
         self.ready = asyncio.Event()
         self.ready.set()
 
-    async def sync(self, timeout: float = 5.0) -> bool:
+    async def sync(self, timeout: float = 5.0, since: float | None = None) -> bool:
         self.syncs += 1
         self.timeouts.append(timeout)
+        self.since.append(since)
         for product in self.arriving:
             self.engine.apply_catalog(product)
         return bool(self.arriving)
@@ -167,6 +169,21 @@ def test_a_batch_naming_many_unknown_items_waits_for_the_catalog_once() -> None:
     metrics = worker.metrics.registry
     assert metrics.get_sample_value("fillrate_records_waiting_for_catalog") == 0.0
     assert metrics.get_sample_value("fillrate_catalog_wait_seconds_count") == 1.0
+
+
+def test_the_catalog_is_read_as_it_was_when_the_last_unknown_reference_arrived() -> None:
+    # A catalog look older than a record may miss the catalog record it names: the wait asks
+    # for the catalog as of the latest arrival among the records naming unknown items.
+    agent, worker = agents(arriving=[MILK[3]])
+    batch = [stock_out(0, "ghost-0"), stock_out(1, "m3"), stock_out(2, "m1")]
+    for e, arrived in zip(batch, (10.0, 12.0, 50.0), strict=True):
+        e.message.time_in = arrived  # as the consumer stamps a delivery
+    run(agent, *batch)
+    assert worker.catalog.since == [12.0]  # m1 (known) arrived later, and does not count
+    before = time.monotonic()
+    run(agent, stock_out(3, "ghost-1"))  # arrival unknown: the catalog as of now
+    since = worker.catalog.since[-1]
+    assert since is not None and since >= before
 
 
 def test_without_a_reference_wait_unknown_items_are_refused_at_once() -> None:
