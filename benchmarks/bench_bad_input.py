@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -338,6 +339,8 @@ async def run(n: int, rounds: int, only: str = "") -> dict[str, list[Result]]:
                         result = await scenario(bench, f"store-{name}-{r}", n)
                         results.setdefault(result.scenario, []).append(result)
                         print(f"  round {r + 1}: {_line(result)}", flush=True)
+                        if result.good_delay_s is None or result.dead_letter_s is None:
+                            print(_tail(worker.log_path, 30), flush=True)  # why, at once
             finally:
                 await bench.stop()
                 waits = worker.metrics()
@@ -367,6 +370,15 @@ def _median(values: list[float | None]) -> float | None:
 
 def _fmt(value: float | None, spec: str) -> str:
     return "—" if value is None else format(value, spec)
+
+
+def _tail(path: Path, lines: int) -> str:
+    """The last lines of the worker's log, indented, to show why a scenario never finished."""
+    try:
+        text = path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError as exc:
+        return f"    (no worker log: {exc})"
+    return "\n".join(f"    | {line}" for line in [f"worker log {path}:", *text])
 
 
 def _line(r: Result) -> str:
