@@ -11,6 +11,7 @@ padding slot ``size`` has weight 0 and never learns.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -82,8 +83,11 @@ class InteractionWeights:
         return self.weights[index].sum(axis=1)
 
     def score(self, keys: KeyIndex) -> float:
-        """The summed weight of one pair's keys."""
-        return float(self.weights[keys].sum())
+        """The summed weight of one pair's keys, exactly rounded (``math.fsum``): the same
+        number however many padding slots the row carries and in whatever order its keys
+        come (NumPy's pairwise sum groups by length), so every path a learner takes to a
+        pair (a cached block's row, a pool's, a pair alone) learns the same bits."""
+        return math.fsum(self.weights[keys].tolist())
 
     def learn(self, keys: KeyIndex, gradient: float) -> None:
         """One FTRL-proximal step for a pair's keys, ``gradient`` the log loss's d/dlogit

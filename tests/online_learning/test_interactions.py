@@ -325,3 +325,16 @@ def test_every_path_gives_the_same_keys_on_odd_products() -> None:
         subset = np.array(sorted(rng.sample(range(n), rng.randint(1, n))))
         part = PairKeys(req, pool, subset, content[subset], columns, 10)
         np.testing.assert_array_equal(part.index(), index[subset])
+
+
+def test_a_pair_s_score_is_the_same_bits_whatever_its_padding_and_key_order() -> None:
+    # A cached block's row carries as much padding as its pool's longest name needs, a pair
+    # keyed alone only its own: learning must read the same score from both (a restarted
+    # worker and a full replay end with the same digest only so).
+    w = InteractionWeights(InteractionConfig(bits=10))
+    rng = np.random.default_rng(3)
+    w.weights[:-1] = rng.normal(0.0, 0.3, w.size)
+    keys = rng.integers(0, w.size, 61).astype(np.int32)
+    padded = np.concatenate([keys, np.full(37, w.size, dtype=np.int32)])
+    shuffled = rng.permutation(padded)
+    assert w.score(keys) == w.score(padded) == w.score(shuffled)
