@@ -12,16 +12,9 @@ product over the same weights River holds; a test holds it to ``predict_proba_on
 
 Fifteen hand-set features can only say "alike" in one way everywhere. The model also owns
 hashed interaction weights (:mod:`online_learning.interactions`: pairs of words, brands, tags
-and binned features, per aisle); their sum for a pair is the ``interactions`` feature. They
-learn what River's weights leave over: River's weights learn from their own prediction, as
-if there were no interactions, and the interaction weights from the prediction of both.
-Whether they count is decided by their record: the ``interactions`` feature's weight is 1
-while the prediction with them has had the lower log loss over recent feedback (each loss
-taken before the event is learned, so on data neither had seen), 0 otherwise. So where the
-content features already say what customers want, the interactions only fit noise and do
-not count, and the model ranks as the linear one would; where customers care about more,
-they count once they predict better. Before any feedback they are 0 and do not count: the
-model predicts exactly what the prior does.
+and binned features, per aisle), learned jointly with River's weights from the same
+gradient; their sum for a pair is the ``interactions`` feature, whose own weight stays 1.
+They start at 0, so before any feedback the model predicts exactly what the prior does.
 """
 
 from __future__ import annotations
@@ -66,9 +59,6 @@ PRIOR_WEIGHTS: dict[str, float] = {
 }
 PRIOR_INTERCEPT = -1.2
 INTERACTIONS = "interactions"
-# How fast the interactions' record forgets: each event weighs this much less than the next
-# (a memory of about a thousand feedback events).
-RECORD_DECAY = 0.999
 # Learned inputs: with them the "prior" would already be learning (prior_proba_one).
 HISTORY_FEATURES = frozenset({"item_history", "pair_history", INTERACTIONS})
 
@@ -116,13 +106,10 @@ class AcceptanceModel:
             intercept_lr=intercept_lr,
         )
         # A copy: VectorDict wraps the dict it is given, and learning would move the prior too.
-        self.estimator._weights = utils.VectorDict({**weights, INTERACTIONS: 0.0})
+        self.estimator._weights = utils.VectorDict({**weights, INTERACTIONS: 1.0})
         self.prior_weights = weights
         self.prior_intercept = prior_intercept
         self.interactions = None if interactions is None else InteractionWeights(interactions)
-        # decayed log losses of the predictions without and with the interactions (the
-        # interactions' record), and the weight the ``interactions`` feature gets from it
-        self.record = [0.0, 0.0]
         self.n_learned = 0
         # (n_learned, the weights object, weights in FEATURES order, intercept): coefficients()
         self._coefficients: tuple[int, Any, npt.NDArray[np.float64], float] | None = None
@@ -158,32 +145,21 @@ class AcceptanceModel:
         logit: float | None = None,
     ) -> None:
         """One step from one pair; ``keys``: its hashed interaction keys (None: River's
-        weights learn alone). River's weights step on their own prediction (the
-        ``interactions`` feature at 0), the interaction weights on the prediction of both;
-        then the interactions' record decides whether they count (the class docstring).
-        ``logit``: :meth:`logit_one` of ``x`` if the caller has it already."""
+        weights learn alone), whose weights take a step on the same gradient. ``logit``:
+        :meth:`logit_one` of ``x`` if the caller has it already."""
         interactions = self.interactions
-        weights = self.estimator._weights
-        score = x.get(INTERACTIONS, 0.0)
         if interactions is None or keys is None:
-            self.estimator.learn_one(x if score == 0.0 else {**x, INTERACTIONS: 0.0}, bool(y))
+            self.estimator.learn_one(x, bool(y))
         else:
             z = self.logit_one(x) if logit is None else logit
-            linear = z - weights.get(INTERACTIONS, 0.0) * score  # without the interactions
-            both = linear + score
-            record, decay = self.record, RECORD_DECAY
-            record[0] = decay * record[0] + log_loss(sigmoid(linear), bool(y))
-            record[1] = decay * record[1] + log_loss(sigmoid(both), bool(y))
-            self.estimator.learn_one({**x, INTERACTIONS: 0.0}, bool(y))
-            interactions.learn(keys, sigmoid(both) - float(bool(y)))
-        # River never moves this weight (its feature was 0 above): the record sets it.
-        weights[INTERACTIONS] = 1.0 if self.record[1] < self.record[0] else 0.0
+            gradient = sigmoid(z) - float(bool(y))
+            self.estimator.learn_one(x, bool(y))
+            interactions.learn(keys, gradient)
+        if INTERACTIONS in x:
+            # The weights it sums are what learns; a scale on it would be a second,
+            # redundant way to move the same logit (and could flip their sign).
+            self.estimator._weights[INTERACTIONS] = 1.0
         self.n_learned += 1
-
-    @property
-    def interactions_count(self) -> bool:
-        """Do the interaction weights count in predictions now (their record is better)?"""
-        return self.estimator._weights.get(INTERACTIONS, 0.0) == 1.0
 
     def state(self) -> dict[str, Any]:
         """What learning changed, for a snapshot: River's weights (in River's own order, which
@@ -209,7 +185,6 @@ class AcceptanceModel:
             "optimizer": optimizer_state,
             "n_learned": self.n_learned,
             "interactions": None if interactions is None else interactions.state(),
-            "record": list(self.record),
         }
 
     def load_state(self, state: Mapping[str, Any]) -> None:
@@ -235,8 +210,6 @@ class AcceptanceModel:
         estimator._weights = utils.VectorDict(dict(zip(names, values, strict=True)))
         estimator.intercept = float(state["intercept"])
         self.n_learned = int(state["n_learned"])
-        record = state.get("record", (0.0, 0.0))
-        self.record = [float(record[0]), float(record[1])]
 
     def config_key(self) -> str:
         """The settings that shape what this model learns from the same events (equal keys:

@@ -107,46 +107,6 @@ def test_what_is_learned_on_some_pairs_carries_to_pairs_never_seen() -> None:
     assert gap > linear_gap
 
 
-def test_river_s_weights_learn_exactly_as_they_would_without_the_interactions() -> None:
-    # The interactions learn what River's weights leave over; those learn from their own
-    # prediction, so with or without interaction weights they are the same numbers.
-    e, linear = engine(), engine(AcceptanceModel(interactions=None))
-    for learner in (e, linear):
-        vanilla_is_refused(learner, TRAINING, 10)
-    assert e.model.interactions is not None and e.model.interactions.touched > 0
-    ours, theirs = e.model.estimator, linear.model.estimator
-    names = set(ours._weights) - {"interactions"}
-    assert {n: ours._weights[n] for n in names} == {n: theirs._weights[n] for n in names}
-    assert ours.intercept == theirs.intercept
-
-
-def test_the_interactions_count_only_while_their_record_beats_the_linear_part() -> None:
-    e, linear = engine(), engine(AcceptanceModel(interactions=None))
-    assert not e.model.interactions_count  # nothing learned: they do not count
-    counted = []
-
-    def learn(pairs: list[tuple[str, str]], refused: str) -> None:
-        for requested, substitute in pairs:
-            outcome = "rejected" if refused in item(e, substitute).name else "accepted"
-            for learner in (e, linear):
-                n = learner.model.n_learned
-                learner.on_feedback(
-                    Feedback(f"e{n}", "s1", requested, substitute, outcome, float(n))
-                )
-            counted.append(e.model.interactions_count)
-            loss_without, loss_with = e.model.record
-            assert counted[-1] == (loss_with < loss_without)
-            if not counted[-1]:  # not counted: every prediction is the linear model's
-                assert all_p(e) == pytest.approx(all_p(linear), abs=1e-12)
-
-    for _ in range(15):
-        learn(TRAINING, refused="Vanilla")  # a taste no content feature names: they win
-    assert counted[-1] and p_of(e, "c9", "c8") < p_of(linear, "c9", "c8")
-    for _ in range(15):  # tastes turn: every substitute is accepted, vanilla too
-        learn(TRAINING, refused="(none)")
-    assert False in counted[90:]  # what they had learned mispredicted: they stopped counting
-
-
 def test_a_ranking_scores_every_candidate_as_the_learner_scores_its_pair() -> None:
     e = engine()
     vanilla_is_refused(e, TRAINING, 5)
