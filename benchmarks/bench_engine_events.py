@@ -5,10 +5,10 @@ Instacart catalog) into one SubstitutionEngine, like bench_engine.py, but clocks
 on its own with the thread's CPU time (not wall time: the machine these run on is shared, and
 waiting for a core is not the engine's work). Prints, per round, µs per feedback event, per
 signal, and the refresh passes' CPU spread over all events, then the medians over rounds.
-With ``--interactions``, each round also replays the stream into an engine with the opt-in
-hashed interaction weights (online_learning/interactions.py), the two alternating, and the
-medians of both and their ratio are printed: the interactions' cost, kind by kind, against
-the shipped engine measured in the same run. Pools are warmed first in both (every pool's
+With ``--linear``, each round also replays the stream into an engine without the hashed
+interaction weights (online_learning/interactions.py; ``FILLRATE_INTERACTIONS=false``), the
+two alternating, and the medians of both and their ratio are printed: the interactions'
+cost, kind by kind, measured in the same run. Pools are warmed first in both (every pool's
 columns and, with the interactions, its key parts), as a worker does before it is ready.
 
 Each round replays the same stream into a fresh engine. To compare two versions of the code,
@@ -17,7 +17,7 @@ the medians side by side (docs/performance.md).
 
     .venv/bin/python benchmarks/bench_engine_events.py                # 3 rounds of 60,000
     .venv/bin/python benchmarks/bench_engine_events.py --events 6000 --rounds 1
-    .venv/bin/python benchmarks/bench_engine_events.py --events 20000 --interactions
+    .venv/bin/python benchmarks/bench_engine_events.py --events 20000 --linear
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from workload import make_events
 
 from online_learning.contract import Feedback
 from online_learning.engine import EngineConfig, SubstitutionEngine
-from online_learning.interactions import InteractionConfig
 from online_learning.offline.instacart import load_order_popularity
 
 
@@ -79,17 +78,17 @@ def main() -> None:
         "--refresh-every", type=int, default=1_750, help="events between two refresh calls"
     )
     parser.add_argument(
-        "--interactions",
+        "--linear",
         action="store_true",
-        help="also replay with the opt-in interaction weights, alternating, and print ratios",
+        help="also replay without the interaction weights, alternating, and print ratios",
     )
     args = parser.parse_args()
     sim, events = make_events(args.events)
     products = list(sim.catalog_events())
     popularity = load_order_popularity()
     engines = {"shipped": EngineConfig()}
-    if args.interactions:
-        engines["interactions"] = EngineConfig(interactions=InteractionConfig())
+    if args.linear:
+        engines["linear"] = EngineConfig(interactions=None)
     kinds = ("feedback", "signal", "refresh/event", "all/event")
     print("CPU µs per event" + " " * 13 + "".join(f"{k:>15}" for k in kinds) + "  model digest")
     results: dict[str, list[dict]] = {name: [] for name in engines}
@@ -108,9 +107,9 @@ def main() -> None:
     }
     for name, median in medians.items():
         print(f"median     {name:<18}" + "".join(f"{median[k]:>15.1f}" for k in kinds))
-    if args.interactions:
-        ratio = {k: medians["interactions"][k] / medians["shipped"][k] for k in kinds}
-        print(f"{'ratio interactions/shipped':<29}" + "".join(f"{ratio[k]:>14.2f}x" for k in kinds))
+    if args.linear:
+        ratio = {k: medians["shipped"][k] / medians["linear"][k] for k in kinds}
+        print(f"{'ratio shipped/linear':<29}" + "".join(f"{ratio[k]:>14.2f}x" for k in kinds))
 
 
 if __name__ == "__main__":

@@ -104,7 +104,7 @@ class _Shipped:
 CANDIDATES: dict[str, Callable[[], Any]] = {
     "logreg-from-prior": _Shipped,
     "logreg-linear-only": lambda: _Shipped(interactions=None),
-    "interactions-alpha-0.02": lambda: _Shipped(interactions=InteractionConfig(alpha=0.02)),
+    "interactions-alpha-0.05": lambda: _Shipped(interactions=InteractionConfig(alpha=0.05)),
     "interactions-alpha-0.15": lambda: _Shipped(interactions=InteractionConfig(alpha=0.15)),
     "logreg-from-prior-sgd": lambda: _Shipped(optim.SGD(0.05), interactions=None),
     "scaled-logreg": lambda: compose.Pipeline(

@@ -103,9 +103,10 @@ def add_evaluate_flags(parser: argparse.ArgumentParser) -> None:
     add_population_flag(parser)
     parser.add_argument(
         "--interactions",
-        action="store_true",
-        help="the learned engine with hashed interaction weights (off in the worker unless"
-        " FILLRATE_INTERACTIONS is set)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the learned engine with hashed interaction weights, as the worker runs by"
+        " default (--no-interactions: without, as FILLRATE_INTERACTIONS=false)",
     )
     personal = parser.add_argument_group(
         "personal replies",

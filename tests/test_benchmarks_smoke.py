@@ -31,31 +31,31 @@ def run(script: str, *args: str, timeout: float = 240) -> str:
 
 def test_scoring_benchmark_prints_each_pool_size_and_learning_cost() -> None:
     out = run("bench_scoring.py", "--quick")
-    for label in ("interactions", "shipped"):  # with and without the interaction weights
+    for label in ("interactions", "linear"):  # with and without the interaction weights
         for size in (50, 500, 2000):
             row = rf"^{label}\s+{size}\s+\d+\s+\d+\s+[\d.]+\s+\d+\s+[\d.]+\s+[\d.]+x$"
             assert re.search(row, out, re.M), out
     for model in (
-        r"with interactions \(opt-in, AdaGrad with a floor\)",
-        r"shipped \(AdaGrad with a floor, no interactions\)",
+        r"shipped \(AdaGrad with a floor, interactions\)",
+        r"linear \(AdaGrad with a floor, no interactions\)",
         r"baseline \(SGD 0\.05, no interactions\)",
     ):
         assert re.search(rf"learning, {model}: \d+ us per feedback event", out), out
-    for ratio in ("interactions/shipped", "shipped/baseline"):
+    for ratio in ("shipped/linear", "linear/baseline"):
         assert re.search(rf"learning cost ratio {ratio}: [\d.]+$", out, re.M), out
 
 
 def test_engine_events_benchmark_prints_each_kind_with_and_without_interactions() -> None:
-    out = run("bench_engine_events.py", "--events", "2000", "--rounds", "1", "--interactions")
+    out = run("bench_engine_events.py", "--events", "2000", "--rounds", "1", "--linear")
     number = r"\s+([\d.]+)"
     digests = {}
-    for name in ("shipped", "interactions"):
+    for name in ("shipped", "linear"):
         row = re.search(rf"^round 1\s+{name}{number * 4}\s+([0-9a-f]+)$", out, re.M)
         assert row, out
         digests[name] = row.group(5)
         assert re.search(rf"^median\s+{name}{number * 4}$", out, re.M), out
-    assert digests["shipped"] != digests["interactions"], out  # the weights learned something
-    assert re.search(r"^ratio interactions/shipped(\s+[\d.]+x){4}$", out, re.M), out
+    assert digests["shipped"] != digests["linear"], out  # the interaction weights learned
+    assert re.search(r"^ratio shipped/linear(\s+[\d.]+x){4}$", out, re.M), out
 
 
 def test_personal_benchmark_prints_costs_bytes_and_the_simulated_gain() -> None:
@@ -75,7 +75,7 @@ def test_model_comparison_replays_one_stream_through_four_river_models() -> None
     out = run("compare_models.py", "--quick")
     assert "replaying 300 events" in out, out
     models = ("logreg-from-prior", "logreg-linear-only", "logreg-from-prior-sgd", "scaled-logreg")
-    for model in (*models, "hoeffding-tree", "interactions-alpha-0.02"):
+    for model in (*models, "hoeffding-tree", "interactions-alpha-0.05"):
         row = re.search(rf"^{model}\s+([\d.]+)\s+([\d.]+)\s", out, re.M)
         assert row, out
         log_loss, auc = float(row.group(1)), float(row.group(2))

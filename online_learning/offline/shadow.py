@@ -21,9 +21,9 @@ __all__ = ["PriorShadow", "prior_config"]
 
 
 def prior_config(config: EngineConfig | None = None) -> EngineConfig:
-    """``config`` as the content prior runs it: it never learns, so it has no learned offsets,
-    and exploring would only cost it, so it ranks greedily."""
-    return replace(config or EngineConfig(), explore_epsilon=0.0, effects=None)
+    """``config`` as the content prior runs it: it never learns, so it has no learned offsets
+    or interaction weights, and exploring would only cost it, so it ranks greedily."""
+    return replace(config or EngineConfig(), explore_epsilon=0.0, effects=None, interactions=None)
 
 
 class PriorShadow:
