@@ -33,6 +33,8 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 
+import numpy as np
+
 from online_learning.contract import Feedback, Product
 from online_learning.engine import SubstitutionEngine
 from online_learning.features import FloatArray, pair_features
@@ -84,7 +86,9 @@ def replay(engine: SubstitutionEngine, log: list[Feedback]) -> float:
 
 def build_cheaply(engine: SubstitutionEngine, log: Iterable[Feedback], model_steps: int) -> float:
     """What ``on_feedback`` changes, part by part, without building and scoring features for
-    the model (the first ``model_steps`` events only: the model's size does not grow)."""
+    the model (the first ``model_steps`` events only: River's part does not grow). The hashed
+    interaction weights, which grow with the keys seen, are then filled to their largest
+    state (every slot learned) when the log is longer than ``model_steps``."""
     start = time.perf_counter()
     catalog, history, popularity = engine.catalog, engine.features.history, engine.popularity
     effects, tastes, seen = engine.effects, engine.tastes, engine.seen_feedback
@@ -101,8 +105,8 @@ def build_cheaply(engine: SubstitutionEngine, log: Iterable[Feedback], model_ste
             continue
         y = event.outcome == "accepted"
         if i < model_steps:
-            row = engine.features.pair_vector(requested, substitute)
-            engine.model.learn_one(pair_features(row), y)
+            row, keys = engine.features.pair_row(requested, substitute)
+            engine.model.learn_one(pair_features(row), y, keys)
         else:
             row = rows[i % len(rows)]
             engine.model.n_learned += 1
@@ -113,6 +117,18 @@ def build_cheaply(engine: SubstitutionEngine, log: Iterable[Feedback], model_ste
             effects.update(engine.effect_key(requested, substitute), y, rng.gauss(0.0, 1.0))
         popularity.observe(requested.item_id, 1.0, event.ts)
         engine.clock = max(engine.clock, event.ts)
+    interactions = engine.model.interactions
+    if interactions is not None and engine.model.n_learned > model_steps:
+        slots = np.arange(interactions.size)
+        draw = np.random.default_rng(1)
+        interactions.load_state(
+            {
+                "slots": slots,
+                "z": draw.normal(0.0, 1.0, slots.size),
+                "n": draw.exponential(1.0, slots.size),
+                "n_learned": engine.model.n_learned,
+            }
+        )
     return time.perf_counter() - start
 
 
