@@ -358,7 +358,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         window=WINDOW,
         progress=progress,
         mistakes=mistakes if args.horror else None,
-        engine_config=EngineConfig(interactions=InteractionConfig() if args.interactions else None),
+        engine_config=EngineConfig(interactions=_interactions(args)),
     )
     progress.done()
     people = population(args.population)
@@ -392,7 +392,7 @@ def _run_personal(
         feedback,
         sim_config=config,
         progress=progress,
-        engine_config=EngineConfig(tastes=tastes),
+        engine_config=EngineConfig(tastes=tastes, interactions=_interactions(args)),
     )
     progress.done()
     people = population(args.population)
@@ -407,3 +407,8 @@ def _run_personal(
     json_path.write_text(json.dumps(result.to_dict(), indent=2, allow_nan=True) + "\n")
     print(f"wrote {json_path}")
     return 0
+
+
+def _interactions(args: argparse.Namespace) -> InteractionConfig | None:
+    """The interaction weights as the worker has them by default, unless --no-interactions."""
+    return InteractionConfig() if args.interactions else None

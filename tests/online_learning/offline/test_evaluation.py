@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from online_learning.engine import EngineConfig
 from online_learning.offline.evaluation import POLICIES, EvalResult, evaluate
 from online_learning.offline.simulation import SimConfig
 from streams.cli import build_parser
@@ -161,3 +162,33 @@ def test_shift_at_is_minutes_after_the_start(tmp_path: Path) -> None:
     with mock.patch.object(evaluate_cmd, "evaluate", fake_evaluate), pytest.raises(SystemExit):
         evaluate_cmd.run_evaluate(args)
     assert seen["shift_at"] == 1800.0  # SimConfig.shift_at counts seconds from start_ts
+
+
+@pytest.mark.parametrize(
+    ("flags", "on"), [([], True), (["--interactions"], True), (["--no-interactions"], False)]
+)
+def test_the_evaluated_engine_has_the_interaction_weights_unless_told_not_to(
+    tmp_path: Path, flags: list[str], on: bool
+) -> None:
+    from unittest import mock
+
+    from streams import evaluate_cmd
+
+    args = build_parser().parse_args(["evaluate", "--quick", "--out", str(tmp_path), *flags])
+    seen = {}
+
+    def fake_evaluate(*_: Any, engine_config: EngineConfig, **__: Any) -> Any:
+        seen["interactions"] = engine_config.interactions
+        raise SystemExit(0)
+
+    with mock.patch.object(evaluate_cmd, "evaluate", fake_evaluate), pytest.raises(SystemExit):
+        evaluate_cmd.run_evaluate(args)
+    assert (seen["interactions"] is not None) == on
+
+
+def test_the_engine_and_the_worker_have_the_interaction_weights_by_default() -> None:
+    from streams.settings import Settings
+
+    assert EngineConfig().interactions is not None
+    assert Settings.load({}, environ={}).interactions
+    assert not Settings.load({}, environ={"FILLRATE_INTERACTIONS": "false"}).interactions
