@@ -169,6 +169,7 @@ class EngineStats:
     feedback_learned: int
     model_version: str
     stale_signals: int
+    interactions_counted: bool  # the interaction weights count in predictions now
 
 
 class SubstitutionEngine:
@@ -485,6 +486,7 @@ class SubstitutionEngine:
             feedback_learned=self.model.n_learned,
             model_version=self.model.version,
             stale_signals=self.stale_signals,
+            interactions_counted=self.model.interactions_count,
         )
 
     def model_digest(self) -> str:

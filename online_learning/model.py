@@ -12,9 +12,17 @@ product over the same weights River holds; a test holds it to ``predict_proba_on
 
 Fifteen hand-set features can only say "alike" in one way everywhere. The model also owns
 hashed interaction weights (:mod:`online_learning.interactions`: pairs of words, brands, tags
-and binned features, per aisle), learned jointly with River's weights from the same
-gradient; their sum for a pair is the ``interactions`` feature, whose own weight stays 1.
-They start at 0, so before any feedback the model predicts exactly what the prior does.
+and binned features, per aisle); their sum for a pair is the ``interactions`` feature. They
+start at 0, so before any feedback the model predicts exactly what the prior does.
+
+Whether they count is decided by their record: the ``interactions`` feature's weight is 1
+while the prediction with them has had the lower log loss over recent feedback (both losses
+taken before the event is learned, so on data neither had seen), 0 otherwise. Where the
+content features already say what customers want, the interactions fit only noise, lose on
+their record and do not count; where customers care about more, they count once they predict
+better. The interaction weights always learn from the prediction with them; River's weights
+learn from the prediction as it is made: jointly with the interactions while they count
+(each part learns what the other leaves over), alone while they do not.
 """
 
 from __future__ import annotations
@@ -59,6 +67,9 @@ PRIOR_WEIGHTS: dict[str, float] = {
 }
 PRIOR_INTERCEPT = -1.2
 INTERACTIONS = "interactions"
+# How fast the interactions' record forgets: each event weighs this much less than the next
+# (a memory of about a thousand feedback events).
+RECORD_DECAY = 0.999
 # Learned inputs: with them the "prior" would already be learning (prior_proba_one).
 HISTORY_FEATURES = frozenset({"item_history", "pair_history", INTERACTIONS})
 
@@ -106,10 +117,13 @@ class AcceptanceModel:
             intercept_lr=intercept_lr,
         )
         # A copy: VectorDict wraps the dict it is given, and learning would move the prior too.
-        self.estimator._weights = utils.VectorDict({**weights, INTERACTIONS: 1.0})
+        self.estimator._weights = utils.VectorDict({**weights, INTERACTIONS: 0.0})
         self.prior_weights = weights
         self.prior_intercept = prior_intercept
         self.interactions = None if interactions is None else InteractionWeights(interactions)
+        # the interactions' record: decayed log losses of the predictions without and with
+        # them; the ``interactions`` feature's weight follows from it
+        self.record = [0.0, 0.0]
         self.n_learned = 0
         # (n_learned, the weights object, weights in FEATURES order, intercept): coefficients()
         self._coefficients: tuple[int, Any, npt.NDArray[np.float64], float] | None = None
@@ -145,21 +159,33 @@ class AcceptanceModel:
         logit: float | None = None,
     ) -> None:
         """One step from one pair; ``keys``: its hashed interaction keys (None: River's
-        weights learn alone), whose weights take a step on the same gradient. ``logit``:
-        :meth:`logit_one` of ``x`` if the caller has it already."""
+        weights learn alone). River's weights step on the prediction as made, the interaction
+        weights on the prediction with them; then their record decides whether they count
+        (the module docstring). ``logit``: :meth:`logit_one` of ``x`` if the caller has it
+        already."""
         interactions = self.interactions
+        weights = self.estimator._weights
         if interactions is None or keys is None:
             self.estimator.learn_one(x, bool(y))
         else:
             z = self.logit_one(x) if logit is None else logit
-            gradient = sigmoid(z) - float(bool(y))
+            score = x.get(INTERACTIONS, 0.0)
+            without = z - weights.get(INTERACTIONS, 0.0) * score
+            with_them = without + score
+            record, decay = self.record, RECORD_DECAY
+            record[0] = decay * record[0] + log_loss(sigmoid(without), bool(y))
+            record[1] = decay * record[1] + log_loss(sigmoid(with_them), bool(y))
             self.estimator.learn_one(x, bool(y))
-            interactions.learn(keys, gradient)
-        if INTERACTIONS in x:
-            # The weights it sums are what learns; a scale on it would be a second,
-            # redundant way to move the same logit (and could flip their sign).
-            self.estimator._weights[INTERACTIONS] = 1.0
+            interactions.learn(keys, sigmoid(with_them) - float(bool(y)))
+        # River's step may have moved this weight too: the record sets it (never a scale,
+        # which would be a second way to move the same logit and could flip their sign).
+        weights[INTERACTIONS] = 1.0 if self.interactions_count else 0.0
         self.n_learned += 1
+
+    @property
+    def interactions_count(self) -> bool:
+        """Do the interaction weights count in predictions now (their record is the better)?"""
+        return self.interactions is not None and self.record[1] < self.record[0]
 
     def state(self) -> dict[str, Any]:
         """What learning changed, for a snapshot: River's weights (in River's own order, which
@@ -185,6 +211,7 @@ class AcceptanceModel:
             "optimizer": optimizer_state,
             "n_learned": self.n_learned,
             "interactions": None if interactions is None else interactions.state(),
+            "record": list(self.record),
         }
 
     def load_state(self, state: Mapping[str, Any]) -> None:
@@ -210,6 +237,8 @@ class AcceptanceModel:
         estimator._weights = utils.VectorDict(dict(zip(names, values, strict=True)))
         estimator.intercept = float(state["intercept"])
         self.n_learned = int(state["n_learned"])
+        record = state["record"]
+        self.record = [float(record[0]), float(record[1])]
 
     def config_key(self) -> str:
         """The settings that shape what this model learns from the same events (equal keys:
@@ -230,6 +259,7 @@ class AcceptanceModel:
                 interaction_config_key(
                     None if self.interactions is None else self.interactions.config
                 ),
+                ("record", RECORD_DECAY),
             )
         )
 

@@ -322,6 +322,12 @@ class WorkerMetrics:
         self.model_roc_auc = Gauge(
             "fillrate_model_roc_auc", "Progressive-validation ROC AUC of p_accept", registry=r
         )
+        self.interactions_counted = Gauge(
+            "fillrate_interactions_counted",
+            "1 while the learned interaction weights count in p_accept (their recent log loss"
+            " beats the model's without them), 0 while they do not or are switched off",
+            registry=r,
+        )
         self.acceptance_rate = Gauge(
             "fillrate_acceptance_rate",
             "Share of offered substitutes accepted over the last 1,000 feedback events this"

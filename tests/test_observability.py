@@ -296,7 +296,7 @@ def test_the_worker_exports_its_version_and_process_metrics() -> None:
         "Event-to-ranking latency",
         "Acceptance rate, per worker",
         "Log loss: model vs content prior",
-        "ROC AUC",
+        "ROC AUC, interactions counted",
         "Availability entries",
         "Live rankings",
         "Catalog items",

@@ -113,6 +113,7 @@ class Timers:
         metrics.availability_entries.set(stats.availability_entries)
         metrics.live_rankings.set(stats.live_rankings)
         metrics.catalog_items.set(stats.catalog_items)
+        metrics.interactions_counted.set(stats.interactions_counted)
         learning = worker.monitor.snapshot()
         if stats.feedback_learned:
             metrics.model_log_loss.set(learning.log_loss)

@@ -82,6 +82,7 @@ def health(worker: Worker, digests: bool = True) -> dict[str, Any]:
         "feedback_digest": learning.digest,
         "learning_lag": learning.lag(),
         "model_version": stats.model_version,
+        "interactions_counted": stats.interactions_counted,
         "signal_partitions": sorted(state.owned) if ready else [],
         "restored_entries": state.restored_entries,
         "signals_already_applied": state.skipped_signals,

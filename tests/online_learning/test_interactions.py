@@ -3,6 +3,7 @@ the same scores on the ranking's and the learner's paths, and snapshots that kee
 
 from __future__ import annotations
 
+import copy
 import random
 
 import numpy as np
@@ -20,6 +21,7 @@ from online_learning.interaction_keys import (
     pair_index,
 )
 from online_learning.interactions import InteractionConfig, InteractionWeights
+from online_learning.logistic import sigmoid
 from online_learning.model import AcceptanceModel
 from online_learning.snapshot import SnapshotError, engine_snapshot, restore_engine
 
@@ -138,8 +140,66 @@ def test_the_interactions_column_is_the_sum_of_the_weights_and_counts_once() -> 
     vanilla_is_refused(e, TRAINING, 5)
     x = pair_features(e.features.pair_vector(item(e, "c9"), item(e, "c8")))
     assert x["interactions"] < 0.0
+    assert e.model.interactions_count  # a taste no content feature names: their record wins
     weights, _ = e.model.coefficients()
-    assert weights[FEATURES.index("interactions")] == 1.0  # held at 1 while learning
+    assert weights[FEATURES.index("interactions")] == 1.0  # counted once, never scaled
+
+
+def p_without_interactions(e: SubstitutionEngine) -> list[float]:
+    """Every pair's P(accept) from the same model with the interactions column left out."""
+    out = []
+    for r in CATALOG:
+        for c in CATALOG:
+            if r is not c:
+                x = pair_features(e.features.pair_vector(item(e, r.item_id), item(e, c.item_id)))
+                out.append(sigmoid(e.model.logit_one({**x, "interactions": 0.0})))
+    return out
+
+
+def test_the_interactions_count_only_while_their_record_beats_the_model_without_them() -> None:
+    e, linear = engine(), engine(AcceptanceModel(interactions=None))
+    assert not e.model.interactions_count  # nothing learned yet: they do not count
+    counted = []
+
+    def learn(pairs: list[tuple[str, str]], refused: str) -> None:
+        for requested, substitute in pairs:
+            outcome = "rejected" if refused in item(e, substitute).name else "accepted"
+            for learner in (e, linear):
+                n = learner.model.n_learned
+                learner.on_feedback(
+                    Feedback(f"e{n}", "s1", requested, substitute, outcome, float(n))
+                )
+            counted.append(e.model.interactions_count)
+            loss_without, loss_with = e.model.record
+            assert counted[-1] == (loss_with < loss_without)
+            if not counted[-1]:  # not counted: every prediction leaves them out
+                assert all_p(e) == pytest.approx(p_without_interactions(e), abs=1e-12)
+
+    for _ in range(15):
+        learn(TRAINING, refused="Vanilla")  # a taste no content feature names: they win
+    assert counted[-1] and p_of(e, "c9", "c8") < p_of(linear, "c9", "c8")
+    for _ in range(15):  # tastes turn: every substitute is accepted, vanilla too
+        learn(TRAINING, refused="(none)")
+    assert False in counted[90:]  # what they had learned mispredicted: they stopped counting
+
+
+@pytest.mark.parametrize("counted", [True, False])
+def test_river_s_weights_step_on_the_prediction_as_it_was_made(counted: bool) -> None:
+    # Jointly with the interactions while they count, alone while they do not.
+    e = engine()
+    vanilla_is_refused(e, TRAINING, 5)
+    model = e.model
+    model.record = [1.0, 0.5] if counted else [0.5, 1.0]
+    model.estimator._weights["interactions"] = 1.0 if counted else 0.0
+    x, keys = e.features.pair_row(item(e, "c1"), item(e, "c4"))
+    features = pair_features(x)
+    assert features["interactions"] != 0.0
+    river = copy.deepcopy(model.estimator)
+    river.learn_one(features if counted else {**features, "interactions": 0.0}, False)
+    model.learn_one(features, False, keys)
+    names = set(river._weights) - {"interactions"}
+    assert {n: model.estimator._weights[n] for n in names} == {n: river._weights[n] for n in names}
+    assert model.estimator.intercept == river.intercept
 
 
 def test_a_snapshot_keeps_the_interaction_weights_and_refuses_another_configuration() -> None:
