@@ -37,7 +37,9 @@ class InteractionConfig:
     the weights learned noise on the ``catalog`` population, whose customers follow the
     content features' own formula (0.027 of the random-to-oracle gap below the linear model
     over 20,000 events, one seed); at 0.02 0.003 to 0.012 (three seeds), while on customers
-    the features miss they gain as much and keep rising (docs/evaluation.md).
+    the features miss they gain as much and keep rising (docs/evaluation.md). What is left
+    of that loss the model's record of them takes away: they count only while they predict
+    better (:class:`~online_learning.model.AcceptanceModel`).
     """
 
     bits: int = 20

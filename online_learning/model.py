@@ -63,7 +63,7 @@ PRIOR_WEIGHTS: dict[str, float] = {
     "fat_distance": -0.8,
     "fat_unknown": -0.3,
     "price_up": -1.0,
-    "interactions": 1.0,  # a sum of learned weights, not a similarity: held at 1
+    "interactions": 1.0,  # a sum of learned weights, not a similarity: 1 or 0 (their record)
 }
 PRIOR_INTERCEPT = -1.2
 INTERACTIONS = "interactions"
