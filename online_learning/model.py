@@ -190,7 +190,8 @@ class AcceptanceModel:
 
     def state(self) -> dict[str, Any]:
         """What learning changed, for a snapshot: River's weights (in River's own order, which
-        its sums follow), intercept and optimizer state, and the count of events learned.
+        its sums follow), intercept and optimizer state, the count of events learned, the
+        interaction weights and their record.
 
         Raises TypeError for an optimizer whose state this does not know (only plain SGD and
         FlooredAdaGrad are snapshotted: anything else would come back silently different).
