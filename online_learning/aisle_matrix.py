@@ -145,8 +145,8 @@ class AisleMatrix:
 
     @property
     def keys(self) -> PoolKeys:
-        """The pool's hashed interaction keys, built when first asked for (only the opt-in
-        interactions read them)."""
+        """The pool's hashed interaction keys, built when first asked for (only the
+        interaction weights read them, and a worker may run without them)."""
         if self._keys is None:
             kinds = self.kinds.sets
             self._keys = PoolKeys(

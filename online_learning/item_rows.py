@@ -71,7 +71,7 @@ class ItemRow:
     @property
     def keys(self) -> ItemKeys:
         """The item's hashed interaction key parts, computed when first asked for: only the
-        opt-in interactions read them, and a catalog's worth costs seconds to compute."""
+        interaction weights read them, and a catalog's worth costs seconds to compute."""
         if self._keys is None:
             self._keys = item_keys(self.product, self.kind)
         return self._keys

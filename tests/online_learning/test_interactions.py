@@ -25,7 +25,7 @@ from online_learning.logistic import sigmoid
 from online_learning.model import AcceptanceModel
 from online_learning.snapshot import SnapshotError, engine_snapshot, restore_engine
 
-# the interaction weights are opt-in (EngineConfig.interactions)
+# the interaction weights as the engine has them by default, without exploration or offsets
 CONFIG = EngineConfig(
     explore_epsilon=0.0, effects=None, tastes=None, interactions=InteractionConfig()
 )
