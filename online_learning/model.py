@@ -172,12 +172,12 @@ class AcceptanceModel:
             z = self.logit_one(x) if logit is None else logit
             score = x.get(INTERACTIONS, 0.0)
             without = z - weights.get(INTERACTIONS, 0.0) * score
-            with_them = without + score
+            p_with = sigmoid(without + score)
             record, decay = self.record, RECORD_DECAY
             record[0] = decay * record[0] + log_loss(sigmoid(without), bool(y))
-            record[1] = decay * record[1] + log_loss(sigmoid(with_them), bool(y))
+            record[1] = decay * record[1] + log_loss(p_with, bool(y))
             self.estimator.learn_one(x, bool(y))
-            interactions.learn(keys, sigmoid(with_them) - float(bool(y)))
+            interactions.learn(keys, p_with - float(bool(y)))
         # River's step may have moved this weight too: the record sets it (never a scale,
         # which would be a second way to move the same logit and could flip their sign).
         weights[INTERACTIONS] = 1.0 if self.interactions_count else 0.0
