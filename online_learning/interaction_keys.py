@@ -12,6 +12,8 @@ each a slot of :class:`~online_learning.interactions.InteractionWeights`:
 - ``at`` / ``ab`` / ``ag``: (requested aisle, candidate word / brand / tag);
 - ``bb``: (requested brand, candidate brand);
 - ``lt`` / ``lg``: (requested aisle, a requested word / tag the candidate lacks);
+- ``lw``: a requested word the candidate lacks, in any aisle (what losing "strawberry" costs,
+  learned in one aisle, carries to the others);
 - ``af``: (requested aisle, hand-set feature, its value in a few bins): per-aisle, piecewise
   offsets on the content prior's own features.
 
@@ -52,7 +54,7 @@ KeyIndex = npt.NDArray[np.int32]  # a pool's keys: (candidates, keys per pair), 
 
 # Names the keys: change it whenever the keys of a pair change, so an old snapshot's weights
 # (learned under other keys) are refused rather than read as these.
-KEY_SCHEME = "pair-keys-v2"
+KEY_SCHEME = "pair-keys-v3"
 # Words per item kept as keys: a pool's word matrix is as wide as its longest name, and every
 # pair pays for that width times the requested item's words (one name in nine has more).
 _MAX_TOKENS = 8
@@ -151,15 +153,18 @@ class ItemKeys:
     def half_ints(self) -> list[int]:
         """at, ab, ag, af (the aisle's halves of the aisle x candidate word / brand / tag /
         feature-bin keys), then bb (the brand-pair half, if a brand), then per word tt (its
-        half of a word-pair key) and lt (the whole "this word lost here" key), per tag lg."""
+        half of a word-pair key), lt (the whole "this word lost here" key) and lw ("this word
+        lost", any aisle), per tag lg."""
         if self._half_ints is None:
             aisle, brand = self.aisle, self.brand
             lost, lacks = _half("lt", aisle), _half("lg", aisle)
+            anywhere = _key("kind:lw")
             halves = [_half(kind, aisle) for kind in ("at", "ab", "ag", "af")]
             if brand:
                 halves.append(_half("bb", brand))
             halves += [_half("tt", t) for t in self._token_ints]
             halves += [_mix_int(lost ^ t) for t in self._token_ints]
+            halves += [_mix_int(anywhere ^ t) for t in self._token_ints]
             halves += [_mix_int(lacks ^ t) for t in self._tag_ints]
             self._half_ints = halves
         return self._half_ints
@@ -206,8 +211,13 @@ class ItemKeys:
         return self.halves[start : start + self.tokens.size]
 
     @property
+    def lw(self) -> U64:
+        start = self._bb_end + 2 * self.tokens.size
+        return self.halves[start : start + self.tokens.size]
+
+    @property
     def lg(self) -> U64:
-        return self.halves[self._bb_end + 2 * self.tokens.size :]
+        return self.halves[self._bb_end + 3 * self.tokens.size :]
 
 
 def item_keys(product: Product, words: Iterable[str] | None = None) -> ItemKeys:
@@ -318,8 +328,8 @@ def _row_keys(
     The layout is :meth:`PairKeys.index`'s: for each requested word, its pair with each
     candidate word (tt); the aisle with each candidate word (at), with the brand (ab); the
     brand pair (bb, if the requested item has a brand); the aisle with each tag (ag), with
-    each feature's bin (af); each requested word (lt) and tag (lg) the candidate lacks.
-    Padding (a missing part) is ``size``.
+    each feature's bin (af); each requested word the candidate lacks, in this aisle (lt) and
+    in any (lw), and each tag it lacks (lg). Padding (a missing part) is ``size``.
     """
     mask, mix = size - 1, _mix_int
     halves = req.half_ints
@@ -338,8 +348,10 @@ def _row_keys(
     had = set(tokens)
     lost = halves[start + a : start + 2 * a]
     keys += [size if t in had else k & mask for t, k in zip(req._token_ints, lost, strict=True)]
+    anywhere = halves[start + 2 * a : start + 3 * a]
+    keys += [size if t in had else k & mask for t, k in zip(req._token_ints, anywhere, strict=True)]
     had = set(tags)
-    lacks = halves[start + 2 * a :]
+    lacks = halves[start + 3 * a :]
     keys += [size if t in had else k & mask for t, k in zip(req._tag_ints, lacks, strict=True)]
     return keys
 
@@ -404,6 +416,7 @@ class PairKeys:
         "_lg",
         "_lost",
         "_lt",
+        "_lw",
         "_tags_of",
         "_word",
         "_words_of",
@@ -436,7 +449,7 @@ class PairKeys:
         self._brand = slots(_mix(halves[:, None] ^ brands), brands != 0)  # (1 or 2, brands)
         self._ag = slots(_mix(req.ag ^ tags), tags != 0)
         self._af = slots(_mix(req.af ^ _BIN_CODES))
-        self._lt, self._lg = slots(req.lt), slots(req.lg)
+        self._lt, self._lw, self._lg = slots(req.lt), slots(req.lw), slots(req.lg)
 
         # A row's parts by column (part by row): summing a few parts of every row is then a
         # few whole-array additions, where a sum along short rows costs ~3x as much.
@@ -461,7 +474,7 @@ class PairKeys:
         out += weights[self._ag].take(self._tags_of).sum(axis=0)
         out += weights[self._af].take(self._bins_of).sum(axis=0)
         if self._lt.size:
-            out += self._lost @ weights[self._lt]
+            out += self._lost @ (weights[self._lt] + weights[self._lw])
         if self._lg.size:
             out += self._lacks @ weights[self._lg]
         return out
@@ -480,6 +493,7 @@ class PairKeys:
                 self._ag[_take(self._tags_of.T, rows)],
                 self._af[_take(self._bins_of.T, rows)],
                 np.where(_take(self._lost, rows), self._lt, pad),
+                np.where(_take(self._lost, rows), self._lw, pad),
                 np.where(_take(self._lacks, rows), self._lg, pad),
             ],
             axis=1,
@@ -495,6 +509,7 @@ class PairKeys:
                 self._ag[self._tags_of[:, at]],
                 self._af[self._bins_of[:, at]],
                 np.where(self._lost[at], self._lt, pad),
+                np.where(self._lost[at], self._lw, pad),
                 np.where(self._lacks[at], self._lg, pad),
             ]
         )

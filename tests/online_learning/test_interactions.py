@@ -347,6 +347,24 @@ def test_every_path_gives_the_same_keys_on_odd_products() -> None:
         np.testing.assert_array_equal(part.index(), index[subset])
 
 
+def test_a_word_lost_shares_one_key_across_aisles_and_one_per_aisle() -> None:
+    # "Strawberry" lost in yogurt and lost in ice cream: the same lw key (what one aisle
+    # teaches carries to the other), different lt keys (each aisle's own say).
+    def keys(aisle: str, requested: str, candidate: str) -> set[int]:
+        req = item_keys(Product("r", requested, aisle, "dairy", 2.0))
+        pool = PoolKeys([item_keys(Product("c", candidate, aisle, "dairy", 2.0))])
+        content = np.zeros((1, len(AISLE_FEATURE_BINS)))
+        index = pair_index(req, pool, None, content, range(len(AISLE_FEATURE_BINS)), 20)
+        return set(index[0].tolist()) - {1 << 20}
+
+    yogurt = keys("yogurt", "Strawberry Yogurt", "Peach Yogurt")
+    ice_cream = keys("ice cream", "Strawberry Ice Cream", "Peach Ice Cream")
+    kept = keys("ice cream", "Strawberry Ice Cream", "Strawberry Peach Ice Cream")
+    lost_anywhere = yogurt & ice_cream
+    assert len(lost_anywhere) == 2  # the tt key (strawberry, peach) and lw (strawberry lost)
+    assert lost_anywhere - kept and len(lost_anywhere - kept) == 1  # kept: no lw key
+
+
 def test_a_pair_s_score_is_the_same_bits_whatever_its_padding_and_key_order() -> None:
     # A cached block's row carries as much padding as its pool's longest name needs, a pair
     # keyed alone only its own: learning must read the same score from both (a restarted
