@@ -14,6 +14,8 @@ each a slot of :class:`~online_learning.interactions.InteractionWeights`:
 - ``lt`` / ``lg``: (requested aisle, a requested word / tag the candidate lacks);
 - ``lw``: a requested word the candidate lacks, in any aisle (what losing "strawberry" costs,
   learned in one aisle, carries to the others);
+- ``gw``: a candidate word the requested item lacks, in any aisle (what an offer's added
+  "spicy" or "raspberry" costs, whatever was asked for);
 - ``af``: (requested aisle, hand-set feature, its value in a few bins): per-aisle, piecewise
   offsets on the content prior's own features.
 
@@ -54,7 +56,7 @@ KeyIndex = npt.NDArray[np.int32]  # a pool's keys: (candidates, keys per pair), 
 
 # Names the keys: change it whenever the keys of a pair change, so an old snapshot's weights
 # (learned under other keys) are refused rather than read as these.
-KEY_SCHEME = "pair-keys-v3"
+KEY_SCHEME = "pair-keys-v4"
 # Words per item kept as keys: a pool's word matrix is as wide as its longest name, and every
 # pair pays for that width times the requested item's words (one name in nine has more).
 _MAX_TOKENS = 8
@@ -103,6 +105,10 @@ def _half(kind: str, part: int) -> int:
 
 def _u64(values: list[int]) -> U64:
     return np.array(values, dtype=np.uint64)
+
+
+# gw's half: the same whatever is requested (a word gained is keyed by the word alone)
+_GAINED = _half("gw", 0)
 
 
 # Hand-set features given per-aisle offsets, and how many bins per unit of each: a feature in
@@ -326,7 +332,8 @@ def _row_keys(
     the candidate's, padded with 0 to the pool's widths, ``values`` its binned features'.
 
     The layout is :meth:`PairKeys.index`'s: for each requested word, its pair with each
-    candidate word (tt); the aisle with each candidate word (at), with the brand (ab); the
+    candidate word (tt); the aisle with each candidate word (at); each candidate word the
+    requested item lacks (gw); the aisle with the brand (ab); the
     brand pair (bb, if the requested item has a brand); the aisle with each tag (ag), with
     each feature's bin (af); each requested word the candidate lacks, in this aisle (lt) and
     in any (lw), and each tag it lacks (lg). Padding (a missing part) is ``size``.
@@ -338,6 +345,8 @@ def _row_keys(
     start = 5 if req.brand else 4
     tt = halves[start : start + a]
     keys = [mix(half ^ w) & mask if w else size for half in (*tt, at) for w in tokens]
+    wanted = set(req._token_ints)
+    keys += [mix(_GAINED ^ w) & mask if w and w not in wanted else size for w in tokens]
     keys.append(mix(ab ^ brand) & mask if brand else size)
     if req.brand:
         keys.append(mix(halves[4] ^ brand) & mask if brand else size)
@@ -442,8 +451,11 @@ class PairKeys:
 
         words, brands, tags = pool.words, pool.brands, pool.tag_vocabulary
         a = req.tt.size
-        # (a + 1, words): a row per requested word (tt), then the aisle's (at)
-        self._word = slots(_mix(np.concatenate([req.tt, req.at])[:, None] ^ words), words != 0)
+        # (a + 2, words): a row per requested word (tt), then the aisle's (at), then gw
+        halves = np.concatenate([req.tt, req.at, _u64([_GAINED])])
+        present = np.repeat((words != 0)[None, :], a + 2, axis=0)
+        present[a + 1] &= ~np.isin(words, req.tokens)  # gw: only the words not asked for
+        self._word = slots(_mix(halves[:, None] ^ words), present)
         has_brand = self._has_brand = req.bb.size > 0
         halves = np.concatenate([req.ab, req.bb])  # ab, then bb if the requested has a brand
         self._brand = slots(_mix(halves[:, None] ^ brands), brands != 0)  # (1 or 2, brands)
@@ -483,12 +495,13 @@ class PairKeys:
         """Every key of the rows (all, if None), as :func:`pair_index` lays them out."""
 
         word_at, brand_at = _take(self._words_of.T, rows), _take(self._brand_at, rows)
-        n, a = word_at.shape[0], self._word.shape[0] - 1
+        n, a = word_at.shape[0], self._word.shape[0] - 2
         pad = np.int32(self.size)
         return np.concatenate(
             [
                 self._word[:a, word_at].transpose(1, 0, 2).reshape(n, -1),  # tt, word by word
                 self._word[a, word_at],  # at
+                self._word[a + 1, word_at],  # gw
                 self._brand[:, brand_at].T,  # ab, then bb if the requested item has a brand
                 self._ag[_take(self._tags_of.T, rows)],
                 self._af[_take(self._bins_of.T, rows)],
@@ -504,7 +517,7 @@ class PairKeys:
         pad = np.int32(self.size)
         return np.concatenate(
             [
-                self._word[:, self._words_of[:, at]].ravel(),  # tt word by word, then at
+                self._word[:, self._words_of[:, at]].ravel(),  # tt word by word, at, gw
                 self._brand[:, self._brand_at[at]],
                 self._ag[self._tags_of[:, at]],
                 self._af[self._bins_of[:, at]],

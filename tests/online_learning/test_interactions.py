@@ -347,7 +347,7 @@ def test_every_path_gives_the_same_keys_on_odd_products() -> None:
         np.testing.assert_array_equal(part.index(), index[subset])
 
 
-def test_a_word_lost_shares_one_key_across_aisles_and_one_per_aisle() -> None:
+def test_a_word_lost_or_gained_shares_one_key_across_aisles() -> None:
     # "Strawberry" lost in yogurt and lost in ice cream: the same lw key (what one aisle
     # teaches carries to the other), different lt keys (each aisle's own say).
     def keys(aisle: str, requested: str, candidate: str) -> set[int]:
@@ -361,8 +361,14 @@ def test_a_word_lost_shares_one_key_across_aisles_and_one_per_aisle() -> None:
     ice_cream = keys("ice cream", "Strawberry Ice Cream", "Peach Ice Cream")
     kept = keys("ice cream", "Strawberry Ice Cream", "Strawberry Peach Ice Cream")
     lost_anywhere = yogurt & ice_cream
-    assert len(lost_anywhere) == 2  # the tt key (strawberry, peach) and lw (strawberry lost)
+    # the tt key (strawberry, peach), lw (strawberry lost) and gw (peach gained)
+    assert len(lost_anywhere) == 3
     assert lost_anywhere - kept and len(lost_anywhere - kept) == 1  # kept: no lw key
+    # Peach gained, whatever was asked for in whichever aisle: one gw key; none once asked for.
+    gained = keys("yogurt", "Vanilla Yogurt", "Peach Yogurt") & ice_cream
+    assert len(gained) == 1
+    asked = keys("ice cream", "Peach Ice Cream", "Peach Vanilla Ice Cream")
+    assert not gained & asked
 
 
 def test_a_pair_s_score_is_the_same_bits_whatever_its_padding_and_key_order() -> None:
