@@ -17,12 +17,13 @@ start at 0, so before any feedback the model predicts exactly what the prior doe
 
 Whether they count is decided by their record: the ``interactions`` feature's weight is 1
 while the prediction with them has had the lower log loss over recent feedback (both losses
-taken before the event is learned, so on data neither had seen), 0 otherwise. Where the
-content features already say what customers want, the interactions fit only noise, lose on
-their record and do not count; where customers care about more, they count once they predict
-better. The interaction weights always learn from the prediction with them; River's weights
-learn from the prediction as it is made: jointly with the interactions while they count
-(each part learns what the other leaves over), alone while they do not.
+taken before the event is learned, so on data neither had seen) by a margin chance would
+rarely give, 0 otherwise. Where the content features already say what customers want, the
+interactions fit only noise, rarely beat that margin and do not count; where customers care
+about more, they count once they predict clearly better. The interaction weights always
+learn from the prediction with them; River's weights learn from the prediction as it is
+made: jointly with the interactions while they count (each part learns what the other leaves
+over), alone while they do not.
 """
 
 from __future__ import annotations
@@ -71,6 +72,12 @@ INTERACTIONS = "interactions"
 # (a memory of about two thousand feedback events; on the ``catalog`` population 0.999 let
 # them count on streaks of luck, docs/evaluation.md).
 RECORD_DECAY = 0.9995
+# How clearly: the mean of the per-event loss differences in the record must be this many of
+# its standard errors above 0 (a z-test on the decayed sums; at 2 the ``catalog`` population,
+# where there is nothing for them to learn, still let them count through streaks of luck)
+RECORD_Z = 3.0
+# and not before this many events are in the record (a handful of differences says nothing)
+RECORD_MIN_EVENTS = 50
 # Learned inputs: with them the "prior" would already be learning (prior_proba_one).
 HISTORY_FEATURES = frozenset({"item_history", "pair_history", INTERACTIONS})
 
@@ -123,8 +130,9 @@ class AcceptanceModel:
         self.prior_intercept = prior_intercept
         self.interactions = None if interactions is None else InteractionWeights(interactions)
         # the interactions' record: decayed log losses of the predictions without and with
-        # them; the ``interactions`` feature's weight follows from it
-        self.record = [0.0, 0.0]
+        # them, the decayed sum of the squares of their per-event differences and the count
+        # of events in it; the ``interactions`` feature's weight follows from it
+        self.record = [0.0, 0.0, 0.0, 0.0]
         self.n_learned = 0
         # (n_learned, the weights object, weights in FEATURES order, intercept): coefficients()
         self._coefficients: tuple[int, Any, npt.NDArray[np.float64], float] | None = None
@@ -174,8 +182,11 @@ class AcceptanceModel:
             without = z - weights.get(INTERACTIONS, 0.0) * score
             p_with = sigmoid(without + score)
             record, decay = self.record, RECORD_DECAY
-            record[0] = decay * record[0] + log_loss(sigmoid(without), bool(y))
-            record[1] = decay * record[1] + log_loss(p_with, bool(y))
+            loss_without, loss_with = log_loss(sigmoid(without), bool(y)), log_loss(p_with, bool(y))
+            record[0] = decay * record[0] + loss_without
+            record[1] = decay * record[1] + loss_with
+            record[2] = decay * record[2] + (loss_without - loss_with) ** 2
+            record[3] += 1.0
             self.estimator.learn_one(x, bool(y))
             interactions.learn(keys, p_with - float(bool(y)))
         # River's step may have moved this weight too: the record sets it (never a scale,
@@ -185,8 +196,9 @@ class AcceptanceModel:
 
     @property
     def interactions_count(self) -> bool:
-        """Do the interaction weights count in predictions now (their record is the better)?"""
-        return self.interactions is not None and self.record[1] < self.record[0]
+        """Do the interaction weights count in predictions now (their record is clearly the
+        better, :func:`record_is_better`)?"""
+        return self.interactions is not None and record_is_better(self.record)
 
     def state(self) -> dict[str, Any]:
         """What learning changed, for a snapshot: River's weights (in River's own order, which
@@ -239,8 +251,10 @@ class AcceptanceModel:
         estimator._weights = utils.VectorDict(dict(zip(names, values, strict=True)))
         estimator.intercept = float(state["intercept"])
         self.n_learned = int(state["n_learned"])
-        record = state["record"]
-        self.record = [float(record[0]), float(record[1])]
+        record = [float(v) for v in state["record"]]
+        if len(record) != 4:
+            raise ValueError(f"an interactions record of {len(record)} numbers, 4 expected")
+        self.record = record
 
     def config_key(self) -> str:
         """The settings that shape what this model learns from the same events (equal keys:
@@ -261,7 +275,7 @@ class AcceptanceModel:
                 interaction_config_key(
                     None if self.interactions is None else self.interactions.config
                 ),
-                ("record", RECORD_DECAY),
+                ("record", RECORD_DECAY, RECORD_Z, RECORD_MIN_EVENTS),
             )
         )
 
@@ -323,3 +337,32 @@ def log_loss(p: float, y: bool) -> float:
     """
     p = min(max(p, 1e-15), 1 - 1e-15)
     return -math.log(p if y else 1.0 - p)
+
+
+def record_is_better(record: list[float]) -> bool:
+    """Has the prediction with the interactions had the lower log loss, clearly?
+
+    ``record``: decayed sums (by :data:`RECORD_DECAY`) of the losses without and with them
+    and of the squared per-event differences, and the count of events. The mean difference
+    must be :data:`RECORD_Z` standard errors above 0, the decayed sums' weights giving the
+    effective number of events (a z-test that forgets as the record does).
+
+    >>> record_is_better([10.0, 9.0, 0.01, 10.0])  # too few events to say
+    False
+    >>> d = 0.05  # 200 events, each 0.05 better with them, give or take 0.02
+    >>> record_is_better([200 * 0.6, 200 * (0.6 - d), 200 * (d * d + 0.02**2), 200.0])
+    True
+    >>> record_is_better([200 * 0.6, 200 * (0.6 - d), 200 * (d * d + 0.5**2), 200.0])  # noisy
+    False
+    """
+    without, with_, squares, n = record
+    gain = without - with_  # the decayed sum of the per-event differences
+    if n < RECORD_MIN_EVENTS or gain <= 0.0:
+        return False
+    decay = RECORD_DECAY
+    weight = (1.0 - decay**n) / (1.0 - decay)  # the decayed sums' weight of all n events
+    weight2 = (1.0 - decay ** (2.0 * n)) / (1.0 - decay * decay)  # and of their squares
+    mean = gain / weight
+    variance = max(squares / weight - mean * mean, 0.0)
+    # z = mean / sqrt(variance / n_eff), n_eff = weight**2 / weight2
+    return mean * mean * weight * weight > RECORD_Z * RECORD_Z * variance * weight2

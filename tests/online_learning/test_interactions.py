@@ -22,7 +22,7 @@ from online_learning.interaction_keys import (
 )
 from online_learning.interactions import InteractionConfig, InteractionWeights
 from online_learning.logistic import sigmoid
-from online_learning.model import AcceptanceModel
+from online_learning.model import RECORD_MIN_EVENTS, AcceptanceModel, record_is_better
 from online_learning.snapshot import SnapshotError, engine_snapshot, restore_engine
 
 # the interaction weights as the engine has them by default, without exploration or offsets
@@ -137,7 +137,7 @@ def test_a_ranking_scores_every_candidate_as_the_learner_scores_its_pair() -> No
 
 def test_the_interactions_column_is_the_sum_of_the_weights_and_counts_once() -> None:
     e = engine()
-    vanilla_is_refused(e, TRAINING, 5)
+    vanilla_is_refused(e, TRAINING, 15)
     x = pair_features(e.features.pair_vector(item(e, "c9"), item(e, "c8")))
     assert x["interactions"] < 0.0
     assert e.model.interactions_count  # a taste no content feature names: their record wins
@@ -170,8 +170,9 @@ def test_the_interactions_count_only_while_their_record_beats_the_model_without_
                     Feedback(f"e{n}", "s1", requested, substitute, outcome, float(n))
                 )
             counted.append(e.model.interactions_count)
-            loss_without, loss_with = e.model.record
-            assert counted[-1] == (loss_with < loss_without)
+            loss_without, loss_with, _, n = e.model.record
+            assert counted[-1] == record_is_better(e.model.record)
+            assert not counted[-1] or (loss_with < loss_without and n >= RECORD_MIN_EVENTS)
             if not counted[-1]:  # not counted: every prediction leaves them out
                 assert all_p(e) == pytest.approx(p_without_interactions(e), abs=1e-12)
 
@@ -189,7 +190,10 @@ def test_river_s_weights_step_on_the_prediction_as_it_was_made(counted: bool) ->
     e = engine()
     vanilla_is_refused(e, TRAINING, 5)
     model = e.model
-    model.record = [1.0, 0.5] if counted else [0.5, 1.0]
+    # 100 events, each about 0.5 better with them (or worse): clearly one way
+    better, worse = 100.0, 50.0
+    model.record = [better, worse, 26.0, 100.0] if counted else [worse, better, 26.0, 100.0]
+    assert model.interactions_count == counted
     model.estimator._weights["interactions"] = 1.0 if counted else 0.0
     x, keys = e.features.pair_row(item(e, "c1"), item(e, "c4"))
     features = pair_features(x)
