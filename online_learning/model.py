@@ -73,9 +73,10 @@ INTERACTIONS = "interactions"
 # them count on streaks of luck, docs/evaluation.md).
 RECORD_DECAY = 0.9995
 # How clearly: the mean of the per-event loss differences in the record must be this many of
-# its standard errors above 0 (a z-test on the decayed sums; at 2 the ``catalog`` population,
-# where there is nothing for them to learn, still let them count through streaks of luck)
-RECORD_Z = 3.0
+# its standard errors above 0 (a z-test on the decayed sums). Without it the ``catalog``
+# population, where there is nothing for them to learn, let them count through streaks of
+# luck; at 3 a token world kept them out for most of 15,000 events (docs/evaluation.md).
+RECORD_Z = 2.0
 # and not before this many events are in the record (a handful of differences says nothing)
 RECORD_MIN_EVENTS = 50
 # Learned inputs: with them the "prior" would already be learning (prior_proba_one).
