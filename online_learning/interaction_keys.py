@@ -454,7 +454,9 @@ class PairKeys:
         # (a + 2, words): a row per requested word (tt), then the aisle's (at), then gw
         halves = np.concatenate([req.tt, req.at, _u64([_GAINED])])
         present = np.repeat((words != 0)[None, :], a + 2, axis=0)
-        present[a + 1] &= ~np.isin(words, req.tokens)  # gw: only the words not asked for
+        # gw: only the words not asked for (``words`` is sorted: find the few asked for in it)
+        at = np.minimum(np.searchsorted(words, req.tokens), max(words.size - 1, 0))
+        present[a + 1, at[words[at] == req.tokens] if words.size else at[:0]] = False
         self._word = slots(_mix(halves[:, None] ^ words), present)
         has_brand = self._has_brand = req.bb.size > 0
         halves = np.concatenate([req.ab, req.bb])  # ab, then bb if the requested has a brand
