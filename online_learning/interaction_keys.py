@@ -164,13 +164,12 @@ class ItemKeys:
         if self._half_ints is None:
             aisle, brand = self.aisle, self.brand
             lost, lacks = _half("lt", aisle), _half("lg", aisle)
-            anywhere = _key("kind:lw")
             halves = [_half(kind, aisle) for kind in ("at", "ab", "ag", "af")]
             if brand:
                 halves.append(_half("bb", brand))
             halves += [_half("tt", t) for t in self._token_ints]
             halves += [_mix_int(lost ^ t) for t in self._token_ints]
-            halves += [_mix_int(anywhere ^ t) for t in self._token_ints]
+            halves += [_half("lw", t) for t in self._token_ints]
             halves += [_mix_int(lacks ^ t) for t in self._tag_ints]
             self._half_ints = halves
         return self._half_ints
@@ -365,6 +364,22 @@ def _row_keys(
     return keys
 
 
+def _positions(words: U64, wanted: U64) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+    """Where the wanted words are in the sorted vocabulary ``words``: the positions of those
+    it holds, and which of ``wanted`` those are.
+
+    >>> vocabulary, wanted = np.array([0, 5, 7], np.uint64), np.array([7, 8, 5], np.uint64)
+    >>> at, known = _positions(vocabulary, wanted)
+    >>> at.tolist(), known.tolist()
+    ([2, 1], [True, False, True])
+    """
+    if words.size == 0:
+        return np.zeros(0, dtype=np.intp), np.zeros(wanted.size, dtype=bool)
+    at = np.minimum(np.searchsorted(words, wanted), words.size - 1)
+    known = words[at] == wanted
+    return at[known], known
+
+
 def _lost_words(wanted: U64, words: U64, words_of: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
     """(rows, wanted words): the wanted word is not among the row's words; ``words`` is the
     sorted vocabulary, ``words_of`` each row's words as positions in it, word by row.
@@ -379,10 +394,9 @@ def _lost_words(wanted: U64, words: U64, words_of: npt.NDArray[np.intp]) -> npt.
     """
     if words.size == 0:  # no rows
         return np.ones((words_of.shape[1], wanted.size), dtype=bool)
-    at = np.minimum(np.searchsorted(words, wanted), words.size - 1)
-    known = words[at] == wanted
+    at, known = _positions(words, wanted)
     bit = np.zeros(words.size, dtype=np.uint8)  # a name keeps at most _MAX_TOKENS words
-    bit[at[known]] = (np.uint8(1) << np.arange(wanted.size, dtype=np.uint8))[known]
+    bit[at] = (np.uint8(1) << np.arange(wanted.size, dtype=np.uint8))[known]
     has = np.bitwise_or.reduce(bit[words_of], axis=0)
     return (has[:, None] >> np.arange(wanted.size, dtype=np.uint8) & 1) == 0
 
@@ -454,9 +468,7 @@ class PairKeys:
         # (a + 2, words): a row per requested word (tt), then the aisle's (at), then gw
         halves = np.concatenate([req.tt, req.at, _u64([_GAINED])])
         present = np.repeat((words != 0)[None, :], a + 2, axis=0)
-        # gw: only the words not asked for (``words`` is sorted: find the few asked for in it)
-        at = np.minimum(np.searchsorted(words, req.tokens), max(words.size - 1, 0))
-        present[a + 1, at[words[at] == req.tokens] if words.size else at[:0]] = False
+        present[a + 1, _positions(words, req.tokens)[0]] = False  # gw: the words not asked for
         self._word = slots(_mix(halves[:, None] ^ words), present)
         has_brand = self._has_brand = req.bb.size > 0
         halves = np.concatenate([req.ab, req.bb])  # ab, then bb if the requested has a brand
