@@ -572,7 +572,7 @@ class SubstitutionEngine:
         raises :class:`UnknownReference` as :meth:`validate_feedback` does."""
         requested = self._product(feedback.item_id, "item_id")
         substitute = self._product(feedback.substitute_id, "substitute_id")
-        x = pair_features(self.features.pair_vector(requested, substitute))
+        x = pair_features(self.features.content_vector(requested, substitute))
         return theme_labels(x, self.rules)
 
     def has_learned(self, event_id: str) -> bool:

@@ -282,26 +282,10 @@ class FeatureStore:
     ) -> tuple[FloatArray, KeyIndex | None]:
         """:meth:`pair_vector` and the pair's hashed interaction keys (None without
         interaction weights): what learning from the pair needs."""
-        block = self._cached_block(requested)
-        if block is not None:
-            at = block.positions.get(candidate.item_id)
-            if at is not None and self.catalog.get(candidate.item_id) == candidate:
-                return self._block_vector(requested, candidate, block, at)
-        # The pool's columns if they are built; never built for one pair: learning a worker's
-        # start-up tail would otherwise build every pool it touches (tens of ms each) before
-        # the worker is ready. A one-row matrix gives the same numbers to the bit.
-        matrix = self._built_matrix(requested)
-        row = None if matrix is None else matrix.index.get(candidate.item_id)
-        if matrix is None or row is None or self.catalog.get(candidate.item_id) != candidate:
-            matrix = AisleMatrix(
-                [candidate],
-                self.popularity,
-                self.tags,
-                self.rules,
-                self.history,
-                rows=[self.row(candidate)],
-            )
-            row = 0
+        found = self._block_row(requested, candidate)
+        if found is not None:
+            return self._block_vector(requested, candidate, *found)
+        matrix, row = self._pool_row(requested, candidate)
         req, rows = self.row(requested), np.array([row])
         vector = matrix.pair_matrix(req, rows)[0]
         interactions = self.interactions
@@ -310,6 +294,53 @@ class FeatureStore:
         keys = matrix.key_index(req, rows, vector[None, :], interactions.config.bits)[0]
         vector[_INTERACTIONS] = interactions.score(keys)
         return vector, keys
+
+    def content_vector(self, requested: Product, candidate: Product) -> FloatArray:
+        """One pair's content features (name, brand, size, price, tags, kind, fat) as
+        :meth:`pair_vector` gives them: what a pair *is*, for counting a rejection by theme
+        (online_learning/themes.py). The columns learned from the stream are not current:
+        the acceptance history and the interactions are 0, the popularity may be older. It
+        skips the pair's interaction keys and history, most of a one-pair
+        :meth:`pair_vector`'s cost."""
+        found = self._block_row(requested, candidate)
+        if found is not None:
+            block, at = found
+            return block.content[at].copy()
+        matrix, row = self._pool_row(requested, candidate)
+        return matrix.pair_matrix(self.row(requested), np.array([row]), with_history=False)[0]
+
+    def _block_row(
+        self, requested: Product, candidate: Product
+    ) -> tuple[CandidateBlock, int] | None:
+        """The requested item's cached candidate block and the candidate's row in it, if
+        both are there (and the candidate is the catalog's)."""
+        block = self._cached_block(requested)
+        if block is not None:
+            at = block.positions.get(candidate.item_id)
+            if at is not None and self.catalog.get(candidate.item_id) == candidate:
+                return block, at
+        return None
+
+    def _pool_row(self, requested: Product, candidate: Product) -> tuple[AisleMatrix, int]:
+        """The requested item's pool and the candidate's row in it if its columns are built
+        and hold the catalog's candidate; else a one-row matrix of the candidate, row 0.
+
+        The pool is never built for one pair: learning a worker's start-up tail would
+        otherwise build every pool it touches (tens of ms each) before the worker is ready.
+        A one-row matrix gives the same numbers to the bit."""
+        matrix = self._built_matrix(requested)
+        row = None if matrix is None else matrix.index.get(candidate.item_id)
+        if matrix is None or row is None or self.catalog.get(candidate.item_id) != candidate:
+            one = AisleMatrix(
+                [candidate],
+                self.popularity,
+                self.tags,
+                self.rules,
+                self.history,
+                rows=[self.row(candidate)],
+            )
+            return one, 0
+        return matrix, row
 
     def _built_matrix(self, requested: Product) -> AisleMatrix | None:
         """The pool of ``requested`` if its columns are built and current (none is built)."""

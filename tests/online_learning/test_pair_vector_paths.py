@@ -15,6 +15,7 @@ import pytest
 
 from online_learning.contract import DemandSummary
 from online_learning.features import FEATURES, FeatureStore
+from online_learning.interactions import InteractionConfig, InteractionWeights
 
 from .test_features_model import MILK_AISLE, store
 
@@ -78,3 +79,34 @@ def test_a_block_of_an_older_catalog_is_not_used() -> None:
     np.testing.assert_array_equal(
         fs.pair_vector(requested, stored), fresh.pair_vector(requested, stored)
     )
+
+
+LEARNED = ("popularity", "item_history", "pair_history", "interactions")
+CONTENT = [i for i, name in enumerate(FEATURES) if name not in LEARNED]
+
+
+@pytest.mark.parametrize("path", ["one-row matrix", "built pool", "cached block"])
+def test_a_pairs_content_vector_is_its_pair_vector_without_what_was_learned(path: str) -> None:
+    fs = store({"milk-dl-half": 50, "oat": 5, "kefir": 1})
+    fs.interactions = InteractionWeights(InteractionConfig(bits=10))
+    fs.interactions.weights[:-1] = np.random.default_rng(3).normal(size=1 << 10)  # not padding
+    if path != "one-row matrix":
+        fs.warm()
+    for requested_product in MILK_AISLE:
+        requested = fs.catalog.get(requested_product.item_id)
+        assert requested is not None
+        for i, product in enumerate(MILK_AISLE):  # learned columns that are not zero
+            fs.history.update(requested.item_id, product.item_id, i % 3 == 0)
+        if path == "cached block":
+            fs.candidates(requested)
+        for product in MILK_AISLE:
+            candidate = fs.catalog.get(product.item_id)
+            assert candidate is not None
+            content = fs.content_vector(requested, candidate)
+            full = fs.pair_vector(requested, candidate)
+            np.testing.assert_array_equal(content[CONTENT], full[CONTENT])
+            assert full[FEATURES.index("interactions")] != 0.0, "the weights are not all 0"
+            for name in ("item_history", "pair_history", "interactions"):
+                assert content[FEATURES.index(name)] == 0.0
+    if path == "one-row matrix":
+        assert fs._matrices == {}, "a content vector builds no pool either"
