@@ -182,6 +182,20 @@ class Bench:
     def dead_letters_of(self, topic: str) -> int:
         return sum(1 for _, body in self.dead_letters if body.get("topic") == topic)
 
+    async def until_ranked(self, key: tuple[str, str, float]) -> float | None:
+        """When the ranking of (store, item, source_ts) ``key`` was read back (its arrival)."""
+        if await self.until(lambda: key in self.rankings, 120.0) is None:
+            return None
+        return self.rankings[key]
+
+    async def until_dead_letters(self, topic: str, before: int, n: int) -> float | None:
+        """When the ``n``-th dead letter of ``topic`` after the first ``before`` was read back
+        (its arrival, not when this noticed it: the good record may be awaited first)."""
+        if await self.until(lambda: self.dead_letters_of(topic) - before >= n, 120.0) is None:
+            return None
+        arrivals = [at for at, body in self.dead_letters if body.get("topic") == topic]
+        return arrivals[before + n - 1]
+
 
 async def stock_out_behind(
     bench: Bench, store: str, topic: str, values: list[Payload], bad: bool = True
@@ -195,17 +209,9 @@ async def stock_out_behind(
     values = [*values, signal(store, "item-7", "out_of_stock", good_ts)]
     started = time.monotonic()
     await bench.send(s.signals_topic, values, store.encode())
-    ranked = lambda: (store, "item-7", good_ts) in bench.rankings  # noqa: E731
-    return await _measure(bench, topic, len(values) - 1 if bad else 0, before, started, ranked)
-
-
-async def _measure(
-    bench: Bench, topic: str, n_bad: int, before: int, started: float, good: Callable[[], bool]
-) -> Result:
-    good_at = await bench.until(good, 120.0)
-    dl_at = None
-    if n_bad:
-        dl_at = await bench.until(lambda: bench.dead_letters_of(topic) - before >= n_bad, 120.0)
+    good_at = await bench.until_ranked((store, "item-7", good_ts))
+    n_bad = len(values) - 1 if bad else 0
+    dl_at = await bench.until_dead_letters(topic, before, n_bad) if n_bad else None
     return Result(
         "",
         n_bad,
@@ -239,7 +245,7 @@ async def feedback_scenario(bench: Bench, kind: str, store: str, n: int) -> Resu
     values = [*(make(store, i) for i in range(n)), feedback(store, "item-1", "item-2")]
     started = await _send_started(bench, s.feedback_topic, values, store.encode())
     good_at = await bench.until_health(lambda h: _learned(h) > learned, 120.0)
-    dl_at = await bench.until(lambda: bench.dead_letters_of(s.feedback_topic) - before >= n, 120.0)
+    dl_at = await bench.until_dead_letters(s.feedback_topic, before, n)
     return Result(
         f"feedback, {kind}",
         n,
@@ -268,8 +274,8 @@ async def catalog_scenario(bench: Bench, kind: str, store: str, n: int) -> Resul
     await bench.send(
         s.signals_topic, [signal(store, new_id, "out_of_stock", good_ts)], store.encode()
     )
-    good_at = await bench.until(lambda: (store, new_id, good_ts) in bench.rankings, 120.0)
-    dl_at = await bench.until(lambda: bench.dead_letters_of(s.catalog_topic) - before >= n, 120.0)
+    good_at = await bench.until_ranked((store, new_id, good_ts))
+    dl_at = await bench.until_dead_letters(s.catalog_topic, before, n)
     return Result(
         f"catalog, {kind}",
         n,

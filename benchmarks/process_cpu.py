@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-__all__ = ["CpuTrace", "cpu_seconds"]
+__all__ = ["CpuTrace", "cpu_seconds", "machine_busy_seconds"]
 
 
 def cpu_seconds(pid: int | None) -> float:
@@ -22,6 +22,15 @@ def cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_seconds() -> float:
+    """CPU time every core of this machine has spent busy so far (everything but idle and
+    I/O wait, /proc/stat): what all its processes, ours and anyone else's, used."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    busy = user + nice + system + irq + softirq + steal
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 class CpuTrace:
     """CPU time of one process, sampled every ``interval`` seconds by a thread.
 
@@ -31,7 +40,8 @@ class CpuTrace:
     whenever a neighbour takes the core.
     """
 
-    def __init__(self, pid: int, interval: float = 0.1) -> None:
+    def __init__(self, pid: int | None, interval: float = 0.1) -> None:
+        """``pid`` None: the whole machine's busy time (:func:`machine_busy_seconds`)."""
         self.pid = pid
         self.interval = interval
         self.samples: list[tuple[float, float]] = []  # (time.time(), CPU seconds)
@@ -48,7 +58,8 @@ class CpuTrace:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.samples.append((time.time(), cpu_seconds(self.pid)))
+            cpu = machine_busy_seconds() if self.pid is None else cpu_seconds(self.pid)
+            self.samples.append((time.time(), cpu))
             self._stop.wait(self.interval)
 
     def used(self, start: float, end: float) -> float:
