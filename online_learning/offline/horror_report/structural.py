@@ -102,7 +102,7 @@ class PairThemes:
         substitute = self.catalog.get(substitute_id)
         if requested is None or substitute is None:
             return None
-        x = pair_features(self.features.pair_vector(requested, substitute))
+        x = pair_features(self.features.content_vector(requested, substitute))
         return PairLook(
             themes=themes(x, self.rules),
             lost_tags=tuple(sorted(requested.tags - substitute.tags)),
