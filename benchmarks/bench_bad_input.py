@@ -179,8 +179,12 @@ class Bench:
             await asyncio.sleep(0.05)
         return None
 
+    def dead_letter_arrivals(self, topic: str) -> list[float]:
+        """When each dead letter of ``topic`` was read back, in order."""
+        return [at for at, body in self.dead_letters if body.get("topic") == topic]
+
     def dead_letters_of(self, topic: str) -> int:
-        return sum(1 for _, body in self.dead_letters if body.get("topic") == topic)
+        return len(self.dead_letter_arrivals(topic))
 
     async def until_ranked(self, key: tuple[str, str, float]) -> float | None:
         """When the ranking of (store, item, source_ts) ``key`` was read back (its arrival)."""
@@ -193,8 +197,7 @@ class Bench:
         (its arrival, not when this noticed it: the good record may be awaited first)."""
         if await self.until(lambda: self.dead_letters_of(topic) - before >= n, 120.0) is None:
             return None
-        arrivals = [at for at, body in self.dead_letters if body.get("topic") == topic]
-        return arrivals[before + n - 1]
+        return self.dead_letter_arrivals(topic)[before + n - 1]
 
 
 async def stock_out_behind(

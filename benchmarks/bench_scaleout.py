@@ -64,21 +64,23 @@ def drain(settings: Settings, n_workers: int, expect: int, broker_pid: int | Non
                 # later both still join before either has loaded the catalog and consumes.
                 time.sleep(1.0)
             workers.append(stack.enter_context(WorkerProcess(settings, group)))
-        traces = [
-            stack.enter_context(CpuTrace(pid))
-            for pid in (broker_pid, None, *(w.proc.pid for w in workers if w.proc))
-        ]
+        machine = stack.enter_context(CpuTrace.of_machine())
+        broker = None if broker_pid is None else stack.enter_context(CpuTrace(broker_pid))
+        each = [stack.enter_context(CpuTrace(w.proc.pid)) for w in workers if w.proc]
         first, last = asyncio.run(
             wait_consumed(workers, expect, timeout=120 + expect / 300, poll=0.05)
         )
         seconds = last - first
-        broker, machine, *each = (t.used(first, last) / seconds for t in traces)
+
+        def cores(trace: CpuTrace) -> float:
+            return trace.used(first, last) / seconds
+
         return Drain(
             seconds,
             [w.events_in() for w in workers],
-            broker if broker_pid is not None else float("nan"),
-            sum(each),
-            machine,
+            float("nan") if broker is None else cores(broker),
+            sum(map(cores, each)),
+            cores(machine),
         )
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 __all__ = ["CpuTrace", "cpu_seconds", "machine_busy_seconds"]
@@ -40,13 +42,20 @@ class CpuTrace:
     whenever a neighbour takes the core.
     """
 
-    def __init__(self, pid: int | None, interval: float = 0.1) -> None:
-        """``pid`` None: the whole machine's busy time (:func:`machine_busy_seconds`)."""
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
         self.pid = pid
         self.interval = interval
+        self._read: Callable[[], float] = partial(cpu_seconds, pid)
         self.samples: list[tuple[float, float]] = []  # (time.time(), CPU seconds)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @classmethod
+    def of_machine(cls, interval: float = 0.1) -> CpuTrace:
+        """The same trace of the whole machine's busy time (:func:`machine_busy_seconds`)."""
+        trace = cls(os.getpid(), interval)
+        trace._read = machine_busy_seconds
+        return trace
 
     def __enter__(self) -> CpuTrace:
         self._thread.start()
@@ -58,8 +67,7 @@ class CpuTrace:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            cpu = machine_busy_seconds() if self.pid is None else cpu_seconds(self.pid)
-            self.samples.append((time.time(), cpu))
+            self.samples.append((time.time(), self._read()))
             self._stop.wait(self.interval)
 
     def used(self, start: float, end: float) -> float:
