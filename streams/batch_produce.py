@@ -21,7 +21,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-__all__ = ["Record", "send_records"]
+__all__ = ["OnFailure", "Record", "send_records"]
 
 Record = tuple[bytes | None, bytes | None]
 """(key, value) of one record; a ``None`` value is a tombstone."""

@@ -28,9 +28,11 @@ entry that marks a signal as applied is never in the log without the rankings it
 Replies to substitution requests (partitioned like the signals too) are kept in a fixed number
 of slots per partition, :data:`REPLY_SLOTS`, the reply to the request at offset ``o`` in slot
 ``o % REPLY_SLOTS``, and written *before* the reply is published (:meth:`write_replies`
-returns once the broker has them): a request handled again after a crash, by whichever
-worker, is answered with the very reply sent before (``stored_reply``), not a new one the
-model may have changed since.
+returns once the broker has them; the worker sends them on a producer of their own,
+streams/awaited_producer.py, so that wait is one small request's round trip): a request
+handled again after a crash, by whichever worker, is answered with the very reply sent before
+(``stored_reply``), not a new one the model may have changed since. The replies' records and
+the other state records are different keys, so the two producers need no order between them.
 That holds for the requests of the last :data:`REPLY_SLOTS` offsets of a partition, far more
 than arrive between two offset commits.
 
@@ -103,11 +105,14 @@ class StoreState:
         engine: SubstitutionEngine,
         send: Send,
         undelivered_rankings: Undelivered = _none_undelivered,
+        send_replies: Send | None = None,
     ) -> None:
         self.connection = connection
         self.topic = topic
         self.engine = engine
         self.send = send
+        # the replies' records, which the replies wait for: ``send`` unless given their own
+        self.send_replies = send_replies or send
         self.undelivered_rankings = undelivered_rankings
         self._writing: asyncio.Task[None] | None = None  # the last flush's write, in order
         self.owned: set[int] = set()
@@ -237,7 +242,7 @@ class StoreState:
                 records.setdefault(number, []).append(record)
         futures = []
         for partition, batch in records.items():
-            futures.extend(await self.send(partition, batch))
+            futures.extend(await self.send_replies(partition, batch))
         if futures:
             await asyncio.gather(*futures, return_exceptions=True)  # failures: counted on arrival
 

@@ -27,7 +27,9 @@ from faust.types import Message
 
 from online_learning.contract import dead_letter_payload
 from online_learning.ranking import Ranking, empty_reason
+from streams.awaited_producer import AwaitedProducer
 from streams.batch_produce import Record, send_records
+from streams.connection import KafkaConnection
 from streams.faust_internals import producer_of
 from streams.metrics import WorkerMetrics, error_kind
 from streams.settings import Settings
@@ -41,10 +43,18 @@ log = logging.getLogger("fillrate.worker")
 class Output:
     """Publishes rankings, dead-letters refused messages, writes record batches."""
 
-    def __init__(self, app: faust.App, settings: Settings, metrics: WorkerMetrics) -> None:
+    def __init__(
+        self,
+        app: faust.App,
+        settings: Settings,
+        metrics: WorkerMetrics,
+        connection: KafkaConnection,
+    ) -> None:
         self.app = app
         self.settings = settings
         self.metrics = metrics
+        # the replies' changelog records, which a reply waits for (run by the worker)
+        self.awaited = AwaitedProducer(connection, self._lost)
         self._dead: list[tuple[bytes | None, bytes, int]] = []  # (key, value, source partition)
         self._deadletter_partition_ids: list[int] = []
         # asyncio.Lock wakes waiters in order: the engine's decisions reach the producer in the
@@ -245,6 +255,18 @@ class Output:
         return await self.write(
             self.settings.state_topic, partition, records, "state changelog records"
         )
+
+    async def write_replies(
+        self, partition: int, records: list[Record]
+    ) -> list[asyncio.Future[Any]]:
+        """The replies' records of the store-state changelog, which the replies wait for: on
+        the producer of their own (awaited_producer.py)."""
+        try:
+            return await self.awaited.write(self.settings.state_topic, partition, records)
+        except Exception:
+            self.metrics.produce_errors.inc(len(records))
+            log.exception("could not write %d replies to the state changelog", len(records))
+            return []
 
     async def forward(self, records: list[Record]) -> None:
         """Append valid feedback events to the learning log (learning_log.py)."""

@@ -85,8 +85,8 @@ class Worker:
         self.engine = build_engine(settings, rules)
         self.monitor = LearningMonitor()
         self.metrics = WorkerMetrics()
-        self.output = Output(self.app, settings, self.metrics)
         servers = KafkaConnection.from_settings(settings)
+        self.output = Output(self.app, settings, self.metrics, servers)
         self.catalog = CatalogReader(servers, settings.catalog_topic, self.engine)
         self.preferences = CustomerPreferences()
         self.preferences_reader = PreferencesReader(
@@ -98,6 +98,7 @@ class Worker:
             self.engine,
             self.output.write_state,
             self.output.undelivered_rankings,
+            send_replies=self.output.write_replies,
         )
         # the state of the batches processed leaves before their offsets are committed
         flush_after(self.app, self.state.written)
@@ -146,6 +147,7 @@ class Worker:
         app.early_task(self.catalog.run)
         app.early_task(self.preferences_reader.run)
         app.early_task(self.learning.run)
+        app.early_task(self.output.awaited.run)
         app.task(self.broker.run)
         self.rebalance.connect()
         app.on_before_shutdown.connect(self.on_before_shutdown)

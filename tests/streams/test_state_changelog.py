@@ -166,3 +166,29 @@ async def test_state_is_written_only_once_the_rankings_before_it_have_left() -> 
     # Nothing of the stores' state to write: nothing waits.
     await asyncio.wait_for(state.flush(), 5)
     await asyncio.wait_for(state.written(), 5)
+
+
+async def test_replies_go_through_their_own_send_and_the_other_state_through_send() -> None:
+    state_records: list[Record] = []
+    reply_records: list[Record] = []
+
+    async def send(partition: int, records: list[Record]) -> list[Any]:
+        state_records.extend(records)
+        return []
+
+    async def send_replies(partition: int, records: list[Record]) -> list[Any]:
+        reply_records.extend(records)
+        return []
+
+    state = StoreState(
+        "unused:9092", "changelog", SubstitutionEngine(), send, send_replies=send_replies
+    )
+    state.on_assigned([0])
+    state._restores[0].cancel()  # no broker here: nothing to restore
+    state.replied("requests", 0, 41, b"o1", b'{"request_id":"r1","substitutes":[]}')
+    state.counted("orders", 0, 17)
+    await state.write_replies()
+    await state.flush()
+    await state.written()
+    assert [decode_entry(*record)[0] for record in reply_records] == ["q"]
+    assert [decode_entry(*record)[0] for record in state_records] == ["c"]

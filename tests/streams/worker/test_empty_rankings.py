@@ -12,6 +12,7 @@ import faust
 from online_learning.contract import InventorySignal, Product
 from online_learning.engine import SubstitutionEngine
 from online_learning.ranking import EMPTY_REASONS, Ranking, empty_reason
+from streams.connection import KafkaConnection
 from streams.metrics import WorkerMetrics
 from streams.settings import Settings
 from streams.worker.output import Output
@@ -46,7 +47,8 @@ def test_each_published_empty_ranking_counts_once_under_its_reason() -> None:
     engine = SubstitutionEngine(products=[*MILK, lonely])
     metrics = WorkerMetrics()
     producer = Producer()
-    output = Output(cast(faust.App, SimpleNamespace(producer=producer)), Settings(), metrics)
+    app = cast(faust.App, SimpleNamespace(producer=producer))
+    output = Output(app, Settings(), metrics, KafkaConnection("localhost:9092"))
     assert empty_counts(metrics) == dict.fromkeys(EMPTY_REASONS, 0.0)  # exported from the start
 
     published: list[Ranking] = []

@@ -1,0 +1,76 @@
+"""A producer of the worker's own, beside Faust's, for the records a caller waits for.
+
+aiokafka keeps at most one produce request in flight per broker connection: a record batch
+queued on a busy producer waits for the request already in flight (a batch's rankings, its
+state records, the learning log's feedback) before it can leave in the next one, and then for
+that one's round trip too. Almost nothing the worker writes is waited for, so that is fine for
+Faust's producer; the replies to substitution requests are the exception (they are written to
+the state changelog and acknowledged before they are published, state_changelog.py), and a
+shopper is waiting for them in the aisle. Their records go on this producer, over a connection
+of their own, with no linger: their round trip is one small request's.
+
+Started when the app starts (:meth:`AwaitedProducer.run`, an early task), stopped after the
+agents (the app stops its futures last), so a batch of replies under way finishes on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from streams.batch_produce import OnFailure, Record, send_records
+from streams.connection import KafkaConnection
+
+__all__ = ["AwaitedProducer"]
+
+log = logging.getLogger("fillrate.worker")
+
+
+class AwaitedProducer:
+    """One started ``AIOKafkaProducer`` (``acks="all"``, no linger) while :meth:`run` runs."""
+
+    def __init__(self, connection: KafkaConnection, on_failure: OnFailure) -> None:
+        self.connection = connection
+        self.on_failure = on_failure
+        self._producer: AIOKafkaProducer | None = None
+        self._started = asyncio.Event()
+
+    async def run(self) -> None:
+        """Start the producer, keep it until cancelled (the app stopping), then stop it."""
+        producer = AIOKafkaProducer(
+            **self.connection.client_options(),
+            client_id="fillrate-awaited",
+            acks="all",
+            linger_ms=0,
+        )
+        while True:
+            try:
+                await producer.start()
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker trouble: the replies wait for it, keep trying
+                log.error("the awaited-writes producer could not start, retrying: %r", exc)
+                await asyncio.sleep(1.0)
+        self._producer = producer
+        self._started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            self._producer = None
+            await producer.stop()
+
+    async def write(
+        self, topic: str, partition: int, records: list[Record]
+    ) -> list[asyncio.Future[Any]]:
+        """Queue ``records`` for ``topic[partition]`` as record batches (batch_produce.py) and
+        return their delivery futures, for the caller to await; failures go to ``on_failure``.
+        Waits for the producer to start. Raises if it cannot queue them (the app stopped)."""
+        await self._started.wait()
+        producer = self._producer
+        if producer is None:
+            raise RuntimeError("the awaited-writes producer has stopped")
+        return await send_records(producer, topic, partition, records, self.on_failure)

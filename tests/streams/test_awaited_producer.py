@@ -1,0 +1,55 @@
+"""The producer of the records a caller waits for, on the real embedded broker."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from streams.awaited_producer import AwaitedProducer
+from streams.batch_produce import Record
+from streams.connection import KafkaConnection
+from streams.embedded_broker import EmbeddedBroker
+from tests.streams.test_batch_produce import read_all
+
+pytestmark = pytest.mark.broker
+
+
+def test_a_write_waits_for_the_start_and_its_futures_mean_the_broker_has_the_records(
+    broker: EmbeddedBroker,
+) -> None:
+    bootstrap = broker.bootstrap_servers
+    records: list[Record] = [(f"slot{i}".encode(), f"reply {i}".encode()) for i in range(50)]
+    failures: list[tuple[object, ...]] = []
+
+    async def run() -> tuple[list[Record], BaseException | None]:
+        topic = f"awaited-{uuid.uuid4().hex[:8]}"
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(topic, 2, 1)])
+        finally:
+            await admin.close()
+        awaited = AwaitedProducer(KafkaConnection(bootstrap), lambda *f: failures.append(f))
+        # asked before the producer runs: the write waits for its start
+        write = asyncio.ensure_future(awaited.write(topic, 1, records))
+        await asyncio.sleep(0.05)
+        assert not write.done()
+        running = asyncio.ensure_future(awaited.run())
+        futures = await asyncio.wait_for(write, 30)
+        await asyncio.wait_for(asyncio.gather(*futures), 30)
+        got = await read_all(bootstrap, topic, 1, len(records))
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        try:
+            await awaited.write(topic, 1, records)
+        except RuntimeError as exc:
+            return got, exc
+        return got, None
+
+    got, after_stop = asyncio.run(run())
+    assert got == records
+    assert failures == []
+    assert isinstance(after_stop, RuntimeError)  # stopped: refused, never queued and lost
