@@ -16,9 +16,9 @@ latency of a reply is the time it was received here minus the time its request w
 the producer (same process, same clock). The baseline is measured in the same periods, on the
 same stream: the background's stock_out rankings, matched to their signals as bench_latency.py
 does (signal to ranking). A reply costs one round trip more than a ranking: the worker writes
-each batch of replies to its state changelog and waits for the broker's acknowledgement before
-it publishes them (streams/state_changelog.py), so a request handled again after a crash gets
-the same reply.
+each batch of replies to its state changelog, on a producer of its own, and waits for the
+broker's acknowledgement before it publishes them (streams/state_changelog.py,
+streams/awaited_producer.py), so a request handled again after a crash gets the same reply.
 
 The worker's own view is read from its /metrics before and after each period and printed per
 rate (p50 and p99 interpolated within buckets, as PromQL's histogram_quantile does):
