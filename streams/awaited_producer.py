@@ -40,20 +40,22 @@ class AwaitedProducer:
 
     async def run(self) -> None:
         """Start the producer, keep it until cancelled (the app stopping), then stop it."""
-        producer = AIOKafkaProducer(
-            **self.connection.client_options(),
-            client_id="fillrate-awaited",
-            acks="all",
-            linger_ms=0,
-        )
         while True:
+            producer = AIOKafkaProducer(
+                **self.connection.client_options(),
+                client_id="fillrate-awaited",
+                acks="all",
+                linger_ms=0,
+            )
             try:
                 await producer.start()
                 break
             except asyncio.CancelledError:
+                await producer.stop()
                 raise
             except Exception as exc:  # broker trouble: the replies wait for it, keep trying
                 log.error("the awaited-writes producer could not start, retrying: %r", exc)
+                await producer.stop()
                 await asyncio.sleep(1.0)
         self._producer = producer
         self._started.set()

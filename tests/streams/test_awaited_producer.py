@@ -1,8 +1,10 @@
-"""The producer of the records a caller waits for, on the real embedded broker."""
+"""The producer of the records a caller waits for: on the real embedded broker, and without one."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import socket
 import uuid
 
 import pytest
@@ -14,9 +16,8 @@ from streams.connection import KafkaConnection
 from streams.embedded_broker import EmbeddedBroker
 from tests.streams.test_batch_produce import read_all
 
-pytestmark = pytest.mark.broker
 
-
+@pytest.mark.broker
 def test_a_write_waits_for_the_start_and_its_futures_mean_the_broker_has_the_records(
     broker: EmbeddedBroker,
 ) -> None:
@@ -53,3 +54,29 @@ def test_a_write_waits_for_the_start_and_its_futures_mean_the_broker_has_the_rec
     assert got == records
     assert failures == []
     assert isinstance(after_stop, RuntimeError)  # stopped: refused, never queued and lost
+
+
+async def test_without_a_broker_it_keeps_trying_loudly_and_writes_wait() -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    awaited = AwaitedProducer(KafkaConnection(f"127.0.0.1:{port}"), lambda *f: None)
+    errors: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            errors.append(record.getMessage())
+
+    handler = Collect(logging.ERROR)
+    logging.getLogger("fillrate.worker").addHandler(handler)
+    try:
+        running = asyncio.ensure_future(awaited.run())
+        write = asyncio.ensure_future(awaited.write("t", 0, [(b"k", b"v")]))
+        await asyncio.sleep(2.5)
+        assert not write.done()  # nothing queued, nothing lost: it waits for the broker
+        assert sum("could not start, retrying" in e for e in errors) >= 2
+        running.cancel()
+        write.cancel()
+        await asyncio.gather(running, write, return_exceptions=True)
+    finally:
+        logging.getLogger("fillrate.worker").removeHandler(handler)
