@@ -5,16 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import uuid
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams.awaited_producer import AwaitedProducer
 from streams.batch_produce import Record
 from streams.connection import KafkaConnection
 from streams.embedded_broker import EmbeddedBroker
-from tests.streams.test_batch_produce import read_all
+from tests.streams.test_batch_produce import new_topic, read_all
 
 
 @pytest.mark.broker
@@ -26,13 +24,7 @@ def test_a_write_waits_for_the_start_and_its_futures_mean_the_broker_has_the_rec
     failures: list[tuple[object, ...]] = []
 
     async def run() -> tuple[list[Record], BaseException | None]:
-        topic = f"awaited-{uuid.uuid4().hex[:8]}"
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
-            await admin.create_topics([NewTopic(topic, 2, 1)])
-        finally:
-            await admin.close()
+        topic = await new_topic(bootstrap, "awaited", 2)
         awaited = AwaitedProducer(KafkaConnection(bootstrap), lambda *f: failures.append(f))
         # asked before the producer runs: the write waits for its start
         write = asyncio.ensure_future(awaited.write(topic, 1, records))

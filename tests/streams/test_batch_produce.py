@@ -31,17 +31,23 @@ async def read_all(bootstrap: str, topic: str, partition: int, n: int) -> list[R
         await consumer.stop()
 
 
+async def new_topic(bootstrap: str, prefix: str, partitions: int) -> str:
+    """A new topic of ``partitions`` partitions, named ``prefix`` and a random suffix."""
+    topic = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        await admin.close()
+    return topic
+
+
 async def produce(
     bootstrap: str, batches: list[tuple[int, list[Record]]]
 ) -> tuple[str, list[tuple[object, ...]]]:
     """Create a 2-partition topic, send each (partition, records), flush: (topic, failures)."""
-    topic = f"batch-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, 2, 1)])
-    finally:
-        await admin.close()
+    topic = await new_topic(bootstrap, "batch", 2)
     failures: list[tuple[object, ...]] = []
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=2)
     await producer.start()
