@@ -11,7 +11,7 @@ its source.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,15 +60,33 @@ class CandidateBlock:
     popularity_codes: IndexArray | None = None  # per row, the item's code in ``popularity``
     popularity: Popularity | None = None
     brand_index: Mapping[str, int] | None = None  # brand -> its code (brand_names inverted)
-    keys: PairKeys | None = None  # every row's hashed interaction keys, factored
+    # builds every row's hashed interaction keys, factored (:attr:`keys`), on first use
+    keys_of: Callable[[], PairKeys] | None = None
     interactions: InteractionWeights | None = None  # the learned weights ``keys`` index
     # (interactions.n_learned, each row's interaction score then): every store's ranking of
     # an item between two feedback events reads the same scores (a refresh pass, above all)
     scored: tuple[int, FloatArray] | None = None
     n_allowed: int = field(init=False)  # how many rows are allowed
+    _keys: PairKeys | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.n_allowed = int(np.count_nonzero(self.allowed))
+
+    @property
+    def keys(self) -> PairKeys | None:
+        """Every row's hashed interaction keys, factored (None without interaction weights).
+
+        Built on first use, not with the block: a ranking reads them only while the
+        interaction weights count in predictions, and most blocks are built for one ranking.
+        """
+        if self._keys is None and self.keys_of is not None:
+            self._keys, self.keys_of = self.keys_of(), None
+        return self._keys
+
+    @property
+    def keys_built(self) -> bool:
+        """Are :attr:`keys` built (reading a row of them costs nothing more)?"""
+        return self._keys is not None
 
     @property
     def candidate_ids(self) -> tuple[str, ...]:
@@ -77,15 +95,24 @@ class CandidateBlock:
         return tuple(ids[row] for row in np.flatnonzero(self.allowed).tolist())
 
     def with_history(
-        self, requested_id: str, history: AcceptanceHistory, rows: IndexArray | None = None
+        self,
+        requested_id: str,
+        history: AcceptanceHistory,
+        rows: IndexArray | None = None,
+        interactions_count: bool = True,
     ) -> FloatArray:
         """The pair features of every row (or of ``rows``, in that order) as they are now:
         the content, the acceptance history of ``history``, the current popularity and the
         learned interactions. A ranking asks for the rows it may offer, so only those are
-        copied and filled."""
+        copied and filled.
+
+        ``interactions_count`` False: the interactions column stays 0, without building the
+        keys or scoring them, for a model that weighs that column 0 (its interaction weights
+        do not count yet, ``AcceptanceModel.interactions_count``): its predictions are the
+        same, as 0 times a score is 0."""
         pair = self.content.copy() if rows is None else self.content[rows]
         interactions = self.interactions
-        if self.keys is not None and interactions is not None:
+        if interactions_count and interactions is not None and self.keys is not None:
             scored = self.scored
             if scored is None or scored[0] != interactions.n_learned:
                 scored = self.scored = (

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
+from functools import partial
 from typing import Protocol
 
 import numpy as np
@@ -223,9 +224,9 @@ class FeatureStore:
             popularity_codes=matrix.popularity_codes,
             popularity=matrix.popularity_source,
             brand_index=matrix.brand_index,
-            keys=None
+            keys_of=None
             if interactions is None
-            else matrix.pair_keys(req, content, interactions.config.bits),
+            else partial(matrix.pair_keys, req, content, interactions.config.bits),
             interactions=interactions,
         )
         if keep:
@@ -384,9 +385,10 @@ class FeatureStore:
         interactions = self.interactions
         if interactions is None:
             return vector, None
-        if block.keys is not None and block.interactions is interactions:
+        if block.keys_built and block.interactions is interactions:
+            assert block.keys is not None
             keys = block.keys.row(at)
-        else:  # a block built before the weights were handed over
+        else:  # keys not built for the block (one row is cheaper), or built before the weights
             keys = self.matrix(requested).key_index(
                 self.row(requested),
                 np.array([self.matrix(requested).index[candidate.item_id]]),

@@ -132,7 +132,7 @@ def rank_substitutes(
         rows = _keep(rows, block.ids, features, needs, exclude)
         if rows.size == 0:
             return (), NONE_MEETS_NEEDS if needs else NONE_AVAILABLE
-    pair = block.with_history(requested.item_id, features.history, rows)
+    pair = block.with_history(requested.item_id, features.history, rows, model.interactions_count)
     p_available = p_all[rows]
     offsets = None
     if effects is not None and effects.n_updates:

@@ -184,6 +184,41 @@ def test_the_interactions_count_only_while_their_record_beats_the_model_without_
     assert False in counted[90:]  # what they had learned mispredicted: they stopped counting
 
 
+def test_while_the_interactions_do_not_count_rankings_neither_key_nor_score_the_pool() -> None:
+    # The model weighs the interactions column 0 until their record is clearly the better: a
+    # ranking then leaves the column at 0 and builds no keys, and ranks exactly as if it had
+    # filled it. Learning still keys its pairs; once the interactions count, rankings do too.
+    e = engine()
+    vanilla_is_refused(e, TRAINING, 5)
+    model, weights = e.model, e.model.interactions
+    assert weights is not None and weights.touched > 0
+    model.record = [50.0, 100.0, 26.0, 100.0]  # clearly worse with them
+    assert not model.interactions_count and model.estimator._weights["interactions"] == 0.0
+    ranked = ranked_p(e, "c9", 100.0)
+    block = e.features.candidates(item(e, "c9"))
+    assert ranked and not block.keys_built
+    rows = np.flatnonzero(block.allowed)
+    skipped = block.with_history("c9", e.features.history, rows, interactions_count=False)
+    filled = block.with_history("c9", e.features.history, rows, interactions_count=True)
+    assert block.keys_built
+    assert filled[:, FEATURES.index("interactions")].any()  # scored: not all 0
+    assert not skipped[:, FEATURES.index("interactions")].any()
+    np.testing.assert_array_equal(
+        model.predict_proba_matrix(skipped), model.predict_proba_matrix(filled)
+    )
+    # learning from a pair of a block whose keys are not built keys that one pair alone
+    fresh_block = e.features.candidates(item(e, "c4"))
+    assert not fresh_block.keys_built
+    e.on_feedback(Feedback("one more", "s1", "c4", "c3", "accepted", 101.0))
+    assert not fresh_block.keys_built and weights.n_learned > 0
+    # counted: a ranking keys and scores its pool
+    model.record = [100.0, 50.0, 26.0, 100.0]
+    model.estimator._weights["interactions"] = 1.0
+    assert model.interactions_count
+    ranked_p(e, "c4", 102.0, store="other")
+    assert fresh_block.keys_built
+
+
 @pytest.mark.parametrize("counted", [True, False])
 def test_river_s_weights_step_on_the_prediction_as_it_was_made(counted: bool) -> None:
     # Jointly with the interactions while they count, alone while they do not.
