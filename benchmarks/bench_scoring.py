@@ -6,7 +6,9 @@ every feedback event). Prints medians over repeated runs (these machines are sha
 noisy) and, as baselines measured in the same run, River's own ``predict_proba_one`` looped
 over the candidates and the shipped model, with its hashed interaction weights, against the
 linear model alone (``AcceptanceModel()``, as ``FILLRATE_INTERACTIONS=false`` runs it), rows
-alternating so both see the same load.
+alternating so both see the same load. The shipped model is timed as it ranks once its
+interaction weights count in predictions (keys and scores over the pool) and before they do
+("not counted": the column left 0, nothing keyed).
 
     .venv/bin/python benchmarks/bench_scoring.py [--quick]
 """
@@ -47,8 +49,20 @@ def predict_each(model: AcceptanceModel, rows: list[dict[str, float]]) -> list[f
     return [model.predict_proba_one(x) for x in rows]
 
 
+def counting() -> AcceptanceModel:
+    """The shipped model once its interaction weights count in predictions (their record
+    clearly the better, online_learning/model.py): a ranking keys and scores its whole pool."""
+    model = AcceptanceModel(interactions=InteractionConfig())
+    model.record = [100.0, 50.0, 26.0, 100.0]  # 100 events, each about 0.5 better with them
+    model.estimator._weights["interactions"] = 1.0  # as learn_one sets it from the record
+    assert model.interactions_count
+    return model
+
+
 MODELS: dict[str, Callable[[], AcceptanceModel]] = {
-    "interactions": lambda: AcceptanceModel(interactions=InteractionConfig()),
+    "interactions": counting,
+    # before they count (a new worker, a world where they do not help): the column is 0
+    "not counted": lambda: AcceptanceModel(interactions=InteractionConfig()),
     "linear": AcceptanceModel,
 }
 

@@ -31,7 +31,8 @@ def run(script: str, *args: str, timeout: float = 240) -> str:
 
 def test_scoring_benchmark_prints_each_pool_size_and_learning_cost() -> None:
     out = run("bench_scoring.py", "--quick")
-    for label in ("interactions", "linear"):  # with and without the interaction weights
+    # with the interaction weights counting, before they count, and without them
+    for label in ("interactions", "not counted", "linear"):
         for size in (50, 500, 2000):
             row = rf"^{label}\s+{size}\s+\d+\s+\d+\s+[\d.]+\s+\d+\s+[\d.]+\s+[\d.]+x$"
             assert re.search(row, out, re.M), out
