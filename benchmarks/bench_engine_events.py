@@ -12,8 +12,11 @@ cost, kind by kind, measured in the same run. Pools are warmed first in both (ev
 columns and, with the interactions, its key parts), as a worker does before it is ready.
 
 Each round replays the same stream into a fresh engine. To compare two versions of the code,
-run this script in both trees (``git worktree add /tmp/old <commit>``), alternating, and set
-the medians side by side (docs/performance.md).
+run this script in both trees (``git worktree add /tmp/old <commit>``), alternating, each with
+``PYTHONPATH`` set to its tree (the editable install would import this checkout's code in
+both), and set the medians side by side (docs/performance.md):
+
+    cd /tmp/old && PYTHONPATH=/tmp/old /path/to/.venv/bin/python benchmarks/bench_engine_events.py
 
     .venv/bin/python benchmarks/bench_engine_events.py                # 3 rounds of 60,000
     .venv/bin/python benchmarks/bench_engine_events.py --events 6000 --rounds 1
