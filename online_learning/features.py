@@ -389,11 +389,9 @@ class FeatureStore:
             assert block.keys is not None
             keys = block.keys.row(at)
         else:  # keys not built for the block (one row is cheaper), or built before the weights
-            keys = self.matrix(requested).key_index(
-                self.row(requested),
-                np.array([self.matrix(requested).index[candidate.item_id]]),
-                vector[None, :],
-                interactions.config.bits,
+            matrix, row = self._pool_row(requested, candidate)  # pair_row's one pair
+            keys = matrix.key_index(
+                self.row(requested), np.array([row]), vector[None, :], interactions.config.bits
             )[0]
         vector[_INTERACTIONS] = interactions.score(keys)
         return vector, keys

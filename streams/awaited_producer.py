@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from streams.batch_produce import OnFailure, Record, send_records
 from streams.connection import KafkaConnection
 
 __all__ = ["AwaitedProducer"]
@@ -32,9 +30,8 @@ log = logging.getLogger("fillrate.worker")
 class AwaitedProducer:
     """One started ``AIOKafkaProducer`` (``acks="all"``, no linger) while :meth:`run` runs."""
 
-    def __init__(self, connection: KafkaConnection, on_failure: OnFailure) -> None:
+    def __init__(self, connection: KafkaConnection) -> None:
         self.connection = connection
-        self.on_failure = on_failure
         self._producer: AIOKafkaProducer | None = None
         self._started = asyncio.Event()
 
@@ -65,14 +62,10 @@ class AwaitedProducer:
             self._producer = None
             await producer.stop()
 
-    async def write(
-        self, topic: str, partition: int, records: list[Record]
-    ) -> list[asyncio.Future[Any]]:
-        """Queue ``records`` for ``topic[partition]`` as record batches (batch_produce.py) and
-        return their delivery futures, for the caller to await; failures go to ``on_failure``.
-        Waits for the producer to start. Raises if it cannot queue them (the app stopped)."""
+    async def producer(self) -> AIOKafkaProducer:
+        """The started producer, once it is (records go on it with ``send_records``, whose
+        delivery futures the caller awaits). Raises once the app has stopped it."""
         await self._started.wait()
-        producer = self._producer
-        if producer is None:
+        if self._producer is None:
             raise RuntimeError("the awaited-writes producer has stopped")
-        return await send_records(producer, topic, partition, records, self.on_failure)
+        return self._producer

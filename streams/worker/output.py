@@ -54,7 +54,7 @@ class Output:
         self.settings = settings
         self.metrics = metrics
         # the replies' changelog records, which a reply waits for (run by the worker)
-        self.awaited = AwaitedProducer(connection, self._lost)
+        self.awaited = AwaitedProducer(connection)
         self._dead: list[tuple[bytes | None, bytes, int]] = []  # (key, value, source partition)
         self._deadletter_partition_ids: list[int] = []
         # asyncio.Lock wakes waiters in order: the engine's decisions reach the producer in the
@@ -236,15 +236,17 @@ class Output:
 
     # -- record batches ------------------------------------------------------------------------
     async def write(
-        self, topic: str, partition: int, records: list[Record], what: str
+        self, topic: str, partition: int, records: list[Record], what: str, awaited: bool = False
     ) -> list[asyncio.Future[Any]]:
         """Queue records as record batches (batch_produce.py); delivery is checked on arrival.
 
         Returns the batches' delivery futures (none if they could not be queued). ``what``
-        names the records in the log line if they cannot be queued.
+        names the records in the log line if they cannot be queued. ``awaited``: on the
+        producer of the records a caller waits for (awaited_producer.py), not Faust's.
         """
         try:
-            return await send_records(producer_of(self.app), topic, partition, records, self._lost)
+            producer = await self.awaited.producer() if awaited else producer_of(self.app)
+            return await send_records(producer, topic, partition, records, self._lost)
         except Exception:
             self.metrics.produce_errors.inc(len(records))
             log.exception("could not write %d %s", len(records), what)
@@ -261,12 +263,9 @@ class Output:
     ) -> list[asyncio.Future[Any]]:
         """The replies' records of the store-state changelog, which the replies wait for: on
         the producer of their own (awaited_producer.py)."""
-        try:
-            return await self.awaited.write(self.settings.state_topic, partition, records)
-        except Exception:
-            self.metrics.produce_errors.inc(len(records))
-            log.exception("could not write %d replies to the state changelog", len(records))
-            return []
+        return await self.write(
+            self.settings.state_topic, partition, records, "replies' changelog records", True
+        )
 
     async def forward(self, records: list[Record]) -> None:
         """Append valid feedback events to the learning log (learning_log.py)."""
