@@ -10,7 +10,14 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-__all__ = ["CpuTrace", "cpu_seconds", "machine_busy_seconds"]
+__all__ = [
+    "CpuTrace",
+    "cpu_seconds",
+    "machine_busy_seconds",
+    "pin_process",
+    "run_queue_seconds",
+    "split_cores",
+]
 
 
 def cpu_seconds(pid: int | None) -> float:
@@ -22,6 +29,37 @@ def cpu_seconds(pid: int | None) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_queue_seconds(pid: int | None) -> float:
+    """How long the main thread of ``pid`` has waited, runnable, for a core so far: the
+    scheduler's run-queue time (/proc/<pid>/schedstat, in ns; 0 if unknown). A thread that
+    waits there is delayed by whatever else the machine runs, not by its own work."""
+    if pid is None:
+        return 0.0
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def split_cores() -> tuple[set[int], set[int]] | None:
+    """(a core for a worker of its own, the cores left for everything else) of the cores this
+    process may use; None with fewer than two."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return None
+    return {cores[-1]}, set(cores[:-1])
+
+
+def pin_process(pid: int, cores: set[int]) -> None:
+    """Let every thread of process ``pid`` run only on ``cores`` (threads it starts later
+    inherit the core set of the thread that starts them)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            os.sched_setaffinity(int(task.name), cores)
+        except (ProcessLookupError, FileNotFoundError):  # a thread that just ended
+            continue
 
 
 def machine_busy_seconds() -> float:
