@@ -55,7 +55,11 @@ def split_cores() -> tuple[set[int], set[int]] | None:
 def pin_process(pid: int, cores: set[int]) -> None:
     """Let every thread of process ``pid`` run only on ``cores`` (threads it starts later
     inherit the core set of the thread that starts them)."""
-    for task in Path(f"/proc/{pid}/task").iterdir():
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except FileNotFoundError:  # the process has ended: nothing to pin
+        return
+    for task in tasks:
         try:
             os.sched_setaffinity(int(task.name), cores)
         except (ProcessLookupError, FileNotFoundError):  # a thread that just ended
