@@ -84,9 +84,10 @@ class CandidateBlock:
         return self._keys
 
     @property
-    def keys_built(self) -> bool:
-        """Are :attr:`keys` built (reading a row of them costs nothing more)?"""
-        return self._keys is not None
+    def built_keys(self) -> PairKeys | None:
+        """:attr:`keys` if they are built (reading a row of them costs nothing more), else
+        None, without building them."""
+        return self._keys
 
     @property
     def candidate_ids(self) -> tuple[str, ...]:

@@ -385,9 +385,9 @@ class FeatureStore:
         interactions = self.interactions
         if interactions is None:
             return vector, None
-        if block.keys_built and block.interactions is interactions:
-            assert block.keys is not None
-            keys = block.keys.row(at)
+        built = block.built_keys
+        if built is not None and block.interactions is interactions:
+            keys = built.row(at)
         else:  # keys not built for the block (one row is cheaper), or built before the weights
             matrix, row = self._pool_row(requested, candidate)  # pair_row's one pair
             keys = matrix.key_index(

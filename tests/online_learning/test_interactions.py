@@ -196,11 +196,11 @@ def test_while_the_interactions_do_not_count_rankings_neither_key_nor_score_the_
     assert not model.interactions_count and model.estimator._weights["interactions"] == 0.0
     ranked = ranked_p(e, "c9", 100.0)
     block = e.features.candidates(item(e, "c9"))
-    assert ranked and not block.keys_built
+    assert ranked and block.built_keys is None
     rows = np.flatnonzero(block.allowed)
     skipped = block.with_history("c9", e.features.history, rows, interactions_count=False)
     filled = block.with_history("c9", e.features.history, rows, interactions_count=True)
-    assert block.keys_built
+    assert block.built_keys is not None
     assert filled[:, FEATURES.index("interactions")].any()  # scored: not all 0
     assert not skipped[:, FEATURES.index("interactions")].any()
     np.testing.assert_array_equal(
@@ -208,15 +208,15 @@ def test_while_the_interactions_do_not_count_rankings_neither_key_nor_score_the_
     )
     # learning from a pair of a block whose keys are not built keys that one pair alone
     fresh_block = e.features.candidates(item(e, "c4"))
-    assert not fresh_block.keys_built
+    assert fresh_block.built_keys is None
     e.on_feedback(Feedback("one more", "s1", "c4", "c3", "accepted", 101.0))
-    assert not fresh_block.keys_built and weights.n_learned > 0
+    assert fresh_block.built_keys is None and weights.n_learned > 0
     # counted: a ranking keys and scores its pool
     model.record = [100.0, 50.0, 26.0, 100.0]
     model.estimator._weights["interactions"] = 1.0
     assert model.interactions_count
     ranked_p(e, "c4", 102.0, store="other")
-    assert fresh_block.keys_built
+    assert fresh_block.built_keys is not None
 
 
 @pytest.mark.parametrize("counted", [True, False])
