@@ -39,10 +39,13 @@ class LiveRankings:
     def __init__(self) -> None:
         # (store, requested item) -> substitute ids, in the order the keys became live
         self._live: dict[LiveKey, tuple[str, ...]] = {}
-        # (store, substitute) -> requested items whose live ranking at that store offers it.
-        # Tuples, not sets: a tuple of strings leaves the cyclic GC's books, and there is one
-        # per (store, offered item), tens of thousands, which every full collection walked.
-        self._offered_in: dict[tuple[str, str], tuple[str, ...]] = {}
+        # (store, substitute) -> requested items whose live ranking at that store offers it,
+        # as the keys of a dict (an ordered set with O(1) add and remove: a popular
+        # substitute is offered by a hundred live rankings at a store, and a re-rank moves
+        # each of its ten). Not sets: a dict of strings stays out of the cyclic GC's books
+        # (a set never does), and there is one per (store, offered item), tens of thousands,
+        # which every full collection would walk.
+        self._offered_in: dict[tuple[str, str], dict[str, None]] = {}
         # (store, requested item) -> why its live ranking ended, in the order they ended
         self._retired: dict[LiveKey, str] = {}
 
@@ -76,9 +79,11 @@ class LiveRankings:
         store_id, item_id = key
         offered_in = self._offered_in
         for sub in substitute_ids:
-            holders = offered_in.get((store_id, sub), ())
-            if item_id not in holders:
-                offered_in[(store_id, sub)] = (*holders, item_id)
+            holders = offered_in.get((store_id, sub))
+            if holders is None:
+                offered_in[(store_id, sub)] = {item_id: None}
+            else:
+                holders[item_id] = None
 
     def end(self, key: LiveKey, why: str) -> None:
         """The ranking of ``key`` ended: drop it and note ``why`` for :meth:`take_retired`.
@@ -94,11 +99,9 @@ class LiveRankings:
         offered_in = self._offered_in
         for sub in self._live.pop(key, ()):
             holders = offered_in.get((store_id, sub))
-            if holders is not None and item_id in holders:
-                rest = tuple(i for i in holders if i != item_id)
-                if rest:
-                    offered_in[(store_id, sub)] = rest
-                else:
+            if holders is not None:
+                holders.pop(item_id, None)
+                if not holders:
                     del offered_in[(store_id, sub)]
 
     def take_retired(self) -> dict[LiveKey, str]:
