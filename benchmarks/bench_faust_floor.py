@@ -7,7 +7,10 @@ as bench_throughput.py, a plain consume-only agent (the baseline), then the work
 (an agent per input topic with batches, the 40 ms fetch wait, the web server, a timer, two
 caught-up readers), then the same writing back 1.3 records per event (the worker's state
 changelog, learning log and rankings) as record batches, as the worker does, and with one
-``producer.send`` each, as it did. No decoding, no engine: benchmarks/faust_consume_baseline.py
+``producer.send`` each, as it did. The worker's topology includes its per-message delivery
+(``deliver_in_place``, streams/faust_internals.py: the consumer awaits each message's delivery
+in place, where Faust makes four tasks for it); one more step measures the batched write-back
+with Faust's own delivery. No decoding, no engine: benchmarks/faust_consume_baseline.py
 with its optional steps, one child process per step and round, in the same run.
 
     .venv/bin/python benchmarks/bench_faust_floor.py           # 50,000 events, 2 rounds
@@ -47,6 +50,12 @@ def main() -> None:
             plain: [],
             "worker topology": topology,
             batched: [*topology, "--write-back", WRITE_BACK],
+            f"{batched}, Faust's delivery": [
+                *topology,
+                "--write-back",
+                WRITE_BACK,
+                "--stock-delivery",
+            ],
             f"+ {WRITE_BACK} records/event, send each": [
                 *topology,
                 "--write-back",

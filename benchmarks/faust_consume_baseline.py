@@ -16,6 +16,8 @@ them to measure what Faust costs per event with the worker's shape.
   and two plain aiokafka readers of ``--idle-topic`` (the worker's catalog and learning-log
   readers); the agents start once the readers caught up, as the worker's wait for its
   catalog and model.
+  Messages are delivered to the agents as the worker's consumer delivers them
+  (``deliver_in_place``), or with ``--stock-delivery`` as Faust does (four tasks each).
 - ``--write-back R``: R records of 100 bytes written per event consumed (the worker writes
   about 1.3: state changelog, learning log, rankings), as one record batch per partition per
   agent batch (``streams/batch_produce.py``, as the worker does), or with one
@@ -39,6 +41,7 @@ from streams.batch_produce import Record, send_records
 from streams.faust_internals import (
     DeliveryMonitor,
     NoSpinnerWorker,
+    deliver_in_place,
     producer_of,
     set_fetch_wait,
     stamp_delivery,
@@ -57,6 +60,11 @@ def main() -> None:
     parser.add_argument("--app-id", required=True)
     parser.add_argument("--web-port", type=int, required=True)
     parser.add_argument("--topology", action="store_true")
+    parser.add_argument(
+        "--stock-delivery",
+        action="store_true",
+        help="with --topology: Faust's own per-message delivery (wait_first), not the worker's",
+    )
     parser.add_argument("--idle-topic", help="read by the two plain readers of --topology")
     parser.add_argument("--write-back", type=float, default=0.0, metavar="R")
     parser.add_argument("--send-each", action="store_true")
@@ -88,6 +96,8 @@ def main() -> None:
     if args.topology:
         set_fetch_wait(app, 40)
         deliveries = stamp_delivery(app)  # as the worker: its batches end when a fetch is in
+        if not args.stock_delivery:
+            deliver_in_place(app)  # as the worker: no tasks per message delivered
     seen = {"n": 0, "first": 0.0, "owed": 0.0}
     written_to = f"{args.app_id}-written"
     pending: list[Record] = []

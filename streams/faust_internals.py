@@ -39,6 +39,16 @@ level asked for.
 The commit: Faust flushes its producer right before it commits input offsets, and the store
 state of processed batches is produced in the background once their rankings have left
 (streams/state_changelog.py); :func:`flush_after` makes that flush wait for it first.
+
+The delivery: for every message it fetches, Faust's consumer (``Consumer._drain_messages``)
+hands it to the app through ``Service.wait_first(callback(message), suspend_flow.wait())``,
+which makes four tasks (the callback, the flow's suspension, the service's stop and crash) and
+an ``asyncio.wait`` per message, so that a callback blocked on a full queue is given up when the
+flow is suspended for a rebalance. That was about half of what Faust costs per event with the
+worker's shape (docs/performance.md). :func:`deliver_in_place` awaits the callback itself while
+the flow is not suspended; a suspended flow still goes through ``wait_first``. A callback that
+blocks is given up as before when it matters: a rebalance and a stop both stop the fetcher, which
+cancels the task running the loop.
 """
 
 from __future__ import annotations
@@ -55,6 +65,7 @@ from faust.sensors import Monitor
 from faust.streams import Stream
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, ConsumerT, EventT, Message
+from mode.services import WaitResults
 
 from streams.aiokafka_internals import set_fetch_max_wait
 
@@ -239,6 +250,31 @@ def stamp_delivery(app: faust.App) -> Deliveries:
     consumer.callback = delivered  # type: ignore[attr-defined]
     consumer._wait_next_records = wait_next_records  # type: ignore[attr-defined]
     return deliveries
+
+
+def deliver_in_place(app: faust.App) -> None:
+    """Have ``app``'s consumer await each fetched message's delivery in place rather than
+    through ``wait_first``'s four tasks, while its flow is not suspended (the module's
+    docstring). Every other ``wait_first`` call of the consumer is left as it is."""
+    consumer: Any = app.consumer  # a mode Service: wait_first is not on ConsumerT
+    suspended = consumer.suspend_flow
+    suspension = type(suspended).wait.__code__  # what the drain loop's second argument runs
+    wait_first = consumer.wait_first
+
+    async def deliver(*coros: Any, timeout: Any = None) -> Any:
+        if (
+            len(coros) == 2
+            and timeout is None
+            and not suspended.is_set()
+            and getattr(coros[1], "cr_code", None) is suspension
+            and coros[1].cr_frame.f_locals.get("self") is suspended
+        ):
+            coros[1].close()  # never started: closed, so that nobody warns it was not awaited
+            result = await coros[0]
+            return WaitResults([coros[0]], [result], False)
+        return await wait_first(*coros, timeout=timeout)
+
+    consumer.wait_first = deliver
 
 
 def received_at(message: Any) -> float | None:

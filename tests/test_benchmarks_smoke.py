@@ -131,12 +131,14 @@ def test_throughput_benchmark_measures_all_consumers_with_their_cpu_per_event() 
         "fillrate worker",
         "fillrate worker, new group",
         "Faust floor, worker topology",
+        "Faust floor, stock delivery",
         "plain Faust agent",
         "plain aiokafka loop",
     ):
         # events/s, vs Faust, vs aiokafka, us CPU/event, CPU vs Faust
         assert re.search(rf"^{name}\s+[\d,]+(\s+[\d.]+){{4}}$", out, re.M), out
     assert re.search(r"Faust floor of its\s+own topology \(stretch 1.15x\): now [\d.]+x", out), out
+    assert re.search(r"Faust's own per-message delivery .*: [\d.]+x\.", out), out
 
 
 @pytest.mark.broker
@@ -149,6 +151,7 @@ def test_faust_floor_benchmark_measures_each_step_of_the_workers_shape() -> None
         "plain agent, consume only",
         "worker topology",
         r"\+ 1.3 records/event, batched",
+        r"\+ 1.3 records/event, batched, Faust's delivery",
         r"\+ 1.3 records/event, send each",
     ):
         # events/s, vs plain, us CPU/event, CPU vs plain

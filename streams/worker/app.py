@@ -15,7 +15,13 @@ import faust
 from faust.types import TopicT
 
 from streams.connection import faust_credentials
-from streams.faust_internals import Deliveries, DeliveryMonitor, set_fetch_wait, stamp_delivery
+from streams.faust_internals import (
+    Deliveries,
+    DeliveryMonitor,
+    deliver_in_place,
+    set_fetch_wait,
+    stamp_delivery,
+)
 from streams.settings import Settings
 
 __all__ = ["Topics", "WorkerApp", "create_app", "raw_topic"]
@@ -91,6 +97,7 @@ def create_app(settings: Settings) -> WorkerApp:
     )
     set_fetch_wait(app, settings.fetch_wait_ms)
     app.deliveries = stamp_delivery(app)
+    deliver_in_place(app)
     return app
 
 

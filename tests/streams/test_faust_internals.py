@@ -21,7 +21,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from faust.types import TP, Message
 
 from streams.embedded_broker import EmbeddedBroker, free_port
-from streams.faust_internals import Deliveries, DeliveryMonitor, received_at, stamp_delivery
+from streams.faust_internals import (
+    Deliveries,
+    DeliveryMonitor,
+    deliver_in_place,
+    received_at,
+    stamp_delivery,
+)
 from streams.run_worker import BoundedStopWorker
 from streams.settings import Settings
 from streams.worker import build_worker
@@ -78,6 +84,63 @@ async def test_the_worker_clock_starts_when_the_consumer_delivers_not_when_a_str
     app.monitor.on_message_in(TP("t", 0), 5, message)
     assert received_at(message) == delivered
     assert app.monitor.messages_received_total == 1  # Faust's own counts still kept
+
+
+async def test_the_consumer_delivers_in_place_while_its_flow_runs() -> None:
+    """Faust's drain loop hands each message over through wait_first(callback(message),
+    suspend_flow.wait()): four tasks per message. Flowing, the callback runs in the loop's
+    own task, and its result comes back as wait_first's would."""
+    app = faust.App("t-in-place", broker="kafka://127.0.0.1:1", Monitor=DeliveryMonitor)
+    deliver_in_place(app)
+    consumer: Any = app.consumer
+    ran_in: list[asyncio.Task[Any] | None] = []
+
+    async def callback(message: str) -> str:
+        ran_in.append(asyncio.current_task())
+        return message.upper()
+
+    results = await consumer.wait_first(callback("m"), consumer.suspend_flow.wait())
+    assert ran_in == [asyncio.current_task()]
+    assert (results.results, results.stopped) == (["M"], False)
+
+
+async def test_a_suspended_flow_still_gives_up_a_blocked_delivery() -> None:
+    """While a rebalance suspends the flow, a delivery goes through Faust's wait_first, which
+    gives up a callback blocked on a full queue as soon as the suspension is seen."""
+    app = faust.App("t-suspended", broker="kafka://127.0.0.1:1", Monitor=DeliveryMonitor)
+    deliver_in_place(app)
+    consumer: Any = app.consumer
+    consumer.suspend_flow.set()
+    never = asyncio.Event()
+    ran_in: list[asyncio.Task[Any] | None] = []
+
+    async def blocked(message: str) -> None:
+        ran_in.append(asyncio.current_task())
+        await never.wait()
+
+    results = await asyncio.wait_for(
+        consumer.wait_first(blocked("m"), consumer.suspend_flow.wait()), timeout=2.0
+    )
+    assert ran_in and ran_in[0] is not asyncio.current_task()  # in a task of its own
+    assert len(results.done) == 1 and results.done[0] is not None  # the suspension won
+
+
+async def test_other_waits_of_the_consumer_are_faust_s_own() -> None:
+    app = faust.App("t-other-waits", broker="kafka://127.0.0.1:1", Monitor=DeliveryMonitor)
+    deliver_in_place(app)
+    consumer: Any = app.consumer
+    ran_in: list[asyncio.Task[Any] | None] = []
+
+    async def one() -> int:
+        ran_in.append(asyncio.current_task())
+        return 1
+
+    async def other() -> None:
+        await asyncio.Event().wait()
+
+    results = await consumer.wait_first(one(), other())
+    assert ran_in and ran_in[0] is not asyncio.current_task()  # wait_first's task
+    assert results.results == [1]
 
 
 def test_stamp_delivery_refuses_an_app_with_faust_s_own_monitor() -> None:
