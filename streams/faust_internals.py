@@ -1,8 +1,9 @@
 """The private parts of Faust the worker relies on, each behind one function.
 
-Checked against faust-streaming 0.15.3 (the version pinned in pyproject.toml). When upgrading
-it, read these against the new ``faust/transport/consumer.py``, ``faust/streams.py``,
-``faust/sensors/monitor.py`` and ``faust/transport/drivers/aiokafka.py``: nothing else in the
+Checked against faust-streaming 0.15.3 (the version pinned in pyproject.toml) and its
+mode-streaming 0.7.1. When upgrading them, read these against the new
+``faust/transport/consumer.py``, ``faust/streams.py``, ``faust/sensors/monitor.py``,
+``faust/transport/drivers/aiokafka.py`` and mode's ``Service.wait_first``: nothing else in the
 project touches Faust's private attributes.
 
 The fetch wait: a Kafka fetch that finds no new data waits up to ``fetch_max_wait_ms`` for
