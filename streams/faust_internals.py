@@ -183,13 +183,70 @@ class Deliveries:
     calls once per fetch and iterates to its end before the next) and counted down as the
     consumer delivers each record. A record the consumer skips (a partition paused or
     revoked meanwhile) is never counted down: the count reads high until the next fetch, and
-    a :func:`take_batches` relying on it waits its ``within``, no more.
+    a :func:`take_batches` relying on it waits its ``within``, no more. A delivered record
+    waits in its stream's queue (each :func:`take_batches` registers its queue's size in
+    ``queues``) and then in the batch's buffer (``buffered``) until its batch is handed over.
+    :meth:`settled` is what background work awaits so as to run between batches.
     """
 
     def __init__(self) -> None:
         self._left: dict[str, int] = {}
+        self._undelivered = 0  # the sum of _left
         self.listeners: list[Callable[[str], None]] = []  # told a topic's last was delivered
-        self.buffered = 0  # delivered into a take_batches buffer, its batch not handed over
+        self._buffered = 0
+        # the sizes of the take_batches streams' queues: delivered, not in a buffer yet
+        self.queues: list[Callable[[], int]] = []
+        self._settled: list[asyncio.Future[None]] = []  # settled() calls waiting for 0
+
+    @property
+    def buffered(self) -> int:
+        """Delivered into a :func:`take_batches` buffer, its batch not handed over yet."""
+        return self._buffered
+
+    @buffered.setter
+    def buffered(self, count: int) -> None:
+        self._buffered = count
+        self._note()
+
+    def _note(self) -> None:
+        """Wake the :meth:`settled` calls if nothing waits any more (a count went down)."""
+        if self._settled and not self.waiting():
+            for waiter in self._settled:
+                if not waiter.done():
+                    waiter.set_result(None)
+            self._settled.clear()
+
+    async def settled(self, timeout: float) -> bool:
+        """Return once no fetched record waits for an agent (:meth:`waiting` is 0): True; or
+        False once ``timeout`` seconds have passed with records still waiting.
+
+        A moment with none waiting counts even if the next fetch arrived before this woke up:
+        background work that waits here between its slices runs between two fetches'
+        batches, not in the middle of one, and a stream that never lets up delays it by at
+        most ``timeout`` a slice.
+
+        >>> async def fetch_and_deliver(d: Deliveries) -> list[bool]:
+        ...     d.fetched({TP("t", 0): [1]})
+        ...     before = await d.settled(0.001)
+        ...     d.delivered("t"); d.buffered += 1  # into an agent's buffer
+        ...     d.buffered -= 1  # handed over in a batch
+        ...     return [before, await d.settled(0.001)]
+        >>> asyncio.run(fetch_and_deliver(Deliveries()))
+        [False, True]
+        """
+        if not self.waiting():
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        self._settled.append(waiter)
+        try:
+            async with asyncio.timeout(timeout):
+                await waiter
+        except TimeoutError:
+            return False
+        finally:
+            if waiter in self._settled:
+                self._settled.remove(waiter)
+        return True
 
     def waiting(self) -> int:
         """Records fetched that no agent has had in a batch yet: work that background work
@@ -200,24 +257,28 @@ class Deliveries:
         >>> d.waiting()
         3
         """
-        return sum(self._left.values()) + self.buffered
+        return self._undelivered + self._buffered + sum(size() for size in self.queues)
 
     def undelivered(self, topic: str | None = None) -> int:
         """Records of ``topic`` (None: of every topic) not delivered yet."""
         if topic is None:
-            return sum(self._left.values())
+            return self._undelivered
         return self._left.get(topic, 0)
 
     def fetched(self, records: Mapping[TP, Sequence[Any]] | None) -> None:
         left: dict[str, int] = {}
         for tp, batch in (records or {}).items():
             left[tp.topic] = left.get(tp.topic, 0) + len(batch)
-        self._left = left
+        self._left = left  # what the last fetch left undelivered is forgotten (never counted)
+        self._undelivered = sum(left.values())
+        self._note()
 
     def delivered(self, topic: str) -> None:
         left = self._left.get(topic, 0)
         if left > 0:
             self._left[topic] = left - 1
+            self._undelivered -= 1
+            self._note()  # in a stream's queue now
             if left == 1:
                 for listener in self.listeners:
                     listener(topic)
@@ -377,8 +438,10 @@ async def _take_batches(
         if events and events[-1].message.topic == topic and queue_empty():
             handover.set()
 
+    queue_size = stream.channel.queue.qsize  # type: ignore[attr-defined]
     if deliveries is not None:
         deliveries.listeners.append(all_here)
+        deliveries.queues.append(queue_size)
     loop = asyncio.get_running_loop()
     enable_acks = stream.enable_acks
     stream.enable_acks = False  # acked here, once their batch was handed over
@@ -415,4 +478,5 @@ async def _take_batches(
         stream._processors.remove(add_to_buffer)  # type: ignore[attr-defined]
         if deliveries is not None:
             deliveries.listeners.remove(all_here)
+            deliveries.queues.remove(queue_size)
             deliveries.buffered -= len(events)  # a buffer never handed over (the stream stops)

@@ -68,6 +68,12 @@ a minute per worker keeps the log, and a replay of it, small."""
 
 _MASK = (1 << 64) - 1
 LEARN_SLICE_S = 0.002  # learning between two turns of the event loop, at most (about)
+# Once serving, a slice of learning waits (``step_aside``) for the records the worker's
+# consumer fetched to be in the agents' hands, for at most LEARN_MAX_WAIT_S, and only while
+# the reader is fewer than LEARN_BEHIND_RECORDS behind the log: a busy stream delays learning
+# a little, never for good.
+LEARN_MAX_WAIT_S = 0.02
+LEARN_BEHIND_RECORDS = 1_000
 
 
 def _id_hash(event_id: str) -> int:
@@ -115,6 +121,7 @@ class LearningLogReader:
         snapshot_every: int = 0,
         writes_snapshots: Callable[[], bool] = lambda: False,
         snapshot_min_interval_s: float = 60.0,
+        step_aside: Callable[[float], Awaitable[object]] | None = None,
     ) -> None:
         self.connection = connection
         self.topic = topic
@@ -138,6 +145,9 @@ class LearningLogReader:
         self.restored_from: int | None = None  # the log offset of the snapshot loaded at start
         self._last_snapshot = 0  # the next offset at the last snapshot written or loaded
         self._writing: asyncio.Task[None] | None = None
+        # awaited with the longest wait before each slice once serving (the worker's
+        # Deliveries.settled: until what its consumer fetched is in the agents' hands)
+        self.step_aside = step_aside
 
     @property
     def digest(self) -> str:
@@ -298,22 +308,32 @@ class LearningLogReader:
         started = time.monotonic()
         async for records in replay.follow():
             # A fetch holds up to hundreds of records at 0.3-1 ms each: once the worker serves
-            # (the log caught up), step aside for the event loop every LEARN_SLICE_S, so signals
-            # fetched meanwhile are not held up. Not while catching up: nothing waits on the
-            # loop then but the start itself, and the other tasks' turns slowed the catch-up
-            # (5,000 events: 1.1 s without, 1.5 s with; bench_restart.py --quick).
+            # (the log caught up), it is learned in slices of LEARN_SLICE_S, each after the
+            # records the consumer fetched meanwhile are in the agents' hands (_step_aside), so
+            # a signal's ranking does not wait behind learning. Not while catching up: nothing
+            # waits on the loop then but the start itself, and the other tasks' turns slowed
+            # the catch-up (5,000 events: 1.1 s without, 1.5 s with; bench_restart.py --quick).
             serving = self.ready.is_set()
+            if serving and records:
+                await self._step_aside()
             deadline = time.perf_counter() + LEARN_SLICE_S
             for record in records:
                 await self._apply(record.key, record.value)
                 self._next_offset = record.offset + 1
                 if serving and time.perf_counter() >= deadline:
-                    await asyncio.sleep(0)
+                    await self._step_aside()
                     deadline = time.perf_counter() + LEARN_SLICE_S
             if records:
                 self._maybe_snapshot()
             if not self.ready.is_set() and await replay.reached():
                 self._caught_up(started)
+
+    async def _step_aside(self) -> None:
+        """Let the event loop turn, and let the records the worker fetched go first, unless
+        the reader is LEARN_BEHIND_RECORDS or more behind the log."""
+        await asyncio.sleep(0)
+        if self.step_aside is not None and self.lag() < LEARN_BEHIND_RECORDS:
+            await self.step_aside(LEARN_MAX_WAIT_S)
 
     def _caught_up(self, started: float) -> None:
         since = (

@@ -21,9 +21,8 @@ GAUGES_INTERVAL_S = 1.0
 LOOP_PROBE_S = 0.01  # the loop-lag probe's sleep: 100 wake-ups a second cost next to nothing
 REFRESH_SLICE_S = 0.002  # re-ranking between two pauses for the event loop, at most (about)
 REFRESH_PAUSE_S = 0.005
-# While fetched records wait for an agent, a slice waits in steps of REFRESH_YIELD_S, for up
-# to REFRESH_MAX_WAIT_S, so that the refresh cannot be held back for good by a busy stream.
-REFRESH_YIELD_S = 0.001
+# While fetched records wait for an agent, a slice waits for them to be taken, for up to
+# REFRESH_MAX_WAIT_S, so that the refresh cannot be held back for good by a busy stream.
 REFRESH_MAX_WAIT_S = 0.1
 
 
@@ -59,15 +58,15 @@ class Timers:
         # was learned, and under load the passes slow down instead of the stream.
         remaining = worker.settings.refresh_budget
         deliveries = worker.app.deliveries
-        waiting_since = time.perf_counter()
-        while remaining > 0 and worker.ready and not worker.stopping and not state.busy():
-            if (
-                deliveries is not None
-                and deliveries.waiting()
-                and time.perf_counter() - waiting_since < REFRESH_MAX_WAIT_S
-            ):
-                await asyncio.sleep(REFRESH_YIELD_S)
-                continue
+
+        def going_on() -> bool:
+            return remaining > 0 and worker.ready and not worker.stopping and not state.busy()
+
+        while going_on():
+            if deliveries is not None and deliveries.waiting():
+                await deliveries.settled(REFRESH_MAX_WAIT_S)
+                if not going_on():
+                    break
             rankings = []
             deadline = time.perf_counter() + REFRESH_SLICE_S
             while True:
@@ -87,7 +86,6 @@ class Timers:
             # a real pause, not sleep(0): Faust needs several loop turns per message, so the
             # consume path only gets through a batch if the refresh steps aside for a moment
             await asyncio.sleep(REFRESH_PAUSE_S)
-            waiting_since = time.perf_counter()
         await state.flush()
 
     async def watch_loop(self) -> None:

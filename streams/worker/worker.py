@@ -119,6 +119,7 @@ class Worker:
             # One writer is enough (every worker holds the same model at the same offset):
             # whoever holds signals partition 0, so a group always has one.
             writes_snapshots=lambda: 0 in self.state.owned,
+            step_aside=None if self.app.deliveries is None else self.app.deliveries.settled,
         )
         self.broker = BrokerProbe(servers, self.metrics)
         self.seen = SeenOffsets()

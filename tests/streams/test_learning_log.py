@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from types import SimpleNamespace
 from typing import Any
@@ -13,13 +14,20 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
+from faust.types import TP
 
 from online_learning.contract import DEMAND_KEY, InventorySignal
 from online_learning.engine import FeedbackOutcome, FeedbackResult, SubstitutionEngine
 from online_learning.monitoring import LearningMonitor
 from streams.batch_produce import Record, send_records
 from streams.embedded_broker import EmbeddedBroker
-from streams.learning_log import LearningLogReader, publish_demand
+from streams.faust_internals import Deliveries
+from streams.learning_log import (
+    LEARN_BEHIND_RECORDS,
+    LEARN_MAX_WAIT_S,
+    LearningLogReader,
+    publish_demand,
+)
 from streams.metrics import WorkerMetrics
 from tests.conftest import feedback_payload, milk
 
@@ -130,6 +138,94 @@ def test_a_bad_summary_is_skipped_and_counted_and_feedback_with_that_key_is_stil
     assert engine.learned == ["x"]
     assert (reader.learned, reader.demand_summaries, reader.skipped) == (1, 0, 1)
     assert 'fillrate_learning_skipped_total{reason="refused"} 1.0' in metrics.exposition().decode()
+
+
+# --- serving: learning steps aside for what the worker's consumer fetched --------------------
+
+
+class FollowedLog:
+    """Stands in for the reader's TopicReplay: one fetch of ``values``, then nothing new;
+    the log ends ``behind`` records past what that fetch holds."""
+
+    def __init__(self, values: list[bytes], behind: int = 0) -> None:
+        self.values = values
+        self.high = len(values) + behind
+
+    async def follow(self) -> Any:
+        yield [SimpleNamespace(key=None, value=v, offset=i) for i, v in enumerate(self.values)]
+        await asyncio.Event().wait()  # the log is quiet from here on
+
+    def highwater(self, partition: int) -> int:
+        return self.high
+
+
+def serving_reader(deliveries: Deliveries, log: FollowedLog) -> tuple[Engine, LearningLogReader]:
+    engine = Engine()
+    reader = LearningLogReader(
+        "127.0.0.1:1",
+        "log",
+        engine,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        WorkerMetrics(),
+        step_aside=deliveries.settled,
+    )
+    reader.ready.set()  # caught up before: serving
+    reader._replay = log  # type: ignore[assignment]  # what lag() reads
+    return engine, reader
+
+
+def test_once_serving_a_fetch_is_learned_after_the_records_the_worker_fetched_are_taken() -> None:
+    """A signal's ranking does not wait behind learning: with records fetched and not yet in
+    an agent's batch, the reader waits (up to LEARN_MAX_WAIT_S), then learns them all."""
+    deliveries = Deliveries()
+    deliveries.fetched({TP("signals", 0): [object(), object()]})
+    engine, reader = serving_reader(deliveries, FollowedLog([record("a"), record("b")]))
+    learned_while_waiting: list[list[str]] = []
+
+    async def run() -> None:
+        learning = asyncio.create_task(reader._read(reader._replay))  # type: ignore[arg-type]
+        await asyncio.sleep(LEARN_MAX_WAIT_S / 4)
+        learned_while_waiting.append(list(engine.learned))
+        for _ in range(2):
+            deliveries.delivered("signals")
+            deliveries.buffered += 1
+        deliveries.buffered -= 2  # handed over to the agent in one batch
+        for _ in range(20):
+            await asyncio.sleep(0)
+        learning.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await learning
+
+    asyncio.run(run())
+    assert learned_while_waiting == [[]]
+    assert engine.learned == ["a", "b"] and reader._next_offset == 2
+
+
+@pytest.mark.parametrize("behind", [0, LEARN_BEHIND_RECORDS])
+def test_a_stream_that_never_lets_up_delays_learning_by_at_most_the_wait(behind: int) -> None:
+    """Never settled: each slice waits LEARN_MAX_WAIT_S, then learns; a reader that far
+    behind the log does not wait at all."""
+    deliveries = Deliveries()
+    deliveries.buffered = 5  # always something waiting
+    engine, reader = serving_reader(deliveries, FollowedLog([record("a")], behind))
+    took: list[float] = []
+
+    async def run() -> None:
+        learning = asyncio.create_task(reader._read(reader._replay))  # type: ignore[arg-type]
+        started = time.perf_counter()
+        while not engine.learned:
+            await asyncio.sleep(0.001)
+        took.append(time.perf_counter() - started)
+        learning.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await learning
+
+    asyncio.run(run())
+    assert engine.learned == ["a"]
+    if behind:
+        assert took[0] < LEARN_MAX_WAIT_S
+    else:
+        assert took[0] >= LEARN_MAX_WAIT_S * 0.9  # asyncio's timeout rounds to the loop's clock
 
 
 # --- caught up: every record before "ready", also when read from a snapshot's offset ----------
