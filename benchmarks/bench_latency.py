@@ -30,6 +30,9 @@ the p99 of ``fillrate_event_loop_lag_seconds`` (how late a 10 ms sleep woke up):
 waits at least as long as whatever holds the worker's event loop; and the model-update
 re-rankings it published a second (``fillrate_rankings_out_total{trigger="model_update"}``):
 the freshness the load leaves room for, since those passes step aside for fetched records.
+Learning steps aside too (streams/learning_log.py), so each round also says how many records
+of the learning log the worker had still to learn a second after it caught up
+(``fillrate_learning_lag``): a load that learning cannot keep up with shows there.
 
 Where the worker runs: on a machine with two or more cores the worker gets one of its own and
 the broker and this process (the load, the rankings' consumer) the others, as a worker in
@@ -196,23 +199,26 @@ Results = dict[float, list[tuple[float, float, list[float], Own]]]
 OWN = "fillrate_worker_latency_seconds_bucket"
 LOOP_LAG = "fillrate_event_loop_lag_seconds_bucket"
 RANKINGS_OUT = "fillrate_rankings_out_total"
+LEARNING_LAG = "fillrate_learning_lag"
 
 
 @dataclass(frozen=True, slots=True)
 class Reading:
     """What the worker's metrics said at one moment: its own-latency histogram for rankings
-    and its event-loop lag histogram (cumulative count per upper bound), and how many
-    model-update re-rankings it had published."""
+    and its event-loop lag histogram (cumulative count per upper bound), how many
+    model-update re-rankings it had published, and how many records of the learning log it
+    had still to learn (its gauge, updated every second)."""
 
     own: dict[float, float]
     loop_lag: dict[float, float]
     model_update_rankings: float
+    learning_lag: float
 
 
 def read_metrics(worker: WorkerProcess) -> Reading:
     own: dict[float, float] = {}
     loop_lag: dict[float, float] = {}
-    model_update = 0.0
+    model_update = learning_lag = 0.0
     for sample in worker.metrics():
         if sample.name == OWN and sample.labels.get("output") == "ranking":
             own[float(sample.labels["le"])] = sample.value
@@ -220,7 +226,9 @@ def read_metrics(worker: WorkerProcess) -> Reading:
             loop_lag[float(sample.labels["le"])] = sample.value
         elif sample.name == RANKINGS_OUT and sample.labels.get("trigger") == "model_update":
             model_update = sample.value
-    return Reading(own, loop_lag, model_update)
+        elif sample.name == LEARNING_LAG:
+            learning_lag = sample.value
+    return Reading(own, loop_lag, model_update, learning_lag)
 
 
 def histogram_quantile(q: float, before: dict[float, float], after: dict[float, float]) -> float:
@@ -326,7 +334,8 @@ async def measure(
                     _, caught_up = await wait_consumed([worker], cursor, CATCH_UP_S)
                 except TimeoutError:
                     caught_up = math.inf
-                await asyncio.sleep(0.5)  # rankings still on their way to us
+                # rankings still on their way to us; the learning-lag gauge updated
+                await asyncio.sleep(1.1)
                 latencies = watcher.take()
                 achieved = len(chunk) / max(last - first, 1e-6)
                 catch_up = max(0.0, caught_up - last)
@@ -353,7 +362,9 @@ async def measure(
                     f"p50 {own[0] * 1e3:.2f} ms, p99 {own[1] * 1e3:.2f} ms, "
                     f"{own[3]:.1%} within {TARGET_OWN_P99_MS:.0f} ms; its event loop's "
                     f"lag p99 {own[2] * 1e3:.2f} ms; {own[4]:,.0f} model-update re-rankings/s), "
-                    f"caught up {catch_up_cell(catch_up)} s after the last send; {cpu_used}",
+                    f"caught up {catch_up_cell(catch_up)} s after the last send, "
+                    f"{after.learning_lag:,.0f} records of the learning log still to learn"
+                    f" a second later; {cpu_used}",
                     flush=True,
                 )
                 if math.isinf(catch_up):
