@@ -42,8 +42,8 @@ def main() -> None:
     with EmbeddedBroker() as broker:
         settings = bench_settings(broker.url, partitions=4)
         print(f"pre-filling {args.events:,} events on {broker.url} ...", flush=True)
-        signals, feedback, _items = asyncio.run(prefill(settings, args.events, seed=7))
-        expect = signals + feedback
+        mix, _items = asyncio.run(prefill(settings, args.events, seed=7))
+        expect = len(mix)
         topology = ["--topology", "--idle-topic", settings.catalog_topic]
         plain, batched = "plain agent, consume only", f"+ {WRITE_BACK} records/event, batched"
         steps = {

@@ -1,14 +1,23 @@
 """Ingest throughput of one fillrate worker against a plain Faust agent and a plain aiokafka loop.
 
-All three read the same pre-filled topics on the embedded broker, in the same run: a realistic
-mix from the simulator (about 90% inventory signals, 10% feedback, stock-outs that trigger
-rankings) over the real Instacart catalog. Throughput is counted from the first to the last
-event consumed; each consumer uses a fresh consumer group, so each reads everything.
+All of them read the same mix on the embedded broker, in the same run: a realistic mix from
+the simulator (about 90% inventory signals, 10% feedback, stock-outs that trigger rankings) over
+the real Instacart catalog. Throughput is counted from the first to the last event consumed;
+each consumer uses a fresh consumer group, so each reads everything. The Faust and aiokafka
+consumers read pre-filled topics. The worker gets topics of its own, filled only once it is
+ready and has built its feature columns (~1.5 s of CPU, once per process), so that every event
+is measured in its steady state; and it is measured up to the last event consumed *and
+learned*: the learning of the feedback is part of each event's cost, and the worker learns it
+between batches of signals (streams/learning_log.py), so it may finish after the last event is
+consumed. (Measured from its warm-up on pre-filled topics, as before 2026-12-06, the window
+left out whatever of the mix it consumed and learned while warming up: often most of the
+learning, which made the figure 30-50 µs per event lower or not, from run to run.)
 
 The worker is measured twice per round. "fillrate worker" is a group that has validated the
 catalog before (its catalog offsets are committed at the end first), as any group that has run
 before has: the steady state, and the figure the target is about. "fillrate worker, new group"
-starts from nothing and validates all 49,688 catalog records while it drains the mix.
+starts from nothing and validates all 49,688 catalog records from its start, much of it while
+it warms up, before its mix arrives.
 
 "Faust floor, worker topology" is bench_faust_floor.py's batched write-back step in the same
 run: Faust with the worker's agents, timer, readers and write-back, without the worker's
@@ -23,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import statistics
 import subprocess
@@ -38,9 +48,10 @@ from process_cpu import CpuTrace
 from worker_process import WorkerProcess, bench_settings, publish, wait_consumed
 from workload import make_events
 
-from online_learning.contract import InventorySignal
+from online_learning.contract import Feedback, InventorySignal
 from streams.embedded_broker import EmbeddedBroker, free_port
 from streams.settings import Settings
+from streams.topics import ensure_topics
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,13 +67,15 @@ WRITE_BACK = "1.3"  # records written per event: about what the worker writes
 TARGET, STRETCH = 1.3, 1.15  # the worker's CPU per event against FLOOR's
 
 
-async def prefill(settings: Settings, n_events: int, seed: int) -> tuple[int, int, int]:
-    """Publish the catalog, then the workload's signals and feedback; returns the three counts."""
+async def prefill(
+    settings: Settings, n_events: int, seed: int
+) -> tuple[list[InventorySignal | Feedback], int]:
+    """Publish the catalog, then the workload's signals and feedback; returns the events and
+    the number of catalog items."""
     sim, events = make_events(n_events, seed)
     catalog = sim.catalog_events()
     await publish(settings, catalog, events)
-    signals = sum(isinstance(event, InventorySignal) for event in events)
-    return signals, len(events) - signals, len(catalog)
+    return events, len(catalog)
 
 
 Run = tuple[float, float, float, int]
@@ -119,29 +132,60 @@ async def mark_catalog_validated(settings: Settings, group: str) -> int:
 
 
 def run_fillrate(
-    settings: Settings, expect: int, timeout: float, *, new_group: bool = False
+    settings: Settings,
+    events: list[InventorySignal | Feedback],
+    timeout: float,
+    *,
+    new_group: bool = False,
 ) -> Run:
-    """A real `fillrate worker` process; first/last from polling its events-in counter.
+    """A real `fillrate worker` process on signal and feedback topics of its own, filled with
+    ``events`` once it is ready and warm; first from polling its events-in counter, last once
+    it has consumed every event and learned every feedback event.
 
     Its group has validated the catalog already unless ``new_group``.
     """
+    tag = uuid.uuid4().hex[:6]
+    own = dataclasses.replace(
+        settings,
+        signals_topic=f"{settings.signals_topic}-{tag}",
+        feedback_topic=f"{settings.feedback_topic}-{tag}",
+    )
+    asyncio.run(ensure_topics(own))
+    feedback = sum(isinstance(event, Feedback) for event in events)
     group = f"bench-{uuid.uuid4().hex[:8]}"
     if not new_group:
-        asyncio.run(mark_catalog_validated(settings, group))
-    with WorkerProcess(settings, group) as worker:
+        asyncio.run(mark_catalog_validated(own, group))
+    with WorkerProcess(own, group) as worker:
         assert worker.proc is not None
         with CpuTrace(worker.proc.pid) as cpu:
-            # Once ready, the worker builds every aisle's feature columns in the background
-            # (~1.5 s of CPU, once per process); the steady state is measured from then on,
-            # over the events not consumed yet.
-            worker.wait_ready(timeout)
-            warm_at, consumed = time.time(), int(worker.events_in())
-            # A poll reads one series (/metrics?name[]=...), ~nothing for the worker; 100 ms
-            # puts first and last each within 0.1 s of the drain.
-            first, last = asyncio.run(wait_consumed([worker], expect, timeout, poll=0.1))
-            if consumed:  # the drain began during the warm-up: measure from its end
-                first = warm_at
-        return first, last, cpu.used(first, last), expect - consumed
+            worker.wait_ready(timeout)  # and its feature columns built
+
+            async def fill_and_drain() -> tuple[float, float]:
+                # A poll reads one series (/metrics?name[]=...), ~nothing for the worker;
+                # 100 ms puts first and last each within 0.1 s of the drain.
+                drained = asyncio.create_task(
+                    wait_consumed([worker], len(events), timeout, poll=0.1)
+                )
+                await asyncio.sleep(0.2)  # the poll has its count before the first event
+                await publish(own, [], events)
+                first, _ = await drained
+                return first, await wait_learned(worker, feedback, timeout)
+
+            first, last = asyncio.run(fill_and_drain())
+        return first, last, cpu.used(first, last), len(events)
+
+
+async def wait_learned(worker: WorkerProcess, feedback: int, timeout: float) -> float:
+    """Wall time at which ``worker`` had learned ``feedback`` events (polled every 0.1 s)."""
+    name = "fillrate_feedback_learned_total"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = time.time()
+        if worker.metrics(names=[name]).value(name) >= feedback:
+            return now
+        worker.check_alive()
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"the worker learned fewer than {feedback:,} events in {timeout:g}s")
 
 
 def run_faust(settings: Settings, expect: int, timeout: float, extra: Sequence[str] = ()) -> Run:
@@ -231,8 +275,10 @@ def main() -> None:
     with EmbeddedBroker() as broker:
         settings = bench_settings(broker.url, partitions=4, batch_wait_ms=args.batch_wait_ms)
         print(f"pre-filling {args.events:,} events on {broker.url} ...", flush=True)
-        signals, feedback, items = asyncio.run(prefill(settings, args.events, seed=7))
-        expect = signals + feedback
+        mix, items = asyncio.run(prefill(settings, args.events, seed=7))
+        expect = len(mix)
+        feedback = sum(isinstance(event, Feedback) for event in mix)
+        signals = expect - feedback
         print(
             f"  {signals:,} signals + {feedback:,} feedback over {items:,} catalog items",
             flush=True,
@@ -265,10 +311,10 @@ def main() -> None:
                         settings, expect, timeout, [*floor_steps, "--stock-delivery"]
                     ),
                 ),
-                ("fillrate worker", lambda: run_fillrate(settings, expect, timeout)),
+                ("fillrate worker", lambda: run_fillrate(settings, mix, timeout)),
                 (
                     new_group,
-                    lambda: run_fillrate(settings, expect, timeout, new_group=True),
+                    lambda: run_fillrate(settings, mix, timeout, new_group=True),
                 ),
             ):
                 first, last, cpu, events = run()
