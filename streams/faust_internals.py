@@ -210,7 +210,12 @@ class Deliveries:
 
     def _note(self) -> None:
         """Wake the :meth:`settled` calls if nothing waits any more (a count went down)."""
-        if self._settled and not self.waiting():
+        # (the counts first: while a fetch is being delivered they end it at once)
+        if (
+            self._settled
+            and not (self._undelivered or self._buffered)
+            and not any(size() for size in self.queues)
+        ):
             for waiter in self._settled:
                 if not waiter.done():
                     waiter.set_result(None)
