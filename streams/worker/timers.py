@@ -63,9 +63,9 @@ class Timers:
             return remaining > 0 and worker.ready and not worker.stopping and not state.busy()
 
         while going_on():
-            if deliveries is not None and deliveries.waiting():
-                await deliveries.settled(REFRESH_MAX_WAIT_S)
-                if not going_on():
+            if deliveries is not None:
+                await deliveries.settled(REFRESH_MAX_WAIT_S)  # returns at once if none wait
+                if not going_on():  # it may have waited: the worker may be stopping now
                     break
             rankings = []
             deadline = time.perf_counter() + REFRESH_SLICE_S
