@@ -9,9 +9,9 @@ ready and has built its feature columns (~1.5 s of CPU, once per process), so th
 is measured in its steady state; and it is measured up to the last event consumed *and
 learned*: the learning of the feedback is part of each event's cost, and the worker learns it
 between batches of signals (streams/learning_log.py), so it may finish after the last event is
-consumed. (Measured from its warm-up on pre-filled topics, as before 2026-12-06, the window
-left out whatever of the mix it consumed and learned while warming up: often most of the
-learning, which made the figure 30-50 µs per event lower or not, from run to run.)
+consumed. (Why topics of its own: on pre-filled topics the worker consumes and learns part of
+the mix while it warms up, outside any steady-state window, often most of the learning, which
+made the figure 30-50 µs per event lower or not, from run to run.)
 
 The worker is measured twice per round. "fillrate worker" is a group that has validated the
 catalog before (its catalog offsets are committed at the end first), as any group that has run
