@@ -16,10 +16,13 @@ applies the app's own value (:func:`set_fetch_wait`) to the consumer it creates,
 consumer starts.
 
 When the worker has a message: Faust's Monitor stamps ``message.time_in`` when a stream takes
-the message from its channel, not when the consumer delivered it, so a message queued behind a
-busy agent would not count its wait. :func:`stamp_delivery` stamps it when the consumer hands
-it to the app (the records of a fetch, in order), and the app's :class:`DeliveryMonitor` keeps
-that stamp; :func:`received_at` reads it.
+the message from its channel, so a message queued behind a busy agent would not count its
+wait. :func:`stamp_delivery` stamps it with when its fetch response reached the consumer
+(aiokafka notes it, streams/aiokafka_internals.py), so the time a fetched record waits to be
+delivered also counts: the consumer delivers a fetch's records one after another, between the
+agents' batches, and a response can wait whole in the consumer while the app is busy with the
+previous one. The app's :class:`DeliveryMonitor` keeps that stamp; :func:`received_at` reads
+it.
 
 The batches: Faust's ``Stream.take_events(max_, within)`` hands a batch over only when it is
 full or when ``within`` has passed since the last batch, so a message that finds the worker
@@ -69,7 +72,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, ConsumerT, EventT, Message
 from mode.services import WaitResults
 
-from streams.aiokafka_internals import set_fetch_max_wait
+from streams.aiokafka_internals import fetched_at, set_fetch_max_wait, stamp_fetches
 
 __all__ = [
     "FAUST_VERSION",
@@ -290,28 +293,37 @@ class Deliveries:
 
 
 def stamp_delivery(app: faust.App) -> Deliveries:
-    """Stamp ``message.time_in`` (``time.monotonic()``) as ``app``'s consumer delivers each
-    message, before it waits in a stream's channel, and count what each fetch has left to
-    deliver (the returned :class:`Deliveries`); ``app`` must use :class:`DeliveryMonitor`.
+    """Stamp ``message.time_in`` with when the fetch response holding it reached ``app``'s
+    consumer (``time.monotonic()``'s clock; :func:`streams.aiokafka_internals.stamp_fetches`),
+    or, if that is unknown, with when the consumer delivers it, and count what each fetch has
+    left to deliver (the returned :class:`Deliveries`); ``app`` must use
+    :class:`DeliveryMonitor`.
 
     The consumer reads its ``callback`` when it starts draining (``Consumer._drain_messages``
     in faust/transport/consumer.py), so this wraps it before the app starts.
     """
     if not isinstance(app.monitor, DeliveryMonitor):
         raise TypeError("stamp_delivery needs the app's Monitor to be DeliveryMonitor")
+    stamp_fetches()
     consumer = app.consumer
     deliver = consumer.callback  # type: ignore[attr-defined]
     next_records = consumer._wait_next_records  # type: ignore[attr-defined]
     clock = time.monotonic
     deliveries = Deliveries()
+    arrived: dict[Any, float] = {}  # the fetch being delivered: partition -> when it arrived
 
     async def delivered(message: Message) -> None:
-        message.time_in = clock()
+        message.time_in = arrived.get(message.tp) or clock()
         await deliver(message)  # in the stream's queue now
         deliveries.delivered(message.topic)
 
     async def wait_next_records(timeout: float) -> Any:
         records, active = await next_records(timeout)
+        arrived.clear()
+        for tp, batch in (records or {}).items():
+            at = fetched_at(batch)
+            if at is not None:
+                arrived[tp] = at
         deliveries.fetched(records)
         return records, active
 
@@ -350,8 +362,9 @@ def deliver_in_place(app: faust.App) -> None:
 
 
 def received_at(message: Any) -> float | None:
-    """When the worker's consumer delivered ``message`` (:func:`stamp_delivery`), on
-    ``time.monotonic``'s clock; None if unknown."""
+    """When the fetch response holding ``message`` reached the worker's consumer, or else when
+    the consumer delivered it (:func:`stamp_delivery`), on ``time.monotonic``'s clock; None if
+    unknown."""
     value = getattr(message, "time_in", None)
     return value if isinstance(value, float) else None
 

@@ -1,6 +1,6 @@
 """The Faust internals the worker relies on, on the pinned Faust: the group consumer gets the
 configured fetch wait instead of Faust's fixed 1,500 ms; the worker's clock for a message
-starts when the consumer delivers it; batches are handed over as soon as the records the
+starts when its fetch response arrived; batches are handed over as soon as the records the
 consumer fetched are in, never larger than asked, each event once, and acked."""
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from typing import Any
 
 import faust
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from faust.types import TP, Message
 
+from streams.aiokafka_internals import fetched_at, stamp_fetches
 from streams.embedded_broker import EmbeddedBroker, free_port
 from streams.faust_internals import (
     Deliveries,
@@ -64,7 +65,81 @@ def test_a_negative_fetch_wait_is_refused() -> None:
         Settings.load({"fetch_wait_ms": -1}, environ={})
 
 
-async def test_the_worker_clock_starts_when_the_consumer_delivers_not_when_a_stream_takes() -> None:
+async def test_the_worker_clock_starts_when_the_fetch_arrived_not_when_delivered() -> None:
+    """A fetch response can wait whole in the consumer, and its records wait to be delivered
+    one by one between the agents' batches: both waits are the worker's, and count."""
+    app = faust.App("t-fetched", broker="kafka://127.0.0.1:1", Monitor=DeliveryMonitor)
+    handed: list[float | None] = []
+
+    async def conductor(message: Message) -> None:  # stands for Faust's Conductor.on_message
+        handed.append(message.time_in)
+
+    arrived = time.monotonic() - 0.25  # the response came in a quarter of a second ago
+    record = ConsumerRecord("t", 0, 5, 1, 0, b"k", b"v", None, 1, 1, ())
+    record._fillrate_fetched_at = arrived  # type: ignore[attr-defined]  # as getall marks it
+    fetch = {TopicPartition("t", 0): [record]}
+    consumer: Any = app.consumer
+
+    async def next_records(timeout: float) -> tuple[dict[Any, Any], set[Any]]:
+        return fetch, set(fetch)
+
+    consumer.callback = conductor
+    consumer._wait_next_records = next_records
+    stamp_delivery(app)
+    records, _ = await consumer._wait_next_records(1.0)
+    assert records is fetch
+    message = Message("t", 0, 5, 1.0, 0, None, b"k", b"v", None)
+    await consumer.callback(message)
+    assert received_at(message) == arrived and handed == [arrived]
+    # a record of a partition the fetch did not hold: stamped as it is delivered
+    other = Message("t", 1, 0, 1.0, 0, None, b"k", b"v", None)
+    before = time.monotonic()
+    await consumer.callback(other)
+    stamp = received_at(other)
+    assert stamp is not None and before <= stamp <= time.monotonic()
+
+
+@pytest.mark.broker
+async def test_consumer_records_carry_when_their_fetch_response_arrived(
+    broker: EmbeddedBroker,
+) -> None:
+    stamp_fetches()
+    tag = uuid.uuid4().hex[:8]
+    topic = f"t-{tag}-fetched"
+    bootstrap = broker.url.removeprefix("kafka://")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for i in range(20):
+            await producer.send_and_wait(topic, str(i).encode(), partition=0)
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=50
+    )
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        before = time.monotonic()
+        got: list[Any] = []
+        stamps: list[float | None] = []
+        while len(got) < 20:
+            for records in (await consumer.getmany(timeout_ms=2000, max_records=7)).values():
+                got += records
+                stamps.append(fetched_at(records))
+            await asyncio.sleep(0.05)  # the app busy: what was fetched waits
+        after = time.monotonic()
+    finally:
+        await consumer.stop()
+    assert [r.value for r in got] == [str(i).encode() for i in range(20)]
+    assert all(s is not None and before <= s <= after for s in stamps), stamps
+    # at most 7 a call: the lists of one response carry its arrival, earlier than handed out
+    assert len(stamps) >= 3 and stamps == sorted(stamps)  # type: ignore[type-var]
+    assert fetched_at([]) is None
+
+
+async def test_the_worker_clock_starts_at_delivery_for_a_record_of_no_known_fetch() -> None:
     app = faust.App("t-stamp", broker="kafka://127.0.0.1:1", Monitor=DeliveryMonitor)
     handed: list[float | None] = []
 
