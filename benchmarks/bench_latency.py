@@ -23,11 +23,14 @@ the same measurement is repeated, in the same run and on the same stream, with t
 back to Faust's 1,500 ms (``--baseline-fetch-wait-ms 0`` skips it).
 
 The worker's own part is read from its ``fillrate_worker_latency_seconds{output="ranking"}``
-histogram (from its consumer handing over a message to the ranking being handed to its
-producer), taken before and after each load: p50 and p99 as PromQL's histogram_quantile
-interpolates them, against the target of p99 under 5 ms at half the maximum rate. Beside it,
-the p99 of ``fillrate_event_loop_lag_seconds`` (how late a 10 ms sleep woke up): a message
-waits at least as long as whatever holds the worker's event loop; and the model-update
+histogram (from the fetch response holding a message reaching its consumer to the ranking
+being handed to its producer), taken before and after each load: p50 and p99 as PromQL's
+histogram_quantile interpolates them, against the target of p99 under 5 ms at half the maximum
+rate. Beside it, the p99 of ``fillrate_event_loop_lag_seconds`` (how late a 10 ms sleep woke
+up): a message waits at least as long as whatever holds the worker's event loop; the p50 and
+p99 of ``fillrate_fetch_records``, the records in each fetch its consumer handed over: a
+fetch's records are processed in order, so the last of a large fetch waits for all before it;
+and the model-update
 re-rankings it published a second (``fillrate_rankings_out_total{trigger="model_update"}``):
 the freshness the load leaves room for, since those passes step aside for fetched records.
 Learning steps aside too (streams/learning_log.py), so each round also says how many records
@@ -194,10 +197,11 @@ async def paced(
 # loop's p99 lag (in s), the share of its own latencies within the target, the model-update
 # re-rankings it published per second, and the share of the time its event loop's thread
 # waited for a core)
-Own = tuple[float, float, float, float, float, float]
+Own = tuple[float, float, float, float, float, float, float, float]
 Results = dict[float, list[tuple[float, float, list[float], Own]]]
 OWN = "fillrate_worker_latency_seconds_bucket"
 LOOP_LAG = "fillrate_event_loop_lag_seconds_bucket"
+FETCH_RECORDS = "fillrate_fetch_records_bucket"
 RANKINGS_OUT = "fillrate_rankings_out_total"
 LEARNING_LAG = "fillrate_learning_lag"
 
@@ -211,6 +215,7 @@ class Reading:
 
     own: dict[float, float]
     loop_lag: dict[float, float]
+    fetch_records: dict[float, float]
     model_update_rankings: float
     learning_lag: float
 
@@ -218,17 +223,20 @@ class Reading:
 def read_metrics(worker: WorkerProcess) -> Reading:
     own: dict[float, float] = {}
     loop_lag: dict[float, float] = {}
+    fetch_records: dict[float, float] = {}
     model_update = learning_lag = 0.0
     for sample in worker.metrics():
         if sample.name == OWN and sample.labels.get("output") == "ranking":
             own[float(sample.labels["le"])] = sample.value
         elif sample.name == LOOP_LAG:
             loop_lag[float(sample.labels["le"])] = sample.value
+        elif sample.name == FETCH_RECORDS:
+            fetch_records[float(sample.labels["le"])] = sample.value
         elif sample.name == RANKINGS_OUT and sample.labels.get("trigger") == "model_update":
             model_update = sample.value
         elif sample.name == LEARNING_LAG:
             learning_lag = sample.value
-    return Reading(own, loop_lag, model_update, learning_lag)
+    return Reading(own, loop_lag, fetch_records, model_update, learning_lag)
 
 
 def histogram_quantile(q: float, before: dict[float, float], after: dict[float, float]) -> float:
@@ -348,6 +356,8 @@ async def measure(
                     (after.model_update_rankings - before.model_update_rankings)
                     / max(last - first, 1e-6),
                     cpu.worker_waited,
+                    histogram_quantile(0.5, before.fetch_records, after.fetch_records),
+                    histogram_quantile(0.99, before.fetch_records, after.fetch_records),
                 )
                 results[level].append((achieved, catch_up, latencies, own))
                 summary = (
@@ -361,7 +371,8 @@ async def measure(
                     f"{len(latencies):,} stock-out rankings, {summary} (the worker's own: "
                     f"p50 {own[0] * 1e3:.2f} ms, p99 {own[1] * 1e3:.2f} ms, "
                     f"{own[3]:.1%} within {TARGET_OWN_P99_MS:.0f} ms; its event loop's "
-                    f"lag p99 {own[2] * 1e3:.2f} ms; {own[4]:,.0f} model-update re-rankings/s), "
+                    f"lag p99 {own[2] * 1e3:.2f} ms; records per fetch p50 {own[6]:.0f}, p99"
+                    f" {own[7]:.0f}; {own[4]:,.0f} model-update re-rankings/s), "
                     f"caught up {catch_up_cell(catch_up)} s after the last send, "
                     f"{after.learning_lag:,.0f} records of the learning log still to learn"
                     f" a second later; {cpu_used}",
@@ -388,7 +399,7 @@ def report(name: str, max_rate: float, results: Results, rate_cap: float) -> Non
         f"{'load':>5}{'events/s':>10}{'sent/s':>10}{'rankings':>10}"
         f"{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}{'catch-up s':>12}"
         f"{'own p50 ms':>12}{'own p99 ms':>12}{'own <= 5 ms':>13}{'loop lag p99 ms':>17}"
-        f"{'re-ranks/s':>12}{'waited for a core':>19}"
+        f"{'re-ranks/s':>12}{'waited for a core':>19}{'fetch p50':>11}{'fetch p99':>11}"
     )
     p99_at_half = own_p99_at_half = math.nan
     for level, rounds in results.items():
@@ -413,6 +424,8 @@ def report(name: str, max_rate: float, results: Results, rate_cap: float) -> Non
             f"{statistics.median(o[2] for *_, o in rounds) * 1e3:>17.2f}"
             f"{statistics.median(o[4] for *_, o in rounds):>12,.0f}"
             f"{statistics.median(o[5] for *_, o in rounds):>19.1%}"
+            f"{statistics.median(o[6] for *_, o in rounds):>11.0f}"
+            f"{statistics.median(o[7] for *_, o in rounds):>11.0f}"
         )
         if level == 0.5:
             own_p99_at_half = statistics.median(o[1] for *_, o in rounds) * 1e3

@@ -200,6 +200,7 @@ class Deliveries:
         # the sizes of the take_batches streams' queues: delivered, not in a buffer yet
         self.queues: list[Callable[[], int]] = []
         self._settled: list[asyncio.Future[None]] = []  # settled() calls waiting for 0
+        self.on_fetch: Callable[[int], None] | None = None  # told each fetch's record count
 
     @property
     def buffered(self) -> int:
@@ -279,6 +280,8 @@ class Deliveries:
             left[tp.topic] = left.get(tp.topic, 0) + len(batch)
         self._left = left  # what the last fetch left undelivered is forgotten (never counted)
         self._undelivered = sum(left.values())
+        if self._undelivered and self.on_fetch is not None:
+            self.on_fetch(self._undelivered)
         self._note()
 
     def delivered(self, topic: str) -> None:

@@ -88,7 +88,7 @@ def create_app(settings: Settings) -> WorkerApp:
         # the operator's settings; the worker needs no leader election, so no leader topic
         topic_allow_declare=False,
         topic_disable_leader=True,
-        Monitor=DeliveryMonitor,  # the worker's own latency counts from the consumer's delivery
+        Monitor=DeliveryMonitor,  # keeps the stamp the worker's own latency counts from
         # Faust would read about 90 of its settings from unprefixed environment variables
         # (BROKER_URL, WEB_PORT, WEB_HOST, APP_DATADIR, PRODUCER_LINGER_MS, ...) over the
         # arguments above: a BROKER_URL left for Celery or a platform's WEB_PORT would move the

@@ -85,6 +85,8 @@ class Worker:
         self.engine = build_engine(settings, rules)
         self.monitor = LearningMonitor()
         self.metrics = WorkerMetrics()
+        if self.app.deliveries is not None:
+            self.app.deliveries.on_fetch = self.metrics.fetch_records.observe
         servers = KafkaConnection.from_settings(settings)
         self.output = Output(self.app, settings, self.metrics, servers)
         self.catalog = CatalogReader(servers, settings.catalog_topic, self.engine)

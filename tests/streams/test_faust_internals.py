@@ -377,6 +377,18 @@ def test_deliveries_count_what_a_fetch_has_left_and_tell_when_a_topic_is_all_del
     assert deliveries.undelivered("b") == 0
 
 
+def test_deliveries_tell_each_fetch_s_size_and_not_an_empty_one() -> None:
+    deliveries = Deliveries()
+    sizes: list[int] = []
+    deliveries.fetched({TP("a", 0): [1, 2]})  # nobody asked yet
+    deliveries.on_fetch = sizes.append
+    deliveries.fetched({TP("a", 0): [1, 2, 3], TP("b", 1): [4]})
+    deliveries.fetched({})
+    deliveries.fetched(None)
+    deliveries.fetched({TP("a", 0): [5]})
+    assert sizes == [4, 1]
+
+
 async def test_stamp_delivery_counts_each_fetch_down_as_the_consumer_delivers() -> None:
     app = faust.App("t-count", broker="kafka://127.0.0.1:1", Monitor=DeliveryMonitor)
     message = Message("t", 0, 5, 1.0, 0, None, b"k", b"v", None)
