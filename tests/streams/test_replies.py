@@ -144,6 +144,11 @@ async def test_choices_needs_and_a_tombstone_shape_each_customers_reply(
     # the worker's own part of it, for each reply and for the ranking of the skim stock-out
     assert worker.metric("fillrate_worker_latency_seconds_count", output="reply") == 6
     assert worker.metric("fillrate_worker_latency_seconds_count", output="ranking") >= 1
+    # each fetch of the group consumer counted with its records: all those sent, at least
+    sent = len(CATALOG) + 1 + 4 + 7  # the catalog, the signal, preferences, requests
+    fetched = worker.metrics()
+    records = fetched.value("fillrate_fetch_records_sum")
+    assert 1 <= fetched.value("fillrate_fetch_records_count") <= records and records >= sent
     # the loop-lag probe has been waking up every 10 ms all along (seconds of it by now)
     assert worker.metric("fillrate_event_loop_lag_seconds_count") >= 50
     # and every garbage collection timed since it started (young ones many times a second)
